@@ -1,0 +1,86 @@
+package alert
+
+import (
+	"strconv"
+	"time"
+)
+
+// Event is one pipeline state change, reduced to what alertflow keeps of a
+// GitLab pipeline webhook. It travels from the intake to the alert as the
+// payload of the workflow's pipeline signal, so it holds nothing the alert
+// does not use.
+type Event struct {
+	Project      Project       `json:"project"`
+	Pipeline     Pipeline      `json:"pipeline"`
+	User         string        `json:"user,omitempty"`
+	Commit       Commit        `json:"commit"`
+	MergeRequest *MergeRequest `json:"merge_request,omitempty"`
+	// IdempotencyKey is GitLab's Idempotency-Key header, stable across its
+	// resends of one delivery. Empty when the header was absent.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// ReceivedAt is when the intake accepted the webhook.
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// Project is the GitLab project a pipeline ran in.
+type Project struct {
+	ID            int64  `json:"id"`
+	Path          string `json:"path,omitempty"`
+	URL           string `json:"url,omitempty"`
+	DefaultBranch string `json:"default_branch,omitempty"`
+}
+
+// Pipeline is the pipeline an event is about.
+type Pipeline struct {
+	ID     int64  `json:"id"`
+	IID    int64  `json:"iid,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Ref    string `json:"ref"`
+	Tag    bool   `json:"tag,omitempty"`
+	SHA    string `json:"sha,omitempty"`
+	Source string `json:"source,omitempty"`
+	Status string `json:"status"`
+	URL    string `json:"url,omitempty"`
+	// CreatedAt and FinishedAt are zero when GitLab sent none.
+	CreatedAt  time.Time `json:"created_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// Duration in seconds, as GitLab reports it.
+	Duration   float64 `json:"duration,omitempty"`
+	FailedJobs []Job   `json:"failed_jobs,omitempty"`
+}
+
+// Job is a failed job of a pipeline.
+type Job struct {
+	Name          string `json:"name"`
+	Stage         string `json:"stage,omitempty"`
+	FailureReason string `json:"failure_reason,omitempty"`
+	AllowFailure  bool   `json:"allow_failure,omitempty"`
+}
+
+// Commit is the commit a pipeline ran on.
+type Commit struct {
+	Title string `json:"title,omitempty"`
+	URL   string `json:"url,omitempty"`
+}
+
+// MergeRequest is set for merge-request pipelines.
+type MergeRequest struct {
+	IID   int64  `json:"iid"`
+	Title string `json:"title,omitempty"`
+	URL   string `json:"url,omitempty"`
+}
+
+// ContentKey identifies one pipeline state: GitLab may build two deliveries
+// from the same state, and both carry the same key.
+func (e Event) ContentKey() string {
+	finished := ""
+	if !e.Pipeline.FinishedAt.IsZero() {
+		finished = e.Pipeline.FinishedAt.UTC().Format(time.RFC3339)
+	}
+	return strconv.FormatInt(e.Pipeline.ID, 10) + ":" + e.Pipeline.Status + ":" + finished
+}
+
+// AlertID is the ID of the alert this event belongs to.
+func (e Event) AlertID() string {
+	return ID(e.Project.ID, e.Pipeline.Ref)
+}

@@ -1,0 +1,336 @@
+package alert
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Default limits of the bounded parts of a State.
+const (
+	DefaultTimelineCap = 200
+	DefaultKeyCap      = 512
+)
+
+// Limits bound the parts of a State that would otherwise grow with every
+// event. They travel with the state so a continued run keeps them.
+type Limits struct {
+	// TimelineCap is how many timeline entries are kept; older ones are
+	// dropped and counted in State.TimelineDropped.
+	TimelineCap int `json:"timeline_cap"`
+	// KeyCap is how many recent dedup keys are remembered.
+	KeyCap int `json:"key_cap"`
+}
+
+// DefaultLimits are the limits used when none are configured.
+func DefaultLimits() Limits {
+	return Limits{TimelineCap: DefaultTimelineCap, KeyCap: DefaultKeyCap}
+}
+
+// Outcome is what applying one event did to an alert.
+type Outcome string
+
+// Outcomes of State.Apply; each is also the kind of the timeline entry the
+// event leaves behind.
+const (
+	// OutcomeOpened: the first bad pipeline opened the alert.
+	OutcomeOpened Outcome = "opened"
+	// OutcomeSeverityChanged: the newest pipeline moved severity up or down.
+	OutcomeSeverityChanged Outcome = "severity_changed"
+	// OutcomeUpdated: the newest pipeline is bad with unchanged severity.
+	OutcomeUpdated Outcome = "updated"
+	// OutcomeResolved: a success from the newest pipeline resolved the alert.
+	OutcomeResolved Outcome = "resolved"
+	// OutcomeStale: the event is from a pipeline older than the newest seen.
+	OutcomeStale Outcome = "stale"
+	// OutcomeDuplicate: the event's content or idempotency key was applied before.
+	OutcomeDuplicate Outcome = "duplicate"
+	// OutcomeIgnored: the event neither opens nor resolves anything (a
+	// success with no open alert, a success after the resolve, or a status
+	// that is progress rather than an outcome).
+	OutcomeIgnored Outcome = "ignored"
+	// OutcomeReopen: a bad pipeline, not older than the one that resolved the
+	// alert, arrived after the resolve. It belongs to a new alert under the
+	// same ID; this state does not change beyond recording that.
+	OutcomeReopen Outcome = "reopen"
+)
+
+// Notifies reports whether an outcome is a lifecycle transition that people
+// must hear about.
+func (o Outcome) Notifies() bool {
+	return o == OutcomeOpened || o == OutcomeSeverityChanged || o == OutcomeResolved
+}
+
+// Changed reports whether the outcome changed the alert beyond its counts
+// and timeline, so that what is shown about it must be refreshed.
+func (o Outcome) Changed() bool {
+	return o == OutcomeOpened || o == OutcomeSeverityChanged || o == OutcomeUpdated || o == OutcomeResolved
+}
+
+// NewestPipeline is what the alert shows of the newest pipeline seen.
+type NewestPipeline struct {
+	ID          int64     `json:"id"`
+	IID         int64     `json:"iid,omitempty"`
+	Status      string    `json:"status"`
+	SHA         string    `json:"sha,omitempty"`
+	URL         string    `json:"url,omitempty"`
+	FinishedAt  time.Time `json:"finished_at,omitzero"`
+	FailedJobs  []Job     `json:"failed_jobs,omitempty"`
+	User        string    `json:"user,omitempty"`
+	CommitTitle string    `json:"commit_title,omitempty"`
+	CommitURL   string    `json:"commit_url,omitempty"`
+}
+
+// Counts tally the events an alert has received, by what became of them.
+type Counts struct {
+	Events     int `json:"events"`
+	Applied    int `json:"applied"`
+	Stale      int `json:"stale"`
+	Duplicates int `json:"duplicates"`
+	Ignored    int `json:"ignored"`
+}
+
+// Entry is one line of an alert's timeline.
+type Entry struct {
+	Time       time.Time `json:"time"`
+	Kind       Outcome   `json:"kind"`
+	PipelineID int64     `json:"pipeline_id,omitempty"`
+	Status     string    `json:"status,omitempty"`
+	Severity   Severity  `json:"severity,omitempty"`
+	Actor      string    `json:"actor,omitempty"`
+	Note       string    `json:"note,omitempty"`
+}
+
+// State is an alert: one project and ref, from its first bad pipeline to the
+// success that resolves it. It is the result of the workflow's state query
+// and is carried whole through continue-as-new, so every field is exported
+// and JSON-tagged.
+type State struct {
+	ID           string          `json:"id"`
+	Project      Project         `json:"project"`
+	Ref          string          `json:"ref"`
+	Tag          bool            `json:"tag,omitempty"`
+	Status       Status          `json:"status"`
+	Severity     Severity        `json:"severity,omitempty"`
+	PeakSeverity Severity        `json:"peak_severity,omitempty"`
+	OpenedAt     time.Time       `json:"opened_at,omitzero"`
+	OpenedBy     string          `json:"opened_by,omitempty"`
+	ResolvedAt   time.Time       `json:"resolved_at,omitzero"`
+	ResolvedBy   string          `json:"resolved_by,omitempty"`
+	Resolution   string          `json:"resolution,omitempty"`
+	Pipeline     *NewestPipeline `json:"pipeline,omitempty"`
+	MergeRequest *MergeRequest   `json:"merge_request,omitempty"`
+	Counts       Counts          `json:"counts"`
+	Timeline     []Entry         `json:"timeline"`
+	// TimelineDropped counts the oldest entries dropped to keep the
+	// timeline within Limits.TimelineCap.
+	TimelineDropped int `json:"timeline_dropped,omitempty"`
+	// RecentKeys are the dedup keys of the most recent events, oldest
+	// first, at most Limits.KeyCap of them.
+	RecentKeys []string `json:"recent_keys,omitempty"`
+	Limits     Limits   `json:"limits"`
+}
+
+// New returns the state of an alert that has seen nothing yet. Zero or
+// negative limits take their defaults.
+func New(limits Limits) *State {
+	d := DefaultLimits()
+	if limits.TimelineCap <= 0 {
+		limits.TimelineCap = d.TimelineCap
+	}
+	if limits.KeyCap <= 0 {
+		limits.KeyCap = d.KeyCap
+	}
+	return &State{Limits: limits, Timeline: []Entry{}}
+}
+
+// Apply applies one pipeline event at time now, following the rules of
+// DESIGN.md: severity by status, order by pipeline id, dedup by key, and
+// resolve only by the newest pipeline. Every event leaves a timeline entry,
+// whatever its outcome, so nothing accepted goes unrecorded.
+func (s *State) Apply(ev Event, now time.Time) Outcome {
+	s.Counts.Events++
+	if s.ID == "" {
+		s.ID = ev.AlertID()
+		s.Project = ev.Project
+		s.Ref = ev.Pipeline.Ref
+		s.Tag = ev.Pipeline.Tag
+	}
+	out, note := s.apply(ev, now)
+	switch out {
+	case OutcomeStale:
+		s.Counts.Stale++
+	case OutcomeDuplicate:
+		s.Counts.Duplicates++
+	case OutcomeIgnored, OutcomeReopen:
+		s.Counts.Ignored++
+	default:
+		s.Counts.Applied++
+	}
+	s.record(Entry{
+		Time:       now,
+		Kind:       out,
+		PipelineID: ev.Pipeline.ID,
+		Status:     ev.Pipeline.Status,
+		Severity:   s.Severity,
+		Actor:      ev.User,
+		Note:       note,
+	})
+	return out
+}
+
+func (s *State) apply(ev Event, now time.Time) (Outcome, string) {
+	keys := eventKeys(ev)
+	if s.seen(keys) {
+		return OutcomeDuplicate, ""
+	}
+	if s.older(ev.Pipeline) {
+		s.remember(keys)
+		return OutcomeStale, fmt.Sprintf("older than pipeline #%d", s.Pipeline.ID)
+	}
+	route := RouteOf(ev.Pipeline.Status)
+	if s.Status == StatusResolved {
+		if route == RouteOpen {
+			// Not remembered: the new alert this event opens must apply it.
+			return OutcomeReopen, "after the resolve: opens a new alert"
+		}
+		s.remember(keys)
+		return OutcomeIgnored, "alert already resolved"
+	}
+	s.remember(keys)
+	switch route {
+	case RouteOpen:
+		sev, _ := SeverityOf(ev.Pipeline.Status)
+		s.setNewest(ev)
+		if s.Status == StatusNone {
+			s.Status = StatusOpen
+			s.Severity, s.PeakSeverity = sev, sev
+			s.OpenedAt, s.OpenedBy = now, ev.User
+			return OutcomeOpened, ""
+		}
+		prev := s.Severity
+		s.Severity = sev
+		if sev.rank() > s.PeakSeverity.rank() {
+			s.PeakSeverity = sev
+		}
+		if prev != sev {
+			return OutcomeSeverityChanged, fmt.Sprintf("%s → %s", prev, sev)
+		}
+		return OutcomeUpdated, ""
+	case RouteResolve:
+		s.setNewest(ev)
+		if s.Status == StatusNone {
+			return OutcomeIgnored, "no open alert"
+		}
+		s.Status = StatusResolved
+		s.ResolvedAt, s.ResolvedBy = now, ev.User
+		s.Resolution = fmt.Sprintf("pipeline #%d succeeded", ev.Pipeline.ID)
+		return OutcomeResolved, ""
+	default:
+		return OutcomeIgnored, "status opens and resolves nothing"
+	}
+}
+
+// older reports whether p is older than the newest pipeline seen. Pipelines
+// are ordered by id; within one id (a retried pipeline keeps its id), a
+// state that finished earlier than the newest one seen is older too, so a
+// delivery delayed past its successor cannot undo it.
+func (s *State) older(p Pipeline) bool {
+	if s.Pipeline == nil {
+		return false
+	}
+	if p.ID != s.Pipeline.ID {
+		return p.ID < s.Pipeline.ID
+	}
+	return !p.FinishedAt.IsZero() && !s.Pipeline.FinishedAt.IsZero() && p.FinishedAt.Before(s.Pipeline.FinishedAt)
+}
+
+func (s *State) setNewest(ev Event) {
+	p := ev.Pipeline
+	s.Pipeline = &NewestPipeline{
+		ID:          p.ID,
+		IID:         p.IID,
+		Status:      p.Status,
+		SHA:         p.SHA,
+		URL:         p.URL,
+		FinishedAt:  p.FinishedAt,
+		FailedJobs:  p.FailedJobs,
+		User:        ev.User,
+		CommitTitle: ev.Commit.Title,
+		CommitURL:   ev.Commit.URL,
+	}
+	s.MergeRequest = ev.MergeRequest
+	// Project details may change (a rename); the newest event knows best.
+	s.Project = ev.Project
+}
+
+func eventKeys(ev Event) []string {
+	keys := []string{"c:" + ev.ContentKey()}
+	if ev.IdempotencyKey != "" {
+		keys = append(keys, "i:"+ev.IdempotencyKey)
+	}
+	return keys
+}
+
+func (s *State) seen(keys []string) bool {
+	for _, k := range keys {
+		if slices.Contains(s.RecentKeys, k) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *State) remember(keys []string) {
+	s.RecentKeys = append(s.RecentKeys, keys...)
+	if over := len(s.RecentKeys) - s.Limits.KeyCap; over > 0 {
+		s.RecentKeys = slices.Delete(s.RecentKeys, 0, over)
+	}
+}
+
+func (s *State) record(e Entry) {
+	s.Timeline = append(s.Timeline, e)
+	if over := len(s.Timeline) - s.Limits.TimelineCap; over > 0 {
+		s.Timeline = slices.Delete(s.Timeline, 0, over)
+		s.TimelineDropped += over
+	}
+}
+
+// Title is the one-line human summary of the alert, as shown in the Web UI
+// and in notifications: "Pipeline #31 failed on gitlab-org/gitlab-test@master".
+func (s *State) Title() string {
+	where := s.Project.Path
+	if where == "" {
+		where = fmt.Sprintf("project %d", s.Project.ID)
+	}
+	where += "@" + s.Ref
+	if s.Pipeline == nil {
+		return "No pipeline yet on " + where
+	}
+	verb := s.Pipeline.Status
+	if verb == PipelineSuccess {
+		verb = "succeeded"
+	}
+	return fmt.Sprintf("Pipeline #%d %s on %s", s.Pipeline.ID, verb, where)
+}
+
+// FailedJobsLine lists the failed jobs of the newest pipeline on one line,
+// "test-build (test, script_failure); lint (test)", or "" when none failed.
+func (s *State) FailedJobsLine() string {
+	if s.Pipeline == nil {
+		return ""
+	}
+	parts := make([]string, 0, len(s.Pipeline.FailedJobs))
+	for _, j := range s.Pipeline.FailedJobs {
+		detail := j.Stage
+		if j.FailureReason != "" {
+			detail += ", " + j.FailureReason
+		}
+		if j.AllowFailure {
+			detail += ", allowed to fail"
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s)", j.Name, strings.TrimPrefix(detail, ", ")))
+	}
+	return strings.Join(parts, "; ")
+}

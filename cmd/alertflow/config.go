@@ -1,0 +1,183 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alertflow/alertflow/ingress"
+)
+
+// config is everything alertflow reads from its environment and flags.
+type config struct {
+	TemporalAddress string
+	Namespace       string
+	TaskQueue       string
+	Listen          string
+	SourceTokens    ingress.Tokens
+	// sourceTokensSet is false when ALERTFLOW_SOURCE_TOKENS was empty, so
+	// that dev can make one up.
+	sourceTokensSet bool
+	MaxBody         int64
+	Retention       time.Duration
+	TemporalBin     string
+	DataDir         string
+	UIPort          int
+}
+
+// setting is one configuration variable: its environment name is also the
+// name of its flag, lower-cased with dashes (TEMPORAL_ADDRESS is
+// -temporal-address).
+type setting struct {
+	env   string
+	def   string
+	help  string
+	parse func(c *config, v string) error
+}
+
+func settings() []setting {
+	return []setting{
+		{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port; for dev, setting it uses that server instead of starting one",
+			func(c *config, v string) error {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return errors.New("want host:port")
+				}
+				c.TemporalAddress = v
+				return nil
+			}},
+		{"TEMPORAL_NAMESPACE", "default", "Temporal namespace alerts live in", nonEmpty(func(c *config) *string { return &c.Namespace })},
+		{"ALERTFLOW_TASK_QUEUE", "alertflow", "task queue of the alert workflows", nonEmpty(func(c *config) *string { return &c.TaskQueue })},
+		{"ALERTFLOW_LISTEN", ":8080", "address the HTTP server (webhook, health) listens on",
+			func(c *config, v string) error {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return errors.New("want [host]:port")
+				}
+				c.Listen = v
+				return nil
+			}},
+		{"ALERTFLOW_SOURCE_TOKENS", "", "webhook sources and their secret tokens, name1=tok1,name2=tok2 (required but for dev, which makes one up)",
+			func(c *config, v string) error {
+				if strings.TrimSpace(v) == "" {
+					return nil
+				}
+				t, err := ingress.ParseTokens(v)
+				if err != nil {
+					return err
+				}
+				c.SourceTokens, c.sourceTokensSet = t, true
+				return nil
+			}},
+		{"ALERTFLOW_MAX_BODY", strconv.Itoa(ingress.DefaultMaxBody), "largest webhook body accepted, in bytes",
+			func(c *config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n <= 0 {
+					return errors.New("want a positive number of bytes")
+				}
+				c.MaxBody = n
+				return nil
+			}},
+		{"ALERTFLOW_RETENTION", "720h", "dev: how long closed alerts stay visible (namespace retention)",
+			func(c *config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < 24*time.Hour {
+					return errors.New("want a duration of at least 24h, such as 720h")
+				}
+				c.Retention = d
+				return nil
+			}},
+		{"ALERTFLOW_TEMPORAL_BIN", "bin/temporal", "dev: the Temporal CLI binary that runs the dev server", nonEmpty(func(c *config) *string { return &c.TemporalBin })},
+		{"ALERTFLOW_DATA_DIR", "data", "dev: where the dev server keeps its SQLite database and log", nonEmpty(func(c *config) *string { return &c.DataDir })},
+		{"ALERTFLOW_UI_PORT", "8233", "dev: port of the Temporal Web UI",
+			func(c *config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n <= 0 || n > 65535 {
+					return errors.New("want a port number")
+				}
+				c.UIPort = n
+				return nil
+			}},
+	}
+}
+
+func nonEmpty(field func(c *config) *string) func(c *config, v string) error {
+	return func(c *config, v string) error {
+		if strings.TrimSpace(v) == "" {
+			return errors.New("must not be empty")
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+func flagName(env string) string {
+	return strings.ReplaceAll(strings.ToLower(env), "_", "-")
+}
+
+// loadConfig reads the settings from flags, then the environment, then the
+// defaults. A bad value is an error naming the variable. The returned
+// addressSet says whether TEMPORAL_ADDRESS was given explicitly.
+func loadConfig(cmd string, args []string, getenv func(string) string, usage io.Writer) (cfg config, addressSet bool, err error) {
+	fs := flag.NewFlagSet("alertflow "+cmd, flag.ContinueOnError)
+	fs.SetOutput(usage)
+	fs.Usage = func() { printUsage(usage, cmd) }
+	all := settings()
+	values := make([]*string, len(all))
+	for i, s := range all {
+		values[i] = fs.String(flagName(s.env), "", s.help)
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, false, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for i, s := range all {
+		v, from := *values[i], "-"+flagName(s.env)
+		if v == "" {
+			v, from = getenv(s.env), s.env
+		}
+		if s.env == "TEMPORAL_ADDRESS" && v != "" {
+			addressSet = true
+		}
+		if v == "" {
+			v, from = s.def, s.env
+		}
+		if err := s.parse(&cfg, v); err != nil {
+			return config{}, false, fmt.Errorf("%s: %w", from, err)
+		}
+	}
+	return cfg, addressSet, nil
+}
+
+func printUsage(w io.Writer, cmd string) {
+	fmt.Fprintf(w, `alertflow turns GitLab pipeline webhooks into durable alerts on Temporal.
+
+Usage: alertflow <command> [flags]
+
+Commands:
+  dev      start a Temporal dev server (SQLite in ALERTFLOW_DATA_DIR) unless
+           TEMPORAL_ADDRESS is set, then run worker and ingress in one process
+  serve    run worker and ingress in one process against TEMPORAL_ADDRESS
+  ingress  run only the HTTP intake (scale it out behind a load balancer)
+  worker   run only the Temporal worker (scale it out as load needs)
+
+`)
+	if cmd != "" {
+		fmt.Fprintf(w, "Settings of %q:\n", cmd)
+	} else {
+		fmt.Fprintln(w, "Settings:")
+	}
+	fmt.Fprintln(w, "Each is an environment variable and a flag of the same name (-temporal-address for TEMPORAL_ADDRESS); the flag wins.")
+	for _, s := range settings() {
+		def := s.def
+		if def == "" {
+			def = "(none)"
+		}
+		fmt.Fprintf(w, "  %-26s default %s\n      %s\n", s.env, def, s.help)
+	}
+}

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/workflows"
+)
+
+// devServerArgs are the arguments alertflow dev starts the Temporal dev
+// server with. The pragmas take signal-with-start on SQLite from about 27/s
+// to about 170/s (DESIGN.md); the search attributes are registered here
+// for a new database, and by the worker for an existing one.
+func devServerArgs(host string, port, uiPort int, namespace, dbFile string) []string {
+	args := []string{
+		"server", "start-dev",
+		"--ip", host, "--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort),
+		"--namespace", namespace,
+		"--db-filename", dbFile,
+		"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+		"--log-level", "warn",
+	}
+	types := workflows.SearchAttributeTypes()
+	for _, name := range slices.Sorted(maps.Keys(types)) {
+		typ := "Keyword"
+		if types[name] == enumspb.INDEXED_VALUE_TYPE_INT {
+			typ = "Int"
+		}
+		args = append(args, "--search-attribute", name+"="+typ)
+	}
+	return args
+}
+
+// runDev is "alertflow dev": the embedded default for trying alertflow and
+// for developing it.
+func runDev(ctx context.Context, cfg config, addressSet bool, logger *slog.Logger, stdout io.Writer) error {
+	if !addressSet {
+		srv, err := startDevServer(ctx, cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer srv.stop(logger)
+	}
+	c, err := dial(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	err = ensureRetention(ctx, c, cfg.Namespace, cfg.Retention)
+	c.Close()
+	if err != nil {
+		return err
+	}
+
+	token := "<one of your ALERTFLOW_SOURCE_TOKENS>"
+	if !cfg.sourceTokensSet {
+		token = uuid.NewString()
+		cfg.SourceTokens, err = ingress.ParseTokens("dev=" + token)
+		if err != nil {
+			return err
+		}
+	}
+	base := "http://" + displayAddr(cfg.Listen)
+	fmt.Fprintf(stdout, "\nalertflow dev is running.\n")
+	if !addressSet {
+		host, _, _ := net.SplitHostPort(cfg.TemporalAddress)
+		fmt.Fprintf(stdout, "  Temporal Web UI:     http://%s:%d/namespaces/%s/workflows\n", displayHost(host), cfg.UIPort, cfg.Namespace)
+	}
+	fmt.Fprintf(stdout, "  Temporal frontend:   %s (namespace %s)\n", cfg.TemporalAddress, cfg.Namespace)
+	fmt.Fprintf(stdout, "  GitLab webhook URL:  %s/webhooks/gitlab?token=%s\n", base, token)
+	fmt.Fprintf(stdout, "  Health:              %s/healthz\n\nPress Ctrl-C to stop.\n\n", base)
+	return serve(ctx, cfg, logger, true, true)
+}
+
+// devServer is a Temporal dev server running as a child process.
+type devServer struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+func startDevServer(ctx context.Context, cfg config, logger *slog.Logger) (*devServer, error) {
+	if _, err := os.Stat(cfg.TemporalBin); err != nil {
+		return nil, fmt.Errorf("ALERTFLOW_TEMPORAL_BIN: %s not found (run make bin/temporal, or set TEMPORAL_ADDRESS to use a running server): %w", cfg.TemporalBin, err)
+	}
+	host, portStr, _ := net.SplitHostPort(cfg.TemporalAddress)
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("TEMPORAL_ADDRESS: port %q is not a number", portStr)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("ALERTFLOW_DATA_DIR: %w", err)
+	}
+	logPath := filepath.Join(cfg.DataDir, "temporal.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open dev server log: %w", err)
+	}
+	defer logFile.Close()
+
+	cmd := exec.Command(cfg.TemporalBin, devServerArgs(host, port, cfg.UIPort, cfg.Namespace, filepath.Join(cfg.DataDir, "temporal.db"))...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Its own process group keeps a terminal's Ctrl-C from reaching it
+	// before alertflow has drained; Pdeathsig stops it if alertflow dies
+	// without the chance to stop it itself.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", cfg.TemporalBin, err)
+	}
+	s := &devServer{cmd: cmd, done: make(chan struct{})}
+	go func() { s.err = cmd.Wait(); close(s.done) }()
+	logger.Info("temporal dev server starting", "pid", cmd.Process.Pid, "db", filepath.Join(cfg.DataDir, "temporal.db"), "log", logPath)
+
+	if err := s.waitReady(ctx, cfg); err != nil {
+		s.stop(logger)
+		return nil, fmt.Errorf("temporal dev server (log in %s): %w", logPath, err)
+	}
+	logger.Info("temporal dev server ready", "address", cfg.TemporalAddress)
+	return s, nil
+}
+
+// waitReady polls the server's health until it answers, it exits, or a
+// minute passes (a first start creates the SQLite schema).
+func (s *devServer) waitReady(ctx context.Context, cfg config) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		c, err := client.DialContext(cctx, client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.Namespace, Logger: quietLogger()})
+		if err == nil {
+			_, err = c.WorkflowService().DescribeNamespace(cctx, &workflowservice.DescribeNamespaceRequest{Namespace: cfg.Namespace})
+			c.Close()
+		}
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("exited before it was ready: %v", s.err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after a minute: %w", err)
+		}
+	}
+}
+
+// stop interrupts the server, as Ctrl-C would, and kills it if it has not
+// exited after ten seconds.
+func (s *devServer) stop(logger *slog.Logger) {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.done:
+		logger.Info("temporal dev server stopped")
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		logger.Warn("temporal dev server killed after not stopping in 10s")
+	}
+}
+
+// ensureRetention sets the namespace retention: the dev server creates the
+// namespace with 24 hours, after which resolved alerts would vanish.
+func ensureRetention(ctx context.Context, c client.Client, namespace string, want time.Duration) error {
+	ns, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("describe namespace %s: %w", namespace, err)
+	}
+	if ns.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration() == want {
+		return nil
+	}
+	_, err = c.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+		Namespace: namespace,
+		Config:    &namespacepb.NamespaceConfig{WorkflowExecutionRetentionTtl: durationpb.New(want)},
+	})
+	if err != nil {
+		return fmt.Errorf("set retention of namespace %s to %s: %w", namespace, want, err)
+	}
+	return nil
+}
+
+func quietLogger() *slogDiscard { return &slogDiscard{} }
+
+// slogDiscard drops the SDK's connection-retry chatter while waiting for
+// the server to come up.
+type slogDiscard struct{}
+
+func (*slogDiscard) Debug(string, ...any) {}
+func (*slogDiscard) Info(string, ...any)  {}
+func (*slogDiscard) Warn(string, ...any)  {}
+func (*slogDiscard) Error(string, ...any) {}
+
+func displayAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	return net.JoinHostPort(displayHost(host), port)
+}
+
+// displayHost turns a bind-all host into one a person can paste.
+func displayHost(host string) string {
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		return "localhost"
+	}
+	return host
+}

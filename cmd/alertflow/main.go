@@ -1,0 +1,167 @@
+// Command alertflow turns GitLab pipeline webhooks into durable alerts, each
+// a Temporal workflow. See "alertflow --help".
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/worker"
+)
+
+// shutdownTimeout bounds how long in-flight webhooks may take to finish.
+const shutdownTimeout = 10 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is the whole program, with its outside world passed in.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
+		printUsage(stdout, "")
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd := args[0]
+	var mode func(context.Context, config, bool, *slog.Logger, io.Writer) error
+	switch cmd {
+	case "dev":
+		mode = runDev
+	case "serve":
+		mode = func(ctx context.Context, cfg config, _ bool, logger *slog.Logger, _ io.Writer) error {
+			return serve(ctx, cfg, logger, true, true)
+		}
+	case "ingress":
+		mode = func(ctx context.Context, cfg config, _ bool, logger *slog.Logger, _ io.Writer) error {
+			return serve(ctx, cfg, logger, true, false)
+		}
+	case "worker":
+		mode = func(ctx context.Context, cfg config, _ bool, logger *slog.Logger, _ io.Writer) error {
+			return serve(ctx, cfg, logger, false, true)
+		}
+	default:
+		fmt.Fprintf(stderr, "alertflow: unknown command %q\n\n", cmd)
+		printUsage(stderr, "")
+		return 2
+	}
+	cfg, addressSet, err := loadConfig(cmd, args[1:], getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err == nil && !cfg.sourceTokensSet && (cmd == "serve" || cmd == "ingress") {
+		err = errors.New("ALERTFLOW_SOURCE_TOKENS: required: name=token[,name=token...]")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "alertflow %s: %v\n", cmd, err)
+		return 2
+	}
+	logger := newLogger(stderr)
+	if err := mode(ctx, cfg, addressSet, logger, stdout); err != nil {
+		logger.Error("alertflow stopped", "command", cmd, "error", err)
+		return 1
+	}
+	return 0
+}
+
+// newLogger logs JSON for machines, and text when a person is watching.
+func newLogger(w io.Writer) *slog.Logger {
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return slog.New(slog.NewTextHandler(w, nil))
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+func dial(ctx context.Context, cfg config, logger *slog.Logger) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.Namespace,
+		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
+	}
+	return c, nil
+}
+
+// serve runs the intake, the worker, or both, until ctx is done, then stops
+// them in order: first the intake stops taking webhooks and finishes those
+// in flight, then the worker.
+func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, withWorker bool) error {
+	c, err := dial(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	if withWorker {
+		if err := worker.EnsureSearchAttributes(ctx, c, cfg.Namespace); err != nil {
+			return err
+		}
+		w := worker.New(c, cfg.TaskQueue, logger)
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
+		}
+		defer w.Stop()
+		logger.Info("worker started", "task_queue", cfg.TaskQueue, "namespace", cfg.Namespace)
+	}
+
+	var handler http.Handler
+	if withIngress {
+		handler = ingress.New(ingress.Config{
+			TaskQueue: cfg.TaskQueue,
+			Tokens:    cfg.SourceTokens,
+			MaxBody:   cfg.MaxBody,
+		}, c, logger)
+	} else {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+		})
+		handler = mux
+	}
+	srv := &http.Server{
+		Addr:              cfg.Listen,
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("http listening", "addr", cfg.Listen, "ingress", withIngress)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server on %s: %w", cfg.Listen, err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down http server: %w", err)
+	}
+	return nil
+}

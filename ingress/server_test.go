@@ -1,0 +1,364 @@
+package ingress
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/workflows"
+)
+
+const testToken = "s3cret-token-value"
+
+// fakeTemporal records the calls the intake makes; it is the unit-test
+// stand-in for client.Client (integration tests use a real server).
+type fakeTemporal struct {
+	mu        sync.Mutex
+	starts    []fakeCall
+	signals   []fakeCall
+	signalErr error
+	startErr  error
+}
+
+type fakeCall struct {
+	id      string
+	signal  string
+	event   alert.Event
+	options client.StartWorkflowOptions
+}
+
+type fakeRun struct{ client.WorkflowRun }
+
+func (fakeRun) GetRunID() string { return "run-1" }
+
+func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, id, signal string, arg any,
+	options client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.startErr != nil {
+		return nil, f.startErr
+	}
+	f.starts = append(f.starts, fakeCall{id: id, signal: signal, event: arg.(alert.Event), options: options})
+	return fakeRun{}, nil
+}
+
+func (f *fakeTemporal) SignalWorkflow(_ context.Context, id, runID, signal string, arg any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.signalErr != nil {
+		return f.signalErr
+	}
+	f.signals = append(f.signals, fakeCall{id: id, signal: signal, event: arg.(alert.Event)})
+	return nil
+}
+
+func (f *fakeTemporal) calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.starts) + len(f.signals)
+}
+
+type harness struct {
+	temporal *fakeTemporal
+	server   *Server
+	logs     *bytes.Buffer
+}
+
+func newHarness(t *testing.T, maxBody int64) *harness {
+	t.Helper()
+	tokens, err := ParseTokens("gitlab=" + testToken + ",other=another-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{temporal: &fakeTemporal{}, logs: &bytes.Buffer{}}
+	logger := slog.New(slog.NewJSONHandler(h.logs, nil))
+	h.server = New(Config{TaskQueue: "alertflow", Tokens: tokens, MaxBody: maxBody}, h.temporal, logger)
+	return h
+}
+
+func (h *harness) post(t *testing.T, target string, headers map[string]string, body []byte) (*httptest.ResponseRecorder, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.server.ServeHTTP(rec, req)
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type %q, want application/json", ct)
+	}
+	var answer map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil {
+		t.Fatalf("answer is not JSON: %q", rec.Body.String())
+	}
+	return rec, answer
+}
+
+func withStatus(t *testing.T, status string) []byte {
+	return edit(t, readPayload(t, "pipeline-docs-example.json"), func(m map[string]any) { attrs(m)["status"] = status })
+}
+
+var pipelineHeader = map[string]string{"X-Gitlab-Event": "Pipeline Hook"}
+
+func TestBadStatusesSignalWithStartTheAlert(t *testing.T) {
+	for status, severity := range map[string]string{"failed": "HIGH", "canceled": "MEDIUM", "skipped": "LOW"} {
+		t.Run(status, func(t *testing.T) {
+			h := newHarness(t, 0)
+			rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, map[string]string{
+				"X-Gitlab-Event": "Pipeline Hook", "Idempotency-Key": "delivery-7",
+			}, withStatus(t, status))
+			if rec.Code != http.StatusAccepted || answer["action"] != "signaled" || answer["alert_id"] != "1-master" || answer["run_id"] != "run-1" {
+				t.Fatalf("%d %v", rec.Code, answer)
+			}
+			if len(h.temporal.starts) != 1 || len(h.temporal.signals) != 0 {
+				t.Fatalf("starts %d signals %d, want one signal-with-start", len(h.temporal.starts), len(h.temporal.signals))
+			}
+			call := h.temporal.starts[0]
+			if call.id != "1-master" || call.signal != workflows.SignalPipeline {
+				t.Fatalf("call %q %q", call.id, call.signal)
+			}
+			if call.event.IdempotencyKey != "delivery-7" || call.event.ReceivedAt.IsZero() || call.event.Pipeline.Status != status {
+				t.Fatalf("event %+v", call.event)
+			}
+			o := call.options
+			if o.ID != "1-master" || o.TaskQueue != "alertflow" || o.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE {
+				t.Fatalf("options %+v", o)
+			}
+			if got, _ := o.TypedSearchAttributes.GetKeyword(workflows.AttrSeverity); got != severity {
+				t.Fatalf("AlertSeverity %q, want %q", got, severity)
+			}
+			if got, _ := o.TypedSearchAttributes.GetKeyword(workflows.AttrStatus); got != "open" {
+				t.Fatalf("AlertStatus %q, want open", got)
+			}
+			if !strings.HasPrefix(o.StaticSummary, "Pipeline #31 "+status+" on gitlab-org/gitlab-test@master") {
+				t.Fatalf("summary %q", o.StaticSummary)
+			}
+		})
+	}
+}
+
+func TestSuccessOnlySignals(t *testing.T) {
+	h := newHarness(t, 0)
+	rec, answer := h.post(t, "/webhooks/gitlab", map[string]string{"X-Gitlab-Token": testToken}, withStatus(t, "success"))
+	if rec.Code != http.StatusAccepted || answer["action"] != "signaled" || answer["alert_id"] != "1-master" {
+		t.Fatalf("%d %v", rec.Code, answer)
+	}
+	if len(h.temporal.starts) != 0 || len(h.temporal.signals) != 1 {
+		t.Fatalf("starts %d signals %d, want one plain signal", len(h.temporal.starts), len(h.temporal.signals))
+	}
+}
+
+func TestSuccessWithNoOpenAlertAnswersNone(t *testing.T) {
+	h := newHarness(t, 0)
+	h.temporal.signalErr = serviceerror.NewNotFound("workflow execution already completed")
+	rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "success"))
+	if rec.Code != http.StatusAccepted || answer["action"] != "none" || answer["reason"] != "no open alert" {
+		t.Fatalf("%d %v", rec.Code, answer)
+	}
+}
+
+func TestProgressAndUnknownStatusesAreIgnoredWithoutCallingTemporal(t *testing.T) {
+	for _, status := range []string{"created", "pending", "running", "canceling", "manual", "scheduled", "some_future_status"} {
+		t.Run(status, func(t *testing.T) {
+			h := newHarness(t, 0)
+			rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, status))
+			if rec.Code != http.StatusAccepted || answer["action"] != "ignored" || h.temporal.calls() != 0 {
+				t.Fatalf("%d %v with %d calls", rec.Code, answer, h.temporal.calls())
+			}
+		})
+	}
+}
+
+func TestOtherEventsAreIgnoredWith202(t *testing.T) {
+	h := newHarness(t, 0)
+	rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, map[string]string{"X-Gitlab-Event": "Push Hook"}, []byte(`{"object_kind":"push"}`))
+	if rec.Code != http.StatusAccepted || answer["action"] != "ignored" || !strings.Contains(answer["reason"].(string), "Push Hook") {
+		t.Fatalf("%d %v", rec.Code, answer)
+	}
+	rec, answer = h.post(t, "/webhooks/gitlab?token="+testToken, nil, []byte(`{"object_kind":"merge_request"}`))
+	if rec.Code != http.StatusAccepted || answer["action"] != "ignored" {
+		t.Fatalf("no header, other object_kind: %d %v", rec.Code, answer)
+	}
+	if h.temporal.calls() != 0 {
+		t.Fatal("ignored events must not reach Temporal")
+	}
+}
+
+func TestNoEventHeaderAndPipelineObjectKindIsAPipeline(t *testing.T) {
+	h := newHarness(t, 0)
+	rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, nil, withStatus(t, "failed"))
+	if rec.Code != http.StatusAccepted || answer["action"] != "signaled" {
+		t.Fatalf("%d %v", rec.Code, answer)
+	}
+}
+
+func TestTokensAreCheckedBeforeAnythingElse(t *testing.T) {
+	body := withStatus(t, "failed")
+	tests := []struct {
+		name    string
+		target  string
+		headers map[string]string
+		says    string
+	}{
+		{"no token at all", "/webhooks/gitlab", pipelineHeader, "missing"},
+		{"a wrong token in the URL", "/webhooks/gitlab?token=nope", pipelineHeader, "wrong"},
+		{"a token differing in its last byte", "/webhooks/gitlab?token=" + testToken[:len(testToken)-1] + "X", pipelineHeader, "wrong"},
+		{"a prefix of the token", "/webhooks/gitlab?token=" + testToken[:4], pipelineHeader, "wrong"},
+		{"a wrong X-Gitlab-Token", "/webhooks/gitlab", map[string]string{"X-Gitlab-Token": "nope"}, "wrong"},
+		{"URL and header disagreeing", "/webhooks/gitlab?token=" + testToken, map[string]string{"X-Gitlab-Token": "another-token"}, "disagree"},
+		{"an empty token", "/webhooks/gitlab?token=", pipelineHeader, "missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 0)
+			rec, answer := h.post(t, tt.target, tt.headers, body)
+			if rec.Code != http.StatusUnauthorized || !strings.Contains(answer["error"].(string), tt.says) {
+				t.Fatalf("%d %v, want 401 saying %q", rec.Code, answer, tt.says)
+			}
+			if h.temporal.calls() != 0 {
+				t.Fatal("an unauthorised webhook reached Temporal")
+			}
+		})
+	}
+}
+
+func TestEverySourceTokenIsAccepted(t *testing.T) {
+	h := newHarness(t, 0)
+	for _, tok := range []string{testToken, "another-token"} {
+		rec, _ := h.post(t, "/webhooks/gitlab", map[string]string{"X-Gitlab-Token": tok}, withStatus(t, "failed"))
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("token of a configured source got %d", rec.Code)
+		}
+	}
+}
+
+func TestBadBodiesGet4xxAndReachNoAlert(t *testing.T) {
+	docs := readPayload(t, "pipeline-docs-example.json")
+	tests := []struct {
+		name  string
+		body  []byte
+		code  int
+		field string
+	}{
+		{"a body over the limit", append(bytes.Repeat([]byte(" "), 8<<10), docs...), http.StatusRequestEntityTooLarge, ""},
+		{"malformed JSON", []byte(`{"object_kind":`), http.StatusBadRequest, ""},
+		{"a missing ref", edit(t, docs, func(m map[string]any) { delete(attrs(m), "ref") }), http.StatusBadRequest, "object_attributes.ref"},
+		{"a missing status", edit(t, docs, func(m map[string]any) { delete(attrs(m), "status") }), http.StatusBadRequest, "object_attributes.status"},
+		{"a missing pipeline id", edit(t, docs, func(m map[string]any) { delete(attrs(m), "id") }), http.StatusBadRequest, "object_attributes.id"},
+		{"a missing project id", edit(t, docs, func(m map[string]any) { delete(m["project"].(map[string]any), "id") }), http.StatusBadRequest, "project.id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 8<<10)
+			rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, tt.body)
+			if rec.Code != tt.code || answer["error"] == "" {
+				t.Fatalf("%d %v, want %d with an error", rec.Code, answer, tt.code)
+			}
+			if field, _ := answer["field"].(string); field != tt.field {
+				t.Fatalf("field %q, want %q", field, tt.field)
+			}
+			if h.temporal.calls() != 0 {
+				t.Fatal("a bad body reached Temporal")
+			}
+		})
+	}
+}
+
+func TestTemporalDownAnswers503WithRetryAfter(t *testing.T) {
+	h := newHarness(t, 0)
+	h.temporal.startErr = serviceerror.NewUnavailable("connection refused")
+	rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "failed"))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || answer["error"] == "" {
+		t.Fatalf("%d Retry-After=%q %v", rec.Code, rec.Header().Get("Retry-After"), answer)
+	}
+	h.temporal.signalErr = errors.New("context deadline exceeded")
+	rec, _ = h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "success"))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("a failed signal answered %d", rec.Code)
+	}
+	if !strings.Contains(h.logs.String(), "temporal call failed") {
+		t.Fatalf("the outage was not logged: %s", h.logs.String())
+	}
+}
+
+func TestTokensNeverReachTheLog(t *testing.T) {
+	h := newHarness(t, 0)
+	h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "failed"))
+	h.post(t, "/webhooks/gitlab?token="+testToken+"x", pipelineHeader, withStatus(t, "failed"))
+	h.post(t, "/webhooks/gitlab", map[string]string{"X-Gitlab-Token": testToken}, withStatus(t, "failed"))
+	h.temporal.startErr = serviceerror.NewUnavailable("down")
+	h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "failed"))
+	if h.logs.Len() == 0 {
+		t.Fatal("nothing was logged")
+	}
+	if strings.Contains(h.logs.String(), testToken) {
+		t.Fatalf("a token was logged: %s", h.logs.String())
+	}
+}
+
+func TestHealthzAnswers200(t *testing.T) {
+	h := newHarness(t, 0)
+	rec := httptest.NewRecorder()
+	h.server.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("healthz %d", rec.Code)
+	}
+}
+
+func TestUnknownPathsAndMethodsAnswerJSON(t *testing.T) {
+	h := newHarness(t, 0)
+	rec := httptest.NewRecorder()
+	h.server.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/webhooks/gitlab", nil))
+	if rec.Code != http.StatusMethodNotAllowed || !strings.Contains(rec.Body.String(), `"error"`) {
+		t.Fatalf("GET webhook: %d %s", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	h.server.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/nope", nil))
+	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), `"error"`) {
+		t.Fatalf("unknown path: %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+func TestParseTokens(t *testing.T) {
+	tests := []struct {
+		spec    string
+		sources int
+		wantErr string
+	}{
+		{"gitlab=abc", 1, ""},
+		{" a=1 , b=2 ,", 2, ""},
+		{"", 0, "no source"},
+		{"justatoken", 0, "want name=token"},
+		{"=abc", 0, "want name=token"},
+		{"a=", 0, "empty token"},
+		{"a=1,a=2", 0, "named twice"},
+	}
+	for _, tt := range tests {
+		tok, err := ParseTokens(tt.spec)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParseTokens(%q) err %v, want %q", tt.spec, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || tok.Len() != tt.sources {
+			t.Errorf("ParseTokens(%q) = %d sources, %v", tt.spec, tok.Len(), err)
+		}
+	}
+	_, err := ParseTokens("a=supersecret,a=supersecret")
+	if err == nil || strings.Contains(err.Error(), "supersecret") {
+		t.Fatalf("errors must not carry tokens: %v", err)
+	}
+}

@@ -1,0 +1,56 @@
+// Package worker builds the Temporal worker that runs alerts, and makes
+// sure the server knows the search attributes alerts are filtered by.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/workflows"
+)
+
+// New returns a worker on taskQueue that runs AlertWorkflow and the
+// notification activities. It is not started.
+func New(c client.Client, taskQueue string, logger *slog.Logger) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	w.RegisterWorkflow(workflows.AlertWorkflow)
+	w.RegisterActivity(activities.NewLogSink(logger))
+	return w
+}
+
+// EnsureSearchAttributes registers on the server every search attribute
+// alerts use that it does not have yet. The dev server registers its
+// --search-attribute flags only when it creates the namespace, and a fresh
+// production cluster has none, so the worker does this at every start.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes of namespace %s: %w", namespace, err)
+	}
+	missing := workflows.SearchAttributeTypes()
+	for name := range missing {
+		if _, ok := have.GetCustomAttributes()[name]; ok {
+			delete(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace:        namespace,
+		SearchAttributes: missing,
+	})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("add search attributes to namespace %s: %w", namespace, err)
+	}
+	return nil
+}

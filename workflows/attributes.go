@@ -1,0 +1,127 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/alertflow/alertflow/alert"
+)
+
+// Search attributes an alert keeps current, so that the Web UI and
+// `temporal workflow list --query "AlertStatus='open'"` can filter alerts.
+var (
+	AttrStatus     = temporal.NewSearchAttributeKeyKeyword("AlertStatus")
+	AttrSeverity   = temporal.NewSearchAttributeKeyKeyword("AlertSeverity")
+	AttrProjectID  = temporal.NewSearchAttributeKeyInt64("GitLabProjectID")
+	AttrProject    = temporal.NewSearchAttributeKeyKeyword("GitLabProject")
+	AttrRef        = temporal.NewSearchAttributeKeyKeyword("GitLabRef")
+	AttrPipelineID = temporal.NewSearchAttributeKeyInt64("PipelineID")
+)
+
+// SearchAttributeTypes lists every custom search attribute with its index
+// type, for registering them on a server that lacks them.
+func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		AttrStatus.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrSeverity.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrProjectID.GetName():  enumspb.INDEXED_VALUE_TYPE_INT,
+		AttrProject.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrRef.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrPipelineID.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
+	}
+}
+
+// attrs is the set of search attribute values of an alert, comparable so
+// the workflow upserts only what changed.
+type attrs struct {
+	status, severity, project, ref string
+	projectID, pipelineID          int64
+}
+
+func attrsOf(s *alert.State) attrs {
+	a := attrs{
+		status:    string(s.Status),
+		severity:  string(s.Severity),
+		project:   s.Project.Path,
+		ref:       s.Ref,
+		projectID: s.Project.ID,
+	}
+	if s.Pipeline != nil {
+		a.pipelineID = s.Pipeline.ID
+	}
+	return a
+}
+
+func (a attrs) updates() []temporal.SearchAttributeUpdate {
+	return []temporal.SearchAttributeUpdate{
+		AttrStatus.ValueSet(a.status),
+		AttrSeverity.ValueSet(a.severity),
+		AttrProjectID.ValueSet(a.projectID),
+		AttrProject.ValueSet(a.project),
+		AttrRef.ValueSet(a.ref),
+		AttrPipelineID.ValueSet(a.pipelineID),
+	}
+}
+
+// memoOf is what the Web UI shows of an alert beside its search attributes.
+func memoOf(s *alert.State) map[string]any {
+	m := map[string]any{"title": s.Title()}
+	if s.Pipeline != nil && s.Pipeline.URL != "" {
+		m["pipeline_url"] = s.Pipeline.URL
+	}
+	if jobs := s.FailedJobsLine(); jobs != "" {
+		m["failed_jobs"] = jobs
+	}
+	return m
+}
+
+// detailsOf renders the alert as Temporal markdown for the Web UI.
+func detailsOf(s *alert.State) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** — %s, severity %s (peak %s)\n\n", s.Title(), s.Status, s.Severity, s.PeakSeverity)
+	if p := s.Pipeline; p != nil {
+		if p.URL != "" {
+			fmt.Fprintf(&b, "Pipeline: [#%d](%s)\n\n", p.ID, p.URL)
+		}
+		if p.CommitTitle != "" {
+			fmt.Fprintf(&b, "Commit: %s\n\n", p.CommitTitle)
+		}
+		if len(p.FailedJobs) > 0 {
+			b.WriteString("Failed jobs:\n")
+			for _, j := range p.FailedJobs {
+				fmt.Fprintf(&b, "- %s (stage %s", j.Name, j.Stage)
+				if j.FailureReason != "" {
+					fmt.Fprintf(&b, ", %s", j.FailureReason)
+				}
+				b.WriteString(")\n")
+			}
+			b.WriteString("\n")
+		}
+	}
+	if s.Status == alert.StatusResolved {
+		fmt.Fprintf(&b, "Resolved by %s: %s\n", s.ResolvedBy, s.Resolution)
+	}
+	return b.String()
+}
+
+// StartOptions are the options the intake signals-with-start an alert with:
+// its ID, a reuse policy that lets a new failure after a resolved alert
+// start a new run (a new incident) under the same ID, and the search
+// attributes, memo and summary of the alert that event would open.
+func StartOptions(taskQueue string, ev alert.Event) client.StartWorkflowOptions {
+	s := alert.New(alert.Limits{})
+	s.Apply(ev, ev.ReceivedAt)
+	return client.StartWorkflowOptions{
+		ID:                    ev.AlertID(),
+		TaskQueue:             taskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(attrsOf(s).updates()...),
+		Memo:                  memoOf(s),
+		StaticSummary:         s.Title(),
+		StaticDetails:         detailsOf(s),
+	}
+}
