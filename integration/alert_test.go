@@ -1,0 +1,176 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/ingress"
+)
+
+// listed asks the real temporal CLI which workflow IDs match a visibility query.
+func listed(t *testing.T, query string) []string {
+	t.Helper()
+	out := temporalCLI(t, "workflow", "list", "--query", query, "--output", "json")
+	var rows []struct {
+		Execution struct {
+			WorkflowID string `json:"workflowId"`
+		} `json:"execution"`
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("decode temporal workflow list output: %v\n%s", err, out)
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.Execution.WorkflowID
+	}
+	return ids
+}
+
+// waitListed polls `temporal workflow list --query` until it lists id:
+// visibility is updated a moment after the workflow changes.
+func waitListed(t *testing.T, query, id string) {
+	t.Helper()
+	err := poll(context.Background(), 30*time.Second, func() error {
+		for _, got := range listed(t, query) {
+			if got == id {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s not listed by %q", id, query)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAnAlertOpensChangesSeverityAndResolvesThroughTheRealIntake(t *testing.T) {
+	s := newStack(t)
+
+	a := s.mustSignal(payload(t, 1, "master", 31, "failed"))
+	if a.AlertID != "1-master" || a.RunID == "" {
+		t.Fatalf("answer %+v", a)
+	}
+	s.waitState("1-master", func(st *alert.State) error {
+		if st.Status != alert.StatusOpen || st.Severity != alert.SeverityHigh {
+			return fmt.Errorf("status %s severity %s", st.Status, st.Severity)
+		}
+		return nil
+	})
+	waitListed(t, "WorkflowId='1-master' AND AlertStatus='open' AND AlertSeverity='HIGH'", "1-master")
+
+	s.mustSignal(payload(t, 1, "master", 32, "canceled"))
+	s.waitState("1-master", func(st *alert.State) error {
+		if st.Severity != alert.SeverityMedium || st.PeakSeverity != alert.SeverityHigh {
+			return fmt.Errorf("severity %s peak %s", st.Severity, st.PeakSeverity)
+		}
+		return nil
+	})
+	waitListed(t, "WorkflowId='1-master' AND AlertSeverity='MEDIUM' AND PipelineID=32 AND GitLabProjectID=1 AND GitLabRef='master'", "1-master")
+
+	s.mustSignal(payload(t, 1, "master", 33, "success"))
+	status, final := s.waitClosed("1-master")
+	if status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		t.Fatalf("closed as %s, want completed", status)
+	}
+	if final.Status != alert.StatusResolved || final.Resolution != "pipeline #33 succeeded" || final.Counts.Events != 3 {
+		t.Fatalf("final state %s %q %+v", final.Status, final.Resolution, final.Counts)
+	}
+	waitListed(t, "WorkflowId='1-master' AND AlertStatus='resolved' AND ExecutionStatus='Completed'", "1-master")
+
+	// The alert is resolved: another green pipeline finds nothing to resolve.
+	a = s.post(payload(t, 1, "master", 34, "success"))
+	if a.code != http.StatusAccepted || a.Action != ingress.ActionNone {
+		t.Fatalf("success after the resolve answered %d %+v, want 202 none", a.code, a)
+	}
+}
+
+func TestAGreenPipelineWithNoOpenAlertCreatesNoWorkflow(t *testing.T) {
+	s := newStack(t)
+	a := s.post(payload(t, 2, "master", 40, "success"))
+	if a.code != http.StatusAccepted || a.Action != ingress.ActionNone || a.Reason != "no open alert" {
+		t.Fatalf("answered %d %+v, want 202 none", a.code, a)
+	}
+	_, err := s.client.DescribeWorkflowExecution(context.Background(), "2-master", "")
+	if !isNotFound(err) {
+		t.Fatalf("describe 2-master: %v, want not found", err)
+	}
+}
+
+func TestAWorkerRestartedBetweenTwoEventsLosesNothing(t *testing.T) {
+	s := newStack(t)
+	s.mustSignal(payload(t, 3, "master", 50, "failed"))
+	s.waitState("3-master", func(st *alert.State) error {
+		if st.Status != alert.StatusOpen {
+			return errors.New("not open yet")
+		}
+		return nil
+	})
+
+	s.stopWorker()
+	// With no worker, the server still accepts the event and keeps it.
+	s.mustSignal(payload(t, 3, "master", 51, "skipped"))
+	s.mustSignal(payload(t, 3, "master", 51, "skipped")) // GitLab resending it
+	s.startWorker()
+
+	st := s.waitState("3-master", func(st *alert.State) error {
+		if st.Counts.Events != 3 {
+			return fmt.Errorf("%d events applied", st.Counts.Events)
+		}
+		return nil
+	})
+	if st.Severity != alert.SeverityLow || st.PeakSeverity != alert.SeverityHigh || st.Counts.Duplicates != 1 {
+		t.Fatalf("after restart: severity %s peak %s counts %+v", st.Severity, st.PeakSeverity, st.Counts)
+	}
+	s.mustSignal(payload(t, 3, "master", 52, "success"))
+	if status, final := s.waitClosed("3-master"); status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED || final.Counts.Events != 4 {
+		t.Fatalf("closed as %s with %+v", status, final.Counts)
+	}
+}
+
+func TestAFailureAfterAResolvedAlertStartsANewRunUnderTheSameID(t *testing.T) {
+	s := newStack(t)
+	first := s.mustSignal(payload(t, 4, "release/1.x", 60, "failed"))
+	s.mustSignal(payload(t, 4, "release/1.x", 61, "success"))
+	if status, _ := s.waitClosed("4-release/1.x"); status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		t.Fatalf("first incident closed as %s", status)
+	}
+	second := s.mustSignal(payload(t, 4, "release/1.x", 62, "failed"))
+	if second.AlertID != first.AlertID || second.RunID == first.RunID {
+		t.Fatalf("first %+v second %+v: want the same alert id and a new run", first, second)
+	}
+	st := s.waitState("4-release/1.x", func(st *alert.State) error {
+		if st.Status != alert.StatusOpen {
+			return errors.New("not open")
+		}
+		return nil
+	})
+	if st.Pipeline.ID != 62 || st.Counts.Events != 1 {
+		t.Fatalf("the new incident carries old state: pipeline %d counts %+v", st.Pipeline.ID, st.Counts)
+	}
+}
+
+func TestARefOutsideASCIIIsEncodedInTheIDAndReadableInSearch(t *testing.T) {
+	s := newStack(t)
+	a := s.mustSignal(payload(t, 5, "feature/ümlaut", 70, "failed"))
+	if a.AlertID != "5-feature/%C3%BCmlaut" {
+		t.Fatalf("alert id %q", a.AlertID)
+	}
+	st := s.waitState(a.AlertID, func(st *alert.State) error {
+		if st.Status != alert.StatusOpen {
+			return errors.New("not open")
+		}
+		return nil
+	})
+	if st.Ref != "feature/ümlaut" {
+		t.Fatalf("ref %q", st.Ref)
+	}
+	waitListed(t, "GitLabRef='feature/ümlaut'", a.AlertID)
+}

@@ -1,0 +1,354 @@
+// Package integration runs alertflow for real: a Temporal dev server started
+// from bin/temporal, the real worker, and the real HTTP intake fed with real
+// GitLab payloads.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/worker"
+	"github.com/alertflow/alertflow/workflows"
+)
+
+const sourceToken = "integration-source-token"
+
+// The dev server every test in this package shares; each test uses its own
+// task queue and project ids so that tests cannot see each other's alerts.
+var (
+	temporalBin string
+	devServer   *testsuite.DevServer
+	skipReason  string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	temporalBin = findTemporalBin()
+	if temporalBin == "" {
+		skipReason = "bin/temporal is missing: run `make test`, which builds it, or set ALERTFLOW_TEST_TEMPORAL_BIN"
+		if os.Getenv("CI") != "" {
+			fmt.Fprintln(os.Stderr, "integration: "+skipReason)
+			return 1
+		}
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "alertflow-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// Configured as `alertflow dev` configures it: SQLite file with WAL.
+	// The search attributes are left to the worker to register, as it
+	// must on a fresh production cluster.
+	devServer, err = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: temporalBin,
+		DBFilename:   filepath.Join(dir, "temporal.db"),
+		ClientOptions: &client.Options{
+			HostPort: freeAddr(),
+			Logger:   quietLogger(),
+		},
+		LogLevel: "error",
+		ExtraArgs: []string{
+			"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+		},
+		Stdout: io.Discard,
+		Stderr: io.Discard,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration: start dev server:", err)
+		return 1
+	}
+	defer func() { _ = devServer.Stop() }()
+	if err := registerSearchAttributes(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// registerSearchAttributes registers them through the worker package and
+// waits until the server accepts a workflow that sets them: the dev server
+// takes a moment to refresh its search attribute cache.
+func registerSearchAttributes(ctx context.Context) error {
+	c := devServer.Client()
+	if err := worker.EnsureSearchAttributes(ctx, c, "default"); err != nil {
+		return err
+	}
+	// A second call finds them all and must succeed too.
+	if err := worker.EnsureSearchAttributes(ctx, c, "default"); err != nil {
+		return fmt.Errorf("second registration: %w", err)
+	}
+	return poll(ctx, 30*time.Second, func() error {
+		opts := workflows.StartOptions("probe", alert.Event{Project: alert.Project{ID: 999999}, Pipeline: alert.Pipeline{ID: 1, Ref: "probe", Status: "failed"}})
+		opts.ID = "search-attribute-probe"
+		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+		run, err := c.ExecuteWorkflow(ctx, opts, "Probe")
+		if err != nil {
+			return err
+		}
+		return c.TerminateWorkflow(ctx, run.GetID(), run.GetRunID(), "probe done")
+	})
+}
+
+func findTemporalBin() string {
+	if p := os.Getenv("ALERTFLOW_TEST_TEMPORAL_BIN"); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		return ""
+	}
+	p, err := filepath.Abs(filepath.Join("..", "bin", "temporal"))
+	if err != nil {
+		return ""
+	}
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+func requireServer(t *testing.T) {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func quietLogger() tlog.Logger {
+	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// stack is one test's alertflow: a worker on its own task queue and the
+// real HTTP intake in front of the shared dev server.
+type stack struct {
+	t         *testing.T
+	client    client.Client
+	taskQueue string
+	worker    sdkworker.Worker
+	http      *httptest.Server
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	requireServer(t)
+	s := &stack{t: t, client: devServer.Client(), taskQueue: "it-" + strings.ReplaceAll(t.Name(), "/", "-")}
+	s.startWorker()
+	t.Cleanup(s.stopWorker)
+	tokens, err := ingress.ParseTokens("gitlab=" + sourceToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s.http = httptest.NewServer(ingress.New(ingress.Config{TaskQueue: s.taskQueue, Tokens: tokens}, s.client, logger))
+	t.Cleanup(s.http.Close)
+	return s
+}
+
+func (s *stack) startWorker() {
+	s.t.Helper()
+	s.worker = worker.New(s.client, s.taskQueue, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := s.worker.Start(); err != nil {
+		s.t.Fatalf("start worker: %v", err)
+	}
+}
+
+func (s *stack) stopWorker() {
+	if s.worker != nil {
+		s.worker.Stop()
+		s.worker = nil
+	}
+}
+
+// payload is a real GitLab payload with the given project, ref, pipeline
+// id and status, and a finished time derived from the pipeline id.
+func payload(t *testing.T, project int64, ref string, pipeline int64, status string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "pipeline-failed-branch.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["project"].(map[string]any)["id"] = project
+	oa := m["object_attributes"].(map[string]any)
+	oa["id"], oa["ref"], oa["status"] = pipeline, ref, status
+	oa["finished_at"] = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC).Add(time.Duration(pipeline) * time.Minute).Format("2006-01-02 15:04:05 UTC")
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// answer is the intake's JSON reply.
+type answer struct {
+	code int
+	ingress.WebhookAnswer
+	Error string `json:"error"`
+}
+
+func (s *stack) post(body []byte) answer {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.http.URL+"/webhooks/gitlab?token="+sourceToken, bytes.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("X-Gitlab-Event", "Pipeline Hook")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("post webhook: %v", err)
+	}
+	defer resp.Body.Close()
+	a := answer{code: resp.StatusCode}
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		s.t.Fatalf("decode answer (%d): %v", resp.StatusCode, err)
+	}
+	return a
+}
+
+func (s *stack) mustSignal(body []byte) answer {
+	s.t.Helper()
+	a := s.post(body)
+	if a.code != http.StatusAccepted || a.Action != ingress.ActionSignaled {
+		s.t.Fatalf("webhook answered %d %+v, want 202 signaled", a.code, a)
+	}
+	return a
+}
+
+// state queries an alert's current state.
+func (s *stack) state(ctx context.Context, id string) (*alert.State, error) {
+	v, err := s.client.QueryWorkflow(ctx, id, "", workflows.QueryState)
+	if err != nil {
+		return nil, err
+	}
+	var st alert.State
+	if err := v.Get(&st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// waitState polls an alert's state until ok accepts it.
+func (s *stack) waitState(id string, ok func(*alert.State) error) *alert.State {
+	s.t.Helper()
+	var last *alert.State
+	err := poll(context.Background(), 30*time.Second, func() error {
+		st, err := s.state(context.Background(), id)
+		if err != nil {
+			return err
+		}
+		last = st
+		return ok(st)
+	})
+	if err != nil {
+		s.t.Fatalf("alert %s never reached the expected state: %v (last %+v)", id, err, last)
+	}
+	return last
+}
+
+// waitClosed polls until the alert's current run is closed, and returns its
+// description and result.
+func (s *stack) waitClosed(id string) (enumspb.WorkflowExecutionStatus, *alert.State) {
+	s.t.Helper()
+	var status enumspb.WorkflowExecutionStatus
+	err := poll(context.Background(), 30*time.Second, func() error {
+		d, err := s.client.DescribeWorkflowExecution(context.Background(), id, "")
+		if err != nil {
+			return err
+		}
+		status = d.GetWorkflowExecutionInfo().GetStatus()
+		if status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return errors.New("still running")
+		}
+		return nil
+	})
+	if err != nil {
+		s.t.Fatalf("alert %s never closed: %v", id, err)
+	}
+	var st alert.State
+	if status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		if err := s.client.GetWorkflow(context.Background(), id, "").Get(context.Background(), &st); err != nil {
+			s.t.Fatalf("result of %s: %v", id, err)
+		}
+	}
+	return status, &st
+}
+
+// temporalCLI runs the real `temporal` binary against the test server.
+func temporalCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	args = append(args, "--address", devServer.FrontendHostPort(), "--namespace", "default")
+	out, err := exec.CommandContext(ctx, temporalBin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("temporal %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// poll calls f until it returns nil or the deadline passes, returning the
+// last error then.
+func poll(ctx context.Context, within time.Duration, f func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("after %s: %w", within, err)
+		case <-tick.C:
+		}
+	}
+}
+
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}

@@ -1,0 +1,320 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/alert"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func pipelineEvent(id int64, status string) alert.Event {
+	return alert.Event{
+		Project: alert.Project{ID: 1, Path: "gitlab-org/gitlab-test", URL: "http://gitlab.example.com/gitlab-org/gitlab-test"},
+		Pipeline: alert.Pipeline{
+			ID: id, Ref: "master", Status: status,
+			URL:        "http://gitlab.example.com/gitlab-org/gitlab-test/-/pipelines/" + strconv.FormatInt(id, 10),
+			FinishedAt: t0.Add(time.Duration(id) * time.Minute),
+		},
+		User: "alice",
+	}
+}
+
+// alertEnv runs AlertWorkflow in the SDK's test environment and records the
+// notifications it sends, by kind.
+type alertEnv struct {
+	*testsuite.TestWorkflowEnvironment
+	mu       sync.Mutex
+	notified []activities.Kind
+}
+
+func newAlertEnv(t *testing.T) *alertEnv {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	e := &alertEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment()}
+	e.RegisterWorkflow(AlertWorkflow)
+	e.RegisterActivity(activities.NewLogSink(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	e.OnActivity("NotifyLog", mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notification) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.notified = append(e.notified, n.Kind)
+		return nil
+	})
+	return e
+}
+
+func (e *alertEnv) kinds() []activities.Kind {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]activities.Kind(nil), e.notified...)
+}
+
+// signalAt sends pipeline events at the given offsets from the start.
+func (e *alertEnv) signalAt(after time.Duration, evs ...alert.Event) {
+	e.RegisterDelayedCallback(func() {
+		for _, ev := range evs {
+			e.SignalWorkflow(SignalPipeline, ev)
+		}
+	}, after)
+}
+
+// stateAt queries the alert's state at an offset from the start.
+func (e *alertEnv) stateAt(t *testing.T, after time.Duration, check func(s *alert.State)) {
+	e.RegisterDelayedCallback(func() {
+		v, err := e.QueryWorkflow(QueryState)
+		if err != nil {
+			t.Errorf("query state: %v", err)
+			return
+		}
+		var s alert.State
+		if err := v.Get(&s); err != nil {
+			t.Errorf("decode state: %v", err)
+			return
+		}
+		check(&s)
+	}, after)
+}
+
+// stillOpen checks the run never ended by itself: the test environment
+// skips time ahead to the run's timeout once nothing else can happen.
+func (e *alertEnv) stillOpen(t *testing.T) {
+	t.Helper()
+	if err := e.GetWorkflowError(); !temporal.IsTimeoutError(err) {
+		t.Fatalf("the alert ended with %v, want it still open until the test's timeout", err)
+	}
+}
+
+func (e *alertEnv) result(t *testing.T) *alert.State {
+	t.Helper()
+	if !e.IsWorkflowCompleted() {
+		t.Fatal("the workflow did not complete")
+	}
+	if err := e.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow error: %v", err)
+	}
+	var s alert.State
+	if err := e.GetWorkflowResult(&s); err != nil {
+		t.Fatalf("workflow result: %v", err)
+	}
+	return &s
+}
+
+func TestAFailedPipelineOpensAHighAlertThatStaysOpen(t *testing.T) {
+	e := newAlertEnv(t)
+	e.signalAt(time.Second, pipelineEvent(31, "failed"))
+	checked := false
+	e.stateAt(t, time.Minute, func(s *alert.State) {
+		checked = true
+		if s.ID != "1-master" || s.Status != alert.StatusOpen || s.Severity != alert.SeverityHigh {
+			t.Errorf("state %s %s %s", s.ID, s.Status, s.Severity)
+		}
+	})
+	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	if !checked {
+		t.Fatal("the state was never queried")
+	}
+	e.stillOpen(t)
+	if got := e.kinds(); len(got) != 1 || got[0] != activities.KindOpened {
+		t.Fatalf("notifications %v, want [opened]", got)
+	}
+}
+
+func TestANewerCanceledPipelineLowersSeverityAndKeepsThePeak(t *testing.T) {
+	e := newAlertEnv(t)
+	e.signalAt(time.Second, pipelineEvent(31, "failed"))
+	e.signalAt(2*time.Second, pipelineEvent(32, "canceled"))
+	e.stateAt(t, time.Minute, func(s *alert.State) {
+		if s.Severity != alert.SeverityMedium || s.PeakSeverity != alert.SeverityHigh || s.Pipeline.ID != 32 {
+			t.Errorf("severity %s peak %s pipeline %d", s.Severity, s.PeakSeverity, s.Pipeline.ID)
+		}
+	})
+	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	want := []activities.Kind{activities.KindOpened, activities.KindSeverityChanged}
+	if got := e.kinds(); !equalKinds(got, want) {
+		t.Fatalf("notifications %v, want %v", got, want)
+	}
+}
+
+func TestStaleAndDuplicateEventsAreRecordedAndChangeNothing(t *testing.T) {
+	e := newAlertEnv(t)
+	e.signalAt(time.Second, pipelineEvent(32, "skipped"))
+	e.signalAt(2*time.Second, pipelineEvent(31, "failed"))  // older: stale
+	e.signalAt(3*time.Second, pipelineEvent(32, "skipped")) // same delivery again
+	e.stateAt(t, time.Minute, func(s *alert.State) {
+		if s.Severity != alert.SeverityLow || s.Pipeline.ID != 32 {
+			t.Errorf("severity %s pipeline %d, want LOW from 32", s.Severity, s.Pipeline.ID)
+		}
+		if s.Counts != (alert.Counts{Events: 3, Applied: 1, Stale: 1, Duplicates: 1}) {
+			t.Errorf("counts %+v", s.Counts)
+		}
+		if len(s.Timeline) != 3 || s.Timeline[1].Kind != alert.OutcomeStale || s.Timeline[2].Kind != alert.OutcomeDuplicate {
+			t.Errorf("timeline %+v", s.Timeline)
+		}
+	})
+	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	if got := e.kinds(); !equalKinds(got, []activities.Kind{activities.KindOpened}) {
+		t.Fatalf("stale and duplicate events notified: %v", got)
+	}
+}
+
+func TestASuccessFromTheNewestPipelineResolvesAndCompletes(t *testing.T) {
+	e := newAlertEnv(t)
+	e.signalAt(time.Second, pipelineEvent(31, "failed"))
+	e.signalAt(time.Hour, pipelineEvent(32, "success"))
+	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	s := e.result(t)
+	if s.Status != alert.StatusResolved || s.Resolution != "pipeline #32 succeeded" || s.ResolvedBy != "alice" {
+		t.Fatalf("final state %s %q by %q", s.Status, s.Resolution, s.ResolvedBy)
+	}
+	if !s.ResolvedAt.Equal(s.OpenedAt.Add(time.Hour - time.Second)) {
+		t.Fatalf("opened %v resolved %v: workflow time must be used", s.OpenedAt, s.ResolvedAt)
+	}
+	want := []activities.Kind{activities.KindOpened, activities.KindResolved}
+	if got := e.kinds(); !equalKinds(got, want) {
+		t.Fatalf("notifications %v, want %v", got, want)
+	}
+}
+
+func TestASuccessFromAnOlderPipelineDoesNotResolve(t *testing.T) {
+	e := newAlertEnv(t)
+	e.signalAt(time.Second, pipelineEvent(32, "failed"))
+	e.signalAt(2*time.Second, pipelineEvent(31, "success"))
+	e.stateAt(t, time.Minute, func(s *alert.State) {
+		if s.Status != alert.StatusOpen || s.Counts.Stale != 1 {
+			t.Errorf("status %s stale %d, want open with one stale event", s.Status, s.Counts.Stale)
+		}
+	})
+	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.stillOpen(t)
+}
+
+func TestAFailureRightAfterTheResolveContinuesIntoANewAlert(t *testing.T) {
+	e := newAlertEnv(t)
+	e.signalAt(time.Second, pipelineEvent(31, "failed"))
+	// Both arrive before the run can complete: the failure must not be lost.
+	e.signalAt(time.Minute, pipelineEvent(32, "success"), pipelineEvent(33, "failed"))
+	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	if !e.IsWorkflowCompleted() {
+		t.Fatal("the resolved run did not end")
+	}
+	var can *workflow.ContinueAsNewError
+	if err := e.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("workflow error %v, want continue-as-new", err)
+	}
+	var next Input
+	if err := decodeContinueAsNew(can, &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.State != nil || len(next.Pending) != 1 || next.Pending[0].Pipeline.ID != 33 {
+		t.Fatalf("next input %+v, want a fresh alert with pipeline 33 pending", next)
+	}
+	want := []activities.Kind{activities.KindOpened, activities.KindResolved}
+	if got := e.kinds(); !equalKinds(got, want) {
+		t.Fatalf("notifications %v, want %v", got, want)
+	}
+
+	// The continued run opens the new alert from the carried event.
+	e2 := newAlertEnv(t)
+	e2.stateAt(t, time.Minute, func(s *alert.State) {
+		if s.Status != alert.StatusOpen || s.Pipeline.ID != 33 || s.Counts.Events != 1 {
+			t.Errorf("continued run: status %s pipeline %d events %d", s.Status, s.Pipeline.ID, s.Counts.Events)
+		}
+	})
+	e2.ExecuteWorkflow(AlertWorkflow, next)
+	if got := e2.kinds(); !equalKinds(got, []activities.Kind{activities.KindOpened}) {
+		t.Fatalf("continued run notifications %v", got)
+	}
+}
+
+func TestAStaleFailureAfterTheResolveIsNotCarried(t *testing.T) {
+	e := newAlertEnv(t)
+	e.signalAt(time.Second, pipelineEvent(31, "failed"))
+	e.signalAt(time.Minute, pipelineEvent(33, "success"), pipelineEvent(32, "failed"))
+	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	s := e.result(t)
+	if s.Status != alert.StatusResolved || s.Counts.Stale != 1 {
+		t.Fatalf("status %s stale %d", s.Status, s.Counts.Stale)
+	}
+}
+
+func TestTheRunContinuesAsNewWhenItsHistoryIsLong(t *testing.T) {
+	tests := []struct {
+		name string
+		full func(e *alertEnv)
+	}{
+		{"past the configured length", func(e *alertEnv) { e.SetCurrentHistoryLength(30) }},
+		{"when the server suggests it", func(e *alertEnv) { e.SetContinueAsNewSuggested(true) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newAlertEnv(t)
+			e.signalAt(time.Second, pipelineEvent(1, "failed"))
+			e.signalAt(2*time.Second, pipelineEvent(2, "canceled"))
+			e.RegisterDelayedCallback(func() { tt.full(e) }, 3*time.Second)
+			e.signalAt(4*time.Second, pipelineEvent(3, "failed"), pipelineEvent(2, "failed"))
+			e.ExecuteWorkflow(AlertWorkflow, Input{MaxHistory: 30})
+			var can *workflow.ContinueAsNewError
+			if err := e.GetWorkflowError(); !errors.As(err, &can) {
+				t.Fatalf("workflow error %v, want continue-as-new", err)
+			}
+			var next Input
+			if err := decodeContinueAsNew(can, &next); err != nil {
+				t.Fatal(err)
+			}
+			s := next.State
+			if s == nil || s.Status != alert.StatusOpen || s.Severity != alert.SeverityHigh || next.MaxHistory != 30 {
+				t.Fatalf("carried input %+v", next)
+			}
+			// Signals pending at the switch are applied before it, not dropped.
+			if s.Counts != (alert.Counts{Events: 4, Applied: 3, Stale: 1}) || len(s.Timeline) != 4 {
+				t.Fatalf("carried counts %+v, timeline %d", s.Counts, len(s.Timeline))
+			}
+
+			// The continued run still knows the keys: a duplicate stays one.
+			e2 := newAlertEnv(t)
+			e2.signalAt(time.Second, pipelineEvent(3, "failed"))
+			e2.stateAt(t, time.Minute, func(s *alert.State) {
+				if s.Counts.Duplicates != 1 || s.Counts.Events != 5 || s.Status != alert.StatusOpen {
+					t.Errorf("after continue-as-new: counts %+v status %s", s.Counts, s.Status)
+				}
+			})
+			e2.ExecuteWorkflow(AlertWorkflow, next)
+			e2.stillOpen(t)
+			if got := e2.kinds(); len(got) != 0 {
+				t.Fatalf("the continued run re-notified: %v", got)
+			}
+		})
+	}
+}
+
+func equalKinds(a, b []activities.Kind) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeContinueAsNew(can *workflow.ContinueAsNewError, into *Input) error {
+	return converter.GetDefaultDataConverter().FromPayloads(can.Input, into)
+}
