@@ -27,6 +27,7 @@ type config struct {
 	Retention       time.Duration
 	TemporalBin     string
 	DataDir         string
+	DevPort         int
 	UIPort          int
 }
 
@@ -92,15 +93,9 @@ func settings() []setting {
 			}},
 		{"ALERTFLOW_TEMPORAL_BIN", "bin/temporal", "dev: the Temporal CLI binary that runs the dev server", nonEmpty(func(c *config) *string { return &c.TemporalBin })},
 		{"ALERTFLOW_DATA_DIR", "data", "dev: where the dev server keeps its SQLite database and log", nonEmpty(func(c *config) *string { return &c.DataDir })},
-		{"ALERTFLOW_UI_PORT", "8233", "dev: port of the Temporal Web UI",
-			func(c *config, v string) error {
-				n, err := strconv.Atoi(v)
-				if err != nil || n <= 0 || n > 65535 {
-					return errors.New("want a port number")
-				}
-				c.UIPort = n
-				return nil
-			}},
+		{"ALERTFLOW_DEV_PORT", "7233", "dev: port the dev server it starts listens on, on 127.0.0.1 (when TEMPORAL_ADDRESS is unset)",
+			port(func(c *config) *int { return &c.DevPort })},
+		{"ALERTFLOW_UI_PORT", "8233", "dev: port of the Temporal Web UI", port(func(c *config) *int { return &c.UIPort })},
 	}
 }
 
@@ -110,6 +105,17 @@ func nonEmpty(field func(c *config) *string) func(c *config, v string) error {
 			return errors.New("must not be empty")
 		}
 		*field(c) = v
+		return nil
+	}
+}
+
+func port(field func(c *config) *int) func(c *config, v string) error {
+	return func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 65535 {
+			return errors.New("want a port number")
+		}
+		*field(c) = n
 		return nil
 	}
 }

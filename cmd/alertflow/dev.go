@@ -54,6 +54,7 @@ func devServerArgs(host string, port, uiPort int, namespace, dbFile string) []st
 // for developing it.
 func runDev(ctx context.Context, cfg config, addressSet bool, logger *slog.Logger, stdout io.Writer) error {
 	if !addressSet {
+		cfg.TemporalAddress = net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.DevPort))
 		srv, err := startDevServer(ctx, cfg, logger)
 		if err != nil {
 			return err

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestDevServerArgsMatchTheDesign(t *testing.T) {
+	args := devServerArgs("127.0.0.1", 7233, 8233, "default", "data/temporal.db")
+	if len(args) < 2 || args[0] != "server" || args[1] != "start-dev" {
+		t.Fatalf("args do not start with server start-dev: %q", args)
+	}
+	for _, p := range [][2]string{
+		{"--ip", "127.0.0.1"},
+		{"--port", "7233"},
+		{"--ui-port", "8233"},
+		{"--namespace", "default"},
+		{"--db-filename", "data/temporal.db"},
+		{"--sqlite-pragma", "journal_mode=wal"},
+		{"--sqlite-pragma", "synchronous=normal"},
+	} {
+		if !hasPair(args, p[0], p[1]) {
+			t.Errorf("args lack %s %s: %q", p[0], p[1], args)
+		}
+	}
+	want := []string{
+		"AlertStatus=Keyword", "AlertSeverity=Keyword",
+		"GitLabProjectID=Int", "GitLabProject=Keyword",
+		"GitLabRef=Keyword", "PipelineID=Int",
+	}
+	for _, sa := range want {
+		if !hasPair(args, "--search-attribute", sa) {
+			t.Errorf("args lack --search-attribute %s: %q", sa, args)
+		}
+	}
+	if n := strings.Count(strings.Join(args, " "), "--search-attribute "); n != len(want) {
+		t.Errorf("%d search attributes, want %d: %q", n, len(want), args)
+	}
+}
+
+// hasPair reports whether flag is followed by value somewhere in args.
+func hasPair(args []string, flag, value string) bool {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == flag && args[i+1] == value {
+			return true
+		}
+	}
+	return false
+}
+
+// TestDevRunsEverythingAndStopsEverything runs "alertflow dev" end to end:
+// it starts bin/temporal as a child, serves the webhook at the URL it
+// prints, and on cancel stops, taking the child with it.
+func TestDevRunsEverythingAndStopsEverything(t *testing.T) {
+	bin := temporalBin(t)
+	ports := freePorts(t, 3)
+	listen := "127.0.0.1:" + strconv.Itoa(ports[2])
+	dataDir := t.TempDir()
+
+	// TEMPORAL_ADDRESS stays unset: that would mean "use that running server".
+	e := env{
+		"ALERTFLOW_TEMPORAL_BIN": bin,
+		"ALERTFLOW_DATA_DIR":     dataDir,
+		"ALERTFLOW_DEV_PORT":     strconv.Itoa(ports[0]),
+		"ALERTFLOW_UI_PORT":      strconv.Itoa(ports[1]),
+		"ALERTFLOW_LISTEN":       listen,
+	}
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev"}, e.get, &stdout, &stderr) }()
+
+	// Whatever happens below, stop run and the child before the temporary
+	// directory goes.
+	pid := 0
+	returned := false
+	t.Cleanup(func() {
+		cancel()
+		if !returned {
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Errorf("run did not return within 30s of the cancel")
+			}
+		}
+		if pid > 0 && syscall.Kill(pid, 0) == nil {
+			t.Errorf("temporal dev server (pid %d) still running; killing it", pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+			if b, err := os.ReadFile(filepath.Join(dataDir, "temporal.log")); err == nil {
+				t.Logf("temporal.log:\n%s", b)
+			}
+		}
+	})
+
+	client := &http.Client{Timeout: 5 * time.Second}
+	webhookLine := regexp.MustCompile(`GitLab webhook URL:\s+(\S+)`)
+	var webhookURL string
+	healthy := false
+	deadline := time.Now().Add(25 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for webhookURL == "" || !healthy {
+		if pid == 0 {
+			pid = devServerPID(stderr.String())
+		}
+		if m := webhookLine.FindStringSubmatch(stdout.String()); m != nil {
+			webhookURL = m[1]
+		}
+		if webhookURL != "" && !healthy {
+			if resp, err := client.Get("http://" + listen + "/healthz"); err == nil {
+				resp.Body.Close()
+				healthy = resp.StatusCode == http.StatusOK
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 25s (webhook URL %q, healthy %v)", webhookURL, healthy)
+		}
+		select {
+		case code := <-done:
+			returned = true
+			t.Fatalf("run returned %d before it was ready", code)
+		case <-tick.C:
+		}
+	}
+	if pid == 0 {
+		t.Fatal(`no "temporal dev server starting" log line with a pid on stderr`)
+	}
+	if !strings.HasPrefix(webhookURL, "http://"+listen+"/webhooks/gitlab?token=") {
+		t.Errorf("webhook URL %q is not on %s with a token", webhookURL, listen)
+	}
+	if !strings.Contains(stdout.String(), "http://127.0.0.1:"+strconv.Itoa(ports[1])+"/namespaces/default/workflows") {
+		t.Errorf("stdout does not show the Web UI URL:\n%s", stdout.String())
+	}
+
+	// A failed pipeline through the printed URL opens an alert.
+	raw, err := os.ReadFile("../../testdata/pipeline-docs-example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payload map[string]any
+	if err := json.Unmarshal(raw, &payload); err != nil {
+		t.Fatal(err)
+	}
+	payload["object_attributes"].(map[string]any)["status"] = "failed"
+	body, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, webhookURL, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Gitlab-Event", "Pipeline Hook")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct {
+		Action  string `json:"action"`
+		AlertID string `json:"alert_id"`
+		RunID   string `json:"run_id"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&answer)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("decode answer: %v", err)
+	}
+	if resp.StatusCode != http.StatusAccepted || answer.Action != "signaled" || answer.AlertID != "1-master" || answer.RunID == "" {
+		t.Errorf("webhook answered %d %+v, want 202 signaled 1-master with a run id", resp.StatusCode, answer)
+	}
+
+	// Ctrl-C: run returns 0 and the child is gone.
+	cancel()
+	select {
+	case code := <-done:
+		returned = true
+		if code != 0 {
+			t.Errorf("run returned %d after cancel, want 0", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return within 30s of the cancel")
+	}
+	gone := time.Now().Add(10 * time.Second)
+	for {
+		err := syscall.Kill(pid, 0)
+		if errors.Is(err, syscall.ESRCH) {
+			break
+		}
+		if time.Now().After(gone) {
+			t.Fatalf("temporal dev server (pid %d) still there 10s after run returned: kill(pid, 0) = %v", pid, err)
+		}
+		<-tick.C
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "temporal.db")); err != nil {
+		t.Errorf("data dir has no temporal.db: %v", err)
+	}
+}
+
+// temporalBin is the Temporal CLI the end-to-end test runs: the Makefile
+// passes it in ALERTFLOW_TEST_TEMPORAL_BIN.
+func temporalBin(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("ALERTFLOW_TEST_TEMPORAL_BIN")
+	if bin == "" {
+		if _, err := os.Stat("../../bin/temporal"); err == nil {
+			bin = "../../bin/temporal"
+		}
+	}
+	if bin == "" {
+		msg := "no Temporal CLI: run make test, which builds bin/temporal, or set ALERTFLOW_TEST_TEMPORAL_BIN"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		t.Fatalf("ALERTFLOW_TEST_TEMPORAL_BIN: %v", err)
+	}
+	return abs
+}
+
+// freePorts returns n distinct ports that were free on 127.0.0.1 a moment
+// ago: all are held open together, so none repeats.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+// devServerPID finds the child's pid in the JSON log line run writes when
+// it starts the dev server; 0 while there is none.
+func devServerPID(logs string) int {
+	for _, l := range strings.Split(logs, "\n") {
+		var line struct {
+			Msg string `json:"msg"`
+			PID int    `json:"pid"`
+		}
+		if json.Unmarshal([]byte(l), &line) == nil && line.Msg == "temporal dev server starting" {
+			return line.PID
+		}
+	}
+	return 0
+}
+
+// syncBuffer is a bytes.Buffer that run's goroutine can write while the
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
