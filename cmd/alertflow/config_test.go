@@ -21,6 +21,29 @@ func (e env) get(name string) string { return e[name] }
 // secret is a source token; no error message may ever contain it.
 const secret = "s3cret-tok3n-value"
 
+// defaults is the configuration when nothing is set.
+func defaults() config {
+	return config{
+		TemporalAddress: "127.0.0.1:7233",
+		Namespace:       "default",
+		TaskQueue:       "alertflow",
+		Listen:          ":8080",
+		MaxBody:         ingress.DefaultMaxBody,
+		Retention:       720 * time.Hour,
+		TemporalBin:     "bin/temporal",
+		DataDir:         "data",
+		DevPort:         7233,
+		UIPort:          8233,
+	}
+}
+
+// with is the defaults changed by fn.
+func with(fn func(c *config)) config {
+	c := defaults()
+	fn(&c)
+	return c
+}
+
 func TestLoadConfig(t *testing.T) {
 	tests := []struct {
 		name           string
@@ -33,34 +56,12 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "defaults apply when nothing is set",
 			env:  env{},
-			want: config{
-				TemporalAddress: "127.0.0.1:7233",
-				Namespace:       "default",
-				TaskQueue:       "alertflow",
-				Listen:          ":8080",
-				MaxBody:         ingress.DefaultMaxBody,
-				Retention:       720 * time.Hour,
-				TemporalBin:     "bin/temporal",
-				DataDir:         "data",
-				DevPort:         7233,
-				UIPort:          8233,
-			},
+			want: defaults(),
 		},
 		{
 			name: "blank source tokens count as not set",
 			env:  env{"ALERTFLOW_SOURCE_TOKENS": "   "},
-			want: config{
-				TemporalAddress: "127.0.0.1:7233",
-				Namespace:       "default",
-				TaskQueue:       "alertflow",
-				Listen:          ":8080",
-				MaxBody:         ingress.DefaultMaxBody,
-				Retention:       720 * time.Hour,
-				TemporalBin:     "bin/temporal",
-				DataDir:         "data",
-				DevPort:         7233,
-				UIPort:          8233,
-			},
+			want: defaults(),
 		},
 		{
 			name: "values from the environment are taken",
@@ -99,36 +100,16 @@ func TestLoadConfig(t *testing.T) {
 				"ALERTFLOW_LISTEN": ":9000",
 			},
 			args: []string{"-temporal-address", "from-flag:7300", "--alertflow-listen=:9001", "-alertflow-ui-port", "9002"},
-			want: config{
-				TemporalAddress: "from-flag:7300",
-				Namespace:       "default",
-				TaskQueue:       "alertflow",
-				Listen:          ":9001",
-				MaxBody:         ingress.DefaultMaxBody,
-				Retention:       720 * time.Hour,
-				TemporalBin:     "bin/temporal",
-				DataDir:         "data",
-				DevPort:         7233,
-				UIPort:          9002,
-			},
+			want: with(func(c *config) {
+				c.TemporalAddress, c.Listen, c.UIPort = "from-flag:7300", ":9001", 9002
+			}),
 			wantAddressSet: true,
 		},
 		{
-			name: "the address counts as set when only the flag gives it",
-			env:  env{},
-			args: []string{"-temporal-address", "127.0.0.1:7300"},
-			want: config{
-				TemporalAddress: "127.0.0.1:7300",
-				Namespace:       "default",
-				TaskQueue:       "alertflow",
-				Listen:          ":8080",
-				MaxBody:         ingress.DefaultMaxBody,
-				Retention:       720 * time.Hour,
-				TemporalBin:     "bin/temporal",
-				DataDir:         "data",
-				DevPort:         7233,
-				UIPort:          8233,
-			},
+			name:           "the address counts as set when only the flag gives it",
+			env:            env{},
+			args:           []string{"-temporal-address", "127.0.0.1:7300"},
+			want:           with(func(c *config) { c.TemporalAddress = "127.0.0.1:7300" }),
 			wantAddressSet: true,
 		},
 	}
