@@ -54,18 +54,34 @@ const (
 	// alert, arrived after the resolve. It belongs to a new alert under the
 	// same ID; this state does not change beyond recording that.
 	OutcomeReopen Outcome = "reopen"
+	// OutcomeAcknowledged: a person acknowledged the alert.
+	OutcomeAcknowledged Outcome = "acknowledged"
+	// OutcomeReminder: the alert was still open and unacknowledged after a
+	// reminder interval, and people were reminded.
+	OutcomeReminder Outcome = "reminder"
+	// OutcomeRejected: a manual action that was not valid for the alert,
+	// sent as a signal (which cannot answer with an error).
+	OutcomeRejected Outcome = "rejected"
 )
 
 // Notifies reports whether an outcome is a lifecycle transition that people
 // must hear about.
 func (o Outcome) Notifies() bool {
-	return o == OutcomeOpened || o == OutcomeSeverityChanged || o == OutcomeResolved
+	switch o {
+	case OutcomeOpened, OutcomeSeverityChanged, OutcomeResolved, OutcomeAcknowledged, OutcomeReminder:
+		return true
+	}
+	return false
 }
 
 // Changed reports whether the outcome changed the alert beyond its counts
 // and timeline, so that what is shown about it must be refreshed.
 func (o Outcome) Changed() bool {
-	return o == OutcomeOpened || o == OutcomeSeverityChanged || o == OutcomeUpdated || o == OutcomeResolved
+	switch o {
+	case OutcomeOpened, OutcomeSeverityChanged, OutcomeUpdated, OutcomeResolved, OutcomeAcknowledged:
+		return true
+	}
+	return false
 }
 
 // NewestPipeline is what the alert shows of the newest pipeline seen.
@@ -107,22 +123,31 @@ type Entry struct {
 // and is carried whole through continue-as-new, so every field is exported
 // and JSON-tagged.
 type State struct {
-	ID           string          `json:"id"`
-	Project      Project         `json:"project"`
-	Ref          string          `json:"ref"`
-	Tag          bool            `json:"tag,omitempty"`
-	Status       Status          `json:"status"`
-	Severity     Severity        `json:"severity,omitempty"`
-	PeakSeverity Severity        `json:"peak_severity,omitempty"`
-	OpenedAt     time.Time       `json:"opened_at,omitzero"`
-	OpenedBy     string          `json:"opened_by,omitempty"`
-	ResolvedAt   time.Time       `json:"resolved_at,omitzero"`
-	ResolvedBy   string          `json:"resolved_by,omitempty"`
-	Resolution   string          `json:"resolution,omitempty"`
-	Pipeline     *NewestPipeline `json:"pipeline,omitempty"`
-	MergeRequest *MergeRequest   `json:"merge_request,omitempty"`
-	Counts       Counts          `json:"counts"`
-	Timeline     []Entry         `json:"timeline"`
+	ID           string    `json:"id"`
+	Project      Project   `json:"project"`
+	Ref          string    `json:"ref"`
+	Tag          bool      `json:"tag,omitempty"`
+	Status       Status    `json:"status"`
+	Severity     Severity  `json:"severity,omitempty"`
+	PeakSeverity Severity  `json:"peak_severity,omitempty"`
+	OpenedAt     time.Time `json:"opened_at,omitzero"`
+	OpenedBy     string    `json:"opened_by,omitempty"`
+	// AcknowledgedAt, AcknowledgedBy and AckNote are set while someone has
+	// taken the alert on.
+	AcknowledgedAt time.Time `json:"acknowledged_at,omitzero"`
+	AcknowledgedBy string    `json:"acknowledged_by,omitempty"`
+	AckNote        string    `json:"ack_note,omitempty"`
+	// NextReminderAt is when people are reminded next, while the alert is
+	// open and unacknowledged and reminders are on.
+	NextReminderAt time.Time       `json:"next_reminder_at,omitzero"`
+	Reminders      int             `json:"reminders,omitempty"`
+	ResolvedAt     time.Time       `json:"resolved_at,omitzero"`
+	ResolvedBy     string          `json:"resolved_by,omitempty"`
+	Resolution     string          `json:"resolution,omitempty"`
+	Pipeline       *NewestPipeline `json:"pipeline,omitempty"`
+	MergeRequest   *MergeRequest   `json:"merge_request,omitempty"`
+	Counts         Counts          `json:"counts"`
+	Timeline       []Entry         `json:"timeline"`
 	// TimelineDropped counts the oldest entries dropped to keep the
 	// timeline within Limits.TimelineCap.
 	TimelineDropped int `json:"timeline_dropped,omitempty"`

@@ -314,12 +314,12 @@ func TestNewFillsDefaultLimits(t *testing.T) {
 }
 
 func TestOutcomeNotifiesOnlyForLifecycleTransitions(t *testing.T) {
-	for _, o := range []Outcome{OutcomeOpened, OutcomeSeverityChanged, OutcomeResolved} {
+	for _, o := range []Outcome{OutcomeOpened, OutcomeSeverityChanged, OutcomeResolved, OutcomeAcknowledged, OutcomeReminder} {
 		if !o.Notifies() {
 			t.Errorf("%s must notify", o)
 		}
 	}
-	for _, o := range []Outcome{OutcomeUpdated, OutcomeStale, OutcomeDuplicate, OutcomeIgnored, OutcomeReopen} {
+	for _, o := range []Outcome{OutcomeUpdated, OutcomeStale, OutcomeDuplicate, OutcomeIgnored, OutcomeReopen, OutcomeRejected} {
 		if o.Notifies() {
 			t.Errorf("%s must not notify", o)
 		}
