@@ -1,5 +1,6 @@
 // Package ingress is alertflow's HTTP side: the GitLab webhook that turns
-// pipeline events into alert signals, and health endpoints.
+// pipeline events into alert signals, the REST API people work alerts
+// with, and health endpoints.
 package ingress
 
 import (
@@ -13,8 +14,9 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/workflows"
@@ -29,11 +31,14 @@ const temporalTimeout = 8 * time.Second
 // retryAfter is what a 503 asks GitLab (or a person with curl) to wait.
 const retryAfter = "5"
 
-// Temporal is the part of client.Client the intake needs.
+// Temporal is the part of client.Client the intake and the REST API need.
 type Temporal interface {
 	SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any,
 		options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error)
 	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
+	ListWorkflow(ctx context.Context, request *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error)
+	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
+	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
 }
 
 // Config configures the intake.
@@ -42,6 +47,8 @@ type Config struct {
 	TaskQueue string
 	// Tokens are the accepted webhook sources.
 	Tokens Tokens
+	// APIToken guards the REST API; with no token the API is off.
+	APIToken Tokens
 	// MaxBody caps a webhook body in bytes; zero means DefaultMaxBody.
 	MaxBody int64
 	// Workflow is the input new alerts start with.
@@ -64,6 +71,7 @@ func New(cfg Config, temporal Temporal, logger *slog.Logger) *Server {
 	s := &Server{cfg: cfg, temporal: temporal, logger: logger, router: mux.NewRouter()}
 	s.router.HandleFunc("/webhooks/gitlab", s.gitlabWebhook).Methods(http.MethodPost)
 	s.router.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	s.routeAPI()
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such endpoint")
 	})
@@ -151,8 +159,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (status i
 		return writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionSignaled, AlertID: alertID, RunID: run.GetRunID()}), alertID
 	case alert.RouteResolve:
 		err := s.temporal.SignalWorkflow(ctx, alertID, "", workflows.SignalPipeline, ev)
-		var notFound *serviceerror.NotFound
-		if errors.As(err, &notFound) {
+		if isNotFound(err) {
 			return writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionNone, Reason: "no open alert", AlertID: alertID}), alertID
 		}
 		if err != nil {

@@ -14,13 +14,18 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/workflows"
 )
 
-const testToken = "s3cret-token-value"
+const (
+	testToken    = "s3cret-token-value"
+	testAPIToken = "api-s3cret"
+)
 
 // fakeTemporal records the calls the intake makes; it is the unit-test
 // stand-in for client.Client (integration tests use a real server).
@@ -30,6 +35,35 @@ type fakeTemporal struct {
 	signals   []fakeCall
 	signalErr error
 	startErr  error
+
+	queries   []string
+	queried   []string
+	updates   []client.UpdateWorkflowOptions
+	listErr   error
+	queryErr  error
+	updateErr error
+}
+
+// The REST API's calls: what they were asked and what they answer.
+func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queries = append(f.queries, req.GetQuery())
+	return &workflowservice.ListWorkflowExecutionsResponse{}, f.listErr
+}
+
+func (f *fakeTemporal) QueryWorkflow(_ context.Context, id, _, _ string, _ ...any) (converter.EncodedValue, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queried = append(f.queried, id)
+	return nil, f.queryErr
+}
+
+func (f *fakeTemporal) UpdateWorkflow(_ context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.updates = append(f.updates, o)
+	return nil, f.updateErr
 }
 
 type fakeCall struct {
@@ -84,7 +118,11 @@ func newHarness(t *testing.T, maxBody int64) *harness {
 	}
 	h := &harness{temporal: &fakeTemporal{}, logs: &bytes.Buffer{}}
 	logger := slog.New(slog.NewJSONHandler(h.logs, nil))
-	h.server = New(Config{TaskQueue: "alertflow", Tokens: tokens, MaxBody: maxBody}, h.temporal, logger)
+	api, err := ParseTokens("api=" + testAPIToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.server = New(Config{TaskQueue: "alertflow", Tokens: tokens, APIToken: api, MaxBody: maxBody}, h.temporal, logger)
 	return h
 }
 

@@ -28,13 +28,17 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/worker"
 	"github.com/alertflow/alertflow/workflows"
 )
 
-const sourceToken = "integration-source-token"
+const (
+	sourceToken = "integration-source-token"
+	apiToken    = "integration-api-token"
+)
 
 // The dev server every test in this package shares; each test uses its own
 // task queue and project ids so that tests cannot see each other's alerts.
@@ -164,6 +168,8 @@ type stack struct {
 	taskQueue string
 	worker    sdkworker.Worker
 	http      *httptest.Server
+	// webhook, when set before the worker starts, receives notifications.
+	webhook activities.Notifier
 }
 
 func newStack(t *testing.T) *stack {
@@ -176,15 +182,19 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	api, err := ingress.ParseTokens("api=" + apiToken)
+	if err != nil {
+		t.Fatal(err)
+	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s.http = httptest.NewServer(ingress.New(ingress.Config{TaskQueue: s.taskQueue, Tokens: tokens}, s.client, logger))
+	s.http = httptest.NewServer(ingress.New(ingress.Config{TaskQueue: s.taskQueue, Tokens: tokens, APIToken: api}, s.client, logger))
 	t.Cleanup(s.http.Close)
 	return s
 }
 
 func (s *stack) startWorker() {
 	s.t.Helper()
-	s.worker = worker.New(s.client, s.taskQueue, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.worker = worker.New(s.client, s.taskQueue, activities.NewSinks(slog.New(slog.NewTextHandler(io.Discard, nil)), s.webhook, nil))
 	if err := s.worker.Start(); err != nil {
 		s.t.Fatalf("start worker: %v", err)
 	}
@@ -315,17 +325,38 @@ func (s *stack) waitClosed(id string) (enumspb.WorkflowExecutionStatus, *alert.S
 	return status, &st
 }
 
+// lastTaskFailure describes the newest workflow task failure in an alert's
+// current run, to explain a stuck alert in a test failure.
+func (s *stack) lastTaskFailure(id string) string {
+	iter := s.client.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	last := "none"
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			return "reading history: " + err.Error()
+		}
+		if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
+			last = fmt.Sprintf("event %d: %s: %s", ev.GetEventId(), a.GetCause(), a.GetFailure().GetMessage())
+		}
+	}
+	return last
+}
+
 // temporalCLI runs the real `temporal` binary against the test server.
 func temporalCLI(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	args = append(args, "--address", devServer.FrontendHostPort(), "--namespace", "default")
-	out, err := exec.CommandContext(ctx, temporalBin, args...).CombinedOutput()
+	out, err := temporalCLICommand(ctx, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("temporal %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+func temporalCLICommand(ctx context.Context, args ...string) *exec.Cmd {
+	args = append(args, "--address", devServer.FrontendHostPort(), "--namespace", "default")
+	return exec.CommandContext(ctx, temporalBin, args...)
 }
 
 // poll calls f until it returns nil or the deadline passes, returning the

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
@@ -18,11 +17,11 @@ import (
 )
 
 // New returns a worker on taskQueue that runs AlertWorkflow and the
-// notification activities. It is not started.
-func New(c client.Client, taskQueue string, logger *slog.Logger) sdkworker.Worker {
+// notification activities of sinks. It is not started.
+func New(c client.Client, taskQueue string, sinks *activities.Sinks) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
 	w.RegisterWorkflow(workflows.AlertWorkflow)
-	w.RegisterActivity(activities.NewLogSink(logger))
+	w.RegisterActivity(sinks)
 	return w
 }
 

@@ -1,14 +1,15 @@
 // Package workflows holds AlertWorkflow, which gives an alert of package
-// alert a durable lifecycle in Temporal: pipeline signals in, state query
-// out, search attributes and memo kept current for the Web UI, and
-// notifications sent as activities.
+// alert a durable lifecycle in Temporal: pipeline signals in, manual
+// acknowledge and resolve as signals or updates, reminders on a durable
+// timer, the state query, search attributes and memo kept current for the
+// Web UI, and notifications sent as activities.
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -16,20 +17,35 @@ import (
 	"github.com/alertflow/alertflow/alert"
 )
 
-// Names the intake and people use to talk to an alert.
+// Names the intake and people use to talk to an alert. Acknowledge and
+// resolve are both a signal (fire and forget, as tctl users know it) and an
+// update (validated, answers with the new state) of the same name.
 const (
 	// SignalPipeline carries an alert.Event.
 	SignalPipeline = "pipeline"
+	// Acknowledge carries an alert.Acknowledgement: {"by","note"}.
+	Acknowledge = "acknowledge"
+	// Resolve carries an alert.Resolution: {"by","reason"}.
+	Resolve = "resolve"
 	// QueryState returns the alert.State.
 	QueryState = "state"
 )
 
-// DefaultMaxHistory is the history length past which a run continues as
-// new; the server's hard limit is 51 200 events.
-const DefaultMaxHistory = 10_000
+// Error types of rejected updates, for callers to tell apart.
+const (
+	ErrTypeInvalidInput = "InvalidInput"
+	ErrTypeNotOpened    = "AlertNotOpened"
+	ErrTypeResolved     = "AlertResolved"
+)
 
-// Input starts or continues an alert. A run started by the intake gets the
-// zero Input plus its configuration; a continued run gets State or Pending.
+// DefaultMaxHistory is the history length past which a run continues as
+// new. The server's hard limits are 51 200 events and 10 000 signals a run,
+// and a storm of signals costs little more than one event each, so this
+// stays well below both.
+const DefaultMaxHistory = 4_000
+
+// Input starts or continues an alert. A run started by the intake gets
+// only the configuration; a continued run also gets State or Pending.
 type Input struct {
 	// State is the alert carried over from the previous run of the same
 	// alert by continue-as-new; nil starts a fresh alert.
@@ -42,14 +58,14 @@ type Input struct {
 	// MaxHistory is the history length past which the run continues as
 	// new; zero means DefaultMaxHistory.
 	MaxHistory int `json:"max_history,omitempty"`
+	// ReminderInterval is how often an open, unacknowledged alert
+	// re-notifies; zero turns reminders off.
+	ReminderInterval time.Duration `json:"reminder_interval,omitempty"`
 }
 
-// notifyNamespace makes notification IDs stable across activity retries and
-// replays: they derive from the run and a counter, not from randomness.
-var notifyNamespace = uuid.MustParse("4b7d2f43-8a3c-4e0e-9d64-5b1c1a0c6d9e")
-
 // AlertWorkflow is one alert, from the first bad pipeline on a project and
-// ref to the success that resolves it. It completes with the final state.
+// ref to the success (or the person) that resolves it. It completes with
+// the final state.
 func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 	r := &run{in: in, st: in.State}
 	if r.st == nil {
@@ -60,10 +76,9 @@ func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 	if r.in.MaxHistory <= 0 {
 		r.in.MaxHistory = DefaultMaxHistory
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (*alert.State, error) {
-		return r.st, nil
-	}); err != nil {
-		return nil, fmt.Errorf("register %s query: %w", QueryState, err)
+	r.wake = workflow.NewBufferedChannel(ctx, 1)
+	if err := r.register(ctx); err != nil {
+		return nil, err
 	}
 	return r.loop(ctx)
 }
@@ -73,51 +88,230 @@ type run struct {
 	st *alert.State
 	// shown is what the search attributes say now.
 	shown attrs
-	// notifications are activity futures not yet known to have finished.
+	// dirty says the state changed since search attributes, memo and
+	// details were last brought in line.
+	dirty bool
+	// queued are notifications not sent yet; notifications are activity
+	// futures not yet known to have finished.
+	queued        []activities.Notification
 	notifications []workflow.Future
-	notified      int
+	// reminder is the pending reminder timer, nil when none is set.
+	reminder       workflow.Future
+	cancelReminder workflow.CancelFunc
+	// wake lets update handlers, which run beside the main loop, make it
+	// look at the state again.
+	wake workflow.Channel
+}
+
+func (r *run) register(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (*alert.State, error) {
+		return r.st, nil
+	}); err != nil {
+		return fmt.Errorf("register %s query: %w", QueryState, err)
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, Acknowledge,
+		func(ctx workflow.Context, a alert.Acknowledgement) (*alert.State, error) {
+			err := r.acknowledge(ctx, a)
+			return r.snapshot(), err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, a alert.Acknowledgement) error {
+			return rejection(r.st.CheckAcknowledge(a))
+		}},
+	); err != nil {
+		return fmt.Errorf("register %s update: %w", Acknowledge, err)
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, Resolve,
+		func(ctx workflow.Context, res alert.Resolution) (*alert.State, error) {
+			err := r.resolve(ctx, res)
+			return r.snapshot(), err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, res alert.Resolution) error {
+			return rejection(r.st.CheckResolve(res))
+		}},
+	); err != nil {
+		return fmt.Errorf("register %s update: %w", Resolve, err)
+	}
+	return nil
+}
+
+// snapshot is a copy of the state as it is now, for update results.
+func (r *run) snapshot() *alert.State {
+	s := *r.st
+	s.Timeline = append([]alert.Entry(nil), r.st.Timeline...)
+	s.RecentKeys = append([]string(nil), r.st.RecentKeys...)
+	return &s
+}
+
+// rejection turns a domain error into an application error whose type
+// says why, so the REST API can answer 400 or 409.
+func rejection(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, alert.ErrInvalidInput):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, nil)
+	case errors.Is(err, alert.ErrResolved):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeResolved, nil)
+	case errors.Is(err, alert.ErrNotOpened):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNotOpened, nil)
+	default:
+		return err
+	}
+}
+
+// channels are the signal channels of an alert.
+type channels struct {
+	pipelines, acks, resolves workflow.ReceiveChannel
+}
+
+func (c channels) pending() int {
+	return c.pipelines.Len() + c.acks.Len() + c.resolves.Len()
 }
 
 func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
-	pipelines := workflow.GetSignalChannel(ctx, SignalPipeline)
+	ch := channels{
+		pipelines: workflow.GetSignalChannel(ctx, SignalPipeline),
+		acks:      workflow.GetSignalChannel(ctx, Acknowledge),
+		resolves:  workflow.GetSignalChannel(ctx, Resolve),
+	}
 	for _, ev := range r.in.Pending {
 		if err := r.apply(ctx, ev); err != nil {
 			return nil, err
 		}
 	}
 	for r.st.Status != alert.StatusResolved {
-		if r.st.Status == alert.StatusNone && len(r.st.Timeline) > 0 && pipelines.Len() == 0 {
+		if r.st.Status == alert.StatusNone && len(r.st.Timeline) > 0 && ch.pending() == 0 {
 			// Everything delivered so far opened nothing (a success that
 			// raced the resolve of the previous run): there is no alert.
 			return r.finish(ctx)
 		}
-		var ev alert.Event
-		pipelines.Receive(ctx, &ev)
-		if err := r.apply(ctx, ev); err != nil {
+		if ch.pending() == 0 {
+			// Every signal that has arrived is applied: show the result
+			// and notify once for the whole burst.
+			if err := r.flush(ctx); err != nil {
+				return nil, err
+			}
+		}
+		var err error
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(ch.pipelines, func(c workflow.ReceiveChannel, _ bool) {
+			var ev alert.Event
+			c.Receive(ctx, &ev)
+			err = r.apply(ctx, ev)
+		})
+		sel.AddReceive(ch.acks, func(c workflow.ReceiveChannel, _ bool) {
+			var a alert.Acknowledgement
+			c.Receive(ctx, &a)
+			err = r.signalled(ctx, Acknowledge, a.By, r.acknowledge(ctx, a))
+		})
+		sel.AddReceive(ch.resolves, func(c workflow.ReceiveChannel, _ bool) {
+			var res alert.Resolution
+			c.Receive(ctx, &res)
+			err = r.signalled(ctx, Resolve, res.By, r.resolve(ctx, res))
+		})
+		sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		if timer := r.reminderTimer(ctx); timer != nil {
+			sel.AddFuture(timer, func(f workflow.Future) { err = r.remind(ctx, f) })
+		}
+		sel.Select(ctx)
+		if err != nil {
 			return nil, err
 		}
 		if r.st.Status != alert.StatusResolved && r.historyFull(ctx) {
-			return r.continueAsNew(ctx, pipelines)
+			return r.continueAsNew(ctx, ch)
 		}
 	}
-	return r.complete(ctx, pipelines)
+	return r.complete(ctx, ch)
 }
 
 // apply applies one event and makes everything outside the state follow:
-// search attributes, memo, details, notifications.
+// search attributes, memo, details, reminders, notifications.
 func (r *run) apply(ctx workflow.Context, ev alert.Event) error {
-	out := r.st.Apply(ev, workflow.Now(ctx))
-	workflow.GetLogger(ctx).Info("Pipeline event applied",
+	now := workflow.Now(ctx)
+	previous := r.st.Severity
+	out := r.st.Apply(ev, now)
+	workflow.GetLogger(ctx).Debug("Pipeline event applied",
 		"PipelineID", ev.Pipeline.ID, "PipelineStatus", ev.Pipeline.Status, "Outcome", out)
-	if !out.Changed() {
-		return nil
+	if out == alert.OutcomeOpened && r.in.ReminderInterval > 0 {
+		r.st.NextReminderAt = now.Add(r.in.ReminderInterval)
 	}
-	if err := r.show(ctx); err != nil {
-		return err
+	r.changed(ctx, out, ev.User, "", previous)
+	return nil
+}
+
+// changed notes an outcome: what is shown of the alert must follow, and
+// people hear of lifecycle transitions. previous is the severity before it.
+func (r *run) changed(ctx workflow.Context, out alert.Outcome, actor, note string, previous alert.Severity) {
+	if out.Changed() || out == alert.OutcomeReminder {
+		r.dirty = true
 	}
 	if out.Notifies() {
-		r.notify(ctx, activities.Kind(out))
+		r.queue(ctx, activities.Kind(out), actor, note, previous)
 	}
+}
+
+func (r *run) acknowledge(ctx workflow.Context, a alert.Acknowledgement) error {
+	changed, err := r.st.Acknowledge(a, workflow.Now(ctx))
+	if err != nil || !changed {
+		return rejection(err)
+	}
+	r.wake.SendAsync(true)
+	r.changed(ctx, alert.OutcomeAcknowledged, r.st.AcknowledgedBy, a.Note, r.st.Severity)
+	return nil
+}
+
+func (r *run) resolve(ctx workflow.Context, res alert.Resolution) error {
+	if err := r.st.Resolve(res, workflow.Now(ctx)); err != nil {
+		return rejection(err)
+	}
+	r.wake.SendAsync(true)
+	r.changed(ctx, alert.OutcomeResolved, r.st.ResolvedBy, res.Reason, r.st.Severity)
+	return nil
+}
+
+// signalled deals with the result of a manual action sent as a signal,
+// which cannot answer: a rejection is logged and kept in the timeline.
+func (r *run) signalled(ctx workflow.Context, action, by string, err error) error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		workflow.GetLogger(ctx).Warn("Manual action rejected", "Action", action, "By", by, "Error", err)
+		r.st.Reject(action, by, err, workflow.Now(ctx))
+		return nil
+	}
+	return err
+}
+
+// reminderTimer returns the timer of the next reminder, starting it when
+// one is due and cancelling it when reminders stopped being due.
+func (r *run) reminderTimer(ctx workflow.Context) workflow.Future {
+	due := r.in.ReminderInterval > 0 && r.st.RemindersDue() && !r.st.NextReminderAt.IsZero()
+	if !due {
+		if r.reminder != nil {
+			r.cancelReminder()
+			r.reminder, r.cancelReminder = nil, nil
+		}
+		return nil
+	}
+	if r.reminder == nil {
+		d := r.st.NextReminderAt.Sub(workflow.Now(ctx))
+		if d < time.Second {
+			// Overdue, for instance after continue-as-new: remind now.
+			d = time.Second
+		}
+		tctx, cancel := workflow.WithCancel(ctx)
+		r.reminder, r.cancelReminder = workflow.NewTimer(tctx, d), cancel
+	}
+	return r.reminder
+}
+
+func (r *run) remind(ctx workflow.Context, timer workflow.Future) error {
+	r.reminder, r.cancelReminder = nil, nil
+	if err := timer.Get(ctx, nil); err != nil || !r.st.RemindersDue() {
+		return nil
+	}
+	now := workflow.Now(ctx)
+	r.st.Remind(now, now.Add(r.in.ReminderInterval))
+	r.changed(ctx, alert.OutcomeReminder, "", "", r.st.Severity)
 	return nil
 }
 
@@ -138,80 +332,51 @@ func (r *run) show(ctx workflow.Context) error {
 	return nil
 }
 
-// notify starts one notification per sink without waiting for it, so the
-// signal loop keeps applying events while a sink is slow or down.
-func (r *run) notify(ctx workflow.Context, kind activities.Kind) {
-	info := workflow.GetInfo(ctx)
-	r.notified++
-	snapshot := *r.st
-	snapshot.Timeline, snapshot.RecentKeys = nil, nil
-	n := activities.Notification{
-		ID:    uuid.NewSHA1(notifyNamespace, fmt.Appendf(nil, "%s/%s/%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, r.notified)).String(),
-		Kind:  kind,
-		Title: r.st.Title(),
-		Alert: snapshot,
-	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    10 * time.Second,
-		ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-		},
-	})
-	var sink *activities.LogSink
-	r.notifications = append(r.notifications, workflow.ExecuteActivity(actx, sink.NotifyLog, n))
-	r.forgetFinishedNotifications()
-}
-
-func (r *run) forgetFinishedNotifications() {
-	kept := r.notifications[:0]
-	for _, f := range r.notifications {
-		if !f.IsReady() {
-			kept = append(kept, f)
-		}
-	}
-	r.notifications = kept
-}
-
-// settle waits until every notification has been delivered or has given up
-// and every handler has finished: a run must not end under them.
-func (r *run) settle(ctx workflow.Context) error {
-	for _, f := range r.notifications {
-		if err := f.Get(ctx, nil); err != nil {
-			// The notification gave up after its retries; the alert
-			// itself is still right, so the run goes on.
-			workflow.GetLogger(ctx).Error("Notification failed", "Error", err)
-		}
-	}
-	r.notifications = nil
-	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-}
-
 func (r *run) historyFull(ctx workflow.Context) bool {
 	info := workflow.GetInfo(ctx)
 	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= r.in.MaxHistory
 }
 
-// continueAsNew carries the alert into a fresh run once every signal that
-// has arrived is applied, so that none is left behind in the old history.
-func (r *run) continueAsNew(ctx workflow.Context, pipelines workflow.ReceiveChannel) (*alert.State, error) {
-	if err := r.settle(ctx); err != nil {
-		return nil, err
+// drain applies every signal that has arrived but was not received yet,
+// so that none is left behind when the run ends. It stops early, with
+// resolved true, when one of them resolves the alert.
+func (r *run) drain(ctx workflow.Context, ch channels) (resolved bool, err error) {
+	for ch.pending() > 0 && r.st.Status != alert.StatusResolved {
+		var ev alert.Event
+		var a alert.Acknowledgement
+		var res alert.Resolution
+		switch {
+		case ch.pipelines.ReceiveAsync(&ev):
+			err = r.apply(ctx, ev)
+		case ch.acks.ReceiveAsync(&a):
+			err = r.signalled(ctx, Acknowledge, a.By, r.acknowledge(ctx, a))
+		case ch.resolves.ReceiveAsync(&res):
+			err = r.signalled(ctx, Resolve, res.By, r.resolve(ctx, res))
+		}
+		if err != nil {
+			return false, err
+		}
 	}
-	var ev alert.Event
-	for pipelines.ReceiveAsync(&ev) {
-		if err := r.apply(ctx, ev); err != nil {
+	return r.st.Status == alert.StatusResolved, nil
+}
+
+// continueAsNew carries the alert into a fresh run once every signal that
+// has arrived is applied and every handler has finished.
+func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, error) {
+	for {
+		if err := r.settle(ctx, settleBeforeContinue); err != nil {
 			return nil, err
 		}
-		if r.st.Status == alert.StatusResolved {
-			return r.complete(ctx, pipelines)
+		if ch.pending() == 0 {
+			break
 		}
-		ev = alert.Event{}
-	}
-	if err := r.settle(ctx); err != nil {
-		return nil, err
+		resolved, err := r.drain(ctx, ch)
+		if err != nil {
+			return nil, err
+		}
+		if resolved {
+			return r.complete(ctx, ch)
+		}
 	}
 	next := r.in
 	next.State, next.Pending = r.st, nil
@@ -220,35 +385,41 @@ func (r *run) continueAsNew(ctx workflow.Context, pipelines workflow.ReceiveChan
 
 // complete ends a resolved alert: it waits for the notifications, then
 // drains the signals that arrived meanwhile. A bad pipeline among them
-// opens a new alert: the run continues as new with it and everything after
-// it, so no failure that arrived after the resolve is lost.
-func (r *run) complete(ctx workflow.Context, pipelines workflow.ReceiveChannel) (*alert.State, error) {
+// opens a new alert: the run continues as new with it and every later
+// event, so no failure that arrived after the resolve is lost. Manual
+// actions that arrive after the resolve are refused in the timeline.
+func (r *run) complete(ctx workflow.Context, ch channels) (*alert.State, error) {
 	var carry []alert.Event
 	for {
-		if err := r.settle(ctx); err != nil {
+		if err := r.settle(ctx, 0); err != nil {
 			return nil, err
 		}
-		var ev alert.Event
-		if !pipelines.ReceiveAsync(&ev) {
+		if ch.pending() == 0 {
 			break
 		}
-		if len(carry) > 0 {
-			carry = append(carry, ev)
-			continue
-		}
-		if r.st.Apply(ev, workflow.Now(ctx)) == alert.OutcomeReopen {
-			carry = append(carry, ev)
+		var ev alert.Event
+		var a alert.Acknowledgement
+		var res alert.Resolution
+		switch {
+		case ch.pipelines.ReceiveAsync(&ev):
+			if len(carry) > 0 || r.st.Apply(ev, workflow.Now(ctx)) == alert.OutcomeReopen {
+				carry = append(carry, ev)
+			}
+		case ch.acks.ReceiveAsync(&a):
+			r.st.Reject(Acknowledge, a.By, r.st.CheckAcknowledge(a), workflow.Now(ctx))
+		case ch.resolves.ReceiveAsync(&res):
+			r.st.Reject(Resolve, res.By, r.st.CheckResolve(res), workflow.Now(ctx))
 		}
 	}
 	if len(carry) > 0 {
-		next := Input{Pending: carry, Limits: r.st.Limits, MaxHistory: r.in.MaxHistory}
+		next := Input{Pending: carry, Limits: r.st.Limits, MaxHistory: r.in.MaxHistory, ReminderInterval: r.in.ReminderInterval}
 		return nil, workflow.NewContinueAsNewError(ctx, AlertWorkflow, next)
 	}
 	return r.finish(ctx)
 }
 
 func (r *run) finish(ctx workflow.Context) (*alert.State, error) {
-	if err := r.settle(ctx); err != nil {
+	if err := r.settle(ctx, 0); err != nil {
 		return nil, err
 	}
 	return r.st, nil

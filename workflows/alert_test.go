@@ -43,19 +43,24 @@ type alertEnv struct {
 	notified []activities.Kind
 }
 
-func newAlertEnv(t *testing.T) *alertEnv {
+// newAlertEnv returns the environment; a notifyDelay makes every
+// notification take that long in workflow time.
+func newAlertEnv(t *testing.T, notifyDelay ...time.Duration) *alertEnv {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	e := &alertEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment()}
 	e.RegisterWorkflow(AlertWorkflow)
-	e.RegisterActivity(activities.NewLogSink(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	e.OnActivity("NotifyLog", mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notification) error {
+	e.RegisterActivity(activities.NewSinks(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil))
+	call := e.OnActivity(activities.ActivityNotifyLog, mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notification) error {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.notified = append(e.notified, n.Kind)
 		return nil
 	})
+	for _, d := range notifyDelay {
+		call.After(d)
+	}
 	return e
 }
 
@@ -210,17 +215,7 @@ func TestAFailureRightAfterTheResolveContinuesIntoANewAlert(t *testing.T) {
 	// Both arrive before the run can complete: the failure must not be lost.
 	e.signalAt(time.Minute, pipelineEvent(32, "success"), pipelineEvent(33, "failed"))
 	e.ExecuteWorkflow(AlertWorkflow, Input{})
-	if !e.IsWorkflowCompleted() {
-		t.Fatal("the resolved run did not end")
-	}
-	var can *workflow.ContinueAsNewError
-	if err := e.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("workflow error %v, want continue-as-new", err)
-	}
-	var next Input
-	if err := decodeContinueAsNew(can, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continued(t, e)
 	if next.State != nil || len(next.Pending) != 1 || next.Pending[0].Pipeline.ID != 33 {
 		t.Fatalf("next input %+v, want a fresh alert with pipeline 33 pending", next)
 	}
@@ -236,7 +231,7 @@ func TestAFailureRightAfterTheResolveContinuesIntoANewAlert(t *testing.T) {
 			t.Errorf("continued run: status %s pipeline %d events %d", s.Status, s.Pipeline.ID, s.Counts.Events)
 		}
 	})
-	e2.ExecuteWorkflow(AlertWorkflow, next)
+	e2.ExecuteWorkflow(AlertWorkflow, *next)
 	if got := e2.kinds(); !equalKinds(got, []activities.Kind{activities.KindOpened}) {
 		t.Fatalf("continued run notifications %v", got)
 	}
@@ -269,14 +264,7 @@ func TestTheRunContinuesAsNewWhenItsHistoryIsLong(t *testing.T) {
 			e.RegisterDelayedCallback(func() { tt.full(e) }, 3*time.Second)
 			e.signalAt(4*time.Second, pipelineEvent(3, "failed"), pipelineEvent(2, "failed"))
 			e.ExecuteWorkflow(AlertWorkflow, Input{MaxHistory: 30})
-			var can *workflow.ContinueAsNewError
-			if err := e.GetWorkflowError(); !errors.As(err, &can) {
-				t.Fatalf("workflow error %v, want continue-as-new", err)
-			}
-			var next Input
-			if err := decodeContinueAsNew(can, &next); err != nil {
-				t.Fatal(err)
-			}
+			next := continued(t, e)
 			s := next.State
 			if s == nil || s.Status != alert.StatusOpen || s.Severity != alert.SeverityHigh || next.MaxHistory != 30 {
 				t.Fatalf("carried input %+v", next)
@@ -294,7 +282,7 @@ func TestTheRunContinuesAsNewWhenItsHistoryIsLong(t *testing.T) {
 					t.Errorf("after continue-as-new: counts %+v status %s", s.Counts, s.Status)
 				}
 			})
-			e2.ExecuteWorkflow(AlertWorkflow, next)
+			e2.ExecuteWorkflow(AlertWorkflow, *next)
 			e2.stillOpen(t)
 			if got := e2.kinds(); len(got) != 0 {
 				t.Fatalf("the continued run re-notified: %v", got)
@@ -315,6 +303,16 @@ func equalKinds(a, b []activities.Kind) bool {
 	return true
 }
 
-func decodeContinueAsNew(can *workflow.ContinueAsNewError, into *Input) error {
-	return converter.GetDefaultDataConverter().FromPayloads(can.Input, into)
+// continued returns the input the run continued as new with.
+func continued(t *testing.T, e *alertEnv) *Input {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	if err := e.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("workflow error %v, want continue-as-new", err)
+	}
+	var next Input
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	return &next
 }

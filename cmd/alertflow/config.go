@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/ingress"
 )
 
@@ -23,12 +24,19 @@ type config struct {
 	// sourceTokensSet is false when ALERTFLOW_SOURCE_TOKENS was empty, so
 	// that dev can make one up.
 	sourceTokensSet bool
-	MaxBody         int64
-	Retention       time.Duration
-	TemporalBin     string
-	DataDir         string
-	DevPort         int
-	UIPort          int
+	APIToken        ingress.Tokens
+	// apiTokenSet is false when ALERTFLOW_API_TOKEN was empty.
+	apiTokenSet      bool
+	ReminderInterval time.Duration
+	WebhookURL       string
+	WebhookSecret    string
+	SlackURL         string
+	MaxBody          int64
+	Retention        time.Duration
+	TemporalBin      string
+	DataDir          string
+	DevPort          int
+	UIPort           int
 }
 
 // setting is one configuration variable: its environment name is also the
@@ -73,6 +81,33 @@ func settings() []setting {
 				c.SourceTokens, c.sourceTokensSet = t, true
 				return nil
 			}},
+		{"ALERTFLOW_API_TOKEN", "", "bearer token of the REST API under /api/v1; unset turns the API off (dev makes one up)",
+			func(c *config, v string) error {
+				if strings.TrimSpace(v) == "" {
+					return nil
+				}
+				t, err := ingress.ParseTokens("api=" + strings.TrimSpace(v))
+				if err != nil {
+					return err
+				}
+				c.APIToken, c.apiTokenSet = t, true
+				return nil
+			}},
+		{"ALERTFLOW_REMINDER_INTERVAL", "4h", "how often an open, unacknowledged alert notifies again; 0 turns reminders off (read where alerts start: serve, ingress, dev)",
+			func(c *config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < 0 || (d > 0 && d < time.Minute) {
+					return errors.New("want 0 or a duration of at least 1m, such as 4h")
+				}
+				c.ReminderInterval = d
+				return nil
+			}},
+		{"ALERTFLOW_NOTIFY_WEBHOOK_URL", "", "generic webhook that receives every notification as signed JSON (worker)",
+			notifyURL(func(c *config) *string { return &c.WebhookURL })},
+		{"ALERTFLOW_NOTIFY_WEBHOOK_SECRET", "", "HMAC-SHA256 key of the X-Alertflow-Signature header of the generic webhook (worker)",
+			func(c *config, v string) error { c.WebhookSecret = v; return nil }},
+		{"ALERTFLOW_SLACK_WEBHOOK_URL", "", "Slack incoming webhook that receives every notification (worker)",
+			notifyURL(func(c *config) *string { return &c.SlackURL })},
 		{"ALERTFLOW_MAX_BODY", strconv.Itoa(ingress.DefaultMaxBody), "largest webhook body accepted, in bytes",
 			func(c *config, v string) error {
 				n, err := strconv.ParseInt(v, 10, 64)
@@ -103,6 +138,21 @@ func nonEmpty(field func(c *config) *string) func(c *config, v string) error {
 	return func(c *config, v string) error {
 		if strings.TrimSpace(v) == "" {
 			return errors.New("must not be empty")
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+// notifyURL checks a receiver URL without ever quoting it: a Slack
+// webhook URL is itself a secret.
+func notifyURL(field func(c *config) *string) func(c *config, v string) error {
+	return func(c *config, v string) error {
+		if v == "" {
+			return nil
+		}
+		if err := activities.CheckURL(v); err != nil {
+			return err
 		}
 		*field(c) = v
 		return nil

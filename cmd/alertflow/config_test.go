@@ -24,16 +24,17 @@ const secret = "s3cret-tok3n-value"
 // defaults is the configuration when nothing is set.
 func defaults() config {
 	return config{
-		TemporalAddress: "127.0.0.1:7233",
-		Namespace:       "default",
-		TaskQueue:       "alertflow",
-		Listen:          ":8080",
-		MaxBody:         ingress.DefaultMaxBody,
-		Retention:       720 * time.Hour,
-		TemporalBin:     "bin/temporal",
-		DataDir:         "data",
-		DevPort:         7233,
-		UIPort:          8233,
+		TemporalAddress:  "127.0.0.1:7233",
+		Namespace:        "default",
+		TaskQueue:        "alertflow",
+		Listen:           ":8080",
+		MaxBody:          ingress.DefaultMaxBody,
+		ReminderInterval: 4 * time.Hour,
+		Retention:        720 * time.Hour,
+		TemporalBin:      "bin/temporal",
+		DataDir:          "data",
+		DevPort:          7233,
+		UIPort:           8233,
 	}
 }
 
@@ -66,16 +67,18 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "values from the environment are taken",
 			env: env{
-				"TEMPORAL_ADDRESS":        "temporal.internal:7234",
-				"TEMPORAL_NAMESPACE":      "alerts",
-				"ALERTFLOW_TASK_QUEUE":    "alerts-q",
-				"ALERTFLOW_LISTEN":        "127.0.0.1:9090",
-				"ALERTFLOW_SOURCE_TOKENS": "ci=" + secret + ", other=tok2",
-				"ALERTFLOW_MAX_BODY":      "1024",
-				"ALERTFLOW_RETENTION":     "48h",
-				"ALERTFLOW_TEMPORAL_BIN":  "/opt/temporal",
-				"ALERTFLOW_DATA_DIR":      "/var/lib/alertflow",
-				"ALERTFLOW_UI_PORT":       "18233",
+				"TEMPORAL_ADDRESS":            "temporal.internal:7234",
+				"TEMPORAL_NAMESPACE":          "alerts",
+				"ALERTFLOW_TASK_QUEUE":        "alerts-q",
+				"ALERTFLOW_LISTEN":            "127.0.0.1:9090",
+				"ALERTFLOW_SOURCE_TOKENS":     "ci=" + secret + ", other=tok2",
+				"ALERTFLOW_MAX_BODY":          "1024",
+				"ALERTFLOW_RETENTION":         "48h",
+				"ALERTFLOW_TEMPORAL_BIN":      "/opt/temporal",
+				"ALERTFLOW_DATA_DIR":          "/var/lib/alertflow",
+				"ALERTFLOW_UI_PORT":           "18233",
+				"ALERTFLOW_REMINDER_INTERVAL": "0",
+				"ALERTFLOW_API_TOKEN":         "api-" + secret,
 			},
 			want: config{
 				TemporalAddress: "temporal.internal:7234",
@@ -83,6 +86,7 @@ func TestLoadConfig(t *testing.T) {
 				TaskQueue:       "alerts-q",
 				Listen:          "127.0.0.1:9090",
 				sourceTokensSet: true,
+				apiTokenSet:     true,
 				MaxBody:         1024,
 				Retention:       48 * time.Hour,
 				TemporalBin:     "/opt/temporal",
@@ -130,7 +134,12 @@ func TestLoadConfig(t *testing.T) {
 			if n := got.SourceTokens.Len(); n != len(tt.wantTokens) {
 				t.Errorf("%d token sources, want %d", n, len(tt.wantTokens))
 			}
-			got.SourceTokens = ingress.Tokens{} // compared above; opaque
+			if tt.want.apiTokenSet {
+				if _, ok := got.APIToken.Match(tt.env["ALERTFLOW_API_TOKEN"]); !ok {
+					t.Error("the API token does not match")
+				}
+			}
+			got.SourceTokens, got.APIToken = ingress.Tokens{}, ingress.Tokens{} // compared above; opaque
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("config\n got %+v\nwant %+v", got, tt.want)
 			}
@@ -154,6 +163,8 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{name: "ALERTFLOW_MAX_BODY below zero is rejected", env: env{"ALERTFLOW_MAX_BODY": "-1"}, names: "ALERTFLOW_MAX_BODY"},
 		{name: "ALERTFLOW_RETENTION shorter than a day is rejected", env: env{"ALERTFLOW_RETENTION": "1h"}, names: "ALERTFLOW_RETENTION"},
 		{name: "ALERTFLOW_RETENTION that is not a duration is rejected", env: env{"ALERTFLOW_RETENTION": "x"}, names: "ALERTFLOW_RETENTION"},
+		{name: "ALERTFLOW_REMINDER_INTERVAL below a minute is rejected", env: env{"ALERTFLOW_REMINDER_INTERVAL": "5s"}, names: "ALERTFLOW_REMINDER_INTERVAL"},
+		{name: "a negative ALERTFLOW_REMINDER_INTERVAL is rejected", env: env{"ALERTFLOW_REMINDER_INTERVAL": "-1h"}, names: "ALERTFLOW_REMINDER_INTERVAL"},
 		{name: "ALERTFLOW_DEV_PORT of zero is rejected", env: env{"ALERTFLOW_DEV_PORT": "0"}, names: "ALERTFLOW_DEV_PORT"},
 		{name: "ALERTFLOW_UI_PORT above 65535 is rejected", env: env{"ALERTFLOW_UI_PORT": "70000"}, names: "ALERTFLOW_UI_PORT"},
 		{name: "ALERTFLOW_UI_PORT that is not a number is rejected", env: env{"ALERTFLOW_UI_PORT": "ui"}, names: "ALERTFLOW_UI_PORT"},

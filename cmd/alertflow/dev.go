@@ -79,6 +79,14 @@ func runDev(ctx context.Context, cfg config, addressSet bool, logger *slog.Logge
 			return err
 		}
 	}
+	apiToken := "$ALERTFLOW_API_TOKEN"
+	if !cfg.apiTokenSet {
+		apiToken = uuid.NewString()
+		cfg.APIToken, err = ingress.ParseTokens("api=" + apiToken)
+		if err != nil {
+			return err
+		}
+	}
 	base := "http://" + displayAddr(cfg.Listen)
 	fmt.Fprintf(stdout, "\nalertflow dev is running.\n")
 	if !addressSet {
@@ -87,6 +95,7 @@ func runDev(ctx context.Context, cfg config, addressSet bool, logger *slog.Logge
 	}
 	fmt.Fprintf(stdout, "  Temporal frontend:   %s (namespace %s)\n", cfg.TemporalAddress, cfg.Namespace)
 	fmt.Fprintf(stdout, "  GitLab webhook URL:  %s/webhooks/gitlab?token=%s\n", base, token)
+	fmt.Fprintf(stdout, "  REST API:            curl -H 'Authorization: Bearer %s' %s/api/v1/alerts\n", apiToken, base)
 	fmt.Fprintf(stdout, "  Health:              %s/healthz\n\nPress Ctrl-C to stop.\n\n", base)
 	return serve(ctx, cfg, logger, true, true)
 }

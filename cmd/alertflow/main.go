@@ -18,8 +18,12 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/activities/slack"
+	"github.com/alertflow/alertflow/activities/webhook"
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/worker"
+	"github.com/alertflow/alertflow/workflows"
 )
 
 // shutdownTimeout bounds how long in-flight webhooks may take to finish.
@@ -103,6 +107,18 @@ func dial(ctx context.Context, cfg config, logger *slog.Logger) (client.Client, 
 	return c, nil
 }
 
+// sinks builds the notification sinks the configuration turns on.
+func sinks(cfg config, logger *slog.Logger) *activities.Sinks {
+	var hook, slk activities.Notifier
+	if cfg.WebhookURL != "" {
+		hook = webhook.New(cfg.WebhookURL, cfg.WebhookSecret, activities.DefaultHTTPClient())
+	}
+	if cfg.SlackURL != "" {
+		slk = slack.New(cfg.SlackURL, activities.DefaultHTTPClient())
+	}
+	return activities.NewSinks(logger, hook, slk)
+}
+
 // serve runs the intake, the worker, or both, until ctx is done, then stops
 // them in order: first the intake stops taking webhooks and finishes those
 // in flight, then the worker.
@@ -117,7 +133,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, wi
 		if err := worker.EnsureSearchAttributes(ctx, c, cfg.Namespace); err != nil {
 			return err
 		}
-		w := worker.New(c, cfg.TaskQueue, logger)
+		w := worker.New(c, cfg.TaskQueue, sinks(cfg, logger))
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
 		}
@@ -130,7 +146,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, wi
 		handler = ingress.New(ingress.Config{
 			TaskQueue: cfg.TaskQueue,
 			Tokens:    cfg.SourceTokens,
+			APIToken:  cfg.APIToken,
 			MaxBody:   cfg.MaxBody,
+			Workflow:  workflows.Input{ReminderInterval: cfg.ReminderInterval},
 		}, c, logger)
 	} else {
 		mux := http.NewServeMux()

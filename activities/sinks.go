@@ -1,0 +1,137 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Activity names of the Sinks methods, as the worker registers them, so the
+// workflow can schedule them by name.
+const (
+	ActivityNotifyLog     = "NotifyLog"
+	ActivityNotifyWebhook = "NotifyWebhook"
+	ActivityNotifySlack   = "NotifySlack"
+)
+
+// Sink names, as they appear in logs.
+const (
+	SinkLog     = "log"
+	SinkWebhook = "webhook"
+	SinkSlack   = "slack"
+)
+
+// Temporal error types of failed deliveries, so that the workflow history
+// and the Web UI say why a notification stopped or waited.
+const (
+	// ErrTypeRejected: the receiver refused the notification for good.
+	ErrTypeRejected = "NotificationRejected"
+	// ErrTypeRetryAfter: the receiver asked to be retried later.
+	ErrTypeRetryAfter = "NotificationRetryAfter"
+)
+
+// Sinks are the notification activities, one per sink, so that a failing
+// sink is retried without re-sending through the others. The workflow
+// schedules all three for every transition whatever the worker's
+// configuration, which keeps its history the same everywhere; a sink that
+// is not configured succeeds at once.
+type Sinks struct {
+	logger  *slog.Logger
+	webhook Notifier
+	slack   Notifier
+}
+
+// NewSinks returns the notification activities. A nil webhook or slack
+// means that sink is not configured. Pass an untyped nil: a nil pointer in
+// a Notifier interface is not nil and would be called. A nil logger means
+// slog.Default().
+func NewSinks(logger *slog.Logger, webhook, slack Notifier) *Sinks {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Sinks{logger: logger, webhook: webhook, slack: slack}
+}
+
+// NotifyLog writes the notification to the service log. It is always on,
+// so that every transition leaves a trace even when no other sink is
+// configured.
+func (s *Sinks) NotifyLog(ctx context.Context, n Notification) error {
+	a := n.Alert
+	attrs := []any{
+		"notification_id", n.ID,
+		"kind", n.Kind,
+		"alert_id", a.ID,
+		"status", a.Status,
+		"severity", a.Severity,
+	}
+	if n.Actor != "" {
+		attrs = append(attrs, "actor", n.Actor)
+	}
+	if n.Note != "" {
+		attrs = append(attrs, "note", n.Note)
+	}
+	if a.Pipeline != nil {
+		attrs = append(attrs, "pipeline_id", a.Pipeline.ID, "pipeline_url", a.Pipeline.URL)
+	}
+	if jobs := a.FailedJobsLine(); jobs != "" {
+		attrs = append(attrs, "failed_jobs", jobs)
+	}
+	s.logger.InfoContext(ctx, n.Title, attrs...)
+	return nil
+}
+
+// NotifyWebhook posts the notification to the generic webhook, if one is
+// configured.
+func (s *Sinks) NotifyWebhook(ctx context.Context, n Notification) error {
+	return s.deliver(ctx, SinkWebhook, s.webhook, n)
+}
+
+// NotifySlack posts the notification to the Slack incoming webhook, if one
+// is configured.
+func (s *Sinks) NotifySlack(ctx context.Context, n Notification) error {
+	return s.deliver(ctx, SinkSlack, s.slack, n)
+}
+
+// deliver runs one attempt and turns a DeliveryError into what Temporal's
+// retry machinery understands: a refusal stops the retries, a Retry-After
+// sets the next attempt's delay, anything else is retried by the policy.
+func (s *Sinks) deliver(ctx context.Context, sink string, to Notifier, n Notification) error {
+	if to == nil {
+		return nil
+	}
+	err := to.Notify(ctx, n)
+	if err == nil {
+		s.logger.DebugContext(ctx, "Notification delivered", s.attrs(ctx, sink, n)...)
+		return nil
+	}
+	attrs := append(s.attrs(ctx, sink, n), "error", err.Error())
+	de, ok := errors.AsType[*DeliveryError](err)
+	switch {
+	case ok && de.Permanent:
+		s.logger.ErrorContext(ctx, "Notification delivery failed", append(attrs, "retryable", false)...)
+		// No cause: its message is already in err's, and every error in
+		// the chain would be stored in the history once more.
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeRejected, nil)
+	case ok && de.After > 0:
+		s.logger.WarnContext(ctx, "Notification delivery failed",
+			append(attrs, "retryable", true, "retry_after", de.After)...)
+		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeRetryAfter,
+			temporal.ApplicationErrorOptions{NextRetryDelay: de.After})
+	default:
+		s.logger.WarnContext(ctx, "Notification delivery failed", append(attrs, "retryable", true)...)
+		return err
+	}
+}
+
+func (s *Sinks) attrs(ctx context.Context, sink string, n Notification) []any {
+	attrs := []any{"sink", sink, "notification_id", n.ID, "kind", n.Kind, "alert_id", n.Alert.ID}
+	// Outside an activity (a direct call in a test) there is no attempt
+	// number, and activity.GetInfo would panic.
+	if activity.IsActivity(ctx) {
+		attrs = append(attrs, "attempt", activity.GetInfo(ctx).Attempt)
+	}
+	return attrs
+}

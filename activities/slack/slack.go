@@ -1,0 +1,345 @@
+// Package slack delivers alertflow notifications to a Slack incoming
+// webhook (ALERTFLOW_SLACK_WEBHOOK_URL) as a readable message: severity,
+// project@ref, a link to the pipeline, the failed jobs and what happened.
+package slack
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/alert"
+)
+
+// Bounds that keep a message within Slack's limits (3 000 characters per
+// section text, 50 blocks) whatever a pipeline or a person sends.
+const (
+	maxJobs    = 10
+	maxText    = 300
+	maxNote    = 1000
+	maxJobText = 100
+)
+
+// Notifier posts notifications to one Slack incoming webhook. It implements
+// activities.Notifier.
+type Notifier struct {
+	url    string
+	client *http.Client
+}
+
+// New returns a notifier posting to the incoming-webhook url. The URL is
+// the webhook's credential: it never appears in errors or logs. A nil
+// client means activities.DefaultHTTPClient().
+func New(url string, client *http.Client) *Notifier {
+	if client == nil {
+		client = activities.DefaultHTTPClient()
+	}
+	return &Notifier{url: url, client: client}
+}
+
+// Notify posts n as a Message. Slack answers 200 "ok"; its 4xx answers
+// ("invalid_payload", "invalid_token", "channel_is_archived", ...) are
+// permanent, 429 "rate_limited" waits for Retry-After, 5xx is retried.
+func (s *Notifier) Notify(ctx context.Context, n activities.Notification) error {
+	body, err := json.Marshal(Format(n))
+	if err != nil {
+		return activities.Permanent(fmt.Errorf("encode Slack message for notification %s: %w", n.ID, err))
+	}
+	header := http.Header{}
+	header.Set("Content-Type", "application/json")
+	header.Set("User-Agent", "alertflow")
+	if err := activities.Post(ctx, s.client, s.url, header, body); err != nil {
+		return fmt.Errorf("send Slack notification %s: %w", n.ID, err)
+	}
+	return nil
+}
+
+// Message is an incoming-webhook message: Text is what notifications and
+// clients without block support show, Blocks the laid-out message.
+type Message struct {
+	Text   string  `json:"text"`
+	Blocks []Block `json:"blocks"`
+}
+
+// Block is a Block Kit layout block: a section with Text, or a context with
+// Elements.
+type Block struct {
+	Type     string `json:"type"`
+	Text     *Text  `json:"text,omitempty"`
+	Elements []Text `json:"elements,omitempty"`
+}
+
+// Text is a Block Kit text object.
+type Text struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+func section(text string) Block {
+	return Block{Type: "section", Text: &Text{Type: "mrkdwn", Text: text}}
+}
+
+// Format lays out n as a Slack message:
+//
+//	:red_circle: *HIGH* <https://…/pipelines/31|Pipeline #31> failed on *gitlab-org/gitlab-test@master*
+//	*Opened* · pipeline by Administrator
+//	*Failed jobs*
+//	• test-build (test): script_failure
+//	Commit <https://…|Add feature> · Alert 1-master
+//
+// Every text that comes from GitLab or a person is escaped, so a branch
+// name or a note cannot ping the channel (<!channel>) or forge a link.
+func Format(n activities.Notification) Message {
+	s := n.Alert
+	links := n.EffectiveLinks()
+	label := severityLabel(s)
+	headline := label + " " + pipelineLine(s, links.Pipeline)
+	action := actionLine(n)
+
+	blocks := []Block{section(headline), section(action)}
+	if jobs := jobsText(s); jobs != "" {
+		blocks = append(blocks, section("*Failed jobs*\n"+jobs))
+	}
+	if small := contextElements(n, links); len(small) > 0 {
+		blocks = append(blocks, Block{Type: "context", Elements: small})
+	}
+	// The fallback has no links or emoji to render: plain words only.
+	fallback := fmt.Sprintf("[%s] %s: %s", plainSeverity(s), escape(clip(title(n), maxText)), plainAction(n))
+	return Message{Text: fallback, Blocks: blocks}
+}
+
+func title(n activities.Notification) string {
+	if n.Title != "" {
+		return n.Title
+	}
+	return n.Alert.Title()
+}
+
+// severityLabel is the emoji and word that lead the message.
+func severityLabel(s alert.State) string {
+	if s.Status == alert.StatusResolved {
+		return ":white_check_mark: *RESOLVED*"
+	}
+	emoji := ":white_circle:"
+	switch s.Severity {
+	case alert.SeverityHigh:
+		emoji = ":red_circle:"
+	case alert.SeverityMedium:
+		emoji = ":large_orange_circle:"
+	case alert.SeverityLow:
+		emoji = ":large_yellow_circle:"
+	}
+	return emoji + " *" + plainSeverity(s) + "*"
+}
+
+func plainSeverity(s alert.State) string {
+	if s.Status == alert.StatusResolved {
+		return "RESOLVED"
+	}
+	if s.Severity == alert.SeverityNone {
+		return "ALERT"
+	}
+	return string(s.Severity)
+}
+
+// pipelineLine is "<url|Pipeline #31> failed on *group/project@ref*", as
+// alert.State.Title words it, with the pipeline linked.
+func pipelineLine(s alert.State, pipelineURL string) string {
+	where := s.Project.Path
+	if where == "" {
+		where = fmt.Sprintf("project %d", s.Project.ID)
+	}
+	where = "*" + escape(clip(where+"@"+s.Ref, maxText)) + "*"
+	if s.Pipeline == nil {
+		return "No pipeline yet on " + where
+	}
+	verb := s.Pipeline.Status
+	if verb == alert.PipelineSuccess {
+		verb = "succeeded"
+	}
+	return fmt.Sprintf("%s %s on %s", link(pipelineURL, fmt.Sprintf("Pipeline #%d", s.Pipeline.ID)), escape(verb), where)
+}
+
+// actionLine says what happened, in mrkdwn.
+func actionLine(n activities.Notification) string {
+	s := n.Alert
+	switch n.Kind {
+	case activities.KindOpened:
+		line := "*Opened*"
+		if by := actor(n, pipelineUser(s)); by != "" {
+			line += " · pipeline by " + escape(by)
+		}
+		return line
+	case activities.KindSeverityChanged:
+		if n.PreviousSeverity != "" {
+			return fmt.Sprintf("*Severity changed* from %s to %s", escape(string(n.PreviousSeverity)), escape(string(s.Severity)))
+		}
+		return "*Severity changed* to " + escape(string(s.Severity))
+	case activities.KindReminder:
+		line := "*Reminder*: still open and not acknowledged"
+		if !s.OpenedAt.IsZero() {
+			// Slack shows the date in each reader's time zone; the
+			// fallback after the pipe is for clients that cannot.
+			line += fmt.Sprintf(", opened <!date^%d^{date_short_pretty} at {time}|%s>",
+				s.OpenedAt.Unix(), s.OpenedAt.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+		return line
+	case activities.KindAcknowledged:
+		line := "*Acknowledged*"
+		if by := actor(n, s.AcknowledgedBy); by != "" {
+			line += " by " + escape(by)
+		}
+		if note := cmp.Or(n.Note, s.AckNote); note != "" {
+			line += ": " + escape(clip(note, maxNote))
+		}
+		return line
+	case activities.KindResolved:
+		line := "*Resolved*"
+		if by := actor(n, s.ResolvedBy); by != "" {
+			line += " by " + escape(by)
+		}
+		if why := cmp.Or(n.Note, s.Resolution); why != "" {
+			line += " (" + escape(clip(why, maxNote)) + ")"
+		}
+		return line
+	default:
+		return "*" + escape(string(n.Kind)) + "*"
+	}
+}
+
+// plainAction is actionLine without formatting, for the fallback text.
+func plainAction(n activities.Notification) string {
+	s := n.Alert
+	switch n.Kind {
+	case activities.KindOpened:
+		return "opened"
+	case activities.KindSeverityChanged:
+		if n.PreviousSeverity != "" {
+			return fmt.Sprintf("severity changed from %s to %s", escape(string(n.PreviousSeverity)), escape(string(s.Severity)))
+		}
+		return "severity changed to " + escape(string(s.Severity))
+	case activities.KindReminder:
+		return "reminder, still open and not acknowledged"
+	case activities.KindAcknowledged:
+		if by := actor(n, s.AcknowledgedBy); by != "" {
+			return "acknowledged by " + escape(clip(by, maxText))
+		}
+		return "acknowledged"
+	case activities.KindResolved:
+		if by := actor(n, s.ResolvedBy); by != "" {
+			return "resolved by " + escape(clip(by, maxText))
+		}
+		return "resolved"
+	default:
+		return escape(string(n.Kind))
+	}
+}
+
+func actor(n activities.Notification, fallback string) string {
+	return clip(cmp.Or(n.Actor, fallback), maxText)
+}
+
+func pipelineUser(s alert.State) string {
+	if s.Pipeline == nil {
+		return ""
+	}
+	return s.Pipeline.User
+}
+
+// jobsText lists the failed jobs, one per line, at most maxJobs of them.
+func jobsText(s alert.State) string {
+	if s.Pipeline == nil || len(s.Pipeline.FailedJobs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i, j := range s.Pipeline.FailedJobs {
+		if i == maxJobs {
+			fmt.Fprintf(&b, "\n… and %d more", len(s.Pipeline.FailedJobs)-maxJobs)
+			break
+		}
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString("• " + escape(clip(j.Name, maxJobText)))
+		if j.Stage != "" {
+			b.WriteString(" (" + escape(clip(j.Stage, maxJobText)) + ")")
+		}
+		if j.FailureReason != "" {
+			b.WriteString(": " + escape(clip(j.FailureReason, maxJobText)))
+		}
+		if j.AllowFailure {
+			b.WriteString(", allowed to fail")
+		}
+	}
+	return b.String()
+}
+
+// contextElements are the small print: commit, merge request, alert ID.
+func contextElements(n activities.Notification, links activities.Links) []Text {
+	s := n.Alert
+	var parts []string
+	if p := s.Pipeline; p != nil && (p.CommitTitle != "" || links.Commit != "") {
+		label := cmp.Or(p.CommitTitle, shortSHA(p.SHA), "commit")
+		parts = append(parts, "Commit "+link(links.Commit, clip(label, maxText)))
+	}
+	if mr := s.MergeRequest; mr != nil {
+		label := fmt.Sprintf("!%d", mr.IID)
+		if mr.Title != "" {
+			label += " " + clip(mr.Title, maxText)
+		}
+		parts = append(parts, "Merge request "+link(links.MergeRequest, label))
+	}
+	if s.ID != "" {
+		parts = append(parts, "Alert "+escape(s.ID))
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return []Text{{Type: "mrkdwn", Text: strings.Join(parts, " · ")}}
+}
+
+func shortSHA(sha string) string {
+	if len(sha) > 8 {
+		return sha[:8]
+	}
+	return sha
+}
+
+// escape replaces the three characters Slack's mrkdwn treats as control
+// characters, as its "Formatting text" guide requires, so text from GitLab
+// or a person is shown as written.
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// link is "<url|label>" with the label escaped. Only http and https URLs
+// are linked: anything else shows the label alone. In the URL, "&" is
+// escaped as Slack expects and "<", ">", "|", which would end the link
+// early, are percent-encoded.
+func link(rawURL, label string) string {
+	u, err := url.Parse(rawURL)
+	if rawURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return escape(label)
+	}
+	target := strings.NewReplacer("&", "&amp;", "<", "%3C", ">", "%3E", "|", "%7C").Replace(rawURL)
+	return "<" + target + "|" + escape(label) + ">"
+}
+
+// clip shortens s to at most n bytes on a rune boundary, marking the cut.
+// It runs before escape so that no entity is cut in half.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

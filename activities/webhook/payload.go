@@ -1,0 +1,196 @@
+package webhook
+
+import (
+	"time"
+
+	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/alert"
+)
+
+// Version is the schema version of Payload. Fields may be added within a
+// version; renaming or removing one makes a new version.
+const Version = "1"
+
+// Payload is the JSON body of every webhook notification. It is a contract
+// with receivers, kept apart from alert.State so that the state can change
+// without changing what receivers parse.
+//
+// There is deliberately no "sent_at": every field is fixed when the
+// workflow creates the notification, so each retry sends the same bytes
+// with the same signature, and a receiver can dedupe on ID (or on the
+// body's hash) without knowing alertflow retries.
+type Payload struct {
+	// Version is "1".
+	Version string `json:"version"`
+	// ID identifies the notification; it is the same on every retry and is
+	// also sent as the Idempotency-Key header.
+	ID string `json:"id"`
+	// Kind is the transition: opened, severity_changed, reminder,
+	// acknowledged or resolved.
+	Kind activities.Kind `json:"kind"`
+	// Title is the one-line summary,
+	// "Pipeline #31 failed on gitlab-org/gitlab-test@master".
+	Title string `json:"title"`
+	// Alert is the alert right after the transition.
+	Alert Alert `json:"alert"`
+	// PreviousSeverity is the severity before a severity_changed.
+	PreviousSeverity string `json:"previous_severity,omitempty"`
+	// Actor is who caused the transition, when known.
+	Actor string `json:"actor,omitempty"`
+	// Note is what the actor said (acknowledgement note, resolve reason).
+	Note string `json:"note,omitempty"`
+	// Links point at GitLab.
+	Links Links `json:"links"`
+}
+
+// Alert is the alert in a Payload.
+type Alert struct {
+	// ID is the alert's workflow ID, "<project_id>-<ref>".
+	ID string `json:"id"`
+	// Status is open, acknowledged or resolved.
+	Status string `json:"status"`
+	// Severity is HIGH, MEDIUM or LOW; PeakSeverity the highest seen.
+	Severity     string    `json:"severity"`
+	PeakSeverity string    `json:"peak_severity"`
+	Project      Project   `json:"project"`
+	Ref          string    `json:"ref"`
+	Tag          bool      `json:"tag"`
+	OpenedAt     time.Time `json:"opened_at,omitzero"`
+	OpenedBy     string    `json:"opened_by,omitempty"`
+	// Acknowledged is set while someone has taken the alert on.
+	Acknowledged *Action `json:"acknowledged,omitempty"`
+	// Resolved is set once the alert is resolved; Resolution says how.
+	Resolved   *Action `json:"resolved,omitempty"`
+	Resolution string  `json:"resolution,omitempty"`
+	// Reminders counts the reminders sent so far.
+	Reminders    int           `json:"reminders"`
+	Pipeline     *Pipeline     `json:"pipeline,omitempty"`
+	MergeRequest *MergeRequest `json:"merge_request,omitempty"`
+	Counts       Counts        `json:"counts"`
+}
+
+// Action is who did something to the alert, and when.
+type Action struct {
+	At   time.Time `json:"at,omitzero"`
+	By   string    `json:"by,omitempty"`
+	Note string    `json:"note,omitempty"`
+}
+
+// Project is the GitLab project of an alert.
+type Project struct {
+	ID   int64  `json:"id"`
+	Path string `json:"path,omitempty"`
+	URL  string `json:"url,omitempty"`
+}
+
+// Pipeline is the newest pipeline of an alert.
+type Pipeline struct {
+	ID          int64     `json:"id"`
+	IID         int64     `json:"iid,omitempty"`
+	Status      string    `json:"status"`
+	URL         string    `json:"url,omitempty"`
+	SHA         string    `json:"sha,omitempty"`
+	FinishedAt  time.Time `json:"finished_at,omitzero"`
+	User        string    `json:"user,omitempty"`
+	CommitTitle string    `json:"commit_title,omitempty"`
+	// FailedJobs is never null, so receivers can iterate it as it is.
+	FailedJobs []Job `json:"failed_jobs"`
+}
+
+// Job is a failed job of the newest pipeline.
+type Job struct {
+	Name          string `json:"name"`
+	Stage         string `json:"stage,omitempty"`
+	FailureReason string `json:"failure_reason,omitempty"`
+	AllowFailure  bool   `json:"allow_failure"`
+}
+
+// MergeRequest is the merge request of a merge-request pipeline.
+type MergeRequest struct {
+	IID   int64  `json:"iid"`
+	Title string `json:"title,omitempty"`
+	URL   string `json:"url,omitempty"`
+}
+
+// Counts tally the pipeline events the alert has received.
+type Counts struct {
+	Events     int `json:"events"`
+	Applied    int `json:"applied"`
+	Stale      int `json:"stale"`
+	Duplicates int `json:"duplicates"`
+	Ignored    int `json:"ignored"`
+}
+
+// Links are the GitLab pages the notification points at; empty ones are
+// left out.
+type Links struct {
+	Pipeline     string `json:"pipeline,omitempty"`
+	Project      string `json:"project,omitempty"`
+	MergeRequest string `json:"merge_request,omitempty"`
+	Commit       string `json:"commit,omitempty"`
+}
+
+// NewPayload builds the body of n. It depends on n alone, so the same
+// notification always makes the same payload.
+func NewPayload(n activities.Notification) Payload {
+	s := n.Alert
+	links := n.EffectiveLinks()
+	p := Payload{
+		Version:          Version,
+		ID:               n.ID,
+		Kind:             n.Kind,
+		Title:            n.Title,
+		PreviousSeverity: string(n.PreviousSeverity),
+		Actor:            n.Actor,
+		Note:             n.Note,
+		Links:            Links(links),
+		Alert: Alert{
+			ID:           s.ID,
+			Status:       string(s.Status),
+			Severity:     string(s.Severity),
+			PeakSeverity: string(s.PeakSeverity),
+			Project:      Project{ID: s.Project.ID, Path: s.Project.Path, URL: s.Project.URL},
+			Ref:          s.Ref,
+			Tag:          s.Tag,
+			OpenedAt:     s.OpenedAt.UTC(),
+			OpenedBy:     s.OpenedBy,
+			Resolution:   s.Resolution,
+			Reminders:    s.Reminders,
+			Counts:       Counts(s.Counts),
+		},
+	}
+	if p.Title == "" {
+		p.Title = s.Title()
+	}
+	if !s.AcknowledgedAt.IsZero() || s.AcknowledgedBy != "" {
+		p.Alert.Acknowledged = &Action{At: s.AcknowledgedAt.UTC(), By: s.AcknowledgedBy, Note: s.AckNote}
+	}
+	if !s.ResolvedAt.IsZero() || s.ResolvedBy != "" {
+		p.Alert.Resolved = &Action{At: s.ResolvedAt.UTC(), By: s.ResolvedBy}
+	}
+	if pl := s.Pipeline; pl != nil {
+		p.Alert.Pipeline = &Pipeline{
+			ID:          pl.ID,
+			IID:         pl.IID,
+			Status:      pl.Status,
+			URL:         pl.URL,
+			SHA:         pl.SHA,
+			FinishedAt:  pl.FinishedAt.UTC(),
+			User:        pl.User,
+			CommitTitle: pl.CommitTitle,
+			FailedJobs:  jobs(pl.FailedJobs),
+		}
+	}
+	if mr := s.MergeRequest; mr != nil {
+		p.Alert.MergeRequest = &MergeRequest{IID: mr.IID, Title: mr.Title, URL: mr.URL}
+	}
+	return p
+}
+
+func jobs(in []alert.Job) []Job {
+	out := make([]Job, 0, len(in))
+	for _, j := range in {
+		out = append(out, Job{Name: j.Name, Stage: j.Stage, FailureReason: j.FailureReason, AllowFailure: j.AllowFailure})
+	}
+	return out
+}

@@ -1,0 +1,304 @@
+package ingress
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/workflows"
+)
+
+// Page sizes of the alert list.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// AlertSummary is one row of GET /api/v1/alerts, read from the visibility
+// store: what the Web UI's workflow list shows of an alert.
+type AlertSummary struct {
+	ID              string    `json:"id"`
+	RunID           string    `json:"run_id"`
+	Title           string    `json:"title,omitempty"`
+	Status          string    `json:"status"`
+	Severity        string    `json:"severity,omitempty"`
+	ProjectID       int64     `json:"project_id"`
+	Project         string    `json:"project,omitempty"`
+	Ref             string    `json:"ref"`
+	PipelineID      int64     `json:"pipeline_id,omitempty"`
+	ExecutionStatus string    `json:"execution_status"`
+	StartTime       time.Time `json:"start_time"`
+	CloseTime       time.Time `json:"close_time,omitzero"`
+}
+
+// AlertList is the answer of GET /api/v1/alerts.
+type AlertList struct {
+	Alerts        []AlertSummary `json:"alerts"`
+	NextPageToken string         `json:"next_page_token,omitempty"`
+}
+
+func (s *Server) routeAPI() {
+	api := s.router.PathPrefix("/api/v1").Subrouter()
+	api.Use(s.requireAPIToken)
+	api.HandleFunc("/alerts", s.listAlerts).Methods(http.MethodGet)
+	// Alert IDs hold the ref, which may hold slashes: the action routes
+	// come first so that "…/acknowledge" is not read as part of an ID.
+	api.HandleFunc("/alerts/{id:.+}/acknowledge", s.acknowledgeAlert).Methods(http.MethodPost)
+	api.HandleFunc("/alerts/{id:.+}/resolve", s.resolveAlert).Methods(http.MethodPost)
+	api.HandleFunc("/alerts/{id:.+}", s.showAlert).Methods(http.MethodGet)
+}
+
+func (s *Server) requireAPIToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.APIToken.Len() == 0 {
+			writeError(w, http.StatusForbidden, "", "the REST API is off: set ALERTFLOW_API_TOKEN to turn it on")
+			return
+		}
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || strings.TrimSpace(tok) == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="alertflow"`)
+			writeError(w, http.StatusUnauthorized, "", "missing bearer token: send Authorization: Bearer $ALERTFLOW_API_TOKEN")
+			return
+		}
+		if _, ok := s.cfg.APIToken.Match(strings.TrimSpace(tok)); !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="alertflow", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "", "wrong bearer token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// quoteValue makes s a visibility-query string literal. Values are never
+// pasted into the query as they come: the quote and the backslash, the
+// only characters with meaning inside a literal, are escaped.
+func quoteValue(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	return "'" + strings.ReplaceAll(s, `'`, `\'`) + "'"
+}
+
+// listQuery builds the visibility query of GET /alerts from its filters,
+// or names the parameter that is not valid. Runs closed by continue-as-new
+// are left out: the alert lives on in the run they continued into.
+func listQuery(q map[string][]string) (string, *ErrorAnswer) {
+	get := func(name string) string {
+		if v := q[name]; len(v) > 0 {
+			return strings.TrimSpace(v[0])
+		}
+		return ""
+	}
+	clauses := []string{"WorkflowType = 'AlertWorkflow'"}
+	switch status := strings.ToLower(get("status")); status {
+	case "", "active":
+		clauses = append(clauses, "(AlertStatus = 'open' OR AlertStatus = 'acknowledged')", "ExecutionStatus = 'Running'")
+	case string(alert.StatusOpen), string(alert.StatusAcknowledged):
+		clauses = append(clauses, "AlertStatus = "+quoteValue(status), "ExecutionStatus = 'Running'")
+	case string(alert.StatusResolved):
+		clauses = append(clauses, "AlertStatus = 'resolved'", "ExecutionStatus != 'ContinuedAsNew'")
+	case "all":
+		clauses = append(clauses, "ExecutionStatus != 'ContinuedAsNew'")
+	default:
+		return "", &ErrorAnswer{Field: "status", Error: "status must be one of active (the default), open, acknowledged, resolved, all"}
+	}
+	if sev := strings.ToUpper(get("severity")); sev != "" {
+		switch alert.Severity(sev) {
+		case alert.SeverityHigh, alert.SeverityMedium, alert.SeverityLow:
+			clauses = append(clauses, "AlertSeverity = "+quoteValue(sev))
+		default:
+			return "", &ErrorAnswer{Field: "severity", Error: "severity must be one of HIGH, MEDIUM, LOW"}
+		}
+	}
+	if p := get("project_id"); p != "" {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || id <= 0 {
+			return "", &ErrorAnswer{Field: "project_id", Error: "project_id must be a positive integer"}
+		}
+		clauses = append(clauses, "GitLabProjectID = "+strconv.FormatInt(id, 10))
+	}
+	if v := q["ref"]; len(v) > 0 && v[0] != "" {
+		clauses = append(clauses, "GitLabRef = "+quoteValue(v[0]))
+	}
+	return strings.Join(clauses, " AND "), nil
+}
+
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	query, bad := listQuery(q)
+	if bad != nil {
+		writeJSON(w, http.StatusBadRequest, bad)
+		return
+	}
+	size := defaultPageSize
+	if v := q.Get("page_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > maxPageSize {
+			writeError(w, http.StatusBadRequest, "page_size", fmt.Sprintf("page_size must be a whole number from 1 to %d", maxPageSize))
+			return
+		}
+		size = n
+	}
+	token, err := base64.RawURLEncoding.DecodeString(q.Get("page_token"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "page_token", "page_token is not one this API gave out")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
+	defer cancel()
+	resp, err := s.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: query, PageSize: int32(size), NextPageToken: token,
+	})
+	if err != nil {
+		var invalid *serviceerror.InvalidArgument
+		if errors.As(err, &invalid) {
+			writeError(w, http.StatusBadRequest, "", "the visibility store refused the filters: "+invalid.Message)
+			return
+		}
+		s.unavailable(w, r, "list alerts", err)
+		return
+	}
+	list := AlertList{Alerts: make([]AlertSummary, 0, len(resp.GetExecutions())),
+		NextPageToken: base64.RawURLEncoding.EncodeToString(resp.GetNextPageToken())}
+	for _, e := range resp.GetExecutions() {
+		sa := e.GetSearchAttributes().GetIndexedFields()
+		a := AlertSummary{
+			ID:              e.GetExecution().GetWorkflowId(),
+			RunID:           e.GetExecution().GetRunId(),
+			Title:           payloadString(e.GetMemo().GetFields()["title"]),
+			Status:          payloadString(sa[workflows.AttrStatus.GetName()]),
+			Severity:        payloadString(sa[workflows.AttrSeverity.GetName()]),
+			ProjectID:       payloadInt(sa[workflows.AttrProjectID.GetName()]),
+			Project:         payloadString(sa[workflows.AttrProject.GetName()]),
+			Ref:             payloadString(sa[workflows.AttrRef.GetName()]),
+			PipelineID:      payloadInt(sa[workflows.AttrPipelineID.GetName()]),
+			ExecutionStatus: strings.TrimPrefix(e.GetStatus().String(), "WorkflowExecutionStatus"),
+			StartTime:       e.GetStartTime().AsTime(),
+		}
+		if e.GetCloseTime() != nil {
+			a.CloseTime = e.GetCloseTime().AsTime()
+		}
+		list.Alerts = append(list.Alerts, a)
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func payloadString(p *commonpb.Payload) string {
+	var v string
+	if p != nil {
+		_ = converter.GetDefaultDataConverter().FromPayload(p, &v)
+	}
+	return v
+}
+
+func payloadInt(p *commonpb.Payload) int64 {
+	var v int64
+	if p != nil {
+		_ = converter.GetDefaultDataConverter().FromPayload(p, &v)
+	}
+	return v
+}
+
+// alertID reads the {id} of a route in either form: as ID builds it
+// ("1-feature/%C3%BCmlaut") or with a readable ref ("1-feature/ümlaut").
+func alertID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	project, ref, err := alert.ParseID(mux.Vars(r)["id"])
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "id", err.Error())
+		return "", false
+	}
+	return alert.ID(project, ref), true
+}
+
+func (s *Server) showAlert(w http.ResponseWriter, r *http.Request) {
+	id, ok := alertID(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
+	defer cancel()
+	v, err := s.temporal.QueryWorkflow(ctx, id, "", workflows.QueryState)
+	if err != nil {
+		if isNotFound(err) {
+			writeError(w, http.StatusNotFound, "", "no alert "+id)
+			return
+		}
+		s.unavailable(w, r, "query "+id, err)
+		return
+	}
+	var st alert.State
+	if err := v.Get(&st); err != nil {
+		s.unavailable(w, r, "decode state of "+id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, &st)
+}
+
+func (s *Server) acknowledgeAlert(w http.ResponseWriter, r *http.Request) {
+	var a alert.Acknowledgement
+	s.updateAlert(w, r, workflows.Acknowledge, &a)
+}
+
+func (s *Server) resolveAlert(w http.ResponseWriter, r *http.Request) {
+	var res alert.Resolution
+	s.updateAlert(w, r, workflows.Resolve, &res)
+}
+
+// updateAlert runs a manual action as a workflow update and answers with
+// the alert's new state: 404 when there is no open alert, 400 for bad
+// input, 409 when the alert cannot take the action any more.
+func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, name string, arg any) {
+	id, ok := alertID(w, r)
+	if !ok {
+		return
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(arg); err != nil {
+		writeError(w, http.StatusBadRequest, "", "body must be JSON like {\"by\":\"alice\"}: "+err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
+	defer cancel()
+	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   id,
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var st alert.State
+	if err == nil {
+		err = h.Get(ctx, &st)
+	}
+	var appErr *temporal.ApplicationError
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, &st)
+	case isNotFound(err):
+		writeError(w, http.StatusNotFound, "", "no open alert "+id)
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidInput:
+		writeError(w, http.StatusBadRequest, "", appErr.Message())
+	case errors.As(err, &appErr) && (appErr.Type() == workflows.ErrTypeResolved || appErr.Type() == workflows.ErrTypeNotOpened):
+		writeError(w, http.StatusConflict, "", appErr.Message())
+	default:
+		s.unavailable(w, r, name+" "+id, err)
+	}
+}
+
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}

@@ -1,0 +1,170 @@
+package ingress
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/alertflow/alertflow/workflows"
+)
+
+func (h *harness) api(t *testing.T, method, target, token string, body string) (*httptest.ResponseRecorder, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.server.ServeHTTP(rec, req)
+	var answer map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil {
+		t.Fatalf("answer is not JSON: %q", rec.Body.String())
+	}
+	return rec, answer
+}
+
+func TestTheAPINeedsTheBearerToken(t *testing.T) {
+	tests := []struct {
+		name  string
+		token string
+		code  int
+	}{
+		{"no token is 401", "", http.StatusUnauthorized},
+		{"a wrong token is 401", "nope", http.StatusUnauthorized},
+		{"the webhook token is not the API token", testToken, http.StatusUnauthorized},
+		{"the API token is let in", testAPIToken, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 0)
+			rec, answer := h.api(t, http.MethodGet, "/api/v1/alerts", tt.token, "")
+			if rec.Code != tt.code {
+				t.Fatalf("%d %v, want %d", rec.Code, answer, tt.code)
+			}
+			if tt.code == http.StatusUnauthorized && (answer["error"] == "" || rec.Header().Get("WWW-Authenticate") == "") {
+				t.Fatalf("401 without an error or WWW-Authenticate: %v", answer)
+			}
+		})
+	}
+}
+
+func TestTheAPIIsOffWithoutAToken(t *testing.T) {
+	h := &harness{temporal: &fakeTemporal{}, logs: &bytes.Buffer{}}
+	h.server = New(Config{}, h.temporal, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	rec, answer := h.api(t, http.MethodGet, "/api/v1/alerts", "anything", "")
+	if rec.Code != http.StatusForbidden || !strings.Contains(answer["error"].(string), "ALERTFLOW_API_TOKEN") {
+		t.Fatalf("%d %v", rec.Code, answer)
+	}
+}
+
+func TestListFiltersBecomeAnEscapedVisibilityQuery(t *testing.T) {
+	base := "WorkflowType = 'AlertWorkflow'"
+	active := base + " AND (AlertStatus = 'open' OR AlertStatus = 'acknowledged') AND ExecutionStatus = 'Running'"
+	tests := []struct {
+		name   string
+		params url.Values
+		want   string
+	}{
+		{"no filter lists active alerts", url.Values{}, active},
+		{"status open", url.Values{"status": {"open"}}, base + " AND AlertStatus = 'open' AND ExecutionStatus = 'Running'"},
+		{"status resolved", url.Values{"status": {"resolved"}}, base + " AND AlertStatus = 'resolved' AND ExecutionStatus != 'ContinuedAsNew'"},
+		{"status all", url.Values{"status": {"all"}}, base + " AND ExecutionStatus != 'ContinuedAsNew'"},
+		{"severity in any case", url.Values{"severity": {"high"}}, active + " AND AlertSeverity = 'HIGH'"},
+		{"project id", url.Values{"project_id": {"42"}}, active + " AND GitLabProjectID = 42"},
+		{"a ref with a quote is escaped", url.Values{"ref": {"it's"}}, active + ` AND GitLabRef = 'it\'s'`},
+		{"an injection attempt stays one literal", url.Values{"ref": {"x' OR AlertStatus='resolved"}}, active + ` AND GitLabRef = 'x\' OR AlertStatus=\'resolved'`},
+		{"a backslash is escaped", url.Values{"ref": {`a\`}}, active + ` AND GitLabRef = 'a\\'`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 0)
+			rec, answer := h.api(t, http.MethodGet, "/api/v1/alerts?"+tt.params.Encode(), testAPIToken, "")
+			if rec.Code != http.StatusOK {
+				t.Fatalf("%d %v", rec.Code, answer)
+			}
+			if len(h.temporal.queries) != 1 || h.temporal.queries[0] != tt.want {
+				t.Fatalf("query\n got %q\nwant %q", h.temporal.queries, tt.want)
+			}
+		})
+	}
+}
+
+func TestBadListFiltersAre400NamingTheParameter(t *testing.T) {
+	for param, value := range map[string]string{
+		"status": "burning", "severity": "CRITICAL", "project_id": "1 OR 1=1",
+		"page_size": "5000", "page_token": "%%%",
+	} {
+		t.Run(param, func(t *testing.T) {
+			h := newHarness(t, 0)
+			rec, answer := h.api(t, http.MethodGet, "/api/v1/alerts?"+param+"="+url.QueryEscape(value), testAPIToken, "")
+			if rec.Code != http.StatusBadRequest || answer["field"] != param {
+				t.Fatalf("%d %v", rec.Code, answer)
+			}
+			if len(h.temporal.queries) != 0 {
+				t.Fatal("a bad filter reached Temporal")
+			}
+		})
+	}
+}
+
+func TestShowTakesEitherFormOfTheID(t *testing.T) {
+	for _, path := range []string{"/api/v1/alerts/1-feature/%C3%BCmlaut", "/api/v1/alerts/1-feature%2F%25C3%25BCmlaut"} {
+		h := newHarness(t, 0)
+		h.temporal.queryErr = serviceerror.NewNotFound("not found")
+		rec, _ := h.api(t, http.MethodGet, path, testAPIToken, "")
+		if rec.Code != http.StatusNotFound || len(h.temporal.queried) != 1 || h.temporal.queried[0] != "1-feature/%C3%BCmlaut" {
+			t.Fatalf("%s: %d, queried %q", path, rec.Code, h.temporal.queried)
+		}
+	}
+	h := newHarness(t, 0)
+	rec, answer := h.api(t, http.MethodGet, "/api/v1/alerts/master", testAPIToken, "")
+	if rec.Code != http.StatusBadRequest || answer["field"] != "id" {
+		t.Fatalf("%d %v", rec.Code, answer)
+	}
+}
+
+func TestUpdatesMapTheirErrorsToStatusCodes(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		body string
+		code int
+	}{
+		{"no such alert is 404", serviceerror.NewNotFound("workflow execution already completed"), `{"by":"alice"}`, http.StatusNotFound},
+		{"invalid input is 400", temporal.NewApplicationError(`invalid input: "by" is required`, workflows.ErrTypeInvalidInput), `{"by":""}`, http.StatusBadRequest},
+		{"a resolved alert is 409", temporal.NewApplicationError("alert is already resolved", workflows.ErrTypeResolved), `{"by":"alice"}`, http.StatusConflict},
+		{"temporal down is 503", serviceerror.NewUnavailable("down"), `{"by":"alice"}`, http.StatusServiceUnavailable},
+		{"malformed JSON is 400 without a call", nil, `{"by":`, http.StatusBadRequest},
+		{"unknown fields are 400 without a call", nil, `{"who":"alice"}`, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		for _, action := range []string{"acknowledge", "resolve"} {
+			t.Run(tt.name+" for "+action, func(t *testing.T) {
+				h := newHarness(t, 0)
+				h.temporal.updateErr = tt.err
+				rec, answer := h.api(t, http.MethodPost, "/api/v1/alerts/1-team/x/"+action, testAPIToken, tt.body)
+				if rec.Code != tt.code || answer["error"] == "" {
+					t.Fatalf("%d %v, want %d", rec.Code, answer, tt.code)
+				}
+				if tt.err == nil {
+					if len(h.temporal.updates) != 0 {
+						t.Fatal("a bad body reached Temporal")
+					}
+					return
+				}
+				if len(h.temporal.updates) != 1 || h.temporal.updates[0].WorkflowID != "1-team/x" || h.temporal.updates[0].UpdateName != action {
+					t.Fatalf("updates %+v", h.temporal.updates)
+				}
+			})
+		}
+	}
+}
