@@ -5,7 +5,7 @@ GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL := $(CURDIR)/bin/temporal
 
-.PHONY: run build test vet fmt-check clean
+.PHONY: run build test vet fmt-check histories clean
 
 run: $(TEMPORAL) build
 	./bin/alertflow dev
@@ -26,6 +26,13 @@ vet:
 # Integration tests start bin/temporal through the SDK's testsuite.
 test: $(TEMPORAL) fmt-check vet
 	ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) $(GO) test -count=1 -timeout 12m ./...
+
+# Re-record the histories the replay test in workflows/ replays. Run it after
+# a deliberate change to AlertWorkflow, and commit the result with it.
+histories: $(TEMPORAL)
+	rm -f testdata/histories/*.json
+	ALERTFLOW_RECORD_HISTORIES=$(CURDIR)/testdata/histories ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) \
+		$(GO) test -count=1 -short ./integration
 
 clean:
 	rm -rf bin data

@@ -84,6 +84,7 @@ func TestAnAlertOpensChangesSeverityAndResolvesThroughTheRealIntake(t *testing.T
 		t.Fatalf("final state %s %q %+v", final.Status, final.Resolution, final.Counts)
 	}
 	waitListed(t, "WorkflowId='1-master' AND AlertStatus='resolved' AND ExecutionStatus='Completed'", "1-master")
+	recordHistory(t, "open-change-resolve", "1-master")
 
 	// The alert is resolved: another green pipeline finds nothing to resolve.
 	a = s.post(payload(t, 1, "master", 34, "success"))
@@ -133,6 +134,7 @@ func TestAWorkerRestartedBetweenTwoEventsLosesNothing(t *testing.T) {
 	if status, final := s.waitClosed("3-master"); status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED || final.Counts.Events != 4 {
 		t.Fatalf("closed as %s with %+v", status, final.Counts)
 	}
+	recordHistory(t, "worker-restart", "3-master")
 }
 
 func TestAFailureAfterAResolvedAlertStartsANewRunUnderTheSameID(t *testing.T) {

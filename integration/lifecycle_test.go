@@ -52,6 +52,7 @@ func TestTheTemporalCLIAcknowledgesByUpdateAndResolvesBySignal(t *testing.T) {
 	if status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED || final.ResolvedBy != "alice" || final.Resolution != "resolved by hand: flaky runner" {
 		t.Fatalf("closed as %s: %s by %q", status, final.Resolution, final.ResolvedBy)
 	}
+	recordHistory(t, "cli-acknowledge-update-resolve-signal", "10-master")
 
 	// An update on the resolved alert is refused: there is no open alert.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -186,6 +187,7 @@ func TestTheRESTAPIListsShowsAcknowledgesAndResolves(t *testing.T) {
 		t.Fatalf("resolve: %d %s", code, body)
 	}
 	s.waitClosed(id)
+	recordHistory(t, "rest-acknowledge-resolve", id)
 	code, body = s.apiCall(http.MethodPost, "/api/v1/alerts/"+id+"/acknowledge", alert.Acknowledgement{By: "carol"})
 	if code != http.StatusNotFound {
 		t.Fatalf("acknowledge after the resolve: %d %s, want 404", code, body)

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -79,32 +80,66 @@ func memoOf(s *alert.State) map[string]any {
 	return m
 }
 
-// detailsOf renders the alert as Temporal markdown for the Web UI.
+// detailsOf renders the alert as Temporal markdown for the Web UI's
+// "current details": what an on-call engineer needs at a glance.
 func detailsOf(s *alert.State) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** — %s, severity %s (peak %s)\n\n", s.Title(), s.Status, s.Severity, s.PeakSeverity)
+	fmt.Fprintf(&b, "**%s**\n\n", s.Title())
+	fmt.Fprintf(&b, "Status **%s**, severity **%s** (peak %s)", s.Status, s.Severity, s.PeakSeverity)
+	if !s.OpenedAt.IsZero() {
+		fmt.Fprintf(&b, ", opened %s", s.OpenedAt.UTC().Format(time.RFC3339))
+	}
+	b.WriteString("\n\n")
+	if s.Status == alert.StatusAcknowledged {
+		fmt.Fprintf(&b, "Acknowledged by **%s** at %s", s.AcknowledgedBy, s.AcknowledgedAt.UTC().Format(time.RFC3339))
+		if s.AckNote != "" {
+			fmt.Fprintf(&b, ": %s", s.AckNote)
+		}
+		b.WriteString("\n\n")
+	}
+	if s.Status == alert.StatusResolved {
+		fmt.Fprintf(&b, "Resolved by **%s**: %s\n\n", s.ResolvedBy, s.Resolution)
+	}
 	if p := s.Pipeline; p != nil {
 		if p.URL != "" {
-			fmt.Fprintf(&b, "Pipeline: [#%d](%s)\n\n", p.ID, p.URL)
+			fmt.Fprintf(&b, "Pipeline: [#%d](%s) %s", p.ID, p.URL, p.Status)
+		} else {
+			fmt.Fprintf(&b, "Pipeline: #%d %s", p.ID, p.Status)
 		}
+		if p.User != "" {
+			fmt.Fprintf(&b, " by %s", p.User)
+		}
+		b.WriteString("\n\n")
 		if p.CommitTitle != "" {
-			fmt.Fprintf(&b, "Commit: %s\n\n", p.CommitTitle)
+			if p.CommitURL != "" {
+				fmt.Fprintf(&b, "Commit: [%s](%s)\n\n", p.CommitTitle, p.CommitURL)
+			} else {
+				fmt.Fprintf(&b, "Commit: %s\n\n", p.CommitTitle)
+			}
 		}
 		if len(p.FailedJobs) > 0 {
 			b.WriteString("Failed jobs:\n")
 			for _, j := range p.FailedJobs {
-				fmt.Fprintf(&b, "- %s (stage %s", j.Name, j.Stage)
+				fmt.Fprintf(&b, "- **%s** (stage %s", j.Name, j.Stage)
 				if j.FailureReason != "" {
 					fmt.Fprintf(&b, ", %s", j.FailureReason)
+				}
+				if j.AllowFailure {
+					b.WriteString(", allowed to fail")
 				}
 				b.WriteString(")\n")
 			}
 			b.WriteString("\n")
 		}
 	}
-	if s.Status == alert.StatusResolved {
-		fmt.Fprintf(&b, "Resolved by %s: %s\n", s.ResolvedBy, s.Resolution)
+	if mr := s.MergeRequest; mr != nil {
+		fmt.Fprintf(&b, "Merge request: [!%d %s](%s)\n\n", mr.IID, mr.Title, mr.URL)
 	}
+	fmt.Fprintf(&b, "Events: %d (%d stale, %d duplicate)", s.Counts.Events, s.Counts.Stale, s.Counts.Duplicates)
+	if s.Reminders > 0 {
+		fmt.Fprintf(&b, ", reminders sent: %d", s.Reminders)
+	}
+	b.WriteString("\n")
 	return b.String()
 }
 

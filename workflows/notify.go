@@ -19,7 +19,10 @@ var notifyNamespace = uuid.MustParse("4b7d2f43-8a3c-4e0e-9d64-5b1c1a0c6d9e")
 
 // sinkActivities are scheduled for every notification, one activity each,
 // so that a failing sink is retried without re-sending through the others.
-var sinkActivities = []string{activities.ActivityNotifyLog, activities.ActivityNotifyWebhook, activities.ActivityNotifySlack}
+// Their order is part of the workflow's history: changing it breaks replay.
+func sinkActivities() []string {
+	return []string{activities.ActivityNotifyLog, activities.ActivityNotifyWebhook, activities.ActivityNotifySlack}
+}
 
 // notifyOptions bound each attempt, so a hung receiver cannot hold a
 // notification, and the retries, so a resolved alert completes within the
@@ -84,7 +87,7 @@ func (r *run) flush(ctx workflow.Context) error {
 	}
 	actx := workflow.WithActivityOptions(ctx, notifyOptions())
 	for _, n := range r.queued {
-		for _, name := range sinkActivities {
+		for _, name := range sinkActivities() {
 			r.notifications = append(r.notifications, workflow.ExecuteActivity(actx, name, n))
 		}
 	}
