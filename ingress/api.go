@@ -168,7 +168,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "", "the visibility store refused the filters: "+invalid.Message)
 			return
 		}
-		s.unavailable(w, r, "list alerts", err)
+		s.unavailable(w, r, "list", "", err)
 		return
 	}
 	list := AlertList{Alerts: make([]AlertSummary, 0, len(resp.GetExecutions())),
@@ -236,12 +236,12 @@ func (s *Server) showAlert(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "", "no alert "+id)
 			return
 		}
-		s.unavailable(w, r, "query "+id, err)
+		s.unavailable(w, r, "query", id, err)
 		return
 	}
 	var st alert.State
 	if err := v.Get(&st); err != nil {
-		s.unavailable(w, r, "decode state of "+id, err)
+		s.unavailable(w, r, "query", id, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, &st)
@@ -294,7 +294,7 @@ func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, name string
 	case errors.As(err, &appErr) && (appErr.Type() == workflows.ErrTypeResolved || appErr.Type() == workflows.ErrTypeNotOpened):
 		writeError(w, http.StatusConflict, "", appErr.Message())
 	default:
-		s.unavailable(w, r, name+" "+id, err)
+		s.unavailable(w, r, "update_"+name, id, err)
 	}
 }
 

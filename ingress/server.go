@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -31,6 +33,10 @@ const temporalTimeout = 8 * time.Second
 // retryAfter is what a 503 asks GitLab (or a person with curl) to wait.
 const retryAfter = "5"
 
+// readyTimeout bounds the Temporal health check behind /readyz, so a load
+// balancer's probe gets an answer even when the server hangs.
+const readyTimeout = 2 * time.Second
+
 // Temporal is the part of client.Client the intake and the REST API need.
 type Temporal interface {
 	SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any,
@@ -39,6 +45,7 @@ type Temporal interface {
 	ListWorkflow(ctx context.Context, request *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error)
 	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
 	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
+	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
 }
 
 // Config configures the intake.
@@ -53,13 +60,18 @@ type Config struct {
 	MaxBody int64
 	// Workflow is the input new alerts start with.
 	Workflow workflows.Input
+	// Registry receives the intake's metrics and is served on /metrics,
+	// with whatever else is registered there (the worker's, in serve).
+	// Nil means a registry of the intake's own.
+	Registry *prometheus.Registry
 }
 
-// Server serves the webhook and the health endpoints.
+// Server serves the webhook, the REST API, health and metrics.
 type Server struct {
 	cfg      Config
 	temporal Temporal
 	logger   *slog.Logger
+	metrics  *Metrics
 	router   *mux.Router
 }
 
@@ -68,16 +80,22 @@ func New(cfg Config, temporal Temporal, logger *slog.Logger) *Server {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
-	s := &Server{cfg: cfg, temporal: temporal, logger: logger, router: mux.NewRouter()}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, temporal: temporal, logger: logger, metrics: NewMetrics(cfg.Registry), router: mux.NewRouter()}
+	s.router.Use(s.observe)
 	s.router.HandleFunc("/webhooks/gitlab", s.gitlabWebhook).Methods(http.MethodPost)
-	s.router.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	s.router.HandleFunc("/healthz", Healthz).Methods(http.MethodGet)
+	s.router.Handle("/readyz", Readyz(temporal)).Methods(http.MethodGet)
+	s.router.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	s.routeAPI()
-	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.router.NotFoundHandler = s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such endpoint")
-	})
-	s.router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	}))
+	s.router.MethodNotAllowedHandler = s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "", r.Method+" is not allowed here")
-	})
+	}))
 	return s
 }
 
@@ -110,38 +128,47 @@ type ErrorAnswer struct {
 
 func (s *Server) gitlabWebhook(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	status, alertID := s.handleWebhook(w, r)
-	// The URL's query holds the source token: only the path is logged.
-	s.logger.InfoContext(r.Context(), "webhook",
-		"path", r.URL.Path, "status", status, "alert_id", alertID,
-		"duration_ms", float64(time.Since(start).Microseconds())/1000)
+	outcome, alertID := s.handleWebhook(w, r)
+	s.metrics.webhook(outcome, time.Since(start).Seconds())
+	if alertID != "" {
+		setLogAttrs(r, "alert_id", alertID)
+	}
+	setLogAttrs(r, "outcome", outcome)
 }
 
-func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (status int, alertID string) {
+// handleWebhook answers one webhook and says how it ended.
+func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome, alertID string) {
 	if msg, ok := s.authenticate(r); !ok {
-		return writeError(w, http.StatusUnauthorized, "", msg), ""
+		writeError(w, http.StatusUnauthorized, "", msg)
+		return OutcomeUnauthorized, ""
 	}
 	if kind := r.Header.Get("X-Gitlab-Event"); kind != "" && kind != "Pipeline Hook" {
-		return writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "event " + strconv.Quote(kind) + " is not a pipeline event"}), ""
+		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "event " + strconv.Quote(kind) + " is not a pipeline event"})
+		return OutcomeIgnored, ""
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return writeError(w, http.StatusRequestEntityTooLarge, "", "body larger than "+strconv.FormatInt(s.cfg.MaxBody, 10)+" bytes"), ""
+			writeError(w, http.StatusRequestEntityTooLarge, "", "body larger than "+strconv.FormatInt(s.cfg.MaxBody, 10)+" bytes")
+			return OutcomeTooLarge, ""
 		}
-		return writeError(w, http.StatusBadRequest, "", "reading body: "+err.Error()), ""
+		writeError(w, http.StatusBadRequest, "", "reading body: "+err.Error())
+		return OutcomeBadRequest, ""
 	}
 	ev, isPipeline, err := ParsePipelineEvent(body)
 	if err != nil {
 		var pe *PayloadError
 		if errors.As(err, &pe) {
-			return writeError(w, http.StatusBadRequest, pe.Field, pe.Error()), ""
+			writeError(w, http.StatusBadRequest, pe.Field, pe.Error())
+		} else {
+			writeError(w, http.StatusBadRequest, "", err.Error())
 		}
-		return writeError(w, http.StatusBadRequest, "", err.Error()), ""
+		return OutcomeBadRequest, ""
 	}
 	if !isPipeline {
-		return writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "object_kind is not pipeline"}), ""
+		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "object_kind is not pipeline"})
+		return OutcomeIgnored, ""
 	}
 	ev.IdempotencyKey = r.Header.Get("Idempotency-Key")
 	ev.ReceivedAt = time.Now().UTC()
@@ -154,22 +181,28 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (status i
 		run, err := s.temporal.SignalWithStartWorkflow(ctx, alertID, workflows.SignalPipeline, ev,
 			workflows.StartOptions(s.cfg.TaskQueue, ev), workflows.AlertWorkflow, s.cfg.Workflow)
 		if err != nil {
-			return s.unavailable(w, r, "signal-with-start "+alertID, err), alertID
+			s.unavailable(w, r, "signal_with_start", alertID, err)
+			return OutcomeUnavailable, alertID
 		}
-		return writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionSignaled, AlertID: alertID, RunID: run.GetRunID()}), alertID
+		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionSignaled, AlertID: alertID, RunID: run.GetRunID()})
+		return OutcomeSignaled, alertID
 	case alert.RouteResolve:
 		err := s.temporal.SignalWorkflow(ctx, alertID, "", workflows.SignalPipeline, ev)
 		if isNotFound(err) {
-			return writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionNone, Reason: "no open alert", AlertID: alertID}), alertID
+			writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionNone, Reason: "no open alert", AlertID: alertID})
+			return OutcomeNone, alertID
 		}
 		if err != nil {
-			return s.unavailable(w, r, "signal "+alertID, err), alertID
+			s.unavailable(w, r, "signal", alertID, err)
+			return OutcomeUnavailable, alertID
 		}
-		return writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionSignaled, AlertID: alertID}), alertID
+		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionSignaled, AlertID: alertID})
+		return OutcomeSignaled, alertID
 	default:
-		return writeJSON(w, http.StatusAccepted, WebhookAnswer{
+		writeJSON(w, http.StatusAccepted, WebhookAnswer{
 			Action: ActionIgnored, Reason: "pipeline status " + strconv.Quote(ev.Pipeline.Status) + " opens and resolves nothing", AlertID: alertID,
-		}), alertID
+		})
+		return OutcomeIgnored, alertID
 	}
 }
 
@@ -195,14 +228,40 @@ func (s *Server) authenticate(r *http.Request) (msg string, ok bool) {
 	return "", true
 }
 
-func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, doing string, err error) int {
-	s.logger.ErrorContext(r.Context(), "temporal call failed", "op", doing, "error", err)
+// unavailable answers 503 for a Temporal call that failed, and logs and
+// counts it.
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, operation, alertID string, err error) {
+	s.metrics.temporalError(operation)
+	s.logger.ErrorContext(r.Context(), "temporal call failed",
+		"operation", operation, "alert_id", alertID, "request_id", RequestID(r.Context()), "error", err)
 	w.Header().Set("Retry-After", retryAfter)
-	return writeError(w, http.StatusServiceUnavailable, "", "temporal unavailable, retry later")
+	writeError(w, http.StatusServiceUnavailable, "", "temporal unavailable, retry later")
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+// Healthz answers 200 while the process is alive.
+func Healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// HealthChecker is what Readyz asks: client.Client is one.
+type HealthChecker interface {
+	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
+}
+
+// Readyz answers 200 when Temporal answers its health check within a short
+// deadline and 503 otherwise, so a load balancer stops sending webhooks to
+// an instance that could only answer them with 503.
+func Readyz(temporal HealthChecker) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if _, err := temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			w.Header().Set("Retry-After", retryAfter)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "temporal: " + err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
 }
 
 func writeError(w http.ResponseWriter, status int, field, msg string) int {

@@ -174,8 +174,15 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
+	return newStackWith(t, nil)
+}
+
+// newStackWith is newStack with webhook receiving the notifications; nil
+// (untyped) means no webhook sink.
+func newStackWith(t *testing.T, webhook activities.Notifier) *stack {
+	t.Helper()
 	requireServer(t)
-	s := &stack{t: t, client: devServer.Client(), taskQueue: "it-" + strings.ReplaceAll(t.Name(), "/", "-")}
+	s := &stack{t: t, client: devServer.Client(), taskQueue: "it-" + strings.ReplaceAll(t.Name(), "/", "-"), webhook: webhook}
 	s.startWorker()
 	t.Cleanup(s.stopWorker)
 	tokens, err := ingress.ParseTokens("gitlab=" + sourceToken)
@@ -383,3 +390,5 @@ func isNotFound(err error) bool {
 	var nf *serviceerror.NotFound
 	return errors.As(err, &nf)
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -61,7 +61,7 @@ func runDev(ctx context.Context, cfg config, addressSet bool, logger *slog.Logge
 		}
 		defer srv.stop(logger)
 	}
-	c, err := dial(ctx, cfg, logger)
+	c, err := dial(ctx, cfg, logger, nil)
 	if err != nil {
 		return err
 	}

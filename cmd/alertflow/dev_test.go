@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -184,6 +185,24 @@ func TestDevRunsEverythingAndStopsEverything(t *testing.T) {
 	}
 	if resp.StatusCode != http.StatusAccepted || answer.Action != "signaled" || answer.AlertID != "1-master" || answer.RunID == "" {
 		t.Errorf("webhook answered %d %+v, want 202 signaled 1-master with a run id", resp.StatusCode, answer)
+	}
+
+	// The same process serves readiness and metrics: its own and the SDK's.
+	for path, want := range map[string][]string{
+		"/readyz":  {`"status":"ready"`},
+		"/metrics": {`alertflow_webhooks_total{outcome="signaled"} 1`, "temporal_worker_task_slots_available", "temporal_request_latency_seconds_bucket"},
+	} {
+		resp, err := client.Get("http://" + listen + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, w := range want {
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), w) {
+				t.Errorf("GET %s: %d, want 200 with %q", path, resp.StatusCode, w)
+			}
+		}
 	}
 
 	// Ctrl-C: run returns 0 and the child is gone.

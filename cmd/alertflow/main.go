@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -25,9 +24,6 @@ import (
 	"github.com/alertflow/alertflow/worker"
 	"github.com/alertflow/alertflow/workflows"
 )
-
-// shutdownTimeout bounds how long in-flight webhooks may take to finish.
-const shutdownTimeout = 10 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -95,11 +91,12 @@ func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, nil))
 }
 
-func dial(ctx context.Context, cfg config, logger *slog.Logger) (client.Client, error) {
+func dial(ctx context.Context, cfg config, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
 	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.Namespace,
-		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.Namespace,
+		Logger:         tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		MetricsHandler: metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
@@ -120,10 +117,21 @@ func sinks(cfg config, logger *slog.Logger) *activities.Sinks {
 }
 
 // serve runs the intake, the worker, or both, until ctx is done, then stops
-// them in order: first the intake stops taking webhooks and finishes those
-// in flight, then the worker.
+// them in order: first the HTTP server stops taking requests and finishes
+// those in flight, then the worker finishes its tasks.
 func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, withWorker bool) error {
-	c, err := dial(ctx, cfg, logger)
+	// Listen first: a port already taken is the most common start-up
+	// failure, and it should not leave a worker registered behind it.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("ALERTFLOW_LISTEN: %w", err)
+	}
+	defer ln.Close()
+	reg, metrics, err := newMetrics(logger)
+	if err != nil {
+		return err
+	}
+	c, err := dial(ctx, cfg, logger, metrics)
 	if err != nil {
 		return err
 	}
@@ -141,7 +149,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, wi
 		logger.Info("worker started", "task_queue", cfg.TaskQueue, "namespace", cfg.Namespace)
 	}
 
-	var handler http.Handler
+	handler := workerMux(c, reg)
 	if withIngress {
 		handler = ingress.New(ingress.Config{
 			TaskQueue: cfg.TaskQueue,
@@ -149,37 +157,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, wi
 			APIToken:  cfg.APIToken,
 			MaxBody:   cfg.MaxBody,
 			Workflow:  workflows.Input{ReminderInterval: cfg.ReminderInterval},
+			Registry:  reg,
 		}, c, logger)
-	} else {
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
-		})
-		handler = mux
 	}
-	srv := &http.Server{
-		Addr:              cfg.Listen,
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("http listening", "addr", cfg.Listen, "ingress", withIngress)
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("http server on %s: %w", cfg.Listen, err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shut down http server: %w", err)
-	}
-	return nil
+	return serveHTTP(ctx, ln, handler, logger)
 }

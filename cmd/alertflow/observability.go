@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/opentelemetry"
+
+	"github.com/alertflow/alertflow/ingress"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish
+// once a stop is asked for; a webhook's own Temporal call is bounded by 8 s.
+const shutdownTimeout = 10 * time.Second
+
+// newMetrics returns the registry /metrics serves, holding the process's
+// own metrics, and the SDK metrics handler that feeds the Temporal client's
+// and worker's metrics (task latencies, poller counts, ...) into it.
+func newMetrics(logger *slog.Logger) (*prometheus.Registry, client.MetricsHandler, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	exporter, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
+	if err != nil {
+		return nil, nil, fmt.Errorf("create metrics exporter: %w", err)
+	}
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	handler := opentelemetry.NewMetricsHandler(opentelemetry.MetricsHandlerOptions{
+		Meter: provider.Meter("temporal-sdk-go"),
+		// A metric that cannot be recorded is no reason to stop alerting.
+		OnError: func(err error) { logger.Warn("sdk metric not recorded", "error", err) },
+	})
+	return reg, handler, nil
+}
+
+// workerMux is the HTTP surface of a worker-only process: health,
+// readiness and metrics.
+func workerMux(c client.Client, reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", ingress.Healthz)
+	mux.Handle("GET /readyz", ingress.Readyz(c))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// serveHTTP serves handler on ln until ctx is done, then stops taking new
+// connections and lets the requests in flight finish, for at most
+// shutdownTimeout: a webhook being answered when SIGTERM comes is answered,
+// not dropped.
+func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Slow bodies get cut off well before GitLab's own 10 s timeout
+		// would make the answer useless anyway.
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("http listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down http server: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server on %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
