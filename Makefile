@@ -5,7 +5,7 @@ GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL := $(CURDIR)/bin/temporal
 
-.PHONY: run build test vet fmt-check histories clean
+.PHONY: run build test test-deps vet fmt-check compose-check histories screenshots clean
 
 run: $(TEMPORAL) build
 	./bin/alertflow dev
@@ -23,9 +23,39 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+# Debian packages make test uses: docker-compose to validate
+# docker-compose.yml (no Docker engine needed) and chromium for the Web UI
+# browser test. Installed when missing; without root or apt-get it says so
+# and the steps that need them skip locally (CI runs as root).
+test-deps:
+	@missing=""; \
+	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "test-deps: installing$$missing (Debian packages)"; \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+	  echo "test-deps: SKIPPED: missing$$missing; installing needs root and apt-get (apt-get install$$missing)"; \
+	fi
+
+# Validates docker-compose.yml (and its ${...} against .env.example).
+compose-check: test-deps
+	@if ! command -v docker-compose >/dev/null 2>&1; then \
+	  echo "compose-check: SKIPPED: docker-compose is not installed"; exit 0; \
+	fi; \
+	docker-compose --env-file .env.example -f docker-compose.yml config -q && \
+	echo "compose-check: docker-compose.yml is valid ($$(docker-compose version --short))"
+
 # Integration tests start bin/temporal through the SDK's testsuite.
-test: $(TEMPORAL) fmt-check vet
+test: $(TEMPORAL) fmt-check vet test-deps compose-check
 	ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) $(GO) test -count=1 -timeout 12m ./...
+
+# Re-take the Web UI screenshots in docs/ that the README shows.
+screenshots: $(TEMPORAL) test-deps
+	ALERTFLOW_UPDATE_SCREENSHOT=1 ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) \
+		$(GO) test -count=1 -run TestTheWebUIShowsAnOpenHighAlert ./integration
 
 # Re-record the histories the replay test in workflows/ replays. Run it after
 # a deliberate change to AlertWorkflow, and commit the result with it.

@@ -118,7 +118,8 @@ func detailsOf(s *alert.State) string {
 			}
 		}
 		if len(p.FailedJobs) > 0 {
-			b.WriteString("Failed jobs:\n")
+			// Markdown needs a blank line before a list.
+			b.WriteString("Failed jobs:\n\n")
 			for _, j := range p.FailedJobs {
 				fmt.Fprintf(&b, "- **%s** (stage %s", j.Name, j.Stage)
 				if j.FailureReason != "" {

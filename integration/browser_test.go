@@ -1,0 +1,172 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/worker"
+)
+
+// chromium finds Debian's Chromium; make test installs it where it can.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("ALERTFLOW_TEST_CHROMIUM"), "chromium", "chromium-browser"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "no chromium: install Debian's chromium package (make test does, as root) to run the Web UI browser test"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// TestTheWebUIShowsAnOpenHighAlert opens the Temporal Web UI in headless
+// Chromium, filters by AlertSeverity="HIGH" as an on-call engineer would,
+// and checks the alert is listed and its page shows the summary.
+func TestTheWebUIShowsAnOpenHighAlert(t *testing.T) {
+	requireServer(t)
+	browser := chromium(t)
+
+	// A server of the test's own, with the Web UI the shared one lacks.
+	uiPort := strings.TrimPrefix(freeAddr(), "127.0.0.1:")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:  temporalBin,
+		ClientOptions: &client.Options{HostPort: freeAddr(), Logger: quietLogger()},
+		EnableUI:      true,
+		UIPort:        uiPort,
+		LogLevel:      "error",
+		Stdout:        io.Discard,
+		Stderr:        io.Discard,
+	})
+	if err != nil {
+		t.Fatalf("start dev server with UI: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	c := srv.Client()
+	if err := worker.EnsureSearchAttributes(ctx, c, "default"); err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{t: t, client: c, taskQueue: "browser"}
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s.worker = worker.New(c, s.taskQueue, activities.NewSinks(discard, nil, nil))
+	if err := s.worker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.stopWorker)
+	tokens, _ := ingress.ParseTokens("gitlab=" + sourceToken)
+	s.http = httptest.NewServer(ingress.New(ingress.Config{TaskQueue: s.taskQueue, Tokens: tokens}, c, discard))
+	t.Cleanup(s.http.Close)
+
+	// The shared docs payload, failed: the alert the README walks through.
+	body := payload(t, 1, "master", 31, "failed")
+	if err := poll(ctx, 30*time.Second, func() error {
+		if a := s.post(body); a.Action != ingress.ActionSignaled {
+			return fmt.Errorf("answered %d %+v", a.code, a)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st := s.waitState("1-master", isOpen)
+	summary := st.Title()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(1600, 900),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+
+	ui := "http://127.0.0.1:" + uiPort
+	list := ui + "/namespaces/default/workflows?query=" + url.QueryEscape(`AlertSeverity="HIGH"`)
+	link := chromedp.CSS(`a[href^="/namespaces/default/workflows/1-master/"]`)
+	if err := chromedp.Do(bctx, chromedp.Navigate(list), chromedp.WaitVisible(link)); err != nil {
+		t.Fatalf("the alert is not listed at %s: %v", list, err)
+	}
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Click(link)); err != nil {
+		t.Fatal(err)
+	}
+	// The page renders in steps: read it until the summary shows.
+	var page string
+	err = poll(ctx, 30*time.Second, func() error {
+		text, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("body")))
+		if err != nil {
+			return err
+		}
+		page = text
+		if !strings.Contains(page, summary) {
+			return fmt.Errorf("no %q on the page yet", summary)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("the alert's page: %v", err)
+	}
+	if !strings.Contains(page, summary) || !strings.Contains(page, "AlertWorkflow") {
+		t.Fatalf("the alert's page lacks %q", summary)
+	}
+	saveScreenshot(t, "webui-alerts.png", shot)
+	// The summary and the markdown details live under "User Metadata".
+	if err := chromedp.Do(bctx, chromedp.Click(`//*[self::a or self::button][contains(normalize-space(.), 'User Metadata')]`)); err != nil {
+		t.Fatalf("open User Metadata: %v", err)
+	}
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(`//*[contains(normalize-space(.), 'Failed jobs')]`)); err != nil {
+		t.Fatalf("the alert's details are not shown: %v", err)
+	}
+	details, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	saveScreenshot(t, "webui-alert-details.png", details)
+}
+
+// saveScreenshot keeps a page's picture: in docs/ for the README when
+// ALERTFLOW_UPDATE_SCREENSHOT is set (make screenshots), else in the
+// test's temporary directory.
+func saveScreenshot(t *testing.T, name string, png []byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if os.Getenv("ALERTFLOW_UPDATE_SCREENSHOT") != "" {
+		path = filepath.Join("..", "docs", name)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
