@@ -160,5 +160,5 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, wi
 			Registry:  reg,
 		}, c, logger)
 	}
-	return serveHTTP(ctx, ln, handler, logger)
+	return serveHTTP(ctx, ln, handler, logger, defaultHTTPLimits())
 }

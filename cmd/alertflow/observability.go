@@ -53,20 +53,31 @@ func workerMux(c client.Client, reg *prometheus.Registry) http.Handler {
 	return mux
 }
 
+// httpLimits bound how long a client may take, so slow or stalled clients
+// (slow-loris) cannot hold connections and goroutines for ever.
+type httpLimits struct {
+	readHeader, read, write, idle time.Duration
+}
+
+// defaultHTTPLimits: a GitLab delivery is a few kilobytes, sent at once,
+// and GitLab gives up after 10 s; a body still arriving after 15 s is a
+// client to cut off.
+func defaultHTTPLimits() httpLimits {
+	return httpLimits{readHeader: 5 * time.Second, read: 15 * time.Second, write: 30 * time.Second, idle: 2 * time.Minute}
+}
+
 // serveHTTP serves handler on ln until ctx is done, then stops taking new
 // connections and lets the requests in flight finish, for at most
 // shutdownTimeout: a webhook being answered when SIGTERM comes is answered,
 // not dropped.
-func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, logger *slog.Logger) error {
+func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, logger *slog.Logger, limits httpLimits) error {
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		// Slow bodies get cut off well before GitLab's own 10 s timeout
-		// would make the answer useless anyway.
-		ReadTimeout:  30 * time.Second,
-		WriteTimeout: 30 * time.Second,
-		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: limits.readHeader,
+		ReadTimeout:       limits.read,
+		WriteTimeout:      limits.write,
+		IdleTimeout:       limits.idle,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

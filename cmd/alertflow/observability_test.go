@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -8,6 +9,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/alertflow/alertflow/ingress"
 )
 
 func TestAWebhookInFlightWhenStopIsAskedIsAnsweredNotDropped(t *testing.T) {
@@ -24,7 +27,9 @@ func TestAWebhookInFlightWhenStopIsAskedIsAnsweredNotDropped(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- serveHTTP(ctx, ln, handler, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		served <- serveHTTP(ctx, ln, handler, slog.New(slog.NewTextHandler(io.Discard, nil)), defaultHTTPLimits())
+	}()
 
 	answered := make(chan *http.Response, 1)
 	go func() {
@@ -69,5 +74,45 @@ func TestAWebhookInFlightWhenStopIsAskedIsAnsweredNotDropped(t *testing.T) {
 	}
 	if err := <-served; err != nil {
 		t.Fatalf("serveHTTP: %v", err)
+	}
+}
+
+// A client that sends its headers and then trickles the body (slow-loris)
+// is cut off by the read timeout, answered 400, and never reaches Temporal.
+func TestASlowLorisBodyIsCutOffByTheReadTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := ingress.ParseTokens("gitlab=tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := ingress.New(ingress.Config{Tokens: tokens}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	limits := defaultHTTPLimits()
+	limits.readHeader, limits.read = 200*time.Millisecond, 300*time.Millisecond
+	go func() { _ = serveHTTP(ctx, ln, handler, slog.New(slog.NewTextHandler(io.Discard, nil)), limits) }()
+
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Headers promise 1 MiB; the body never comes.
+	if _, err := io.WriteString(conn, "POST /webhooks/gitlab?token=tok HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n{\"object_kind\":"); err != nil {
+		t.Fatal(err)
+	}
+	// The answer comes (or the connection closes) without the client
+	// sending anything more; the test's own timeout catches a hang.
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Logf("the server closed the connection: %v", err)
+		return // cut off too
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("a stalled body answered %d", resp.StatusCode)
 	}
 }
