@@ -3,6 +3,7 @@ package alert
 import (
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is one pipeline state change, reduced to what alertflow keeps of a
@@ -47,6 +48,9 @@ type Pipeline struct {
 	// Duration in seconds, as GitLab reports it.
 	Duration   float64 `json:"duration,omitempty"`
 	FailedJobs []Job   `json:"failed_jobs,omitempty"`
+	// FailedJobsOmitted counts the failed jobs left out of FailedJobs to
+	// keep the event small (see Event.Bound).
+	FailedJobsOmitted int `json:"failed_jobs_omitted,omitempty"`
 }
 
 // Job is a failed job of a pipeline.
@@ -83,4 +87,50 @@ func (e Event) ContentKey() string {
 // AlertID is the ID of the alert this event belongs to.
 func (e Event) AlertID() string {
 	return ID(e.Project.ID, e.Pipeline.Ref)
+}
+
+// Bounds on what an event keeps, so that any payload under the body limit
+// makes a signal far below Temporal's payload limits (it warns from 512 KiB
+// and refuses 2 MiB), and an alert's history stays small.
+const (
+	// MaxFailedJobs is how many failed jobs an event keeps.
+	MaxFailedJobs = 50
+	// MaxText is how many bytes of any kept string an event keeps.
+	MaxText = 1024
+)
+
+// Bound cuts the event down to MaxFailedJobs failed jobs (counting the rest
+// in FailedJobsOmitted) and every kept string to MaxText bytes. The ref is
+// left whole: it names the alert, and its length is checked on intake.
+func (e *Event) Bound() {
+	if n := len(e.Pipeline.FailedJobs); n > MaxFailedJobs {
+		e.Pipeline.FailedJobsOmitted += n - MaxFailedJobs
+		e.Pipeline.FailedJobs = e.Pipeline.FailedJobs[:MaxFailedJobs:MaxFailedJobs]
+	}
+	for i := range e.Pipeline.FailedJobs {
+		j := &e.Pipeline.FailedJobs[i]
+		j.Name, j.Stage, j.FailureReason = clip(j.Name), clip(j.Stage), clip(j.FailureReason)
+	}
+	for _, s := range []*string{
+		&e.Project.Path, &e.Project.URL, &e.Project.DefaultBranch,
+		&e.Pipeline.Name, &e.Pipeline.SHA, &e.Pipeline.Source, &e.Pipeline.Status, &e.Pipeline.URL,
+		&e.User, &e.Commit.Title, &e.Commit.URL, &e.IdempotencyKey,
+	} {
+		*s = clip(*s)
+	}
+	if e.MergeRequest != nil {
+		e.MergeRequest.Title, e.MergeRequest.URL = clip(e.MergeRequest.Title), clip(e.MergeRequest.URL)
+	}
+}
+
+// clip cuts s to at most MaxText bytes without splitting a UTF-8 sequence.
+func clip(s string) string {
+	if len(s) <= MaxText {
+		return s
+	}
+	cut := MaxText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

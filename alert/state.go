@@ -86,16 +86,18 @@ func (o Outcome) Changed() bool {
 
 // NewestPipeline is what the alert shows of the newest pipeline seen.
 type NewestPipeline struct {
-	ID          int64     `json:"id"`
-	IID         int64     `json:"iid,omitempty"`
-	Status      string    `json:"status"`
-	SHA         string    `json:"sha,omitempty"`
-	URL         string    `json:"url,omitempty"`
-	FinishedAt  time.Time `json:"finished_at,omitzero"`
-	FailedJobs  []Job     `json:"failed_jobs,omitempty"`
-	User        string    `json:"user,omitempty"`
-	CommitTitle string    `json:"commit_title,omitempty"`
-	CommitURL   string    `json:"commit_url,omitempty"`
+	ID         int64     `json:"id"`
+	IID        int64     `json:"iid,omitempty"`
+	Status     string    `json:"status"`
+	SHA        string    `json:"sha,omitempty"`
+	URL        string    `json:"url,omitempty"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	FailedJobs []Job     `json:"failed_jobs,omitempty"`
+	// FailedJobsOmitted counts failed jobs beyond those kept.
+	FailedJobsOmitted int    `json:"failed_jobs_omitted,omitempty"`
+	User              string `json:"user,omitempty"`
+	CommitTitle       string `json:"commit_title,omitempty"`
+	CommitURL         string `json:"commit_url,omitempty"`
 }
 
 // Counts tally the events an alert has received, by what became of them.
@@ -274,16 +276,17 @@ func (s *State) older(p Pipeline) bool {
 func (s *State) setNewest(ev Event) {
 	p := ev.Pipeline
 	s.Pipeline = &NewestPipeline{
-		ID:          p.ID,
-		IID:         p.IID,
-		Status:      p.Status,
-		SHA:         p.SHA,
-		URL:         p.URL,
-		FinishedAt:  p.FinishedAt,
-		FailedJobs:  p.FailedJobs,
-		User:        ev.User,
-		CommitTitle: ev.Commit.Title,
-		CommitURL:   ev.Commit.URL,
+		ID:                p.ID,
+		IID:               p.IID,
+		Status:            p.Status,
+		SHA:               p.SHA,
+		URL:               p.URL,
+		FinishedAt:        p.FinishedAt,
+		FailedJobs:        p.FailedJobs,
+		FailedJobsOmitted: p.FailedJobsOmitted,
+		User:              ev.User,
+		CommitTitle:       ev.Commit.Title,
+		CommitURL:         ev.Commit.URL,
 	}
 	s.MergeRequest = ev.MergeRequest
 	// Project details may change (a rename); the newest event knows best.
@@ -356,6 +359,9 @@ func (s *State) FailedJobsLine() string {
 			detail += ", allowed to fail"
 		}
 		parts = append(parts, fmt.Sprintf("%s (%s)", j.Name, strings.TrimPrefix(detail, ", ")))
+	}
+	if s.Pipeline.FailedJobsOmitted > 0 {
+		parts = append(parts, fmt.Sprintf("and %d more", s.Pipeline.FailedJobsOmitted))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -2,8 +2,10 @@ package alert
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -335,4 +337,25 @@ func ExampleState_Apply() {
 	// opened HIGH
 	// stale open
 	// resolved resolved
+}
+
+func TestBoundKeepsAnEventSmall(t *testing.T) {
+	e := ev(1, "failed")
+	for i := 0; i < MaxFailedJobs+7; i++ {
+		e.Pipeline.FailedJobs = append(e.Pipeline.FailedJobs, Job{Name: "job", Stage: "test"})
+	}
+	e.Commit.Title = strings.Repeat("é", MaxText) // 2 bytes a rune
+	e.Pipeline.FailedJobs[0].Name = strings.Repeat("x", 3*MaxText)
+	e.Bound()
+	if len(e.Pipeline.FailedJobs) != MaxFailedJobs || e.Pipeline.FailedJobsOmitted != 7 {
+		t.Fatalf("kept %d jobs, omitted %d", len(e.Pipeline.FailedJobs), e.Pipeline.FailedJobsOmitted)
+	}
+	if len(e.Commit.Title) > MaxText+len("…") || !utf8.ValidString(e.Commit.Title) || len(e.Pipeline.FailedJobs[0].Name) > MaxText+len("…") {
+		t.Fatalf("strings not clipped on rune boundaries: %d / %d bytes", len(e.Commit.Title), len(e.Pipeline.FailedJobs[0].Name))
+	}
+	s := New(Limits{})
+	s.Apply(e, t0)
+	if !strings.HasSuffix(s.FailedJobsLine(), "and 7 more") {
+		t.Fatalf("FailedJobsLine() = %q", s.FailedJobsLine())
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 	commonpb "go.temporal.io/api/common/v1"
@@ -131,6 +132,9 @@ func listQuery(q map[string][]string) (string, *ErrorAnswer) {
 		clauses = append(clauses, "GitLabProjectID = "+strconv.FormatInt(id, 10))
 	}
 	if v := q["ref"]; len(v) > 0 && v[0] != "" {
+		if !utf8.ValidString(v[0]) {
+			return "", &ErrorAnswer{Field: "ref", Error: "ref must be valid UTF-8"}
+		}
 		clauses = append(clauses, "GitLabRef = "+quoteValue(v[0]))
 	}
 	return strings.Join(clauses, " AND "), nil

@@ -172,6 +172,8 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome,
 	}
 	ev.IdempotencyKey = r.Header.Get("Idempotency-Key")
 	ev.ReceivedAt = time.Now().UTC()
+	// Whatever GitLab sent under the body limit, the signal stays small.
+	ev.Bound()
 	alertID = ev.AlertID()
 
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)

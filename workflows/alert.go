@@ -174,7 +174,12 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 		acks:      workflow.GetSignalChannel(ctx, Acknowledge),
 		resolves:  workflow.GetSignalChannel(ctx, Resolve),
 	}
-	for _, ev := range r.in.Pending {
+	for i, ev := range r.in.Pending {
+		if r.st.Status == alert.StatusResolved {
+			// The carried events resolved this alert too: the rest may
+			// hold yet another failure, which complete carries on.
+			return r.complete(ctx, ch, r.in.Pending[i:])
+		}
 		if err := r.apply(ctx, ev); err != nil {
 			return nil, err
 		}
@@ -221,7 +226,7 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 			return r.continueAsNew(ctx, ch)
 		}
 	}
-	return r.complete(ctx, ch)
+	return r.complete(ctx, ch, nil)
 }
 
 // apply applies one event and makes everything outside the state follow:
@@ -375,7 +380,7 @@ func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, er
 			return nil, err
 		}
 		if resolved {
-			return r.complete(ctx, ch)
+			return r.complete(ctx, ch, nil)
 		}
 	}
 	next := r.in
@@ -384,12 +389,21 @@ func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, er
 }
 
 // complete ends a resolved alert: it waits for the notifications, then
-// drains the signals that arrived meanwhile. A bad pipeline among them
+// takes backlog (events carried into this run but not applied yet) and
+// the signals that arrived meanwhile. A bad pipeline among them
 // opens a new alert: the run continues as new with it and every later
 // event, so no failure that arrived after the resolve is lost. Manual
 // actions that arrive after the resolve are refused in the timeline.
-func (r *run) complete(ctx workflow.Context, ch channels) (*alert.State, error) {
+func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event) (*alert.State, error) {
 	var carry []alert.Event
+	take := func(ev alert.Event) {
+		if len(carry) > 0 || r.st.Apply(ev, workflow.Now(ctx)) == alert.OutcomeReopen {
+			carry = append(carry, ev)
+		}
+	}
+	for _, ev := range backlog {
+		take(ev)
+	}
 	for {
 		if err := r.settle(ctx, 0); err != nil {
 			return nil, err
@@ -402,9 +416,7 @@ func (r *run) complete(ctx workflow.Context, ch channels) (*alert.State, error) 
 		var res alert.Resolution
 		switch {
 		case ch.pipelines.ReceiveAsync(&ev):
-			if len(carry) > 0 || r.st.Apply(ev, workflow.Now(ctx)) == alert.OutcomeReopen {
-				carry = append(carry, ev)
-			}
+			take(ev)
 		case ch.acks.ReceiveAsync(&a):
 			r.st.Reject(Acknowledge, a.By, r.st.CheckAcknowledge(a), workflow.Now(ctx))
 		case ch.resolves.ReceiveAsync(&res):

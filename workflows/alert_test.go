@@ -316,3 +316,24 @@ func continued(t *testing.T, e *alertEnv) *Input {
 	}
 	return &next
 }
+
+func TestCarriedEventsThatResolveAndFailAgainCarryTheLastFailureOn(t *testing.T) {
+	e := newAlertEnv(t)
+	// Carried from a closing run: a new alert, its resolve, and a failure
+	// after that second resolve, which must not be lost either.
+	e.ExecuteWorkflow(AlertWorkflow, Input{Pending: []alert.Event{
+		pipelineEvent(3, "canceled"), pipelineEvent(4, "success"), pipelineEvent(5, "failed"), pipelineEvent(6, "skipped"),
+	}})
+	next := continued(t, e)
+	if len(next.Pending) != 2 || next.Pending[0].Pipeline.ID != 5 || next.Pending[1].Pipeline.ID != 6 {
+		t.Fatalf("carried on %+v, want pipelines 5 and 6", next.Pending)
+	}
+	e2 := newAlertEnv(t)
+	e2.stateAt(t, time.Minute, func(s *alert.State) {
+		if s.Status != alert.StatusOpen || s.Pipeline.ID != 6 || s.Severity != alert.SeverityLow || s.PeakSeverity != alert.SeverityHigh {
+			t.Errorf("third alert: %s, pipeline %d, %s peak %s", s.Status, s.Pipeline.ID, s.Severity, s.PeakSeverity)
+		}
+	})
+	e2.ExecuteWorkflow(AlertWorkflow, *next)
+	e2.stillOpen(t)
+}
