@@ -99,6 +99,13 @@ func TestAnOutageOfTheServerIsAnsweredWith503AndHealsByItself(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.waitState("30-master", isOpen)
+	// More alerts open across the outage, each with its own state.
+	others := map[string]alert.Severity{"31-main": alert.SeverityMedium, "32-release/2.x": alert.SeverityLow}
+	s.mustSignal(payload(t, 31, "main", 310, "canceled"))
+	s.mustSignal(payload(t, 32, "release/2.x", 320, "skipped"))
+	for id, sev := range others {
+		s.waitState(id, severityIs(sev))
+	}
 	waitReady(http.StatusOK)
 
 	if err := srv.Stop(); err != nil {
@@ -135,5 +142,11 @@ func TestAnOutageOfTheServerIsAnsweredWith503AndHealsByItself(t *testing.T) {
 	})
 	if st.Status != alert.StatusOpen || st.PeakSeverity != alert.SeverityHigh {
 		t.Fatalf("after the restart: %s peak %s", st.Status, st.PeakSeverity)
+	}
+	for id, sev := range others {
+		got := s.waitState(id, severityIs(sev))
+		if got.Status != alert.StatusOpen || got.Counts.Events != 1 {
+			t.Fatalf("%s after the restart: %s with %+v", id, got.Status, got.Counts)
+		}
 	}
 }
