@@ -48,9 +48,11 @@ compose-check: test-deps
 	docker-compose --env-file .env.example -f docker-compose.yml config -q && \
 	echo "compose-check: docker-compose.yml is valid ($$(docker-compose version --short))"
 
-# Integration tests start bin/temporal through the SDK's testsuite.
+# One run of every package under the race detector; the integration tests
+# start bin/temporal through the SDK's testsuite. Fuzz targets run their
+# seed corpus here; see the README's "Reliability" to fuzz longer.
 test: $(TEMPORAL) fmt-check vet test-deps compose-check
-	ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) $(GO) test -count=1 -timeout 12m ./...
+	ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) $(GO) test -race -count=1 -timeout 14m ./...
 
 # Re-take the Web UI screenshots in docs/ that the README shows.
 screenshots: $(TEMPORAL) test-deps
