@@ -108,6 +108,13 @@ func (t *gitlabTime) UnmarshalJSON(b []byte) error {
 	}
 	for _, layout := range gitlabTimeLayouts {
 		if v, err := time.Parse(layout, s); err == nil {
+			// A time whose UTC year has not four digits cannot be encoded
+			// into the signal: refuse it here, naming the field, rather
+			// than as a 503 from the Temporal call.
+			if y := v.UTC().Year(); y < 1 || y > 9999 {
+				t.err = fmt.Errorf("%q is outside the years 0001 to 9999", s)
+				return nil
+			}
 			t.Time = v.UTC()
 			return nil
 		}
