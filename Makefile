@@ -5,7 +5,7 @@ GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL := $(CURDIR)/bin/temporal
 
-.PHONY: run build test test-deps vet fmt-check compose-check histories screenshots clean
+.PHONY: run build test test-deps vet fmt-check compose-check histories screenshots clean bench
 
 run: $(TEMPORAL) build
 	./bin/alertflow dev
@@ -65,6 +65,15 @@ histories: $(TEMPORAL)
 	rm -f testdata/histories/*.json
 	ALERTFLOW_RECORD_HISTORIES=$(CURDIR)/testdata/histories ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) \
 		$(GO) test -count=1 -short ./integration
+
+# Load benchmark (bench/, about eight minutes on two cores): the parsing
+# micro-benchmarks, then afbench, which starts the dev server through
+# bin/alertflow dev and measures raw SDK calls against alertflow in
+# alternating rounds; it prints the table and writes bench/results.json.
+bench: $(TEMPORAL) build
+	$(GO) test -run '^$$' -bench ParsePipelineEvent -benchmem ./ingress
+	$(GO) build -o bin/afbench ./bench/cmd/afbench
+	./bin/afbench -alertflow bin/alertflow -temporal $(TEMPORAL) -json bench/results.json
 
 clean:
 	rm -rf bin data

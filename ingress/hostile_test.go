@@ -665,3 +665,21 @@ func TestTimestampsOutsideFourDigitYearsAreRefusedNamingTheField(t *testing.T) {
 		})
 	}
 }
+
+// user, commit and merge_request of the wrong JSON type are a 400 naming
+// them, as project and object_attributes are (the scanning parser once
+// dropped them silently).
+func TestUserCommitOrMergeRequestOfTheWrongTypeIs400NamingIt(t *testing.T) {
+	for _, field := range []string{"user", "commit", "merge_request"} {
+		for what, v := range wrongValues("object") {
+			t.Run(field+" as "+what, func(t *testing.T) {
+				body := edit(t, withStatus(t, "failed"), func(m map[string]any) { m[field] = v })
+				h := newHarness(t, 0)
+				code, answer := postHostile(t, h, body)
+				if code != http.StatusBadRequest || answer["field"] != field || h.temporal.calls() != 0 {
+					t.Fatalf("%d %v with %d calls, want 400 naming %s", code, answer, h.temporal.calls(), field)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,319 @@
+// Command afbench is alertflow's load benchmark, run by make bench.
+//
+// It starts a Temporal dev server exactly as alertflow dev configures one,
+// by running bin/alertflow dev on free ports with a fresh data directory
+// (or uses TEMPORAL_ADDRESS), and then, scenario by scenario, measures two
+// loads in alternating rounds against it:
+//
+//   - baseline: raw SDK SignalWithStartWorkflow calls, made by afbench
+//     itself, of a trivial signal-receiving workflow (package baseline)
+//     whose worker runs in a process of its own;
+//   - alertflow: the same webhooks as real GitLab payloads posted to the
+//     intake of bin/alertflow serve, whose worker runs AlertWorkflow.
+//
+// Both loads send the same webhooks to the same number of alerts with the
+// same concurrency. afbench prints a table, the ratios and the targets of
+// issue 6, and writes them as JSON.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/alertflow/alertflow/bench/baseline"
+	"github.com/alertflow/alertflow/bench/payload"
+)
+
+// options are afbench's flags.
+type options struct {
+	scenarios     string
+	rounds        int
+	concurrency   int
+	branches      int
+	hotEvents     int
+	mixedBranches int
+	openAlerts    int
+	querySample   int
+	jobs          int
+	sameOptions   bool
+	settleTimeout time.Duration
+	alertflowBin  string
+	temporalBin   string
+	template      string
+	out           string
+	keep          bool
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "baseline-worker" {
+		os.Exit(baselineWorker(os.Args[2:]))
+	}
+	var o options
+	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k", "comma-separated scenarios: spread, hot, mixed, open10k")
+	flag.IntVar(&o.rounds, "rounds", 3, "measured rounds of each load per scenario, alternating")
+	flag.IntVar(&o.concurrency, "concurrency", 16, "webhooks in flight at once, for both loads")
+	flag.IntVar(&o.branches, "branches", 1000, "spread: project-branches per round")
+	flag.IntVar(&o.hotEvents, "hot-events", 1000, "hot: webhooks on the one branch per round")
+	flag.IntVar(&o.mixedBranches, "mixed-branches", 200, "mixed: project-branches per round (20 webhooks each)")
+	flag.IntVar(&o.openAlerts, "open-alerts", 10_000, "open10k: alerts opened and left open")
+	flag.IntVar(&o.querySample, "query-sample", 1000, "open10k: alerts to query, evenly spread; 0 queries every one (minutes on two cores: a query waits for the alert's pending workflow task)")
+	flag.IntVar(&o.jobs, "jobs", 20, "jobs in the builds array of every webhook")
+	flag.BoolVar(&o.sameOptions, "baseline-same-options", false, "start baseline workflows with alertflow's start options (search attributes, memo, summary) rather than an ID and a task queue only")
+	flag.DurationVar(&o.settleTimeout, "settle-timeout", 3*time.Minute, "how long a round's alerts may take to close after the last webhook")
+	flag.StringVar(&o.alertflowBin, "alertflow", "bin/alertflow", "the alertflow binary under test")
+	flag.StringVar(&o.temporalBin, "temporal", "bin/temporal", "the Temporal CLI alertflow dev runs the dev server with")
+	flag.StringVar(&o.template, "template", "testdata/pipeline-failed-branch.json", "the GitLab payload webhooks are built from")
+	flag.StringVar(&o.out, "json", "bench/results.json", "where to write the results")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory with the logs of every process")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "afbench:", err)
+		os.Exit(1)
+	}
+}
+
+// bench is one run of afbench.
+type bench struct {
+	o         options
+	tmp       string
+	token     string
+	offset    int64 // added to every project id, so runs against one server do not meet
+	address   string
+	namespace string
+	client    client.Client
+	server    int // PID of the Temporal server when afbench started it
+	gen       *generator
+	external  bool
+	started   time.Time
+}
+
+// logf reports progress on stderr, with the time since the start.
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "afbench %4.0fs: %s\n", time.Since(b.started).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func run(ctx context.Context, o options) (err error) {
+	b := &bench{o: o, namespace: "default", started: time.Now(), offset: (time.Now().Unix() / 60 % 1000) * 100_000_000}
+	if b.tmp, err = os.MkdirTemp("", "afbench-"); err != nil {
+		return fmt.Errorf("create temporary directory: %w", err)
+	}
+	defer func() {
+		switch {
+		case err != nil:
+			err = fmt.Errorf("%w (logs kept in %s)", err, b.tmp)
+		case o.keep:
+			b.logf("logs kept in %s", b.tmp)
+		default:
+			os.RemoveAll(b.tmp)
+		}
+	}()
+	tok := make([]byte, 16)
+	_, _ = rand.Read(tok)
+	b.token = hex.EncodeToString(tok)
+	builder, err := payload.Load(o.template)
+	if err != nil {
+		return err
+	}
+	b.gen = &generator{builder: builder, jobs: o.jobs, now: time.Now().UTC().Truncate(time.Second)}
+	sampleHook, err := b.gen.webhook(1, "main", "failed", false)
+	if err != nil {
+		return err
+	}
+	res := &Results{
+		Date:     time.Now().UTC().Truncate(time.Second),
+		Machine:  machine(),
+		Settings: Settings{Concurrency: o.concurrency, Rounds: o.rounds, Jobs: o.jobs, PayloadBytes: len(sampleHook.body), Baseline: "workflow ID and task queue only"},
+	}
+	if o.sameOptions {
+		res.Settings.Baseline = "alertflow's start options (search attributes, memo, summary)"
+	}
+	res.LoadAverage[0] = loadAverage()
+
+	if b.address = os.Getenv("TEMPORAL_ADDRESS"); b.address != "" {
+		b.external = true
+		if ns := os.Getenv("TEMPORAL_NAMESPACE"); ns != "" {
+			b.namespace = ns
+		}
+		res.Machine.Server = "TEMPORAL_ADDRESS=" + b.address
+	} else {
+		dev, err := b.startDev(ctx)
+		if err != nil {
+			return err
+		}
+		defer dev.stop(30 * time.Second)
+		res.Machine.Server = "Temporal dev server started by bin/alertflow dev (SQLite with WAL, as alertflow dev configures it)"
+	}
+	if b.client, err = client.DialContext(ctx, client.Options{HostPort: b.address, Namespace: b.namespace, Logger: quietLogger()}); err != nil {
+		return fmt.Errorf("connect to temporal at %s: %w", b.address, err)
+	}
+	defer b.client.Close()
+
+	for i, name := range strings.Split(o.scenarios, ",") {
+		s, err := b.scenario(ctx, i, strings.TrimSpace(name))
+		if err != nil {
+			return fmt.Errorf("scenario %s: %w", name, err)
+		}
+		res.Scenarios = append(res.Scenarios, *s)
+	}
+	res.LoadAverage[1] = loadAverage()
+	res.evaluate()
+	res.print(os.Stdout)
+	return res.write(o.out)
+}
+
+// startDev runs bin/alertflow dev, which starts the Temporal dev server as
+// alertflow dev always does; only its ports and data directory differ. Its
+// own worker and intake stay idle on a task queue of their own.
+func (b *bench) startDev(ctx context.Context) (*proc, error) {
+	var addrs [3]string
+	for i := range addrs {
+		var err error
+		if addrs[i], err = freeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	temporalBin, err := filepath.Abs(b.o.temporalBin)
+	if err != nil {
+		return nil, fmt.Errorf("find %s: %w", b.o.temporalBin, err)
+	}
+	_, devPort, _ := net.SplitHostPort(addrs[0])
+	_, uiPort, _ := net.SplitHostPort(addrs[1])
+	env := []string{
+		"ALERTFLOW_DEV_PORT=" + devPort, "ALERTFLOW_UI_PORT=" + uiPort, "ALERTFLOW_LISTEN=" + addrs[2],
+		"ALERTFLOW_DATA_DIR=" + filepath.Join(b.tmp, "data"), "ALERTFLOW_TEMPORAL_BIN=" + temporalBin,
+		"ALERTFLOW_TASK_QUEUE=afbench-dev-idle", "ALERTFLOW_SOURCE_TOKENS=bench=" + b.token,
+	}
+	b.logf("starting %s dev (dev server on %s, data in %s)", b.o.alertflowBin, addrs[0], filepath.Join(b.tmp, "data"))
+	dev, err := startProc("alertflow dev", filepath.Join(b.tmp, "alertflow-dev.log"), env, b.o.alertflowBin, "dev")
+	if err != nil {
+		return nil, err
+	}
+	if err := waitHealthy(ctx, dev, "http://"+addrs[2]+"/healthz", 2*time.Minute); err != nil {
+		dev.stop(30 * time.Second)
+		return nil, err
+	}
+	b.address = addrs[0]
+	if b.server, err = childOf(dev.pid(), "temporal"); err != nil {
+		dev.stop(30 * time.Second)
+		return nil, err
+	}
+	return dev, nil
+}
+
+// alertflowProc is bin/alertflow serve: intake and worker in one process.
+type alertflowProc struct {
+	*proc
+	url     string
+	logPath string
+}
+
+func (b *bench) startAlertflow(ctx context.Context, scenario, queue string) (*alertflowProc, error) {
+	listen, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	env := []string{
+		"TEMPORAL_ADDRESS=" + b.address, "TEMPORAL_NAMESPACE=" + b.namespace, "ALERTFLOW_TASK_QUEUE=" + queue,
+		"ALERTFLOW_LISTEN=" + listen, "ALERTFLOW_SOURCE_TOKENS=bench=" + b.token,
+	}
+	logPath := filepath.Join(b.tmp, "alertflow-"+scenario+".log")
+	p, err := startProc("alertflow serve", logPath, env, b.o.alertflowBin, "serve")
+	if err != nil {
+		return nil, err
+	}
+	if err := waitHealthy(ctx, p, "http://"+listen+"/healthz", time.Minute); err != nil {
+		p.stop(15 * time.Second)
+		return nil, err
+	}
+	return &alertflowProc{proc: p, url: "http://" + listen + "/webhooks/gitlab", logPath: logPath}, nil
+}
+
+// startBaselineWorker runs the baseline's worker in a process of its own,
+// afbench itself with the baseline-worker command, as alertflow's worker
+// runs in alertflow's.
+func (b *bench) startBaselineWorker(ctx context.Context, scenario, queue string) (*proc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find afbench's binary: %w", err)
+	}
+	logPath := filepath.Join(b.tmp, "baseline-"+scenario+".log")
+	p, err := startProc("baseline worker", logPath, []string{"TEMPORAL_ADDRESS=" + b.address, "TEMPORAL_NAMESPACE=" + b.namespace},
+		self, "baseline-worker", "-task-queue", queue)
+	if err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		if log, _ := os.ReadFile(logPath); strings.Contains(string(log), "ready\n") {
+			return p, nil
+		}
+		if err := p.exited(); err != nil {
+			return nil, err
+		}
+		if time.Now().After(deadline) {
+			p.stop(15 * time.Second)
+			return nil, fmt.Errorf("baseline worker not ready after a minute (log %s)", logPath)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// baselineWorker is "afbench baseline-worker -task-queue Q": the worker of
+// the baseline, until interrupted.
+func baselineWorker(args []string) int {
+	fs := flag.NewFlagSet("afbench baseline-worker", flag.ExitOnError)
+	queue := fs.String("task-queue", "afbench-baseline", "task queue of the baseline workflow")
+	_ = fs.Parse(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c, err := client.DialContext(ctx, client.Options{HostPort: os.Getenv("TEMPORAL_ADDRESS"), Namespace: os.Getenv("TEMPORAL_NAMESPACE"), Logger: quietLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "baseline worker: connect to temporal:", err)
+		return 1
+	}
+	defer c.Close()
+	w := baseline.NewWorker(c, *queue)
+	if err := w.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "baseline worker: start:", err)
+		return 1
+	}
+	defer w.Stop()
+	fmt.Println("ready")
+	<-ctx.Done()
+	return 0
+}
+
+func quietLogger() tlog.Logger {
+	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// base is the first project id of a round of a load in a scenario: no two
+// rounds, loads or scenarios share an alert. Round 0 is the warm-up.
+func (b *bench) base(scenario, load, round int) int64 {
+	return b.offset + int64(scenario+1)*10_000_000 + int64(load)*1_000_000 + int64(round)*10_000
+}
+
+// reversed returns loads in the other order.
+func reversed[T any](s []T) []T {
+	r := slices.Clone(s)
+	slices.Reverse(r)
+	return r
+}

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Results is what bench/results.json holds.
+type Results struct {
+	Date      time.Time  `json:"date"`
+	Machine   Machine    `json:"machine"`
+	Settings  Settings   `json:"settings"`
+	Scenarios []Scenario `json:"scenarios"`
+	Targets   []Target   `json:"targets"`
+	// LoadAverage is /proc/loadavg before and after the run: other work
+	// on the machine shows here.
+	LoadAverage [2]string `json:"load_average"`
+}
+
+// Machine is where the run happened.
+type Machine struct {
+	Cores     int    `json:"cores"`
+	CPU       string `json:"cpu"`
+	MemoryGiB int    `json:"memory_gib"`
+	GoVersion string `json:"go_version"`
+	// Server is the Temporal server measured: the dev server as alertflow
+	// dev starts it, or TEMPORAL_ADDRESS.
+	Server string `json:"server"`
+}
+
+// Settings are the knobs of the run.
+type Settings struct {
+	Concurrency int `json:"concurrency"`
+	Rounds      int `json:"rounds"`
+	// Jobs is the number of jobs in each webhook's builds, PayloadBytes
+	// the size of a failed pipeline's webhook.
+	Jobs         int    `json:"jobs"`
+	PayloadBytes int    `json:"payload_bytes"`
+	Baseline     string `json:"baseline"`
+}
+
+// Scenario is one scenario's measurements.
+type Scenario struct {
+	Name      string `json:"name"`
+	Alertflow *Load  `json:"alertflow"`
+	Baseline  *Load  `json:"baseline,omitempty"`
+	// Ratios of alertflow to the baseline, from all rounds together.
+	ThroughputRatio float64 `json:"throughput_ratio,omitempty"`
+	P99Ratio        float64 `json:"p99_ratio,omitempty"`
+	SettledRatio    float64 `json:"settled_ratio,omitempty"`
+	Open            *Open   `json:"open,omitempty"`
+}
+
+// Load is one load's measurements over all its rounds.
+type Load struct {
+	Webhooks       int     `json:"webhooks"`
+	Errors         int     `json:"errors"`
+	FirstError     string  `json:"first_error,omitempty"`
+	RequestsPerSec float64 `json:"requests_per_sec"`
+	// Latencies, as the sender sees them, of the webhooks that call
+	// Temporal (every one for the baseline; ignored ones apart).
+	P50Ms float64 `json:"p50_ms"`
+	P95Ms float64 `json:"p95_ms"`
+	P99Ms float64 `json:"p99_ms"`
+	// Ignored are the latencies of the webhooks to ignore, as the sender
+	// sees them, IngressMs as the intake's access log has them, by
+	// outcome (alertflow only).
+	Ignored   *Percentiles            `json:"ignored,omitempty"`
+	IngressMs map[string]*Percentiles `json:"ingress_ms,omitempty"`
+	// CPU seconds per 1 000 webhooks, from the first webhook until every
+	// alert of the round closed: of the process under test (alertflow;
+	// for the baseline its worker and the SDK client, which is the bench
+	// itself), of the Temporal server, and of the bench's load generator.
+	CPUPer1000       float64 `json:"cpu_s_per_1000"`
+	ServerCPUPer1000 float64 `json:"server_cpu_s_per_1000,omitempty"`
+	LoadCPUPer1000   float64 `json:"loadgen_cpu_s_per_1000"`
+	// PeakRSSMiB is the peak resident set of the process under test
+	// (alertflow, or the baseline's worker) over the scenario.
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	// DrainSec is how long, summed over the rounds, the alerts took to
+	// close and the server to go idle after the last answer.
+	// SettledPerSec counts that time in: webhooks per second from the
+	// first webhook until everything they caused is done.
+	DrainSec      float64 `json:"drain_s"`
+	SettledPerSec float64 `json:"settled_per_sec"`
+	Rounds        []Round `json:"rounds"`
+}
+
+// Round is one round of one load.
+type Round struct {
+	RequestsPerSec float64 `json:"requests_per_sec"`
+	P99Ms          float64 `json:"p99_ms"`
+	DrainSec       float64 `json:"drain_s"`
+}
+
+// Percentiles of a latency distribution, in milliseconds.
+type Percentiles struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Open is what the open-alerts scenario found: of Alerts opened, Queried
+// were asked for their state, Open answered open and Failed did not
+// answer; Listed are those the server's visibility lists as open.
+type Open struct {
+	Alerts     int     `json:"alerts"`
+	Queried    int     `json:"queried"`
+	Open       int     `json:"open"`
+	Failed     int     `json:"failed"`
+	Listed     int     `json:"listed_open"`
+	QueryP50Ms float64 `json:"query_p50_ms"`
+	QueryP99Ms float64 `json:"query_p99_ms"`
+	RSSMiB     float64 `json:"rss_mib"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+}
+
+// Target is one target of issue 6 and whether the run met it.
+type Target struct {
+	Name string `json:"name"`
+	Want string `json:"want"`
+	Got  string `json:"got"`
+	Met  bool   `json:"met"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func percentiles(sorted []time.Duration) *Percentiles {
+	if len(sorted) == 0 {
+		return nil
+	}
+	return &Percentiles{N: len(sorted), P50: ms(percentile(sorted, 50)), P99: ms(percentile(sorted, 99)), Max: ms(sorted[len(sorted)-1])}
+}
+
+func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }
+
+// machine describes this computer from /proc.
+func machine() Machine {
+	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version()}
+	m.CPU = procField("/proc/cpuinfo", "model name")
+	var kb int
+	fmt.Sscanf(procField("/proc/meminfo", "MemTotal"), "%d", &kb)
+	m.MemoryGiB = (kb + 1<<19) >> 20
+	return m
+}
+
+// procField is the value of the first "key: value" line of a /proc file.
+func procField(path, key string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if k, v, ok := strings.Cut(s.Text(), ":"); ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func loadAverage() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return strings.Join(strings.Fields(string(b))[:min(3, len(strings.Fields(string(b))))], " ")
+}
+
+// evaluate checks the results against the targets of issue 6.
+func (r *Results) evaluate() {
+	for _, s := range r.Scenarios {
+		switch {
+		case s.Name == "spread" && s.Baseline != nil:
+			r.Targets = append(r.Targets,
+				Target{"spread throughput", "alertflow >= 0.90 x baseline", fmt.Sprintf("%.2f x", s.ThroughputRatio), s.ThroughputRatio >= 0.90},
+				Target{"spread p99", "alertflow <= 1.2 x baseline", fmt.Sprintf("%.2f x", s.P99Ratio), s.P99Ratio > 0 && s.P99Ratio <= 1.2})
+		case s.Name == "mixed":
+			got, met := "no access log", false
+			if p := s.Alertflow.IngressMs[ignored]; p != nil {
+				got, met = fmt.Sprintf("p99 %.3f ms at the ingress (%d webhooks)", p.P99, p.N), p.P99 < 1
+			}
+			r.Targets = append(r.Targets, Target{"mixed ignored", "p99 < 1 ms at the ingress, no Temporal call", got, met})
+		case s.Name == "open10k" && s.Open != nil:
+			o := s.Open
+			r.Targets = append(r.Targets,
+				Target{"open alerts RSS", fmt.Sprintf("peak RSS < 1024 MiB with %d open alerts", o.Alerts), fmt.Sprintf("%.0f MiB", o.PeakRSSMiB), o.Alerts >= 10_000 && o.PeakRSSMiB < 1024},
+				Target{"open alerts queryable", "every alert listed open; every queried alert answers open",
+					fmt.Sprintf("%d of %d listed open; %d queried: %d open, %d failed", o.Listed, o.Alerts, o.Queried, o.Open, o.Failed),
+					o.Listed == o.Alerts && o.Open == o.Queried && o.Failed == 0})
+		}
+	}
+}
+
+// print writes the table make bench shows.
+func (r *Results) print(w io.Writer) {
+	m := r.Machine
+	fmt.Fprintf(w, "\nalertflow load benchmark, %s\n", r.Date.Format(time.RFC3339))
+	fmt.Fprintf(w, "machine: %d cores, %s, %d GiB, %s; load average before %s, after %s\n",
+		m.Cores, m.CPU, m.MemoryGiB, m.GoVersion, r.LoadAverage[0], r.LoadAverage[1])
+	fmt.Fprintf(w, "server: %s; concurrency %d, %d rounds per load, alternating; %d jobs, %d bytes per failed pipeline; baseline: %s\n\n",
+		m.Server, r.Settings.Concurrency, r.Settings.Rounds, r.Settings.Jobs, r.Settings.PayloadBytes, r.Settings.Baseline)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tload\twebhooks\terrors\treq/s\tp50 ms\tp95 ms\tp99 ms\tCPU s/1k\tserver CPU s/1k\tpeak RSS MiB\tdrain s\tsettled/s\t")
+	row := func(name, load string, l *Load) {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.1f\t%.1f\t\n", name, load, l.Webhooks, l.Errors,
+			l.RequestsPerSec, l.P50Ms, l.P95Ms, l.P99Ms, l.CPUPer1000, l.ServerCPUPer1000, l.PeakRSSMiB, l.DrainSec, l.SettledPerSec)
+	}
+	for _, s := range r.Scenarios {
+		if s.Baseline != nil {
+			row(s.Name, "baseline", s.Baseline)
+		}
+		row(s.Name, "alertflow", s.Alertflow)
+		if s.Baseline != nil {
+			fmt.Fprintf(tw, "%s\tratio\t\t\t%.2f\t\t\t%.2f\t%.2f\t%.2f\t%.2f\t\t%.2f\t\n", s.Name, s.ThroughputRatio, s.P99Ratio,
+				s.Alertflow.CPUPer1000/s.Baseline.CPUPer1000, s.Alertflow.ServerCPUPer1000/s.Baseline.ServerCPUPer1000,
+				s.Alertflow.PeakRSSMiB/s.Baseline.PeakRSSMiB, s.SettledRatio)
+		}
+	}
+	tw.Flush()
+	for _, s := range r.Scenarios {
+		if p := s.Alertflow.Ignored; p != nil {
+			fmt.Fprintf(w, "\n%s: %d ignored webhooks answered in p50 %.3f ms, p99 %.3f ms at the sender", s.Name, p.N, p.P50, p.P99)
+			if q := s.Alertflow.IngressMs[ignored]; q != nil {
+				fmt.Fprintf(w, "; p50 %.3f ms, p99 %.3f ms, max %.3f ms at the ingress", q.P50, q.P99, q.Max)
+			}
+			fmt.Fprintln(w)
+		}
+		if o := s.Open; o != nil {
+			fmt.Fprintf(w, "\n%s: %d alerts opened, %d listed open by visibility; %d queried (p50 %.1f ms, p99 %.1f ms): %d open, %d failed; alertflow RSS %.0f MiB, peak %.0f MiB\n",
+				s.Name, o.Alerts, o.Listed, o.Queried, o.QueryP50Ms, o.QueryP99Ms, o.Open, o.Failed, o.RSSMiB, o.PeakRSSMiB)
+		}
+	}
+	fmt.Fprintln(w, "\ntargets:")
+	for _, t := range r.Targets {
+		mark := "MET    "
+		if !t.Met {
+			mark = "NOT MET"
+		}
+		fmt.Fprintf(w, "  %s  %-22s want %s; got %s\n", mark, t.Name, t.Want, t.Got)
+	}
+}
+
+// write stores the results as indented JSON at path.
+func (r *Results) write(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode results: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return nil
+}

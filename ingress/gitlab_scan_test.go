@@ -1,0 +1,174 @@
+package ingress
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// ParsePipelineEvent scans JSON itself; these tests hold it to what
+// encoding/json, which it replaced, accepts and decodes.
+
+func TestCheckJSONAcceptsWhatEncodingJSONAccepts(t *testing.T) {
+	inputs := []string{
+		``, ` `, `{}`, `[]`, `{`, `}`, `[`, `]`, `{"a":1}`, ` {"a" : [1, 2.5, -3e2, true, false, null] } `,
+		`{"a":1,}`, `[1,]`, `{"a"}`, `{"a":}`, `{a:1}`, `{"a":1 "b":2}`, `[1 2]`, `{} {}`, `{}x`, `"\u00e9"`,
+		`"\x"`, `"\u12"`, `"\u12G4"`, "\"a\tb\"", "\"a\x01b\"", `"\"\\\/\b\f\n\r\t"`, "\"\xff\xfe\"",
+		`-`, `-0`, `01`, `1.`, `.5`, `1e`, `1e+`, `1E-5`, `-1.5e+10`, `+1`, `0x10`, `1.5.5`,
+		`tru`, `true`, `truex`, `nul`, `null`, `nulll`, `[true,false,null]`, `"unterminated`, `"a\`,
+		strings.Repeat("[", 10000) + strings.Repeat("]", 10000),
+		strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
+		`{"builds":[{"name":"a]}\"{[","status":"failed"}]}`,
+	}
+	for _, in := range inputs {
+		_, msg := checkJSON([]byte(in), nil)
+		if got, want := msg == "", json.Valid([]byte(in)); got != want {
+			t.Errorf("checkJSON(%.40q): valid=%v (%s), encoding/json says %v", in, got, msg, want)
+		}
+	}
+}
+
+func TestParseFindsFailedJobsWhateverTheirText(t *testing.T) {
+	body := []byte(`{"object_kind":"pipeline","project":{"id":1},
+		"object_attributes":{"id":2,"ref":"main","status":"failed"},
+		"builds":[
+			{"name":"quote \" and ] and } and [ and {","status":"success","runner":{"tags":["a]","b}"]}},
+			{"name":"back\\slash\\","stage":"t\u00e9st","status":"failed","failure_reason":null},
+			{"st\u0061tus":"f\u0061iled","name":"escaped"},
+			null,
+			{"name":"upper","Status":"failed","allow_failure":true},
+			{"name":"not me","status":"Failed"}
+		]}`)
+	ev, _, err := ParsePipelineEvent(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, j := range ev.Pipeline.FailedJobs {
+		names = append(names, j.Name+"/"+j.Stage)
+	}
+	if want := []string{`back\slash\/tést`, "escaped/", "upper/"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("failed jobs %q, want %q", names, want)
+	}
+}
+
+func TestParseNamesKeptObjectsOfTheWrongType(t *testing.T) {
+	for _, field := range []string{"object_attributes", "project", "user", "commit", "merge_request", "builds"} {
+		for _, v := range []string{`5`, `"x"`, `true`, `[]`, `{}`} {
+			if v == `{}` && field != "builds" || v == `[]` && field == "builds" {
+				continue
+			}
+			body := []byte(`{"object_kind":"pipeline","project":{"id":1},"object_attributes":{"id":2,"ref":"main","status":"failed"},"` + field + `":` + v + `}`)
+			_, _, err := ParsePipelineEvent(body)
+			var pe *PayloadError
+			if !errors.As(err, &pe) || pe.Field != field {
+				t.Errorf("%s as %s: err %v, want a PayloadError naming %s", field, v, err, field)
+			}
+		}
+	}
+}
+
+// referenceHook is the parser ParsePipelineEvent replaced: encoding/json
+// decoding every job.
+type referenceHook struct {
+	ObjectKind       string `json:"object_kind"`
+	ObjectAttributes struct {
+		ID         *int64     `json:"id"`
+		IID        int64      `json:"iid"`
+		Name       string     `json:"name"`
+		Ref        *string    `json:"ref"`
+		Tag        bool       `json:"tag"`
+		SHA        string     `json:"sha"`
+		Source     string     `json:"source"`
+		Status     *string    `json:"status"`
+		URL        string     `json:"url"`
+		CreatedAt  gitlabTime `json:"created_at"`
+		FinishedAt gitlabTime `json:"finished_at"`
+		Duration   *float64   `json:"duration"`
+	} `json:"object_attributes"`
+	Project struct {
+		ID                *int64 `json:"id"`
+		PathWithNamespace string `json:"path_with_namespace"`
+		WebURL            string `json:"web_url"`
+		DefaultBranch     string `json:"default_branch"`
+	} `json:"project"`
+	User         *hookUser         `json:"user"`
+	Commit       *hookCommit       `json:"commit"`
+	MergeRequest *hookMergeRequest `json:"merge_request"`
+	Builds       []struct {
+		Name          string  `json:"name"`
+		Stage         string  `json:"stage"`
+		Status        string  `json:"status"`
+		FailureReason *string `json:"failure_reason"`
+		AllowFailure  bool    `json:"allow_failure"`
+	} `json:"builds"`
+}
+
+// referenceParse is the replaced ParsePipelineEvent, for valid pipeline
+// events: ok is false where it reported any error, typeErr is its error
+// when a value had the wrong type.
+func referenceParse(body []byte) (h pipelineHook, ok bool, typeErr *json.UnmarshalTypeError) {
+	var r referenceHook
+	if err := json.Unmarshal(body, &r); err != nil {
+		errors.As(err, &typeErr)
+		return h, false, typeErr
+	}
+	if r.ObjectKind != "" && r.ObjectKind != "pipeline" {
+		return h, false, nil
+	}
+	h.ObjectKind = r.ObjectKind
+	a, oa := r.ObjectAttributes, &h.ObjectAttributes
+	oa.ID, oa.IID, oa.Name, oa.SHA, oa.Ref, oa.Status = a.ID, a.IID, a.Name, a.SHA, a.Ref, a.Status
+	oa.Tag, oa.Source, oa.URL, oa.Duration = a.Tag, a.Source, a.URL, a.Duration
+	oa.CreatedAt, oa.FinishedAt = a.CreatedAt, a.FinishedAt
+	p := r.Project
+	h.Project.ID, h.Project.PathWithNamespace, h.Project.WebURL, h.Project.DefaultBranch = p.ID, p.PathWithNamespace, p.WebURL, p.DefaultBranch
+	h.User, h.Commit, h.MergeRequest = r.User, r.Commit, r.MergeRequest
+	for _, b := range r.Builds {
+		if b.Status == "failed" {
+			h.FailedJobs = append(h.FailedJobs, failedJob{b.Name, b.Stage, b.FailureReason, b.AllowFailure})
+		}
+	}
+	return h, h.validate() == nil, nil
+}
+
+// FuzzParsePipelineEvent checks, from real payloads and their mutations,
+// that ParsePipelineEvent agrees with encoding/json on what is well-formed
+// JSON, and that every pipeline event the replaced parser accepted still
+// parses to the same event.
+func FuzzParsePipelineEvent(f *testing.F) {
+	for _, name := range []string{"pipeline-docs-example.json", "pipeline-failed-branch.json", "pipeline-go-gitlab.json",
+		"pipeline-merge-request.json", "pipeline-tag-canceled.json", "pipeline-test-button-rfc3339.json"} {
+		f.Add(readPayload(f, name))
+	}
+	f.Add(pipelineBody(f, 30, 3))
+	f.Add([]byte(`{"object_kind":"pipeline","project":{"id":1,"ID":2},"object_attributes":{"id":2,"ref":"m\u00fc","status":"failed","duration":1.5},"builds":null,"user":null}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ev, isPipeline, err := ParsePipelineEvent(body)
+		if _, malformed := err.(*PayloadError); malformed && strings.HasPrefix(err.(*PayloadError).Reason, "malformed JSON") {
+			if json.Valid(body) && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
+				t.Fatalf("%v, but encoding/json finds the body well-formed", err)
+			}
+		} else if !json.Valid(body) {
+			t.Fatalf("accepted a body encoding/json finds malformed (err %v)", err)
+		}
+		ref, ok, typeErr := referenceParse(body)
+		if typeErr != nil && typeErr.Field != "" && !strings.HasPrefix(typeErr.Field, "builds") && isPipeline && err == nil {
+			// Values of jobs that did not fail are not decoded any more;
+			// every other value of the wrong type is still refused.
+			t.Fatalf("the replaced parser refused %s (%v), now accepted", typeErr.Field, typeErr)
+		}
+		if !ok {
+			return
+		}
+		if err != nil || !isPipeline {
+			t.Fatalf("the replaced parser accepted the body, now pipeline=%v err=%v", isPipeline, err)
+		}
+		if want := ref.event(); !reflect.DeepEqual(ev, want) {
+			t.Fatalf("event differs from the replaced parser's\n got %+v\nwant %+v", ev, want)
+		}
+	})
+}
