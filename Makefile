@@ -60,7 +60,9 @@ screenshots: $(TEMPORAL) test-deps
 		$(GO) test -count=1 -run TestTheWebUIShowsAnOpenHighAlert ./integration
 
 # Re-record the histories the replay test in workflows/ replays. Run it after
-# a deliberate change to AlertWorkflow, and commit the result with it.
+# a deliberate change to AlertWorkflow, and commit the result with it; move
+# the old ones into a subdirectory first when the change is versioned, so
+# they stay replayed.
 histories: $(TEMPORAL)
 	rm -f testdata/histories/*.json
 	ALERTFLOW_RECORD_HISTORIES=$(CURDIR)/testdata/histories ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) \

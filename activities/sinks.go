@@ -34,10 +34,12 @@ const (
 )
 
 // Sinks are the notification activities, one per sink, so that a failing
-// sink is retried without re-sending through the others. The workflow
-// schedules all three for every transition whatever the worker's
-// configuration, which keeps its history the same everywhere; a sink that
-// is not configured succeeds at once.
+// sink is retried without re-sending through the others. The workflow runs
+// NotifyLog as a local activity, in the workflow task that made the
+// transition, and schedules activities only for the remote sinks it names:
+// a sink that is not configured costs the server nothing. (Alerts started
+// before that scheduled all three whatever the configuration; a sink that is
+// not configured still succeeds at once for them.)
 type Sinks struct {
 	logger  *slog.Logger
 	webhook Notifier
@@ -55,10 +57,13 @@ func NewSinks(logger *slog.Logger, webhook, slack Notifier) *Sinks {
 	return &Sinks{logger: logger, webhook: webhook, slack: slack}
 }
 
-// NotifyLog writes the notification to the service log. It is always on,
-// so that every transition leaves a trace even when no other sink is
-// configured.
-func (s *Sinks) NotifyLog(ctx context.Context, n Notification) error {
+// NotifyLog writes the notification to the service log and returns the
+// activity names of the remote sinks this worker has configured, for the
+// workflow to schedule. It is always on, so that every transition leaves a
+// trace even when no other sink is configured. Its result is recorded in
+// the history, so a worker restarted with another configuration replays
+// what was decided before.
+func (s *Sinks) NotifyLog(ctx context.Context, n Notification) ([]string, error) {
 	a := n.Alert
 	attrs := []any{
 		"notification_id", n.ID,
@@ -80,7 +85,20 @@ func (s *Sinks) NotifyLog(ctx context.Context, n Notification) error {
 		attrs = append(attrs, "failed_jobs", jobs)
 	}
 	s.logger.InfoContext(ctx, n.Title, attrs...)
-	return nil
+	return s.remote(), nil
+}
+
+// remote names the activities of the configured remote sinks, in a fixed
+// order.
+func (s *Sinks) remote() []string {
+	var names []string
+	if s.webhook != nil {
+		names = append(names, ActivityNotifyWebhook)
+	}
+	if s.slack != nil {
+		names = append(names, ActivityNotifySlack)
+	}
+	return names
 }
 
 // NotifyWebhook posts the notification to the generic webhook, if one is

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -208,13 +209,51 @@ func TestNotifyLogLogsTheTransition(t *testing.T) {
 			n := fixture.Notification(kind)
 			var out syncBuffer
 			sinks := activities.NewSinks(logger(&out), nil, nil)
-			if err := run(t, sinks, sinks.NotifyLog, n); err != nil {
+			var suite testsuite.WorkflowTestSuite
+			env := suite.NewTestActivityEnvironment()
+			env.RegisterActivity(sinks)
+			if _, err := env.ExecuteActivity(sinks.NotifyLog, n); err != nil {
 				t.Fatal(err)
 			}
 			for _, want := range []string{n.Title, `"kind":"` + string(kind) + `"`, `"notification_id":"` + n.ID + `"`, `"alert_id":"` + n.Alert.ID + `"`} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("the log lacks %s:\n%s", want, out.String())
 				}
+			}
+		})
+	}
+}
+
+func TestNotifyLogNamesTheConfiguredRemoteSinks(t *testing.T) {
+	hook, slack := &fakeNotifier{}, &fakeNotifier{}
+	tests := []struct {
+		name  string
+		sinks *activities.Sinks
+		want  []string
+	}{
+		{"no remote sink means none to schedule", activities.NewSinks(nil, nil, nil), nil},
+		{"a webhook alone is named alone", activities.NewSinks(nil, hook, nil), []string{activities.ActivityNotifyWebhook}},
+		{"Slack alone is named alone", activities.NewSinks(nil, nil, slack), []string{activities.ActivityNotifySlack}},
+		{"both are named, webhook first", activities.NewSinks(nil, hook, slack), []string{activities.ActivityNotifyWebhook, activities.ActivityNotifySlack}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var suite testsuite.WorkflowTestSuite
+			env := suite.NewTestActivityEnvironment()
+			env.RegisterActivity(tt.sinks)
+			v, err := env.ExecuteActivity(activities.ActivityNotifyLog, fixture.Notification(activities.KindOpened))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			if err := v.Get(&got); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("NotifyLog named %q, want %q", got, tt.want)
+			}
+			if hook.count() != 0 || slack.count() != 0 {
+				t.Error("NotifyLog called a remote sink")
 			}
 		})
 	}

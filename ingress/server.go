@@ -58,7 +58,7 @@ type Config struct {
 	APIToken Tokens
 	// MaxBody caps a webhook body in bytes; zero means DefaultMaxBody.
 	MaxBody int64
-	// Workflow is the input new alerts start with.
+	// Workflow is the input new alerts start with; New sets its Revision.
 	Workflow workflows.Input
 	// Registry receives the intake's metrics and is served on /metrics,
 	// with whatever else is registered there (the worker's, in serve).
@@ -83,6 +83,9 @@ func New(cfg Config, temporal Temporal, logger *slog.Logger) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
+	// Alerts start with the workflow's newest behaviour; the revision stays
+	// in their history, so older alerts keep theirs.
+	cfg.Workflow.Revision = workflows.CurrentRevision
 	s := &Server{cfg: cfg, temporal: temporal, logger: logger, metrics: NewMetrics(cfg.Registry), router: mux.NewRouter()}
 	s.router.Use(s.observe)
 	s.router.HandleFunc("/webhooks/gitlab", s.gitlabWebhook).Methods(http.MethodPost)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -175,4 +176,70 @@ func TestARefOutsideASCIIIsEncodedInTheIDAndReadableInSearch(t *testing.T) {
 		t.Fatalf("ref %q", st.Ref)
 	}
 	waitListed(t, "GitLabRef='feature/ümlaut'", a.AlertID)
+}
+
+// eventTypes lists the event types of an alert's current run, in order.
+func (s *stack) eventTypes(id string) ([]enumspb.EventType, error) {
+	iter := s.client.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var types []enumspb.EventType
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			return nil, err
+		}
+		types = append(types, ev.GetEventType())
+	}
+	return types, nil
+}
+
+// The server's work is what bounds alertflow's throughput (make bench):
+// with no remote sink configured, an alert that opens and resolves costs
+// one workflow task per event, as the raw-SDK baseline does, and no
+// activity task; the first task does not set again the search attributes
+// and memo the intake started the alert with.
+func TestAnAlertCostsTheServerOneWorkflowTaskPerEventAndNoActivity(t *testing.T) {
+	s := newStack(t)
+	s.mustSignal(payload(t, 6, "master", 60, "failed"))
+	var opening []enumspb.EventType
+	err := poll(context.Background(), 30*time.Second, func() error {
+		var err error
+		if opening, err = s.eventTypes("6-master"); err != nil {
+			return err
+		}
+		if !slices.Contains(opening, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) {
+			return errors.New("the first workflow task has not completed")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, et := range opening {
+		if et == enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES || et == enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED {
+			t.Errorf("the opening workflow task wrote %s: the alert was started with them", et)
+		}
+	}
+
+	s.mustSignal(payload(t, 6, "master", 61, "success"))
+	if status, final := s.waitClosed("6-master"); status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED || final.Status != alert.StatusResolved {
+		t.Fatalf("closed as %s with the alert %s, want completed and resolved", status, final.Status)
+	}
+	all, err := s.eventTypes("6-master")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[enumspb.EventType]int{}
+	for _, et := range all {
+		count[et]++
+	}
+	if n := count[enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]; n != 2 {
+		t.Errorf("%d workflow tasks for two events, want 2: %v", n, all)
+	}
+	if n := count[enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]; n != 0 {
+		t.Errorf("%d activities scheduled with no remote sink, want 0: %v", n, all)
+	}
+	// Both notifications (opened, resolved) were logged, by local activity.
+	if n := count[enumspb.EVENT_TYPE_MARKER_RECORDED]; n != 2 {
+		t.Errorf("%d local activities recorded, want 2 (opened, resolved): %v", n, all)
+	}
 }

@@ -44,6 +44,28 @@ const (
 // stays well below both.
 const DefaultMaxHistory = 4_000
 
+// Revision numbers the ways AlertWorkflow has run, so that a run replays
+// the way it was recorded. It travels in the Input rather than in a
+// workflow.GetVersion marker, whose TemporalChangeVersion upsert would cost
+// every alert a visibility write.
+type Revision int
+
+const (
+	// RevisionFirst (zero, as every run recorded before revisions has it)
+	// sends each notification to all three sinks as activities and
+	// upserts the search attributes and memo in the first workflow task.
+	RevisionFirst Revision = 0
+	// RevisionLean logs each notification in a local activity, within the
+	// workflow task that made the transition, and sends it as an activity
+	// to the configured remote sinks only; the first workflow task keeps
+	// the search attributes and memo the alert was started with. An alert
+	// costs the server one workflow task per burst of events.
+	RevisionLean Revision = 1
+	// CurrentRevision is what the intake starts alerts with and what
+	// continue-as-new moves a run to: a new run has no history to replay.
+	CurrentRevision = RevisionLean
+)
+
 // Input starts or continues an alert. A run started by the intake gets
 // only the configuration; a continued run also gets State or Pending.
 type Input struct {
@@ -61,6 +83,8 @@ type Input struct {
 	// ReminderInterval is how often an open, unacknowledged alert
 	// re-notifies; zero turns reminders off.
 	ReminderInterval time.Duration `json:"reminder_interval,omitempty"`
+	// Revision is how the run behaves; the intake sets CurrentRevision.
+	Revision Revision `json:"revision,omitempty"`
 }
 
 // AlertWorkflow is one alert, from the first bad pipeline on a project and
@@ -70,7 +94,14 @@ func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 	r := &run{in: in, st: in.State}
 	if r.st == nil {
 		r.st = alert.New(in.Limits)
-	} else {
+	}
+	switch {
+	case in.Revision >= RevisionLean:
+		// The intake starts an alert with the search attributes and memo
+		// of the event that opens it, and continue-as-new keeps them: the
+		// first workflow task need not set them again.
+		r.shown = attrsFrom(workflow.GetTypedSearchAttributes(ctx))
+	case in.State != nil:
 		r.shown = attrsOf(r.st)
 	}
 	if r.in.MaxHistory <= 0 {
@@ -385,7 +416,7 @@ func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, er
 		}
 	}
 	next := r.in
-	next.State, next.Pending = r.st, nil
+	next.State, next.Pending, next.Revision = r.st, nil, CurrentRevision
 	return nil, workflow.NewContinueAsNewError(ctx, AlertWorkflow, next)
 }
 
@@ -425,7 +456,7 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 		}
 	}
 	if len(carry) > 0 {
-		next := Input{Pending: carry, Limits: r.st.Limits, MaxHistory: r.in.MaxHistory, ReminderInterval: r.in.ReminderInterval}
+		next := Input{Pending: carry, Limits: r.st.Limits, MaxHistory: r.in.MaxHistory, ReminderInterval: r.in.ReminderInterval, Revision: CurrentRevision}
 		return nil, workflow.NewContinueAsNewError(ctx, AlertWorkflow, next)
 	}
 	return r.finish(ctx)

@@ -52,11 +52,11 @@ func newAlertEnv(t *testing.T, notifyDelay ...time.Duration) *alertEnv {
 	e := &alertEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment()}
 	e.RegisterWorkflow(AlertWorkflow)
 	e.RegisterActivity(activities.NewSinks(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil))
-	call := e.OnActivity(activities.ActivityNotifyLog, mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notification) error {
+	call := e.OnActivity(activities.ActivityNotifyLog, mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notification) ([]string, error) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.notified = append(e.notified, n.Kind)
-		return nil
+		return nil, nil
 	})
 	for _, d := range notifyDelay {
 		call.After(d)
@@ -130,7 +130,7 @@ func TestAFailedPipelineOpensAHighAlertThatStaysOpen(t *testing.T) {
 			t.Errorf("state %s %s %s", s.ID, s.Status, s.Severity)
 		}
 	})
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	if !checked {
 		t.Fatal("the state was never queried")
 	}
@@ -149,7 +149,7 @@ func TestANewerCanceledPipelineLowersSeverityAndKeepsThePeak(t *testing.T) {
 			t.Errorf("severity %s peak %s pipeline %d", s.Severity, s.PeakSeverity, s.Pipeline.ID)
 		}
 	})
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	want := []activities.Kind{activities.KindOpened, activities.KindSeverityChanged}
 	if got := e.kinds(); !equalKinds(got, want) {
 		t.Fatalf("notifications %v, want %v", got, want)
@@ -172,7 +172,7 @@ func TestStaleAndDuplicateEventsAreRecordedAndChangeNothing(t *testing.T) {
 			t.Errorf("timeline %+v", s.Timeline)
 		}
 	})
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	if got := e.kinds(); !equalKinds(got, []activities.Kind{activities.KindOpened}) {
 		t.Fatalf("stale and duplicate events notified: %v", got)
 	}
@@ -182,7 +182,7 @@ func TestASuccessFromTheNewestPipelineResolvesAndCompletes(t *testing.T) {
 	e := newAlertEnv(t)
 	e.signalAt(time.Second, pipelineEvent(31, "failed"))
 	e.signalAt(time.Hour, pipelineEvent(32, "success"))
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	s := e.result(t)
 	if s.Status != alert.StatusResolved || s.Resolution != "pipeline #32 succeeded" || s.ResolvedBy != "alice" {
 		t.Fatalf("final state %s %q by %q", s.Status, s.Resolution, s.ResolvedBy)
@@ -205,7 +205,7 @@ func TestASuccessFromAnOlderPipelineDoesNotResolve(t *testing.T) {
 			t.Errorf("status %s stale %d, want open with one stale event", s.Status, s.Counts.Stale)
 		}
 	})
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	e.stillOpen(t)
 }
 
@@ -214,7 +214,7 @@ func TestAFailureRightAfterTheResolveContinuesIntoANewAlert(t *testing.T) {
 	e.signalAt(time.Second, pipelineEvent(31, "failed"))
 	// Both arrive before the run can complete: the failure must not be lost.
 	e.signalAt(time.Minute, pipelineEvent(32, "success"), pipelineEvent(33, "failed"))
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	next := continued(t, e)
 	if next.State != nil || len(next.Pending) != 1 || next.Pending[0].Pipeline.ID != 33 {
 		t.Fatalf("next input %+v, want a fresh alert with pipeline 33 pending", next)
@@ -241,7 +241,7 @@ func TestAStaleFailureAfterTheResolveIsNotCarried(t *testing.T) {
 	e := newAlertEnv(t)
 	e.signalAt(time.Second, pipelineEvent(31, "failed"))
 	e.signalAt(time.Minute, pipelineEvent(33, "success"), pipelineEvent(32, "failed"))
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	s := e.result(t)
 	if s.Status != alert.StatusResolved || s.Counts.Stale != 1 {
 		t.Fatalf("status %s stale %d", s.Status, s.Counts.Stale)
@@ -263,7 +263,7 @@ func TestTheRunContinuesAsNewWhenItsHistoryIsLong(t *testing.T) {
 			e.signalAt(2*time.Second, pipelineEvent(2, "canceled"))
 			e.RegisterDelayedCallback(func() { tt.full(e) }, 3*time.Second)
 			e.signalAt(4*time.Second, pipelineEvent(3, "failed"), pipelineEvent(2, "failed"))
-			e.ExecuteWorkflow(AlertWorkflow, Input{MaxHistory: 30})
+			e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision, MaxHistory: 30})
 			next := continued(t, e)
 			s := next.State
 			if s == nil || s.Status != alert.StatusOpen || s.Severity != alert.SeverityHigh || next.MaxHistory != 30 {
@@ -321,7 +321,7 @@ func TestCarriedEventsThatResolveAndFailAgainCarryTheLastFailureOn(t *testing.T)
 	e := newAlertEnv(t)
 	// Carried from a closing run: a new alert, its resolve, and a failure
 	// after that second resolve, which must not be lost either.
-	e.ExecuteWorkflow(AlertWorkflow, Input{Pending: []alert.Event{
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision, Pending: []alert.Event{
 		pipelineEvent(3, "canceled"), pipelineEvent(4, "success"), pipelineEvent(5, "failed"), pipelineEvent(6, "skipped"),
 	}})
 	next := continued(t, e)
@@ -336,4 +336,42 @@ func TestCarriedEventsThatResolveAndFailAgainCarryTheLastFailureOn(t *testing.T)
 	})
 	e2.ExecuteWorkflow(AlertWorkflow, *next)
 	e2.stillOpen(t)
+}
+
+// Continue-as-new starts a run with no history to replay, so it is where an
+// alert of an older revision moves to the current one.
+func TestContinueAsNewMovesAnOlderRunToTheCurrentRevision(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    Input
+		steps func(e *alertEnv)
+	}{
+		{
+			name: "a long history",
+			in:   Input{Revision: RevisionFirst, MaxHistory: 30},
+			steps: func(e *alertEnv) {
+				e.signalAt(time.Second, pipelineEvent(31, "failed"))
+				e.RegisterDelayedCallback(func() { e.SetCurrentHistoryLength(30) }, 2*time.Second)
+				e.signalAt(3*time.Second, pipelineEvent(32, "canceled"))
+			},
+		},
+		{
+			name: "a failure after the resolve",
+			in:   Input{Revision: RevisionFirst},
+			steps: func(e *alertEnv) {
+				e.signalAt(time.Second, pipelineEvent(31, "failed"))
+				e.signalAt(time.Minute, pipelineEvent(32, "success"), pipelineEvent(33, "failed"))
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newAlertEnv(t)
+			tt.steps(e)
+			e.ExecuteWorkflow(AlertWorkflow, tt.in)
+			if next := continued(t, e); next.Revision != CurrentRevision {
+				t.Errorf("continued with revision %d, want %d", next.Revision, CurrentRevision)
+			}
+		})
+	}
 }

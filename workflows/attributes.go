@@ -57,6 +57,18 @@ func attrsOf(s *alert.State) attrs {
 	return a
 }
 
+// attrsFrom reads the values an alert's search attributes have now.
+func attrsFrom(sa temporal.SearchAttributes) attrs {
+	var a attrs
+	a.status, _ = sa.GetKeyword(AttrStatus)
+	a.severity, _ = sa.GetKeyword(AttrSeverity)
+	a.project, _ = sa.GetKeyword(AttrProject)
+	a.ref, _ = sa.GetKeyword(AttrRef)
+	a.projectID, _ = sa.GetInt64(AttrProjectID)
+	a.pipelineID, _ = sa.GetInt64(AttrPipelineID)
+	return a
+}
+
 func (a attrs) updates() []temporal.SearchAttributeUpdate {
 	return []temporal.SearchAttributeUpdate{
 		AttrStatus.ValueSet(a.status),

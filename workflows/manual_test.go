@@ -49,7 +49,7 @@ func TestAcknowledgeThenResolveByUpdate(t *testing.T) {
 	// Acknowledged alerts keep following their pipelines.
 	e.signalAt(2*time.Minute, pipelineEvent(32, "canceled"))
 	res := e.updateAt(time.Hour, Resolve, alert.Resolution{By: "bob", Reason: "flaky runner"})
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 
 	if !ack.done || ack.rejected != nil || ack.err != nil || ack.state == nil || ack.state.Status != alert.StatusAcknowledged {
 		t.Fatalf("acknowledge update: %+v", ack)
@@ -71,7 +71,7 @@ func TestResolveBySignalFromOpen(t *testing.T) {
 	e := newAlertEnv(t)
 	e.signalAt(time.Second, pipelineEvent(31, "failed"))
 	e.signalActionAt(time.Minute, Resolve, alert.Resolution{By: "alice", Reason: "known outage"})
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	s := e.result(t)
 	if s.Status != alert.StatusResolved || s.ResolvedBy != "alice" || s.AcknowledgedBy != "" {
 		t.Fatalf("final state %s by %q", s.Status, s.ResolvedBy)
@@ -87,7 +87,7 @@ func TestAcknowledgeBySignalIsLikeTheUpdate(t *testing.T) {
 			t.Errorf("state %s by %q", s.Status, s.AcknowledgedBy)
 		}
 	})
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	e.stillOpen(t)
 }
 
@@ -101,7 +101,7 @@ func TestValidatorsRejectBadUpdatesAndChangeNothing(t *testing.T) {
 			t.Errorf("rejected updates changed the alert: %s, %d entries", s.Status, len(s.Timeline))
 		}
 	})
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	for name, u := range map[string]*updateResult{"ack without by": noBy, "resolve with a blank by": blankBy} {
 		var appErr *temporal.ApplicationError
 		if !errors.As(u.rejected, &appErr) || appErr.Type() != ErrTypeInvalidInput || !strings.Contains(u.rejected.Error(), `"by" is required`) {
@@ -117,7 +117,7 @@ func TestAnUpdateOnAResolvedAlertIsRejected(t *testing.T) {
 	e.signalAt(time.Second, pipelineEvent(31, "failed"))
 	e.signalAt(time.Minute, pipelineEvent(32, "success"))
 	late := e.updateAt(2*time.Minute, Acknowledge, alert.Acknowledgement{By: "alice"})
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	var appErr *temporal.ApplicationError
 	if !errors.As(late.rejected, &appErr) || appErr.Type() != ErrTypeResolved {
 		t.Fatalf("late acknowledge: %+v, want rejected as %s", late, ErrTypeResolved)
@@ -137,7 +137,7 @@ func TestARejectedSignalIsKeptInTheTimeline(t *testing.T) {
 			t.Errorf("status %s, last entry %+v", s.Status, last)
 		}
 	})
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	e.stillOpen(t)
 }
 
@@ -161,7 +161,7 @@ func TestRemindersFireOnScheduleAndStopOnAcknowledge(t *testing.T) {
 			t.Errorf("reminders went on after the acknowledge: %d, next %v", s.Reminders, s.NextReminderAt)
 		}
 	})
-	e.ExecuteWorkflow(AlertWorkflow, Input{ReminderInterval: 4 * time.Hour})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision, ReminderInterval: 4 * time.Hour})
 	want := []activities.Kind{activities.KindOpened, activities.Kind(alert.OutcomeReminder), activities.Kind(alert.OutcomeReminder), activities.Kind(alert.OutcomeAcknowledged)}
 	if got := e.kinds(); !equalKinds(got, want) {
 		t.Fatalf("notifications %v, want %v", got, want)
@@ -176,7 +176,7 @@ func TestNoRemindersWhenTheIntervalIsZero(t *testing.T) {
 			t.Errorf("%d reminders with reminders off", s.Reminders)
 		}
 	})
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 }
 
 func TestRemindersKeepTheirScheduleAcrossContinueAsNew(t *testing.T) {
@@ -184,7 +184,7 @@ func TestRemindersKeepTheirScheduleAcrossContinueAsNew(t *testing.T) {
 	e.signalAt(time.Second, pipelineEvent(1, "failed"))
 	e.RegisterDelayedCallback(func() { e.SetContinueAsNewSuggested(true) }, time.Hour)
 	e.signalAt(time.Hour+time.Second, pipelineEvent(2, "failed"))
-	e.ExecuteWorkflow(AlertWorkflow, Input{ReminderInterval: 4 * time.Hour})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision, ReminderInterval: 4 * time.Hour})
 	next := continued(t, e)
 	if next.State.NextReminderAt.IsZero() || next.ReminderInterval != 4*time.Hour {
 		t.Fatalf("carried reminder %v every %v", next.State.NextReminderAt, next.ReminderInterval)

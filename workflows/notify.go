@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,9 +18,9 @@ import (
 // the transition, not from randomness.
 var notifyNamespace = uuid.MustParse("4b7d2f43-8a3c-4e0e-9d64-5b1c1a0c6d9e")
 
-// sinkActivities are scheduled for every notification, one activity each,
-// so that a failing sink is retried without re-sending through the others.
-// Their order is part of the workflow's history: changing it breaks replay.
+// sinkActivities are what RevisionFirst runs schedule for every
+// notification, one activity each. Their order is part of those runs'
+// histories: changing it breaks replay.
 func sinkActivities() []string {
 	return []string{activities.ActivityNotifyLog, activities.ActivityNotifyWebhook, activities.ActivityNotifySlack}
 }
@@ -36,6 +37,15 @@ func notifyOptions() workflow.ActivityOptions {
 			BackoffCoefficient: 2,
 			MaximumInterval:    time.Minute,
 		},
+	}
+}
+
+// logOptions bound the local activity that logs a notification and names
+// the remote sinks: it does no I/O beyond the log, so a short budget.
+func logOptions() workflow.LocalActivityOptions {
+	return workflow.LocalActivityOptions{
+		StartToCloseTimeout:    5 * time.Second,
+		ScheduleToCloseTimeout: time.Minute,
 	}
 }
 
@@ -87,6 +97,10 @@ func (r *run) flush(ctx workflow.Context) error {
 	}
 	actx := workflow.WithActivityOptions(ctx, notifyOptions())
 	for _, n := range r.queued {
+		if r.in.Revision >= RevisionLean {
+			r.notifications = append(r.notifications, r.notify(ctx, n))
+			continue
+		}
 		for _, name := range sinkActivities() {
 			r.notifications = append(r.notifications, workflow.ExecuteActivity(actx, name, n))
 		}
@@ -100,6 +114,30 @@ func (r *run) flush(ctx workflow.Context) error {
 	}
 	r.notifications = kept
 	return nil
+}
+
+// notify logs n in a local activity, which runs within the current
+// workflow task and names the configured remote sinks, then sends n to each
+// of them in an activity of its own, so that a failing sink is retried
+// without re-sending through the others. The future it returns is ready
+// once every sink has delivered or given up.
+func (r *run) notify(ctx workflow.Context, n activities.Notification) workflow.Future {
+	done, settled := workflow.NewFuture(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		var remote []string
+		lctx := workflow.WithLocalActivityOptions(ctx, logOptions())
+		err := workflow.ExecuteLocalActivity(lctx, activities.ActivityNotifyLog, n).Get(ctx, &remote)
+		actx := workflow.WithActivityOptions(ctx, notifyOptions())
+		sent := make([]workflow.Future, 0, len(remote))
+		for _, name := range remote {
+			sent = append(sent, workflow.ExecuteActivity(actx, name, n))
+		}
+		for _, f := range sent {
+			err = errors.Join(err, f.Get(ctx, nil))
+		}
+		settled.Set(nil, err)
+	})
+	return done
 }
 
 // settle flushes, then waits until every notification has been delivered or

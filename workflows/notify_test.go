@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -340,22 +341,26 @@ func TestEverySinkGetsExactlyOneNotificationPerTransition(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newNotifyEnv(t, nil, nil)
-			tt.steps(t, e)
-			e.ExecuteWorkflow(AlertWorkflow, tt.in)
-			s := e.resolvedState(t)
-			got := checkEverySinkGot(t, e, tt.want)
-			// Each notification shows the alert as the transition left it.
-			last := got[len(got)-1].Alert
-			if last.Status != alert.StatusResolved || last.ResolvedBy != s.ResolvedBy || last.Resolution != s.Resolution {
-				t.Errorf("the resolved notification shows %s by %q (%q), the alert ended %s by %q (%q)",
-					last.Status, last.ResolvedBy, last.Resolution, s.Status, s.ResolvedBy, s.Resolution)
-			}
-			if len(last.Timeline) != 0 || len(last.RecentKeys) != 0 {
-				t.Errorf("the notification carries %d timeline entries and %d keys, want none", len(last.Timeline), len(last.RecentKeys))
-			}
-		})
+		for _, rev := range []Revision{RevisionFirst, CurrentRevision} {
+			t.Run(fmt.Sprintf("%s (revision %d)", tt.name, rev), func(t *testing.T) {
+				e := newNotifyEnv(t, nil, nil)
+				tt.steps(t, e)
+				in := tt.in
+				in.Revision = rev
+				e.ExecuteWorkflow(AlertWorkflow, in)
+				s := e.resolvedState(t)
+				got := checkEverySinkGot(t, e, tt.want)
+				// Each notification shows the alert as the transition left it.
+				last := got[len(got)-1].Alert
+				if last.Status != alert.StatusResolved || last.ResolvedBy != s.ResolvedBy || last.Resolution != s.Resolution {
+					t.Errorf("the resolved notification shows %s by %q (%q), the alert ended %s by %q (%q)",
+						last.Status, last.ResolvedBy, last.Resolution, s.Status, s.ResolvedBy, s.Resolution)
+				}
+				if len(last.Timeline) != 0 || len(last.RecentKeys) != 0 {
+					t.Errorf("the notification carries %d timeline entries and %d keys, want none", len(last.Timeline), len(last.RecentKeys))
+				}
+			})
+		}
 	}
 }
 
@@ -403,7 +408,7 @@ func TestStaleAndDuplicateEventsNotifyNobody(t *testing.T) {
 				e.eventAt(time.Duration(i+1)*time.Minute, ev)
 			}
 			e.eventAt(time.Hour, pipelineEvent(40, "success"))
-			e.ExecuteWorkflow(AlertWorkflow, Input{})
+			e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 			s := e.resolvedState(t)
 			if s.Counts != tt.want {
 				t.Fatalf("counts %+v, want %+v", s.Counts, tt.want)
@@ -479,7 +484,7 @@ func TestABurstOfSeverityChangesInOneWorkflowTaskNotifiesOnceFromWhereItStarted(
 				}
 			})
 			e.eventAt(time.Hour, pipelineEvent(50, "success"))
-			e.ExecuteWorkflow(AlertWorkflow, Input{})
+			e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 			e.resolvedState(t)
 			if !ran {
 				t.Fatal("the state was never queried after the burst")
@@ -521,7 +526,7 @@ func TestASinkFailingForAWhileDelaysNothingElseAndDeliversOnceItRecovers(t *test
 		}
 	})
 	e.eventAt(time.Hour, pipelineEvent(33, "success"))
-	e.ExecuteWorkflow(AlertWorkflow, Input{})
+	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	e.resolvedState(t)
 	if !ran {
 		t.Fatal("the state was never queried while the webhook was failing")
@@ -571,7 +576,7 @@ func TestAPermanentlyRefusingSinkIsTriedOnceAndTheAlertStillResolves(t *testing.
 			e := newNotifyEnv(t, webhook, slack)
 			e.eventAt(time.Second, pipelineEvent(31, "failed"))
 			e.eventAt(time.Hour, pipelineEvent(32, "success"))
-			e.ExecuteWorkflow(AlertWorkflow, Input{})
+			e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 			e.resolvedState(t)
 
 			want := []activities.Kind{activities.KindOpened, activities.KindResolved}

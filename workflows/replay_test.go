@@ -12,18 +12,24 @@ import (
 
 // TestRecordedHistoriesReplay replays histories recorded from the
 // integration tests (make histories) against today's AlertWorkflow: a
-// change that would break alerts already running fails here.
+// change that would break alerts already running fails here. The
+// subdirectories keep histories of earlier versions (v0: RevisionFirst), which running alerts may still have.
 func TestRecordedHistoriesReplay(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "testdata", "histories", "*.json"))
-	if err != nil {
-		t.Fatal(err)
+	var files []string
+	for _, pattern := range []string{"*.json", "*/*.json"} {
+		found, err := filepath.Glob(filepath.Join("..", "testdata", "histories", pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, found...)
 	}
 	if len(files) == 0 {
 		t.Fatal("no recorded histories in testdata/histories: run make histories")
 	}
 	logger := log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
+		name, _ := filepath.Rel(filepath.Join("..", "testdata", "histories"), f)
+		t.Run(name, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(AlertWorkflow)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
