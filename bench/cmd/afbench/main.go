@@ -50,6 +50,7 @@ type options struct {
 	mixedBranches int
 	openAlerts    int
 	querySample   int
+	openDrain     time.Duration
 	jobs          int
 	sameOptions   bool
 	settleTimeout time.Duration
@@ -72,7 +73,8 @@ func main() {
 	flag.IntVar(&o.hotEvents, "hot-events", 1000, "hot: webhooks on the one branch per round")
 	flag.IntVar(&o.mixedBranches, "mixed-branches", 200, "mixed: project-branches per round (20 webhooks each)")
 	flag.IntVar(&o.openAlerts, "open-alerts", 10_000, "open10k: alerts opened and left open")
-	flag.IntVar(&o.querySample, "query-sample", 1000, "open10k: alerts to query, evenly spread; 0 queries every one (minutes on two cores: a query waits for the alert's pending workflow task)")
+	flag.IntVar(&o.querySample, "query-sample", 1000, "open10k: alerts to query, evenly spread; 0 queries every one")
+	flag.DurationVar(&o.openDrain, "open-drain", 0, "open10k: wait up to this long for the server to work off the backlog before querying (0 queries at once)")
 	flag.IntVar(&o.jobs, "jobs", 20, "jobs in the builds array of every webhook")
 	flag.BoolVar(&o.sameOptions, "baseline-same-options", false, "start baseline workflows with alertflow's start options (search attributes, memo, summary) rather than an ID and a task queue only")
 	flag.DurationVar(&o.settleTimeout, "settle-timeout", 3*time.Minute, "how long a round's alerts may take to close after the last webhook")

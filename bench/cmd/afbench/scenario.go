@@ -156,7 +156,9 @@ func (b *bench) measure(ctx context.Context, scenario string, round int, s *subj
 	if err := settle(ctx, b.client, w.alertIDs, b.o.settleTimeout); err != nil {
 		return fmt.Errorf("%s: %w", tag, err)
 	}
-	if err := b.quiesce(ctx); err != nil {
+	// The dev server has periodic work of its own (scanners): give up
+	// waiting after a while.
+	if err := b.quiesce(ctx, 15*time.Second); err != nil {
 		return fmt.Errorf("%s: %w", tag, err)
 	}
 	drain := time.Since(answered)
@@ -185,10 +187,11 @@ func (b *bench) measure(ctx context.Context, scenario string, round int, s *subj
 	return nil
 }
 
-// quiesce waits, when afbench started the server, until it is idle: the
-// work a round caused after its alerts closed (visibility updates, timers)
-// is the round's, and must not slow the next one down.
-func (b *bench) quiesce(ctx context.Context) error {
+// quiesce waits, when afbench started the server, until it is idle or
+// limit has passed: the work a round caused after its alerts closed
+// (visibility updates, timers) is the round's, and must not slow the next
+// one down.
+func (b *bench) quiesce(ctx context.Context, limit time.Duration) error {
 	if b.server == 0 {
 		return nil
 	}
@@ -197,9 +200,7 @@ func (b *bench) quiesce(ctx context.Context) error {
 		idle  = every / 5 // a fifth of a core
 	)
 	last, err := cpuTime(b.server)
-	// The dev server has periodic work of its own (scanners): give up
-	// waiting after a while.
-	for deadline := time.Now().Add(15 * time.Second); err == nil; {
+	for deadline := time.Now().Add(limit); err == nil; {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -269,6 +270,16 @@ func (b *bench) openScenario(ctx context.Context, index int, name string, s *sub
 	out := drive(ctx, w, b.o.concurrency, name, s.send)
 	b.logf("%-22s %5d webhooks in %5.1f s: %6.1f/s, %d errors",
 		name, out.requests, out.elapsed.Seconds(), float64(out.requests)/out.elapsed.Seconds(), out.errors)
+	var waited time.Duration
+	if b.o.openDrain > 0 {
+		b.logf("%s: waiting up to %s for the server to work off the backlog", name, b.o.openDrain)
+		t := time.Now()
+		if err := b.quiesce(ctx, b.o.openDrain); err != nil {
+			return nil, err
+		}
+		waited = time.Since(t)
+		b.logf("%s: waited %.0f s", name, waited.Seconds())
+	}
 	ids := w.alertIDs
 	if n := b.o.querySample; n > 0 && n < len(ids) {
 		sample := make([]string, n)
@@ -279,7 +290,7 @@ func (b *bench) openScenario(ctx context.Context, index int, name string, s *sub
 	}
 	b.logf("%s: querying %d alerts", name, len(ids))
 	o := b.queryAll(ctx, ids)
-	o.Alerts = len(w.alertIDs)
+	o.Alerts, o.WaitedSec = len(w.alertIDs), waited.Seconds()
 	if o.Listed, err = b.countOpen(ctx, s.queue, o.Alerts); err != nil {
 		return nil, err
 	}
@@ -298,11 +309,17 @@ func (b *bench) openScenario(ctx context.Context, index int, name string, s *sub
 	return &Scenario{Name: name, Alertflow: s.summary(), Open: o}, nil
 }
 
-// queryConcurrency is how many state queries queryAll has in flight.
-const queryConcurrency = 100
+// queryConcurrency is how many state queries queryAll has in flight, and
+// queryTimeout how long an alert has to answer one, retries included: the
+// REST API's alert page must not wait longer.
+const (
+	queryConcurrency = 100
+	queryTimeout     = 10 * time.Second
+)
 
-// queryAll asks every alert in ids for its state, retrying for up to a
-// minute an alert whose first workflow task the worker has not run yet.
+// queryAll asks every alert in ids for its state. A query waits for the
+// alert's pending workflow task, if any: while the worker works off a
+// backlog, it may not be answered in time.
 func (b *bench) queryAll(ctx context.Context, ids []string) *Open {
 	var (
 		mu   sync.Mutex
@@ -311,8 +328,6 @@ func (b *bench) queryAll(ctx context.Context, ids []string) *Open {
 		work = make(chan string)
 		wg   sync.WaitGroup
 	)
-	// A query waits for the alert's pending workflow task, so while the
-	// worker works off a backlog most of them wait: many at once.
 	for range queryConcurrency {
 		wg.Go(func() {
 			for id := range work {
@@ -321,6 +336,9 @@ func (b *bench) queryAll(ctx context.Context, ids []string) *Open {
 				switch {
 				case err != nil:
 					o.Failed++
+					if o.FirstError == "" {
+						o.FirstError = fmt.Sprintf("%s: %v", id, err)
+					}
 				case status == "open":
 					o.Open++
 					lats = append(lats, d)
@@ -358,9 +376,10 @@ func (b *bench) countOpen(ctx context.Context, queue string, want int) (int, err
 }
 
 func (b *bench) query(ctx context.Context, id string) (time.Duration, string, error) {
-	deadline := time.Now().Add(time.Minute)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
 	for {
-		t := time.Now()
 		v, err := b.client.QueryWorkflow(ctx, id, "", workflows.QueryState)
 		var state struct {
 			Status string `json:"status"`
@@ -368,10 +387,13 @@ func (b *bench) query(ctx context.Context, id string) (time.Duration, string, er
 		if err == nil {
 			err = v.Get(&state)
 		}
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
-			return time.Since(t), state.Status, err
+		if err == nil || ctx.Err() != nil {
+			return time.Since(start), state.Status, err
 		}
-		time.Sleep(500 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
 
