@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -390,5 +391,30 @@ func TestParseTokens(t *testing.T) {
 	_, err := ParseTokens("a=supersecret,a=supersecret")
 	if err == nil || strings.Contains(err.Error(), "supersecret") {
 		t.Fatalf("errors must not carry tokens: %v", err)
+	}
+}
+
+// Webhook bodies are read into recycled buffers: an event handed to
+// Temporal must not change when the next request reuses its buffer.
+func TestAnEventKeepsItsValuesWhenTheNextRequestReusesTheBuffer(t *testing.T) {
+	h := newHarness(t, 0)
+	first := withStatus(t, "failed")
+	second := edit(t, withStatus(t, "canceled"), func(m map[string]any) {
+		attrs(m)["ref"] = "a-branch-name-of-the-same-length-or-so"
+		m["project"].(map[string]any)["path_with_namespace"] = "another/project-with-a-longer-path"
+	})
+	want, _, err := ParsePipelineEvent(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range [][]byte{first, second, second} {
+		if rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, body); rec.Code != http.StatusAccepted {
+			t.Fatalf("%d %v", rec.Code, answer)
+		}
+	}
+	got := h.temporal.starts[0].event
+	got.ReceivedAt, got.IdempotencyKey = want.ReceivedAt, want.IdempotencyKey
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the first event changed after later requests:\ngot  %+v\nwant %+v", got, want)
 	}
 }
