@@ -81,8 +81,14 @@ func runMain(m *testing.M) int {
 			Logger:   quietLogger(),
 		},
 		LogLevel: "error",
+		// As alertflow dev configures its server, but for the search
+		// attribute cache, which the CLI keeps off: the tests register the
+		// attributes through the worker once the server runs, and must see
+		// them at once.
 		ExtraArgs: []string{
 			"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+			"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+			"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
 		},
 		Stdout: io.Discard,
 		Stderr: io.Discard,

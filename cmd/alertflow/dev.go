@@ -28,8 +28,17 @@ import (
 
 // devServerArgs are the arguments alertflow dev starts the Temporal dev
 // server with. The pragmas take signal-with-start on SQLite from about 27/s
-// to about 170/s (DESIGN.md); the search attributes are registered here
-// for a new database, and by the worker for an existing one.
+// to about 170/s (DESIGN.md). One partition per task queue: partitions
+// spread a queue over matching hosts, and the dev server has one; with the
+// default four and the SDK's two pollers, tasks backlogged in a partition
+// nobody polled waited out a 60 s long poll (make bench saw the stalls).
+// The search attributes are registered here for a new database, and by the
+// worker for an existing one. The CLI turns the server's search attribute
+// cache off, so that attributes added at run time show at once; alertflow
+// adds its own before the server starts, and with the cache off every
+// signal-with-start and upsert read them from SQLite again (6% of the
+// server's CPU in make bench). On with it: an attribute the worker adds to
+// an older database shows within the cache's minute.
 func devServerArgs(host string, port, uiPort int, namespace, dbFile string) []string {
 	args := []string{
 		"server", "start-dev",
@@ -38,6 +47,9 @@ func devServerArgs(host string, port, uiPort int, namespace, dbFile string) []st
 		"--db-filename", dbFile,
 		"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
 		"--log-level", "warn",
+		"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+		"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
+		"--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=false",
 	}
 	types := workflows.SearchAttributeTypes()
 	for _, name := range slices.Sorted(maps.Keys(types)) {

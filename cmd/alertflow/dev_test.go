@@ -32,6 +32,9 @@ func TestDevServerArgsMatchTheDesign(t *testing.T) {
 		{"--db-filename", "data/temporal.db"},
 		{"--sqlite-pragma", "journal_mode=wal"},
 		{"--sqlite-pragma", "synchronous=normal"},
+		{"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1"},
+		{"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1"},
+		{"--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=false"},
 	} {
 		if !hasPair(args, p[0], p[1]) {
 			t.Errorf("args lack %s %s: %q", p[0], p[1], args)
