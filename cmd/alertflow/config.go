@@ -18,9 +18,11 @@ import (
 type config struct {
 	TemporalAddress string
 	Namespace       string
-	TaskQueue       string
-	Listen          string
-	SourceTokens    ingress.Tokens
+	// Gzip compresses calls to Temporal.
+	Gzip         bool
+	TaskQueue    string
+	Listen       string
+	SourceTokens ingress.Tokens
 	// sourceTokensSet is false when ALERTFLOW_SOURCE_TOKENS was empty, so
 	// that dev can make one up.
 	sourceTokensSet bool
@@ -60,6 +62,18 @@ func settings() []setting {
 				return nil
 			}},
 		{"TEMPORAL_NAMESPACE", "default", "Temporal namespace alerts live in", nonEmpty(func(c *config) *string { return &c.Namespace })},
+		{"ALERTFLOW_TEMPORAL_COMPRESSION", "none", "compression of the gRPC calls to Temporal: none, or gzip for a server across a slow link",
+			func(c *config, v string) error {
+				switch v {
+				case "none":
+					c.Gzip = false
+				case "gzip":
+					c.Gzip = true
+				default:
+					return errors.New("want none or gzip")
+				}
+				return nil
+			}},
 		{"ALERTFLOW_TASK_QUEUE", "alertflow", "task queue of the alert workflows", nonEmpty(func(c *config) *string { return &c.TaskQueue })},
 		{"ALERTFLOW_LISTEN", ":8080", "address the HTTP server (webhook, health) listens on",
 			func(c *config, v string) error {
