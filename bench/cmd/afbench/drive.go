@@ -228,32 +228,32 @@ type accessLog struct {
 }
 
 // since returns the intake's durations of the webhooks whose request ID
-// starts with tag, logged since the last call, by outcome.
-func (l *accessLog) since(tag string) (map[string][]time.Duration, error) {
+// starts with tag, logged since the last call, by outcome: whole, and
+// without the time the bench took to send the body (body_ms).
+func (l *accessLog) since(tag string) (whole, afterBody map[string][]time.Duration, err error) {
 	b, err := readFrom(l.path, l.offset)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	l.offset += int64(len(b))
-	out := map[string][]time.Duration{}
+	whole, afterBody = map[string][]time.Duration{}, map[string][]time.Duration{}
 	for line := range bytes.Lines(b) {
 		var e struct {
 			Msg        string  `json:"msg"`
 			RequestID  string  `json:"request_id"`
 			Outcome    string  `json:"outcome"`
 			DurationMs float64 `json:"duration_ms"`
+			BodyMs     float64 `json:"body_ms"`
 		}
 		if !bytes.Contains(line, []byte(tag)) || json.Unmarshal(line, &e) != nil || e.Msg != "http request" {
 			continue
 		}
 		if len(e.RequestID) > len(tag) && e.RequestID[:len(tag)+1] == tag+"-" {
-			out[e.Outcome] = append(out[e.Outcome], time.Duration(e.DurationMs*float64(time.Millisecond)))
+			whole[e.Outcome] = append(whole[e.Outcome], time.Duration(e.DurationMs*float64(time.Millisecond)))
+			afterBody[e.Outcome] = append(afterBody[e.Outcome], time.Duration((e.DurationMs-e.BodyMs)*float64(time.Millisecond)))
 		}
 	}
-	for _, ds := range out {
-		slices.Sort(ds)
-	}
-	return out, nil
+	return whole, afterBody, nil
 }
 
 // readFrom returns the whole lines of the file at path from offset on; a

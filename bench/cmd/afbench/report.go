@@ -74,6 +74,9 @@ type Load struct {
 	// outcome (alertflow only).
 	Ignored   *Percentiles            `json:"ignored,omitempty"`
 	IngressMs map[string]*Percentiles `json:"ingress_ms,omitempty"`
+	// AfterBodyMs are the intake's durations from the moment the whole
+	// body was in: IngressMs less the time the sender took to send it.
+	AfterBodyMs map[string]*Percentiles `json:"ingress_after_body_ms,omitempty"`
 	// CPU seconds per 1 000 webhooks, from the first webhook until every
 	// alert of the round closed: of the process under test (alertflow;
 	// for the baseline its worker and the SDK client, which is the bench
@@ -238,6 +241,9 @@ func (r *Results) print(w io.Writer) {
 			fmt.Fprintf(w, "\n%s: %d ignored webhooks answered in p50 %.3f ms, p99 %.3f ms at the sender", s.Name, p.N, p.P50, p.P99)
 			if q := s.Alertflow.IngressMs[ignored]; q != nil {
 				fmt.Fprintf(w, "; p50 %.3f ms, p99 %.3f ms, max %.3f ms at the ingress", q.P50, q.P99, q.Max)
+			}
+			if q := s.Alertflow.AfterBodyMs[ignored]; q != nil {
+				fmt.Fprintf(w, "; p50 %.3f ms, p99 %.3f ms, max %.3f ms once the body was in", q.P50, q.P99, q.Max)
 			}
 			fmt.Fprintln(w)
 		}

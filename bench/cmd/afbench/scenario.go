@@ -34,8 +34,10 @@ type subject struct {
 	firstErr            error
 	active, drain       time.Duration
 	cpu, server, loader time.Duration
-	ingress             map[string][]time.Duration
-	rounds              []Round
+	// ingress and afterBody are the intake's durations by outcome, whole
+	// and once the body was in.
+	ingress, afterBody map[string][]time.Duration
+	rounds             []Round
 }
 
 // scenario runs one scenario: a fresh alertflow process and baseline
@@ -88,7 +90,7 @@ func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario
 			return nil, fmt.Errorf("warm-up of %s: %w", s.name, err)
 		}
 		if s.log != nil {
-			if _, err := s.log.since("warmup"); err != nil {
+			if _, _, err := s.log.since("warmup"); err != nil {
 				return nil, err
 			}
 		}
@@ -169,15 +171,16 @@ func (b *bench) measure(ctx context.Context, scenario string, round int, s *subj
 	s.record(out, before, after)
 	s.drain += drain
 	if s.log != nil {
-		durations, err := s.log.since(tag)
+		whole, afterBody, err := s.log.since(tag)
 		if err != nil {
 			return err
 		}
 		if s.ingress == nil {
-			s.ingress = map[string][]time.Duration{}
+			s.ingress, s.afterBody = map[string][]time.Duration{}, map[string][]time.Duration{}
 		}
-		for outcome, ds := range durations {
+		for outcome, ds := range whole {
 			s.ingress[outcome] = append(s.ingress[outcome], ds...)
+			s.afterBody[outcome] = append(s.afterBody[outcome], afterBody[outcome]...)
 		}
 	}
 	p99 := percentile(latencies(out.samples, signaled), 99)
@@ -244,10 +247,12 @@ func (s *subject) summary() *Load {
 	l.Ignored = percentiles(latencies(s.samples, ignored))
 	for outcome, ds := range s.ingress {
 		slices.Sort(ds)
+		rest := s.afterBody[outcome]
+		slices.Sort(rest)
 		if l.IngressMs == nil {
-			l.IngressMs = map[string]*Percentiles{}
+			l.IngressMs, l.AfterBodyMs = map[string]*Percentiles{}, map[string]*Percentiles{}
 		}
-		l.IngressMs[outcome] = percentiles(ds)
+		l.IngressMs[outcome], l.AfterBodyMs[outcome] = percentiles(ds), percentiles(rest)
 	}
 	if _, peak, err := memory(s.rssPID); err == nil {
 		l.PeakRSSMiB = mib(peak)
