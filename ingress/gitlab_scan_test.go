@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/alertflow/alertflow/alert"
 )
 
 // ParsePipelineEvent scans JSON itself; these tests hold it to what
@@ -167,7 +169,12 @@ func FuzzParsePipelineEvent(f *testing.F) {
 		if err != nil || !isPipeline {
 			t.Fatalf("the replaced parser accepted the body, now pipeline=%v err=%v", isPipeline, err)
 		}
-		if want := ref.event(); !reflect.DeepEqual(ev, want) {
+		want := ref.event()
+		if alert.RouteOf(want.Pipeline.Status) == alert.RouteIgnore {
+			// The jobs of a pipeline that is ignored are not looked at.
+			want.Pipeline.FailedJobs = nil
+		}
+		if !reflect.DeepEqual(ev, want) {
 			t.Fatalf("event differs from the replaced parser's\n got %+v\nwant %+v", ev, want)
 		}
 	})

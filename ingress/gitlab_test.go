@@ -225,3 +225,30 @@ func TestParseNamesTheBadField(t *testing.T) {
 		})
 	}
 }
+
+// A pipeline that opens and resolves nothing is answered without a look at
+// its jobs; a pipeline that does is held to every kept field of them.
+func TestTheJobsOfAnIgnoredPipelineAreNotLookedAt(t *testing.T) {
+	mistyped := []any{map[string]any{"name": 7, "stage": "test", "status": "failed"}}
+	tests := []struct {
+		status  string
+		wantErr bool
+	}{
+		{"running", false},
+		{"pending", false},
+		{"failed", true},
+		{"success", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.status, func(t *testing.T) {
+			body := edit(t, withStatus(t, tt.status), func(m map[string]any) { m["builds"] = mistyped })
+			ev, _, err := ParsePipelineEvent(body)
+			if gotErr := err != nil; gotErr != tt.wantErr {
+				t.Fatalf("error %v, want an error: %v", err, tt.wantErr)
+			}
+			if err == nil && len(ev.Pipeline.FailedJobs) != 0 {
+				t.Fatalf("kept %d failed jobs of an ignored pipeline", len(ev.Pipeline.FailedJobs))
+			}
+		})
+	}
+}
