@@ -52,7 +52,8 @@ type options struct {
 	querySample   int
 	openDrain     time.Duration
 	jobs          int
-	sameOptions   bool
+	sameCalls     bool
+	split         bool
 	settleTimeout time.Duration
 	alertflowBin  string
 	temporalBin   string
@@ -76,7 +77,8 @@ func main() {
 	flag.IntVar(&o.querySample, "query-sample", 1000, "open10k: alerts to query, evenly spread; 0 queries every one")
 	flag.DurationVar(&o.openDrain, "open-drain", 0, "open10k: wait up to this long for the server to work off the backlog before querying (0 queries at once)")
 	flag.IntVar(&o.jobs, "jobs", 20, "jobs in the builds array of every webhook")
-	flag.BoolVar(&o.sameOptions, "baseline-same-options", false, "start baseline workflows with alertflow's start options (search attributes, memo, summary) rather than an ID and a task queue only")
+	flag.BoolVar(&o.split, "split", true, "run alertflow's intake and worker in processes of their own, as docker-compose.yml does (false: alertflow serve, both in one)")
+	flag.BoolVar(&o.sameCalls, "same-calls", true, "also run the baseline with the start options alertflow sends (search attributes, memo, summary, details): the yardstick of the spread targets")
 	flag.DurationVar(&o.settleTimeout, "settle-timeout", 3*time.Minute, "how long a round's alerts may take to close after the last webhook")
 	flag.StringVar(&o.alertflowBin, "alertflow", "bin/alertflow", "the alertflow binary under test")
 	flag.StringVar(&o.temporalBin, "temporal", "bin/temporal", "the Temporal CLI alertflow dev runs the dev server with")
@@ -145,8 +147,8 @@ func run(ctx context.Context, o options) (err error) {
 		Machine:  machine(),
 		Settings: Settings{Concurrency: o.concurrency, Rounds: o.rounds, Jobs: o.jobs, PayloadBytes: len(sampleHook.body), Baseline: "workflow ID and task queue only"},
 	}
-	if o.sameOptions {
-		res.Settings.Baseline = "alertflow's start options (search attributes, memo, summary)"
+	if o.sameCalls {
+		res.Settings.SameCalls = "the same calls, with alertflow's start options (search attributes, memo, summary, details)"
 	}
 	res.LoadAverage[0] = loadAverage()
 
@@ -221,32 +223,77 @@ func (b *bench) startDev(ctx context.Context) (*proc, error) {
 	return dev, nil
 }
 
-// alertflowProc is bin/alertflow serve: intake and worker in one process.
+// alertflowProc is alertflow under test: its intake and its worker in
+// processes of their own, as docker-compose.yml runs them, or both in one
+// (alertflow serve) without -split.
 type alertflowProc struct {
-	*proc
-	url     string
-	logPath string
+	intake, worker *proc // worker is nil when intake runs both
+	url            string
+	logPath        string // the intake's, with its access log
+}
+
+// pids are the processes whose CPU time is alertflow's.
+func (a *alertflowProc) pids() []int {
+	if a.worker == nil {
+		return []int{a.intake.pid()}
+	}
+	return []int{a.intake.pid(), a.worker.pid()}
+}
+
+// rssPID is the process whose memory holds the alerts: the worker's.
+func (a *alertflowProc) rssPID() int {
+	if a.worker == nil {
+		return a.intake.pid()
+	}
+	return a.worker.pid()
+}
+
+// stop stops the intake first, then the worker, as a rolling shutdown would.
+func (a *alertflowProc) stop(grace time.Duration) {
+	a.intake.stop(grace)
+	if a.worker != nil {
+		a.worker.stop(grace)
+	}
 }
 
 func (b *bench) startAlertflow(ctx context.Context, scenario, queue string) (*alertflowProc, error) {
-	listen, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
 	env := []string{
 		"TEMPORAL_ADDRESS=" + b.address, "TEMPORAL_NAMESPACE=" + b.namespace, "ALERTFLOW_TASK_QUEUE=" + queue,
-		"ALERTFLOW_LISTEN=" + listen, "ALERTFLOW_SOURCE_TOKENS=bench=" + b.token,
+		"ALERTFLOW_SOURCE_TOKENS=bench=" + b.token,
 	}
-	logPath := filepath.Join(b.tmp, "alertflow-"+scenario+".log")
-	p, err := startProc("alertflow serve", logPath, env, b.o.alertflowBin, "serve")
+	start := func(name, command, logPath string) (*proc, string, error) {
+		listen, err := freeAddr()
+		if err != nil {
+			return nil, "", err
+		}
+		p, err := startProc(name, logPath, append(env, "ALERTFLOW_LISTEN="+listen), b.o.alertflowBin, command)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := waitHealthy(ctx, p, "http://"+listen+"/healthz", time.Minute); err != nil {
+			p.stop(15 * time.Second)
+			return nil, "", err
+		}
+		return p, listen, nil
+	}
+	a := &alertflowProc{logPath: filepath.Join(b.tmp, "alertflow-"+scenario+".log")}
+	intake := "serve"
+	if b.o.split {
+		w, _, err := start("alertflow worker", "worker", filepath.Join(b.tmp, "alertflow-"+scenario+"-worker.log"))
+		if err != nil {
+			return nil, err
+		}
+		a.worker, intake = w, "ingress"
+	}
+	p, listen, err := start("alertflow "+intake, intake, a.logPath)
 	if err != nil {
+		if a.worker != nil {
+			a.worker.stop(15 * time.Second)
+		}
 		return nil, err
 	}
-	if err := waitHealthy(ctx, p, "http://"+listen+"/healthz", time.Minute); err != nil {
-		p.stop(15 * time.Second)
-		return nil, err
-	}
-	return &alertflowProc{proc: p, url: "http://" + listen + "/webhooks/gitlab", logPath: logPath}, nil
+	a.intake, a.url = p, "http://"+listen+"/webhooks/gitlab"
+	return a, nil
 }
 
 // startBaselineWorker runs the baseline's worker in a process of its own,

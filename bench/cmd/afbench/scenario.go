@@ -61,7 +61,7 @@ func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario
 	defer af.stop(15 * time.Second)
 	defer b.cleanUp(queue + "-alertflow")
 	alertflow := &subject{name: "alertflow", index: 1, send: webhookSender(af.url, b.token, b.o.concurrency),
-		cpuPIDs: []int{af.pid()}, rssPID: af.pid(), log: &accessLog{path: af.logPath}, queue: queue + "-alertflow"}
+		cpuPIDs: af.pids(), rssPID: af.rssPID(), log: &accessLog{path: af.logPath}, queue: queue + "-alertflow"}
 	if buildRound == nil {
 		return b.openScenario(ctx, index, name, alertflow)
 	}
@@ -73,11 +73,20 @@ func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario
 	defer bw.stop(15 * time.Second)
 	defer b.cleanUp(queue + "-baseline")
 	// The baseline's SDK client is afbench itself.
-	base := &subject{name: "baseline", index: 0, send: baselineSender(b.client, queue+"-baseline", b.o.sameOptions),
+	base := &subject{name: "baseline", index: 0, send: baselineSender(b.client, queue+"-baseline", false),
 		cpuPIDs: []int{bw.pid(), os.Getpid()}, rssPID: bw.pid()}
-
-	b.logf("%s: alertflow (pid %d) and the baseline worker (pid %d) started; warming up", name, af.pid(), bw.pid())
 	subjects := []*subject{base, alertflow}
+	// The same raw calls, carrying what alertflow's calls carry: what is
+	// left between it and alertflow is the intake, the workflow and the
+	// worker.
+	var same *subject
+	if b.o.sameCalls {
+		same = &subject{name: "same-calls", index: 2, send: baselineSender(b.client, queue+"-baseline", true),
+			cpuPIDs: []int{bw.pid(), os.Getpid()}, rssPID: bw.pid()}
+		subjects = append(subjects, same)
+	}
+
+	b.logf("%s: alertflow (pids %v) and the baseline worker (pid %d) started; warming up", name, af.pids(), bw.pid())
 	for _, s := range subjects {
 		w, err := b.gen.spread(b.base(index, s.index, 0), 40)
 		if err != nil {
@@ -111,12 +120,22 @@ func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario
 		}
 	}
 	sc := &Scenario{Name: name, Baseline: base.summary(), Alertflow: alertflow.summary()}
-	if sc.Baseline.RequestsPerSec > 0 && sc.Baseline.P99Ms > 0 {
-		sc.ThroughputRatio = sc.Alertflow.RequestsPerSec / sc.Baseline.RequestsPerSec
-		sc.P99Ratio = sc.Alertflow.P99Ms / sc.Baseline.P99Ms
-		sc.SettledRatio = sc.Alertflow.SettledPerSec / sc.Baseline.SettledPerSec
+	sc.ThroughputRatio, sc.P99Ratio, sc.SettledRatio = ratios(sc.Alertflow, sc.Baseline)
+	if same != nil {
+		sc.SameCalls = same.summary()
+		sc.SameCallsThroughputRatio, sc.SameCallsP99Ratio, _ = ratios(sc.Alertflow, sc.SameCalls)
 	}
 	return sc, nil
+}
+
+// ratios are alertflow's throughput, p99 and settled rate over a
+// baseline's, all rounds together; zero when the baseline measured none.
+func ratios(alertflow, baseline *Load) (throughput, p99, settled float64) {
+	if baseline.RequestsPerSec == 0 || baseline.P99Ms == 0 || baseline.SettledPerSec == 0 {
+		return 0, 0, 0
+	}
+	return alertflow.RequestsPerSec / baseline.RequestsPerSec, alertflow.P99Ms / baseline.P99Ms,
+		alertflow.SettledPerSec / baseline.SettledPerSec
 }
 
 // usage is the CPU time used so far by a subject's processes, the Temporal
