@@ -68,7 +68,7 @@ histories: $(TEMPORAL)
 	ALERTFLOW_RECORD_HISTORIES=$(CURDIR)/testdata/histories ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) \
 		$(GO) test -count=1 -short ./integration
 
-# Load benchmark (bench/, about six minutes on two cores): the parsing
+# Load benchmark (bench/, about eight minutes on two cores): the parsing
 # micro-benchmarks, then afbench, which starts the dev server through
 # bin/alertflow dev and measures raw SDK calls against alertflow in
 # alternating rounds; it prints the table and writes bench/results.json.
@@ -77,7 +77,7 @@ histories: $(TEMPORAL)
 bench: $(TEMPORAL) build
 	$(GO) test -run '^$$' -bench ParsePipelineEvent -benchmem ./ingress
 	$(GO) build -o bin/afbench ./bench/cmd/afbench
-	./bin/afbench -alertflow bin/alertflow -temporal $(TEMPORAL) -json bench/results.json -open-drain 2m -query-sample 0
+	./bin/afbench -alertflow bin/alertflow -temporal $(TEMPORAL) -json bench/results.json -rounds 5 -open-drain 2m -query-sample 0
 
 clean:
 	rm -rf bin data

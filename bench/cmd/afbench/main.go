@@ -77,7 +77,7 @@ func main() {
 	flag.IntVar(&o.querySample, "query-sample", 1000, "open10k: alerts to query, evenly spread; 0 queries every one")
 	flag.DurationVar(&o.openDrain, "open-drain", 0, "open10k: wait up to this long for the server to work off the backlog before querying (0 queries at once)")
 	flag.IntVar(&o.jobs, "jobs", 20, "jobs in the builds array of every webhook")
-	flag.BoolVar(&o.split, "split", true, "run alertflow's intake and worker in processes of their own, as docker-compose.yml does (false: alertflow serve, both in one)")
+	flag.BoolVar(&o.split, "split", false, "run alertflow's intake and worker in processes of their own, as docker-compose.yml does, rather than both in one (alertflow serve, as make run runs them)")
 	flag.BoolVar(&o.sameCalls, "same-calls", true, "also run the baseline with the start options alertflow sends (search attributes, memo, summary, details): the yardstick of the spread targets")
 	flag.DurationVar(&o.settleTimeout, "settle-timeout", 3*time.Minute, "how long a round's alerts may take to close after the last webhook")
 	flag.StringVar(&o.alertflowBin, "alertflow", "bin/alertflow", "the alertflow binary under test")
