@@ -148,17 +148,18 @@ func (s *Server) gitlabWebhook(w http.ResponseWriter, r *http.Request) {
 	setLogAttrs(r, "outcome", outcome)
 }
 
-// buffer returns an empty buffer with room for a body of size bytes, when
-// the sender said (and it is within the limit).
+// buffer returns an empty buffer with room for a body of size bytes, as
+// the sender announced it, up to maxPooledBody: a Content-Length is only a
+// claim, and a larger body grows the buffer as its bytes actually arrive.
 func (s *Server) buffer(size int64) *bytes.Buffer {
 	buf, _ := s.bodies.Get().(*bytes.Buffer)
 	if buf == nil {
 		buf = new(bytes.Buffer)
 	}
-	if size > 0 && size <= s.cfg.MaxBody {
+	if size > 0 {
 		// ReadFrom wants MinRead bytes free before each read, the one
 		// that finds the end included.
-		buf.Grow(int(size) + bytes.MinRead)
+		buf.Grow(int(min(size, maxPooledBody)) + bytes.MinRead)
 	}
 	return buf
 }

@@ -418,3 +418,27 @@ func TestAnEventKeepsItsValuesWhenTheNextRequestReusesTheBuffer(t *testing.T) {
 		t.Fatalf("the first event changed after later requests:\ngot  %+v\nwant %+v", got, want)
 	}
 }
+
+// A Content-Length is only a claim: announcing GitLab's 25 MiB cap must not
+// make the intake set that much memory aside before a byte has arrived.
+func TestAnAnnouncedBodySizeReservesAtMostAPooledBuffer(t *testing.T) {
+	s := newHarness(t, 0).server
+	tests := []struct {
+		name    string
+		size    int64
+		atLeast int
+		atMost  int
+	}{
+		{"a typical webhook gets room for all of it", 21 << 10, 21 << 10, maxPooledBody},
+		{"the body limit gets about a pooled buffer, no more", DefaultMaxBody, 0, 2 * maxPooledBody},
+		{"an unknown size gets nothing reserved", -1, 0, bytes.MinRead},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			buf := s.buffer(tt.size)
+			if c := buf.Cap(); c < tt.atLeast || c > tt.atMost {
+				t.Fatalf("reserved %d bytes, want between %d and %d", c, tt.atLeast, tt.atMost)
+			}
+		})
+	}
+}
