@@ -40,8 +40,11 @@ type Pipeline struct {
 	Tag    bool   `json:"tag,omitempty"`
 	SHA    string `json:"sha,omitempty"`
 	Source string `json:"source,omitempty"`
-	Status string `json:"status"`
-	URL    string `json:"url,omitempty"`
+	// ParentID is the parent pipeline of a child pipeline (source
+	// "parent_pipeline"); zero otherwise.
+	ParentID int64  `json:"parent_id,omitempty"`
+	Status   string `json:"status"`
+	URL      string `json:"url,omitempty"`
 	// CreatedAt and FinishedAt are zero when GitLab sent none.
 	CreatedAt  time.Time `json:"created_at,omitzero"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`

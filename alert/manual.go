@@ -52,6 +52,8 @@ func (s *State) checkActive() error {
 	switch s.Status {
 	case StatusOpen, StatusAcknowledged:
 		return nil
+	case StatusPending:
+		return nil
 	case StatusResolved:
 		return fmt.Errorf("%w: %s was resolved by %s (%s)", ErrResolved, s.ID, s.ResolvedBy, s.Resolution)
 	default:
@@ -63,6 +65,9 @@ func (s *State) checkActive() error {
 func (s *State) CheckAcknowledge(a Acknowledgement) error {
 	if err := validateText(a.By, "note", a.Note); err != nil {
 		return err
+	}
+	if s.Status == StatusPending {
+		return fmt.Errorf("%w: %s is held until %s and nobody has been told of it yet", ErrNotOpened, s.ID, s.HoldUntil.UTC().Format(time.RFC3339))
 	}
 	return s.checkActive()
 }
@@ -97,15 +102,68 @@ func (s *State) Resolve(r Resolution, now time.Time) error {
 	if err := s.CheckResolve(r); err != nil {
 		return err
 	}
-	s.Status = StatusResolved
-	s.ResolvedAt, s.ResolvedBy = now, strings.TrimSpace(r.By)
-	s.Resolution = "resolved by hand"
+	resolution := "resolved by hand"
 	if r.Reason != "" {
-		s.Resolution += ": " + r.Reason
+		resolution += ": " + r.Reason
 	}
-	s.NextReminderAt = time.Time{}
+	s.close(now, strings.TrimSpace(r.By), resolution)
 	s.record(Entry{Time: now, Kind: OutcomeResolved, Severity: s.Severity, Actor: s.ResolvedBy, Note: r.Reason})
 	return nil
+}
+
+// Deletion is GitLab's word that a branch (or tag) was deleted: a push
+// event whose "after" commit is all zeros.
+type Deletion struct {
+	// By is the user who deleted it, as GitLab names them.
+	By string `json:"by,omitempty"`
+	// IdempotencyKey is the delivery's Idempotency-Key header.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// ResolvedByGitLab is who resolves an alert whose branch was deleted.
+const ResolvedByGitLab = "GitLab"
+
+// DeleteBranch resolves the alert of a deleted branch (rule 11); an alert
+// that is not active records the delivery and stays as it is. Either way
+// the delivery is counted, like any other (rule 12).
+func (s *State) DeleteBranch(d Deletion, now time.Time) Outcome {
+	s.Counts.Events++
+	s.LastEventAt = now
+	note := "branch deleted"
+	if d.By != "" {
+		note += " by " + d.By
+	}
+	if s.Status != StatusOpen && s.Status != StatusAcknowledged && s.Status != StatusPending {
+		s.Counts.Ignored++
+		s.record(Entry{Time: now, Kind: OutcomeIgnored, Severity: s.Severity, Actor: d.By, Note: note + "; no open alert"})
+		return OutcomeIgnored
+	}
+	s.Counts.Applied++
+	s.close(now, ResolvedByGitLab, note)
+	s.record(Entry{Time: now, Kind: OutcomeResolved, Severity: s.Severity, Actor: d.By, Note: note})
+	return OutcomeResolved
+}
+
+// ResolvedByAlertflow is who resolves an alert that timed out.
+const ResolvedByAlertflow = "alertflow"
+
+// AutoResolveDue reports whether the alert has gone without any pipeline
+// event for after and should resolve itself; zero after means never.
+func (s *State) AutoResolveDue(after time.Duration, now time.Time) bool {
+	active := s.Status == StatusOpen || s.Status == StatusAcknowledged || s.Status == StatusPending
+	return after > 0 && active && !s.LastEventAt.IsZero() && !now.Before(s.LastEventAt.Add(after))
+}
+
+// AutoResolve resolves an alert that has had no pipeline event for after
+// (rule 11), as PagerDuty's auto-resolve timeout does.
+func (s *State) AutoResolve(after time.Duration, now time.Time) Outcome {
+	if !s.AutoResolveDue(after, now) {
+		return ""
+	}
+	note := fmt.Sprintf("no pipeline event for %s", after)
+	s.close(now, ResolvedByAlertflow, "auto-resolved: "+note)
+	s.record(Entry{Time: now, Kind: OutcomeResolved, Severity: s.Severity, Note: note})
+	return OutcomeResolved
 }
 
 // Reject records a manual action that arrived as a signal and was not

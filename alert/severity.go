@@ -34,7 +34,10 @@ type Status string
 // Alert statuses. The zero value is an alert that has not been opened yet:
 // the state of a run before its first bad pipeline.
 const (
-	StatusNone         Status = ""
+	StatusNone Status = ""
+	// StatusPending: opened by a canceled or skipped pipeline and held for
+	// a while, in case a newer pipeline supersedes it; nobody is told yet.
+	StatusPending      Status = "pending"
 	StatusOpen         Status = "open"
 	StatusAcknowledged Status = "acknowledged"
 	StatusResolved     Status = "resolved"

@@ -62,6 +62,25 @@ const (
 	// OutcomeRejected: a manual action that was not valid for the alert,
 	// sent as a signal (which cannot answer with an error).
 	OutcomeRejected Outcome = "rejected"
+
+	// Outcomes of the rules for real GitLab traffic (RulesGitLab).
+
+	// OutcomeHeld: a canceled or skipped pipeline opened a pending alert
+	// that people hear of only if nothing newer supersedes it in time.
+	OutcomeHeld Outcome = "held"
+	// OutcomeSuperseded: a canceled or skipped pipeline older than the
+	// newest pipeline seen on the ref; it pages nobody.
+	OutcomeSuperseded Outcome = "superseded"
+	// OutcomeProgress: a pipeline that has not finished (pending, running,
+	// ...) was seen; the alert shows it, and it supersedes a held cancel.
+	OutcomeProgress Outcome = "progress"
+	// OutcomeChild: a child pipeline, recorded only: its parent speaks
+	// for the family.
+	OutcomeChild Outcome = "child"
+	// OutcomeNoVerdict: a canceled or skipped pipeline (or, for a family
+	// of pipelines, a success of one member while another failed) that
+	// says nothing new about the code; recorded only.
+	OutcomeNoVerdict Outcome = "no_verdict"
 )
 
 // Notifies reports whether an outcome is a lifecycle transition that people
@@ -78,7 +97,8 @@ func (o Outcome) Notifies() bool {
 // and timeline, so that what is shown about it must be refreshed.
 func (o Outcome) Changed() bool {
 	switch o {
-	case OutcomeOpened, OutcomeSeverityChanged, OutcomeUpdated, OutcomeResolved, OutcomeAcknowledged:
+	case OutcomeOpened, OutcomeSeverityChanged, OutcomeUpdated, OutcomeResolved, OutcomeAcknowledged,
+		OutcomeHeld, OutcomeProgress:
 		return true
 	}
 	return false
@@ -107,6 +127,18 @@ type Counts struct {
 	Stale      int `json:"stale"`
 	Duplicates int `json:"duplicates"`
 	Ignored    int `json:"ignored"`
+	// Superseded and Children count what only RulesGitLab tells apart.
+	Superseded int `json:"superseded,omitempty"`
+	Children   int `json:"children,omitempty"`
+}
+
+// Progress is a pipeline seen running (or pending, ...) that is newer than
+// the one the alert is about, or that one retried.
+type Progress struct {
+	ID     int64  `json:"id"`
+	Family int64  `json:"family,omitempty"`
+	Status string `json:"status"`
+	URL    string `json:"url,omitempty"`
 }
 
 // Entry is one line of an alert's timeline.
@@ -157,10 +189,36 @@ type State struct {
 	// first, at most Limits.KeyCap of them.
 	RecentKeys []string `json:"recent_keys,omitempty"`
 	Limits     Limits   `json:"limits"`
+
+	// Rules say how events are applied; the zero value is RulesFirst.
+	Rules Rules `json:"rules,omitzero"`
+	// Memory is what the alert's ID remembers of its earlier alerts and
+	// of every pipeline seen; it is handed to the next alert on the ID.
+	Memory Memory `json:"memory,omitzero"`
+	// Cause places the pipeline the alert is about (Pipeline).
+	Cause Mark `json:"cause,omitzero"`
+	// HoldUntil is when a pending alert is announced, unless a newer
+	// pipeline supersedes it first; zero once superseded.
+	HoldUntil time.Time `json:"hold_until,omitzero"`
+	// Quiet is true while nobody has been told of the alert: it is pending,
+	// or it ended while pending. A quiet alert sends no notification.
+	Quiet bool `json:"quiet,omitempty"`
+	// InProgress is the newest pipeline seen that has not finished.
+	InProgress *Progress `json:"in_progress,omitempty"`
+	// LastEventAt is when the alert last received a pipeline event.
+	LastEventAt time.Time `json:"last_event_at,omitzero"`
 }
 
-// New returns the state of an alert that has seen nothing yet. Zero or
-// negative limits take their defaults.
+// NewWith returns the state of an alert that has seen nothing yet, applying
+// events under rules and starting from what its ID remembers.
+func NewWith(limits Limits, rules Rules, memory Memory) *State {
+	s := New(limits)
+	s.Rules, s.Memory = rules, memory
+	return s
+}
+
+// New returns the state of an alert that has seen nothing yet, under the
+// first rules. Zero or negative limits take their defaults.
 func New(limits Limits) *State {
 	d := DefaultLimits()
 	if limits.TimelineCap <= 0 {
@@ -173,9 +231,10 @@ func New(limits Limits) *State {
 }
 
 // Apply applies one pipeline event at time now, following the rules of
-// DESIGN.md: severity by status, order by pipeline id, dedup by key, and
-// resolve only by the newest pipeline. Every event leaves a timeline entry,
-// whatever its outcome, so nothing accepted goes unrecorded.
+// docs/design.md: severity by status, order by pipeline id, dedup by key,
+// and resolve only by the newest pipeline; under RulesGitLab also rules 8
+// to 12. Every event leaves a timeline entry, whatever its outcome, so
+// nothing accepted goes unrecorded.
 func (s *State) Apply(ev Event, now time.Time) Outcome {
 	s.Counts.Events++
 	if s.ID == "" {
@@ -184,17 +243,15 @@ func (s *State) Apply(ev Event, now time.Time) Outcome {
 		s.Ref = ev.Pipeline.Ref
 		s.Tag = ev.Pipeline.Tag
 	}
-	out, note := s.apply(ev, now)
-	switch out {
-	case OutcomeStale:
-		s.Counts.Stale++
-	case OutcomeDuplicate:
-		s.Counts.Duplicates++
-	case OutcomeIgnored, OutcomeReopen:
-		s.Counts.Ignored++
-	default:
-		s.Counts.Applied++
+	var out Outcome
+	var note string
+	if s.Rules.Version >= RulesGitLab {
+		s.LastEventAt = now
+		out, note = s.applyGitLab(ev, now)
+	} else {
+		out, note = s.apply(ev, now)
 	}
+	s.count(out)
 	s.record(Entry{
 		Time:       now,
 		Kind:       out,
@@ -205,6 +262,24 @@ func (s *State) Apply(ev Event, now time.Time) Outcome {
 		Note:       note,
 	})
 	return out
+}
+
+// count tallies an event's outcome in the bucket it belongs to.
+func (s *State) count(out Outcome) {
+	switch out {
+	case OutcomeStale:
+		s.Counts.Stale++
+	case OutcomeDuplicate:
+		s.Counts.Duplicates++
+	case OutcomeSuperseded:
+		s.Counts.Superseded++
+	case OutcomeChild:
+		s.Counts.Children++
+	case OutcomeIgnored, OutcomeReopen, OutcomeNoVerdict:
+		s.Counts.Ignored++
+	default:
+		s.Counts.Applied++
+	}
 }
 
 func (s *State) apply(ev Event, now time.Time) (Outcome, string) {

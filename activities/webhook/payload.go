@@ -119,6 +119,10 @@ type Counts struct {
 	Stale      int `json:"stale"`
 	Duplicates int `json:"duplicates"`
 	Ignored    int `json:"ignored"`
+	// Superseded counts cancels and skips that a newer pipeline made moot,
+	// Children the deliveries of child pipelines; both are additions.
+	Superseded int `json:"superseded,omitempty"`
+	Children   int `json:"children,omitempty"`
 }
 
 // Links are the GitLab pages the notification points at; empty ones are
