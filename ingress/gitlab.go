@@ -55,6 +55,9 @@ type pipelineHook struct {
 	User         *hookUser
 	Commit       *hookCommit
 	MergeRequest *hookMergeRequest
+	// ParentID is source_pipeline.pipeline_id: the parent of a child
+	// pipeline, or the upstream pipeline of a multi-project one.
+	ParentID int64
 	// FailedJobs are the builds with status "failed", the only ones kept.
 	FailedJobs []failedJob
 }
@@ -159,6 +162,8 @@ func (h *pipelineHook) decode(body []byte) *PayloadError {
 			m.mergeRequest = value
 		case keyIs(key, "builds"):
 			m.builds = value
+		case keyIs(key, "source_pipeline"):
+			m.sourcePipeline = value
 		}
 	})
 	switch {
@@ -193,6 +198,9 @@ func (h *pipelineHook) decode(body []byte) *PayloadError {
 		c := &hookCommit{}
 		h.Commit, err = c, decodeObject(m.commit, "commit", field{"title", &c.Title}, field{"message", &c.Message}, field{"url", &c.URL})
 	}
+	if err == nil {
+		err = decodeObject(m.sourcePipeline, "source_pipeline", field{"pipeline_id", &h.ParentID})
+	}
 	if err == nil && present(m.mergeRequest) {
 		mr := &hookMergeRequest{}
 		h.MergeRequest, err = mr, decodeObject(m.mergeRequest, "merge_request", field{"iid", &mr.IID}, field{"title", &mr.Title}, field{"url", &mr.URL})
@@ -208,7 +216,7 @@ func (h *pipelineHook) decode(body []byte) *PayloadError {
 
 // members are the raw values of the top-level members alertflow keeps.
 type members struct {
-	kind, attributes, project, user, commit, mergeRequest, builds []byte
+	kind, attributes, project, user, commit, mergeRequest, builds, sourcePipeline []byte
 }
 
 // decodeBuilds keeps the failed jobs of builds. A job that did not fail
@@ -403,16 +411,21 @@ func (h *pipelineHook) validate() error {
 	if oa.FinishedAt.err != nil {
 		return &PayloadError{Field: "object_attributes.finished_at", Reason: oa.FinishedAt.err.Error()}
 	}
-	ref := *oa.Ref
+	return validateRef("object_attributes.ref", *h.Project.ID, *oa.Ref)
+}
+
+// validateRef checks that ref, from the payload field named, can name an
+// alert of project projectID.
+func validateRef(field string, projectID int64, ref string) error {
 	if !utf8.ValidString(ref) {
-		return &PayloadError{Field: "object_attributes.ref", Reason: "must be valid UTF-8"}
+		return &PayloadError{Field: field, Reason: "must be valid UTF-8"}
 	}
 	// Git refuses control characters in ref names; one here is not a ref.
 	if strings.ContainsFunc(ref, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return &PayloadError{Field: "object_attributes.ref", Reason: "must not contain control characters"}
+		return &PayloadError{Field: field, Reason: "must not contain control characters"}
 	}
-	if len(alert.ID(*h.Project.ID, ref)) > maxIDLength {
-		return &PayloadError{Field: "object_attributes.ref", Reason: fmt.Sprintf("is too long for an alert id (at most %d bytes once encoded)", maxIDLength)}
+	if len(alert.ID(projectID, ref)) > maxIDLength {
+		return &PayloadError{Field: field, Reason: fmt.Sprintf("is too long for an alert id (at most %d bytes once encoded)", maxIDLength)}
 	}
 	return nil
 }
@@ -462,6 +475,11 @@ func (h *pipelineHook) event() alert.Event {
 	}
 	if h.MergeRequest != nil {
 		ev.MergeRequest = &alert.MergeRequest{IID: h.MergeRequest.IID, Title: h.MergeRequest.Title, URL: h.MergeRequest.URL}
+	}
+	if ev.Pipeline.IsChild() {
+		// Only a child's parent matters: a multi-project pipeline is an
+		// ordinary pipeline of its own project.
+		ev.Pipeline.ParentID = h.ParentID
 	}
 	for _, b := range h.FailedJobs {
 		job := alert.Job{Name: b.Name, Stage: b.Stage, AllowFailure: b.AllowFailure}

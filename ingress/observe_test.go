@@ -22,7 +22,7 @@ func TestEveryWebhookOutcomeIsCounted(t *testing.T) {
 			h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "failed"))
 		}},
 		{OutcomeIgnored, func(h *harness) {
-			h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "running"))
+			h.post(t, "/webhooks/gitlab?token="+testToken, map[string]string{"X-Gitlab-Event": "Issue Hook"}, []byte(`{}`))
 		}},
 		{OutcomeNone, func(h *harness) {
 			h.temporal.signalErr = serviceerror.NewNotFound("gone")

@@ -180,8 +180,9 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome,
 		writeError(w, http.StatusUnauthorized, "", msg)
 		return OutcomeUnauthorized, ""
 	}
-	if kind := r.Header.Get("X-Gitlab-Event"); kind != "" && kind != "Pipeline Hook" {
-		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "event " + strconv.Quote(kind) + " is not a pipeline event"})
+	kind := r.Header.Get("X-Gitlab-Event")
+	if kind != "" && kind != "Pipeline Hook" && !isPushKind(kind) {
+		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "event " + strconv.Quote(kind) + " is neither a pipeline nor a push event"})
 		return OutcomeIgnored, ""
 	}
 	received := time.Now()
@@ -201,17 +202,21 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome,
 		writeError(w, http.StatusBadRequest, "", "reading body: "+err.Error())
 		return OutcomeBadRequest, ""
 	}
+	if isPushKind(kind) {
+		return s.push(w, r, body)
+	}
 	ev, isPipeline, err := ParsePipelineEvent(body)
 	if err != nil {
-		var pe *PayloadError
-		if errors.As(err, &pe) {
-			writeError(w, http.StatusBadRequest, pe.Field, pe.Error())
-		} else {
-			writeError(w, http.StatusBadRequest, "", err.Error())
-		}
+		badPayload(w, err)
 		return OutcomeBadRequest, ""
 	}
 	if !isPipeline {
+		if kind == "" {
+			// No header: a push event says so in its object_kind.
+			if _, isPush, _ := ParsePushEvent(body); isPush {
+				return s.push(w, r, body)
+			}
+		}
 		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "object_kind is not pipeline"})
 		return OutcomeIgnored, ""
 	}
@@ -219,38 +224,92 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome,
 	ev.ReceivedAt = time.Now().UTC()
 	// Whatever GitLab sent under the body limit, the signal stays small.
 	ev.Bound()
-	alertID = ev.AlertID()
+	return s.pipeline(w, r, ev)
+}
 
+// pipeline hands a pipeline event to its alert. Only a bad outcome may
+// start an alert; every other status (a success, a pipeline still under
+// way, a child pipeline that its parent speaks for) is forwarded to an
+// alert that exists, which records it, and opens nothing.
+func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, ev alert.Event) (outcome, alertID string) {
+	alertID = ev.AlertID()
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
 	defer cancel()
-	switch alert.RouteOf(ev.Pipeline.Status) {
-	case alert.RouteOpen:
-		run, err := s.temporal.SignalWithStartWorkflow(ctx, alertID, workflows.SignalPipeline, ev,
-			workflows.StartOptions(s.cfg.TaskQueue, ev), workflows.AlertWorkflow, s.cfg.Workflow)
-		if err != nil {
-			s.unavailable(w, r, "signal_with_start", alertID, err)
-			return OutcomeUnavailable, alertID
-		}
-		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionSignaled, AlertID: alertID, RunID: run.GetRunID()})
-		return OutcomeSignaled, alertID
-	case alert.RouteResolve:
-		err := s.temporal.SignalWorkflow(ctx, alertID, "", workflows.SignalPipeline, ev)
-		if isNotFound(err) {
-			writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionNone, Reason: "no open alert", AlertID: alertID})
-			return OutcomeNone, alertID
-		}
-		if err != nil {
-			s.unavailable(w, r, "signal", alertID, err)
-			return OutcomeUnavailable, alertID
-		}
-		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionSignaled, AlertID: alertID})
-		return OutcomeSignaled, alertID
-	default:
-		writeJSON(w, http.StatusAccepted, WebhookAnswer{
-			Action: ActionIgnored, Reason: "pipeline status " + strconv.Quote(ev.Pipeline.Status) + " opens and resolves nothing", AlertID: alertID,
-		})
-		return OutcomeIgnored, alertID
+	opens := alert.RouteOf(ev.Pipeline.Status) == alert.RouteOpen
+	if ev.Pipeline.IsChild() && s.cfg.Workflow.Rules.Children != alert.ChildAlert {
+		opens = false
 	}
+	if !opens {
+		return s.forward(ctx, w, r, alertID, workflows.SignalPipeline, ev)
+	}
+	run, err := s.temporal.SignalWithStartWorkflow(ctx, alertID, workflows.SignalPipeline, ev,
+		workflows.StartOptions(s.cfg.TaskQueue, s.cfg.Workflow, ev), workflows.AlertWorkflow, s.cfg.Workflow)
+	if err != nil {
+		s.unavailable(w, r, "signal_with_start", alertID, err)
+		return OutcomeUnavailable, alertID
+	}
+	writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionSignaled, AlertID: alertID, RunID: run.GetRunID()})
+	return OutcomeSignaled, alertID
+}
+
+// forward signals an alert that exists, and answers that there is none
+// when it does not: such a delivery concerns no alert and starts none.
+func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, alertID, signal string, arg any) (outcome, id string) {
+	err := s.temporal.SignalWorkflow(ctx, alertID, "", signal, arg)
+	if isNotFound(err) {
+		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionNone, Reason: "no open alert", AlertID: alertID})
+		return OutcomeNone, alertID
+	}
+	if err != nil {
+		s.unavailable(w, r, "signal", alertID, err)
+		return OutcomeUnavailable, alertID
+	}
+	writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionSignaled, AlertID: alertID})
+	return OutcomeSignaled, alertID
+}
+
+// push resolves the alert of a branch or tag that a push deleted; other
+// pushes are no business of alertflow's.
+func (s *Server) push(w http.ResponseWriter, r *http.Request, body []byte) (outcome, alertID string) {
+	p, isPush, err := ParsePushEvent(body)
+	if err != nil {
+		badPayload(w, err)
+		return OutcomeBadRequest, ""
+	}
+	if !isPush {
+		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "object_kind is neither push nor tag_push"})
+		return OutcomeIgnored, ""
+	}
+	if !p.Deleted {
+		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "a push that deletes no branch or tag", AlertID: p.AlertID()})
+		return OutcomeIgnored, p.AlertID()
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
+	defer cancel()
+	return s.forward(ctx, w, r, p.AlertID(), workflows.SignalBranchDeleted,
+		alert.Deletion{By: clipped(p.By), IdempotencyKey: clipped(r.Header.Get("Idempotency-Key"))})
+}
+
+// clipped bounds what a push delivery carries into an alert.
+func clipped(s string) string {
+	e := alert.Event{User: s}
+	e.Bound()
+	return e.User
+}
+
+func isPushKind(kind string) bool {
+	return kind == "Push Hook" || kind == "Tag Push Hook"
+}
+
+// badPayload answers 400 for a body that is not a usable GitLab event,
+// naming the field when there is one.
+func badPayload(w http.ResponseWriter, err error) {
+	var pe *PayloadError
+	if errors.As(err, &pe) {
+		writeError(w, http.StatusBadRequest, pe.Field, pe.Error())
+		return
+	}
+	writeError(w, http.StatusBadRequest, "", err.Error())
 }
 
 // authenticate checks the source token, from ?token= (the URL GitLab is

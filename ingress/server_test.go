@@ -34,6 +34,7 @@ type fakeTemporal struct {
 	mu        sync.Mutex
 	starts    []fakeCall
 	signals   []fakeCall
+	deletions []fakeCall
 	signalErr error
 	startErr  error
 
@@ -75,10 +76,11 @@ func (f *fakeTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) 
 }
 
 type fakeCall struct {
-	id      string
-	signal  string
-	event   alert.Event
-	options client.StartWorkflowOptions
+	id       string
+	signal   string
+	event    alert.Event
+	deletion alert.Deletion
+	options  client.StartWorkflowOptions
 }
 
 type fakeRun struct{ client.WorkflowRun }
@@ -102,6 +104,10 @@ func (f *fakeTemporal) SignalWorkflow(_ context.Context, id, runID, signal strin
 	if f.signalErr != nil {
 		return f.signalErr
 	}
+	if d, ok := arg.(alert.Deletion); ok {
+		f.deletions = append(f.deletions, fakeCall{id: id, signal: signal, deletion: d})
+		return nil
+	}
 	f.signals = append(f.signals, fakeCall{id: id, signal: signal, event: arg.(alert.Event)})
 	return nil
 }
@@ -109,7 +115,7 @@ func (f *fakeTemporal) SignalWorkflow(_ context.Context, id, runID, signal strin
 func (f *fakeTemporal) calls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.starts) + len(f.signals)
+	return len(f.starts) + len(f.signals) + len(f.deletions)
 }
 
 type harness struct {
@@ -119,6 +125,12 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, maxBody int64) *harness {
+	t.Helper()
+	return newHarnessWith(t, Config{MaxBody: maxBody})
+}
+
+// newHarnessWith is newHarness with cfg, whose task queue and tokens it sets.
+func newHarnessWith(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	tokens, err := ParseTokens("gitlab=" + testToken + ",other=another-token")
 	if err != nil {
@@ -130,7 +142,8 @@ func newHarness(t *testing.T, maxBody int64) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.server = New(Config{TaskQueue: "alertflow", Tokens: tokens, APIToken: api, MaxBody: maxBody}, h.temporal, logger)
+	cfg.TaskQueue, cfg.Tokens, cfg.APIToken = "alertflow", tokens, api
+	h.server = New(cfg, h.temporal, logger)
 	return h
 }
 
@@ -215,23 +228,93 @@ func TestSuccessWithNoOpenAlertAnswersNone(t *testing.T) {
 	}
 }
 
-func TestProgressAndUnknownStatusesAreIgnoredWithoutCallingTemporal(t *testing.T) {
+func TestProgressAndUnknownStatusesReachOnlyAnAlertThatExists(t *testing.T) {
 	for _, status := range []string{"created", "pending", "running", "canceling", "manual", "scheduled", "some_future_status"} {
 		t.Run(status, func(t *testing.T) {
 			h := newHarness(t, 0)
 			rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, status))
-			if rec.Code != http.StatusAccepted || answer["action"] != "ignored" || h.temporal.calls() != 0 {
-				t.Fatalf("%d %v with %d calls", rec.Code, answer, h.temporal.calls())
+			if rec.Code != http.StatusAccepted || answer["action"] != "signaled" || len(h.temporal.signals) != 1 || len(h.temporal.starts) != 0 {
+				t.Fatalf("%d %v with %d starts and %d signals", rec.Code, answer, len(h.temporal.starts), len(h.temporal.signals))
+			}
+			h.temporal.signalErr = serviceerror.NewNotFound("no such workflow")
+			rec, answer = h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, status))
+			if rec.Code != http.StatusAccepted || answer["action"] != "none" || len(h.temporal.starts) != 0 {
+				t.Fatalf("no alert: %d %v with %d starts", rec.Code, answer, len(h.temporal.starts))
 			}
 		})
 	}
 }
 
+func TestAChildPipelineNeverStartsAnAlertUnlessChildrenAlert(t *testing.T) {
+	body := childPipeline(t, "failed")
+	h := newHarness(t, 0)
+	rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, body)
+	if rec.Code != http.StatusAccepted || answer["action"] != "signaled" || len(h.temporal.starts) != 0 || len(h.temporal.signals) != 1 {
+		t.Fatalf("%d %v with %d starts and %d signals", rec.Code, answer, len(h.temporal.starts), len(h.temporal.signals))
+	}
+	if ev := h.temporal.signals[0].event; ev.Pipeline.ParentID != 31 || !ev.Pipeline.IsChild() {
+		t.Fatalf("the child's parent was lost: %+v", ev.Pipeline)
+	}
+	h = newHarnessWith(t, Config{Workflow: workflows.Input{Rules: alert.Rules{Children: alert.ChildAlert}}})
+	if rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, body); rec.Code != http.StatusAccepted || len(h.temporal.starts) != 1 {
+		t.Fatalf("children that alert: %d %v with %d starts", rec.Code, answer, len(h.temporal.starts))
+	}
+}
+
+// childPipeline is the documented payload turned into a child pipeline of
+// pipeline 31 with the given status.
+func childPipeline(t *testing.T, status string) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(withStatus(t, status), &m); err != nil {
+		t.Fatal(err)
+	}
+	oa := m["object_attributes"].(map[string]any)
+	oa["id"], oa["source"] = 32, "parent_pipeline"
+	m["source_pipeline"] = map[string]any{"project": map[string]any{"id": 1}, "pipeline_id": 31, "job_id": 7}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestAPushThatDeletesABranchResolvesItsAlert(t *testing.T) {
+	deletion := []byte(`{"object_kind":"push","ref":"refs/heads/feature/x","after":"0000000000000000000000000000000000000000","user_name":"Bob","project":{"id":7}}`)
+	h := newHarness(t, 0)
+	rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, map[string]string{"X-Gitlab-Event": "Push Hook", "Idempotency-Key": "k1"}, deletion)
+	if rec.Code != http.StatusAccepted || answer["action"] != "signaled" || len(h.temporal.deletions) != 1 {
+		t.Fatalf("%d %v", rec.Code, answer)
+	}
+	if d := h.temporal.deletions[0]; d.id != "7-feature/x" || d.signal != workflows.SignalBranchDeleted || d.deletion.By != "Bob" || d.deletion.IdempotencyKey != "k1" {
+		t.Fatalf("signal %+v", d)
+	}
+	h.temporal.signalErr = serviceerror.NewNotFound("no such workflow")
+	tag := []byte(`{"object_kind":"tag_push","ref":"refs/tags/v1.0","after":"0000000000000000000000000000000000000000","project_id":7}`)
+	if rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, nil, tag); rec.Code != http.StatusAccepted || answer["action"] != "none" || answer["alert_id"] != "7-v1.0" {
+		t.Fatalf("tag deletion with no alert: %d %v", rec.Code, answer)
+	}
+	for name, body := range map[string]string{
+		"no project": `{"object_kind":"push","ref":"refs/heads/x","after":"0000000000000000000000000000000000000000"}`,
+		"no ref":     `{"object_kind":"push","ref":"HEAD","after":"0000000000000000000000000000000000000000","project":{"id":7}}`,
+		"malformed":  `{"object_kind":"push",`,
+	} {
+		if rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, map[string]string{"X-Gitlab-Event": "Push Hook"}, []byte(body)); rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d %v, want 400", name, rec.Code, answer)
+		}
+	}
+}
+
 func TestOtherEventsAreIgnoredWith202(t *testing.T) {
 	h := newHarness(t, 0)
-	rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, map[string]string{"X-Gitlab-Event": "Push Hook"}, []byte(`{"object_kind":"push"}`))
-	if rec.Code != http.StatusAccepted || answer["action"] != "ignored" || !strings.Contains(answer["reason"].(string), "Push Hook") {
+	rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, map[string]string{"X-Gitlab-Event": "Merge Request Hook"}, []byte(`{"object_kind":"merge_request"}`))
+	if rec.Code != http.StatusAccepted || answer["action"] != "ignored" || !strings.Contains(answer["reason"].(string), "Merge Request Hook") {
 		t.Fatalf("%d %v", rec.Code, answer)
+	}
+	push := []byte(`{"object_kind":"push","ref":"refs/heads/main","after":"8b55e1ed8b6e4d1b2c7e5a0c7f6a1f25c3b2a1d9","project":{"id":7}}`)
+	rec, answer = h.post(t, "/webhooks/gitlab?token="+testToken, map[string]string{"X-Gitlab-Event": "Push Hook"}, push)
+	if rec.Code != http.StatusAccepted || answer["action"] != "ignored" {
+		t.Fatalf("a push that deletes nothing: %d %v", rec.Code, answer)
 	}
 	rec, answer = h.post(t, "/webhooks/gitlab?token="+testToken, nil, []byte(`{"object_kind":"merge_request"}`))
 	if rec.Code != http.StatusAccepted || answer["action"] != "ignored" {

@@ -258,10 +258,10 @@ func TestAStormOfSignalsOnOneAlert(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v; last workflow task failure: %s", err, s.lastTaskFailure(id))
 	}
-	if st.Status != alert.StatusOpen || st.Pipeline.ID != total || len(st.Timeline) != alert.DefaultTimelineCap {
-		t.Fatalf("after the storm: status %s newest %d timeline %d (+%d dropped)", st.Status, st.Pipeline.ID, len(st.Timeline), st.TimelineDropped)
+	if st.Status != alert.StatusOpen || st.Memory.Newest != total || len(st.Timeline) != alert.DefaultTimelineCap {
+		t.Fatalf("after the storm: status %s newest %d timeline %d (+%d dropped)", st.Status, st.Memory.Newest, len(st.Timeline), st.TimelineDropped)
 	}
-	if st.Counts.Applied+st.Counts.Stale+st.Counts.Duplicates+st.Counts.Ignored != total {
+	if c := st.Counts; c.Applied+c.Stale+c.Duplicates+c.Ignored+c.Superseded+c.Children != total {
 		t.Fatalf("counts do not add up: %+v", st.Counts)
 	}
 	d, err := s.client.DescribeWorkflowExecution(context.Background(), id, "")

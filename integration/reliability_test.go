@@ -269,14 +269,19 @@ func (p *planner) sequential(events ...pipelineEvent) {
 	}
 }
 
-var badStatuses = []string{alert.PipelineFailed, alert.PipelineCanceled, alert.PipelineSkipped}
+// badStatuses are the bad pipelines the reliability tests send: failures
+// only, whose rules the reference model in model_test.go writes out. What
+// cancels and skips do (no verdict, held, superseded) depends on what the
+// ID has seen across runs; the domain's own model test (alert/) and the
+// delivery sequences of traffic_test.go cover it.
+var badStatuses = []string{alert.PipelineFailed}
 
 // badGroup: k new bad pipelines, each delivered twice, the 2k deliveries
 // in shuffled order (an older pipeline after a newer one is stale).
 func (p *planner) badGroup(k int) {
 	var ds []pipelineEvent
 	for range k {
-		e := p.event(p.fresh(), badStatuses[p.rng.IntN(3)])
+		e := p.event(p.fresh(), badStatuses[p.rng.IntN(len(badStatuses))])
 		ds = append(ds, e, e)
 	}
 	p.rng.Shuffle(len(ds), func(i, j int) { ds[i], ds[j] = ds[j], ds[i] })
@@ -288,7 +293,7 @@ func (p *planner) burst(k int) {
 	events := make([]pipelineEvent, k)
 	step := &e2eStep{concurrent: true}
 	for i := range events {
-		events[i] = p.event(p.fresh(), badStatuses[p.rng.IntN(3)])
+		events[i] = p.event(p.fresh(), badStatuses[p.rng.IntN(len(badStatuses))])
 		step.deliveries = append(step.deliveries, &e2eDelivery{event: events[i]}, &e2eDelivery{event: events[i]})
 	}
 	p.b.model.burst(events)
@@ -829,7 +834,7 @@ func TestAWorkerKilledMidFloodLosesNoEventAndLeavesNoAlertStuck(t *testing.T) {
 		p := &plan{branch: branch{int64(1100 + i), "main"}, bodies: map[pipelineEvent][]byte{}}
 		var events []pipelineEvent
 		for j := range 5 {
-			e := pipelineEvent{int64(10 + j), badStatuses[rng.IntN(3)]}
+			e := pipelineEvent{int64(10 + j), badStatuses[rng.IntN(len(badStatuses))]}
 			events = append(events, e, e)
 		}
 		rng.Shuffle(len(events), func(a, b int) { events[a], events[b] = events[b], events[a] })
@@ -1155,21 +1160,27 @@ func TestAlertsMoveOnWhileTheReceiverFailsOrHangsAndEveryNotificationArrivesOnce
 	const id = "150-main"
 
 	// Phase 1: every delivery answered 500.
-	opened := s.mustSignal(payload(t, 150, "main", 1, alert.PipelineFailed))
-	s.waitState(id, severityIs(alert.SeverityHigh))
+	opened := s.mustSignal(payload(t, 150, "main", 1, alert.PipelineSkipped))
+	s.waitState(id, severityIs(alert.SeverityLow))
 	rc.waitReceiver(t, "a 500", func(failed, _ int, _ []webhook.Payload) bool { return failed > 0 })
 	s.mustSignal(payload(t, 150, "main", 2, alert.PipelineCanceled))
 	s.waitState(id, severityIs(alert.SeverityMedium))
-	// A second 500: the opened notification's retry or the new one's.
+	// A second 500: the opened notification's retry.
 	rc.waitReceiver(t, "a second 500", func(failed, _ int, _ []webhook.Payload) bool { return failed > 1 })
 
 	// Phase 2: every delivery hangs.
 	rc.setMode(modeHang)
-	s.mustSignal(payload(t, 150, "main", 3, alert.PipelineSkipped))
+	s.mustSignal(payload(t, 150, "main", 3, alert.PipelineFailed))
 	rc.waitReceiver(t, "a hanging request", func(_, hung int, _ []webhook.Payload) bool { return hung > 0 })
-	s.waitState(id, severityIs(alert.SeverityLow))
-	s.mustSignal(payload(t, 150, "main", 4, alert.PipelineFailed))
 	s.waitState(id, severityIs(alert.SeverityHigh))
+	// A cancel after the failure carries no verdict and notifies nobody.
+	s.mustSignal(payload(t, 150, "main", 4, alert.PipelineCanceled))
+	s.waitState(id, func(st *alert.State) error {
+		if st.Counts.Events != 4 || st.Severity != alert.SeverityHigh {
+			return fmt.Errorf("events %d severity %s", st.Counts.Events, st.Severity)
+		}
+		return nil
+	})
 	if _, _, _, accepted, _, _ := rc.snapshot(); len(accepted) != 0 {
 		t.Fatalf("the receiver accepted %v while failing", accepted)
 	}
@@ -1203,14 +1214,13 @@ func TestAlertsMoveOnWhileTheReceiverFailsOrHangsAndEveryNotificationArrivesOnce
 		got = append(got, transition{p.Kind, p.PreviousSeverity, p.Alert.Severity})
 	}
 	want := []transition{
-		{activities.KindOpened, "", "HIGH"},
-		{activities.KindSeverityChanged, "HIGH", "MEDIUM"},
-		{activities.KindSeverityChanged, "MEDIUM", "LOW"},
-		{activities.KindSeverityChanged, "LOW", "HIGH"},
+		{activities.KindOpened, "", "LOW"},
+		{activities.KindSeverityChanged, "LOW", "MEDIUM"},
+		{activities.KindSeverityChanged, "MEDIUM", "HIGH"},
 		{activities.KindResolved, "", "HIGH"},
 	}
-	slices.SortFunc(got, func(a, b transition) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
-	slices.SortFunc(want, func(a, b transition) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+	// In the order they happened: each waits for the one before to reach
+	// the receiver.
 	if !slices.Equal(got, want) {
 		t.Errorf("accepted %v, want %v", got, want)
 	}

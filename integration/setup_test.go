@@ -118,7 +118,7 @@ func registerSearchAttributes(ctx context.Context) error {
 		return fmt.Errorf("second registration: %w", err)
 	}
 	return poll(ctx, 30*time.Second, func() error {
-		opts := workflows.StartOptions("probe", alert.Event{Project: alert.Project{ID: 999999}, Pipeline: alert.Pipeline{ID: 1, Ref: "probe", Status: "failed"}})
+		opts := workflows.StartOptions("probe", workflows.Input{}, alert.Event{Project: alert.Project{ID: 999999}, Pipeline: alert.Pipeline{ID: 1, Ref: "probe", Status: "failed"}})
 		opts.ID = "search-attribute-probe"
 		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 		run, err := c.ExecuteWorkflow(ctx, opts, "Probe")
@@ -187,6 +187,12 @@ func newStack(t *testing.T) *stack {
 // (untyped) means no webhook sink.
 func newStackWith(t *testing.T, webhook activities.Notifier) *stack {
 	t.Helper()
+	return newStackConfig(t, webhook, workflows.Input{})
+}
+
+// newStackConfig is newStackWith whose intake starts alerts with in.
+func newStackConfig(t *testing.T, webhook activities.Notifier, in workflows.Input) *stack {
+	t.Helper()
 	requireServer(t)
 	s := &stack{t: t, client: devServer.Client(), taskQueue: "it-" + strings.ReplaceAll(t.Name(), "/", "-"), webhook: webhook}
 	s.startWorker()
@@ -200,7 +206,7 @@ func newStackWith(t *testing.T, webhook activities.Notifier) *stack {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s.http = httptest.NewServer(ingress.New(ingress.Config{TaskQueue: s.taskQueue, Tokens: tokens, APIToken: api}, s.client, logger))
+	s.http = httptest.NewServer(ingress.New(ingress.Config{TaskQueue: s.taskQueue, Tokens: tokens, APIToken: api, Workflow: in}, s.client, logger))
 	t.Cleanup(s.http.Close)
 	return s
 }

@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -17,11 +18,13 @@ import (
 )
 
 // New returns a worker on taskQueue that runs AlertWorkflow and the
-// notification activities of sinks. It is not started.
+// notification activities of sinks, and the local activity that recalls an
+// alert ID's memory. It is not started.
 func New(c client.Client, taskQueue string, sinks *activities.Sinks) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
 	w.RegisterWorkflow(workflows.AlertWorkflow)
 	w.RegisterActivity(sinks)
+	w.RegisterActivityWithOptions(workflows.NewRecaller(c).RecallMemory, activity.RegisterOptions{Name: workflows.ActivityRecall})
 	return w
 }
 

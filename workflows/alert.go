@@ -29,6 +29,9 @@ const (
 	Resolve = "resolve"
 	// QueryState returns the alert.State.
 	QueryState = "state"
+	// SignalBranchDeleted carries an alert.Deletion: GitLab deleted the
+	// alert's branch or tag, so its alert resolves.
+	SignalBranchDeleted = "branch_deleted"
 )
 
 // Error types of rejected updates, for callers to tell apart.
@@ -61,9 +64,15 @@ const (
 	// the search attributes and memo the alert was started with. An alert
 	// costs the server one workflow task per burst of events.
 	RevisionLean Revision = 1
+	// RevisionGitLab applies events under alert.RulesGitLab: a new alert
+	// first recalls what its ID remembers (a local activity), holds
+	// cancels and skips for Input.Rules.Hold, resolves itself after
+	// Input.AutoResolveAfter without events, takes branch deletions, and
+	// notifies only of alerts people were told of.
+	RevisionGitLab Revision = 2
 	// CurrentRevision is what the intake starts alerts with and what
 	// continue-as-new moves a run to: a new run has no history to replay.
-	CurrentRevision = RevisionLean
+	CurrentRevision = RevisionGitLab
 )
 
 // Input starts or continues an alert. A run started by the intake gets
@@ -85,6 +94,15 @@ type Input struct {
 	ReminderInterval time.Duration `json:"reminder_interval,omitempty"`
 	// Revision is how the run behaves; the intake sets CurrentRevision.
 	Revision Revision `json:"revision,omitempty"`
+	// Rules are what a fresh alert applies events under, from
+	// RevisionGitLab on (whose rules version they always have).
+	Rules alert.Rules `json:"rules,omitzero"`
+	// AutoResolveAfter resolves an alert that has had no pipeline event
+	// for that long; zero never does. From RevisionGitLab on.
+	AutoResolveAfter time.Duration `json:"auto_resolve_after,omitempty"`
+	// Memory is what the alert's ID remembers, handed over by the run
+	// before; nil makes a fresh alert recall it from the server.
+	Memory *alert.Memory `json:"memory,omitempty"`
 }
 
 // AlertWorkflow is one alert, from the first bad pipeline on a project and
@@ -92,6 +110,11 @@ type Input struct {
 // the final state.
 func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 	r := &run{in: in, st: in.State}
+	if r.st == nil && in.Revision >= RevisionGitLab {
+		rules := in.Rules
+		rules.Version = alert.RulesGitLab
+		r.st = alert.NewWith(in.Limits, rules, r.recall(ctx))
+	}
 	if r.st == nil {
 		r.st = alert.New(in.Limits)
 	}
@@ -126,9 +149,16 @@ type run struct {
 	// futures not yet known to have finished.
 	queued        []activities.Notification
 	notifications []workflow.Future
+	// lastNotice is the newest notification sent, which the next one
+	// follows to each sink.
+	lastNotice *notice
 	// reminder is the pending reminder timer, nil when none is set.
 	reminder       workflow.Future
 	cancelReminder workflow.CancelFunc
+	// hold is the timer that ends a pending alert's hold, and autoResolve
+	// the one that checks for an alert gone quiet; nil when none is set.
+	hold, autoResolve workflow.Future
+	cancelHold        workflow.CancelFunc
 	// wake lets update handlers, which run beside the main loop, make it
 	// look at the state again.
 	wake workflow.Channel
@@ -192,11 +222,11 @@ func rejection(err error) error {
 
 // channels are the signal channels of an alert.
 type channels struct {
-	pipelines, acks, resolves workflow.ReceiveChannel
+	pipelines, acks, resolves, deletions workflow.ReceiveChannel
 }
 
 func (c channels) pending() int {
-	return c.pipelines.Len() + c.acks.Len() + c.resolves.Len()
+	return c.pipelines.Len() + c.acks.Len() + c.resolves.Len() + c.deletions.Len()
 }
 
 func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
@@ -204,6 +234,7 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 		pipelines: workflow.GetSignalChannel(ctx, SignalPipeline),
 		acks:      workflow.GetSignalChannel(ctx, Acknowledge),
 		resolves:  workflow.GetSignalChannel(ctx, Resolve),
+		deletions: workflow.GetSignalChannel(ctx, SignalBranchDeleted),
 	}
 	for i, ev := range r.in.Pending {
 		if r.st.Status == alert.StatusResolved {
@@ -245,9 +276,20 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 			c.Receive(ctx, &res)
 			err = r.signalled(ctx, Resolve, res.By, r.resolve(ctx, res))
 		})
+		sel.AddReceive(ch.deletions, func(c workflow.ReceiveChannel, _ bool) {
+			var d alert.Deletion
+			c.Receive(ctx, &d)
+			r.deleted(ctx, d)
+		})
 		sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
 		if timer := r.reminderTimer(ctx); timer != nil {
 			sel.AddFuture(timer, func(f workflow.Future) { err = r.remind(ctx, f) })
+		}
+		if timer := r.holdTimer(ctx); timer != nil {
+			sel.AddFuture(timer, func(f workflow.Future) { r.endHold(ctx, f) })
+		}
+		if timer := r.autoResolveTimer(ctx); timer != nil {
+			sel.AddFuture(timer, func(f workflow.Future) { r.autoResolved(ctx, f) })
 		}
 		sel.Select(ctx)
 		if err != nil {
@@ -269,11 +311,16 @@ func (r *run) apply(ctx workflow.Context, ev alert.Event) error {
 	// race detector the SDK's replay-aware logger raced its own eviction
 	// of the run from the sticky cache during a signal storm.
 	out := r.st.Apply(ev, now)
+	r.opened(now, out)
+	r.changed(ctx, out, ev.User, "", previous)
+	return nil
+}
+
+// opened starts the reminders of an alert that people were just told of.
+func (r *run) opened(now time.Time, out alert.Outcome) {
 	if out == alert.OutcomeOpened && r.in.ReminderInterval > 0 {
 		r.st.NextReminderAt = now.Add(r.in.ReminderInterval)
 	}
-	r.changed(ctx, out, ev.User, "", previous)
-	return nil
 }
 
 // changed notes an outcome: what is shown of the alert must follow, and
@@ -282,7 +329,7 @@ func (r *run) changed(ctx workflow.Context, out alert.Outcome, actor, note strin
 	if out.Changed() || out == alert.OutcomeReminder {
 		r.dirty = true
 	}
-	if out.Notifies() {
+	if r.st.Heard(out) {
 		r.queue(ctx, activities.Kind(out), actor, note, previous)
 	}
 }
@@ -389,6 +436,10 @@ func (r *run) drain(ctx workflow.Context, ch channels) (resolved bool, err error
 			err = r.signalled(ctx, Acknowledge, a.By, r.acknowledge(ctx, a))
 		case ch.resolves.ReceiveAsync(&res):
 			err = r.signalled(ctx, Resolve, res.By, r.resolve(ctx, res))
+		default:
+			var d alert.Deletion
+			ch.deletions.ReceiveAsync(&d)
+			r.deleted(ctx, d)
 		}
 		if err != nil {
 			return false, err
@@ -453,16 +504,27 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 			r.st.Reject(Acknowledge, a.By, r.st.CheckAcknowledge(a), workflow.Now(ctx))
 		case ch.resolves.ReceiveAsync(&res):
 			r.st.Reject(Resolve, res.By, r.st.CheckResolve(res), workflow.Now(ctx))
+		default:
+			var d alert.Deletion
+			ch.deletions.ReceiveAsync(&d)
+			r.st.DeleteBranch(d, workflow.Now(ctx))
 		}
 	}
 	if len(carry) > 0 {
-		next := Input{Pending: carry, Limits: r.st.Limits, MaxHistory: r.in.MaxHistory, ReminderInterval: r.in.ReminderInterval, Revision: CurrentRevision}
+		next := Input{Pending: carry, Limits: r.st.Limits, MaxHistory: r.in.MaxHistory, ReminderInterval: r.in.ReminderInterval,
+			Revision: CurrentRevision, Rules: r.st.Rules, AutoResolveAfter: r.in.AutoResolveAfter, Memory: &r.st.Memory}
 		return nil, workflow.NewContinueAsNewError(ctx, AlertWorkflow, next)
 	}
 	return r.finish(ctx)
 }
 
 func (r *run) finish(ctx workflow.Context) (*alert.State, error) {
+	if r.in.Revision >= RevisionGitLab {
+		// A run that opened nothing (a stale delivery) started with the
+		// search attributes of the alert its first event would have
+		// opened: show what it really is.
+		r.dirty = true
+	}
 	if err := r.settle(ctx, 0); err != nil {
 		return nil, err
 	}

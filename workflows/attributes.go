@@ -148,7 +148,21 @@ func detailsOf(s *alert.State) string {
 	if mr := s.MergeRequest; mr != nil {
 		fmt.Fprintf(&b, "Merge request: [!%d %s](%s)\n\n", mr.IID, mr.Title, mr.URL)
 	}
-	fmt.Fprintf(&b, "Events: %d (%d stale, %d duplicate)", s.Counts.Events, s.Counts.Stale, s.Counts.Duplicates)
+	if p := s.InProgress; p != nil {
+		fmt.Fprintf(&b, "Newer pipeline: #%d %s\n\n", p.ID, p.Status)
+	}
+	if s.Status == alert.StatusPending {
+		if s.HoldUntil.IsZero() {
+			b.WriteString("Held: a newer pipeline superseded it; nobody is told unless that one fails\n\n")
+		} else {
+			fmt.Fprintf(&b, "Held until %s: nobody is told unless no newer pipeline shows up by then\n\n", s.HoldUntil.UTC().Format(time.RFC3339))
+		}
+	}
+	fmt.Fprintf(&b, "Events: %d (%d stale, %d duplicate", s.Counts.Events, s.Counts.Stale, s.Counts.Duplicates)
+	if s.Counts.Superseded > 0 || s.Counts.Children > 0 {
+		fmt.Fprintf(&b, ", %d superseded, %d of child pipelines", s.Counts.Superseded, s.Counts.Children)
+	}
+	b.WriteString(")")
 	if s.Reminders > 0 {
 		fmt.Fprintf(&b, ", reminders sent: %d", s.Reminders)
 	}
@@ -159,9 +173,15 @@ func detailsOf(s *alert.State) string {
 // StartOptions are the options the intake signals-with-start an alert with:
 // its ID, a reuse policy that lets a new failure after a resolved alert
 // start a new run (a new incident) under the same ID, and the search
-// attributes, memo and summary of the alert that event would open.
-func StartOptions(taskQueue string, ev alert.Event) client.StartWorkflowOptions {
+// attributes, memo and summary of the alert that event would open (in
+// the alert the workflow starts with in).
+func StartOptions(taskQueue string, in Input, ev alert.Event) client.StartWorkflowOptions {
 	s := alert.New(alert.Limits{})
+	if in.Revision >= RevisionGitLab {
+		rules := in.Rules
+		rules.Version = alert.RulesGitLab
+		s = alert.NewWith(alert.Limits{}, rules, alert.Memory{})
+	}
 	s.Apply(ev, ev.ReceivedAt)
 	return client.StartWorkflowOptions{
 		ID:                    ev.AlertID(),

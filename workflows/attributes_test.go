@@ -45,7 +45,7 @@ func TestTheWebUIDetailsShowWhatOnCallNeeds(t *testing.T) {
 func TestStartOptionsDescribeTheAlertTheEventOpens(t *testing.T) {
 	ev := pipelineEvent(40, "canceled")
 	ev.Project.ID, ev.Pipeline.Ref = 7, "feature/ümlaut"
-	o := StartOptions("q", ev)
+	o := StartOptions("q", Input{}, ev)
 	if o.ID != "7-feature/%C3%BCmlaut" || o.StaticSummary != "Pipeline #40 canceled on gitlab-org/gitlab-test@feature/ümlaut" {
 		t.Fatalf("id %q summary %q", o.ID, o.StaticSummary)
 	}

@@ -123,21 +123,61 @@ func (r *run) flush(ctx workflow.Context) error {
 // once every sink has delivered or given up.
 func (r *run) notify(ctx workflow.Context, n activities.Notification) workflow.Future {
 	done, settled := workflow.NewFuture(ctx)
+	ordered := r.in.Revision >= RevisionGitLab
+	prev := r.lastNotice
+	this := &notice{sinks: map[string]workflow.Future{}}
+	var logged workflow.Settable
+	this.logged, logged = workflow.NewFuture(ctx)
+	r.lastNotice = this
 	workflow.Go(ctx, func(ctx workflow.Context) {
+		if ordered && prev != nil {
+			// A receiver hears an alert's notifications in the order they
+			// happened: PagerDuty drops a resolve that comes before its
+			// trigger. Each sink waits for its own previous delivery only,
+			// so one failing sink holds back no other.
+			_ = prev.logged.Get(ctx, nil)
+		}
 		var remote []string
 		lctx := workflow.WithLocalActivityOptions(ctx, logOptions())
 		err := workflow.ExecuteLocalActivity(lctx, activities.ActivityNotifyLog, n).Get(ctx, &remote)
 		actx := workflow.WithActivityOptions(ctx, notifyOptions())
 		sent := make([]workflow.Future, 0, len(remote))
 		for _, name := range remote {
-			sent = append(sent, workflow.ExecuteActivity(actx, name, n))
+			if !ordered {
+				sent = append(sent, workflow.ExecuteActivity(actx, name, n))
+				continue
+			}
+			var before workflow.Future
+			if prev != nil {
+				before = prev.sinks[name]
+			}
+			f, set := workflow.NewFuture(ctx)
+			this.sinks[name] = f
+			workflow.Go(ctx, func(ctx workflow.Context) {
+				if before != nil {
+					_ = before.Get(ctx, nil)
+				}
+				set.Set(nil, workflow.ExecuteActivity(actx, name, n).Get(ctx, nil))
+			})
+			sent = append(sent, f)
 		}
+		logged.Set(nil, nil)
 		for _, f := range sent {
 			err = errors.Join(err, f.Get(ctx, nil))
 		}
 		settled.Set(nil, err)
 	})
 	return done
+}
+
+// notice is one notification on its way, for the next to wait on.
+type notice struct {
+	// logged is ready once the notification was logged and its sinks
+	// scheduled in sinks.
+	logged workflow.Future
+	// sinks are ready once the notification was delivered to each remote
+	// sink, or gave up.
+	sinks map[string]workflow.Future
 }
 
 // settle flushes, then waits until every notification has been delivered or

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
 )
 
@@ -30,6 +31,11 @@ type config struct {
 	// apiTokenSet is false when ALERTFLOW_API_TOKEN was empty.
 	apiTokenSet      bool
 	ReminderInterval time.Duration
+	// Hold, AutoResolveAfter and Children shape the alerts the intake
+	// starts (rules for real GitLab traffic).
+	Hold             time.Duration
+	AutoResolveAfter time.Duration
+	Children         alert.ChildMode
 	WebhookURL       string
 	WebhookSecret    string
 	SlackURL         string
@@ -115,6 +121,30 @@ func settings() []setting {
 				}
 				c.ReminderInterval = d
 				return nil
+			}},
+		{"ALERTFLOW_HOLD", "1m", "how long a canceled or skipped pipeline that would open an alert waits for a newer pipeline to supersede it before anyone is told; 0 tells at once (read where alerts start)",
+			func(c *config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < 0 || d > time.Hour {
+					return errors.New("want a duration from 0 to 1h, such as 1m")
+				}
+				c.Hold = d
+				return nil
+			}},
+		{"ALERTFLOW_AUTO_RESOLVE_AFTER", "168h", "an alert that has had no pipeline event for this long resolves itself; 0 never (read where alerts start)",
+			func(c *config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < 0 || (d > 0 && d < time.Hour) {
+					return errors.New("want 0 or a duration of at least 1h, such as 168h")
+				}
+				c.AutoResolveAfter = d
+				return nil
+			}},
+		{"ALERTFLOW_CHILD_PIPELINES", "parent", "child pipelines (source parent_pipeline): parent lets the parent speak for them, as GitLab does; alert lets them open and resolve alerts (for triggers without strategy: depend)",
+			func(c *config, v string) error {
+				m, err := alert.ParseChildMode(v)
+				c.Children = m
+				return err
 			}},
 		{"ALERTFLOW_NOTIFY_WEBHOOK_URL", "", "generic webhook that receives every notification as signed JSON (worker)",
 			notifyURL(func(c *config) *string { return &c.WebhookURL })},

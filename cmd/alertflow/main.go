@@ -20,6 +20,7 @@ import (
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/activities/slack"
 	"github.com/alertflow/alertflow/activities/webhook"
+	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/worker"
 	"github.com/alertflow/alertflow/workflows"
@@ -165,8 +166,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, wi
 			Tokens:    cfg.SourceTokens,
 			APIToken:  cfg.APIToken,
 			MaxBody:   cfg.MaxBody,
-			Workflow:  workflows.Input{ReminderInterval: cfg.ReminderInterval},
-			Registry:  reg,
+			Workflow: workflows.Input{
+				ReminderInterval: cfg.ReminderInterval,
+				Rules:            alert.Rules{Hold: cfg.Hold, Children: cfg.Children},
+				AutoResolveAfter: cfg.AutoResolveAfter,
+			},
+			Registry: reg,
 		}, c, logger)
 	}
 	return serveHTTP(ctx, ln, handler, logger, defaultHTTPLimits())

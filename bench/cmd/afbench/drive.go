@@ -135,7 +135,7 @@ func baselineSender(c client.Client, taskQueue string, sameOptions bool) sender 
 		}
 		opts := client.StartWorkflowOptions{ID: r.alertID, TaskQueue: taskQueue}
 		if sameOptions {
-			opts = workflows.StartOptions(taskQueue, r.event)
+			opts = workflows.StartOptions(taskQueue, workflows.Input{Revision: workflows.CurrentRevision}, r.event)
 		}
 		if _, err := c.SignalWithStartWorkflow(ctx, r.alertID, workflows.SignalPipeline, r.event, opts, baseline.Workflow); err != nil {
 			return false, fmt.Errorf("signal-with-start %s: %w", r.alertID, err)

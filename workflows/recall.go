@@ -1,0 +1,102 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/alertflow/alertflow/alert"
+)
+
+// ActivityRecall is the local activity a new alert runs before it applies
+// anything: it reads what the alert's ID remembers from the last alert on
+// that ID, so that a delivery older than that alert's end opens nothing
+// even after its run completed (rule 8).
+const ActivityRecall = "RecallMemory"
+
+// recallRuns is how many of the ID's most recent runs are looked at: the
+// current one, the last one, and a few in case the last ones ended without
+// a result (terminated).
+const recallRuns = 5
+
+// Recaller reads alert memories from the server's history of earlier runs.
+type Recaller struct {
+	client client.Client
+}
+
+// NewRecaller returns the recall activity over c.
+func NewRecaller(c client.Client) *Recaller {
+	return &Recaller{client: c}
+}
+
+// RecallMemory returns the memory of the most recent completed run of
+// workflowID other than runID, or nil when there is none within the
+// namespace's retention. Runs of one ID never overlap, so the most recent
+// other run started last; visibility may still list it as running for a
+// moment after it completed, which is why its history is read, not its
+// listed status.
+func (r *Recaller) RecallMemory(ctx context.Context, workflowID, runID string) (*alert.Memory, error) {
+	resp, err := r.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: activity.GetInfo(ctx).WorkflowNamespace,
+		PageSize:  recallRuns,
+		Query:     "WorkflowId = " + quoteQueryValue(workflowID),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list runs of %s: %w", workflowID, err)
+	}
+	runs := resp.GetExecutions()
+	// Newest first, whatever order the visibility store keeps.
+	slices.SortFunc(runs, func(a, b *workflowpb.WorkflowExecutionInfo) int {
+		return b.GetStartTime().AsTime().Compare(a.GetStartTime().AsTime())
+	})
+	for _, run := range runs {
+		id := run.GetExecution().GetRunId()
+		if id == runID {
+			continue
+		}
+		st, err := r.result(ctx, workflowID, id)
+		if err != nil {
+			return nil, err
+		}
+		if st != nil {
+			return &st.Memory, nil
+		}
+	}
+	return nil, nil
+}
+
+// result reads the final state a run completed with, or nil when it did
+// not complete (it continued as new, was terminated, or is still open).
+func (r *Recaller) result(ctx context.Context, workflowID, runID string) (*alert.State, error) {
+	it := r.client.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("read the end of run %s of %s: %w", runID, workflowID, err)
+		}
+		done := ev.GetWorkflowExecutionCompletedEventAttributes()
+		if done == nil {
+			continue
+		}
+		var st alert.State
+		if err := converter.GetDefaultDataConverter().FromPayloads(done.GetResult(), &st); err != nil {
+			return nil, fmt.Errorf("decode the result of run %s of %s: %w", runID, workflowID, err)
+		}
+		return &st, nil
+	}
+	return nil, nil
+}
+
+// quoteQueryValue makes s a visibility-query string literal: the quote and
+// the backslash, the only characters with meaning inside one, are escaped.
+func quoteQueryValue(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}

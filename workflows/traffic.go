@@ -1,0 +1,109 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/alertflow/alertflow/alert"
+)
+
+// What an alert does beyond applying events under alert.RulesGitLab: it
+// recalls its ID's memory, ends holds, resolves itself when it has gone
+// quiet, and takes branch deletions. Each runs only in RevisionGitLab runs
+// or in states that only those create, so older histories replay as they
+// were recorded.
+
+// recallOptions bound the recall: two reads of the server, retried for a
+// little while; without an answer the alert starts with an empty memory
+// rather than not at all.
+func recallOptions() workflow.LocalActivityOptions {
+	return workflow.LocalActivityOptions{
+		StartToCloseTimeout:    5 * time.Second,
+		ScheduleToCloseTimeout: 30 * time.Second,
+	}
+}
+
+// recall returns what the alert's ID remembers: handed over by the run
+// before, or read from the last completed run on the ID.
+func (r *run) recall(ctx workflow.Context) alert.Memory {
+	if r.in.Memory != nil {
+		return *r.in.Memory
+	}
+	info := workflow.GetInfo(ctx)
+	var mem *alert.Memory
+	lctx := workflow.WithLocalActivityOptions(ctx, recallOptions())
+	err := workflow.ExecuteLocalActivity(lctx, ActivityRecall, info.WorkflowExecution.ID, info.WorkflowExecution.RunID).Get(ctx, &mem)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("Recalling the last alert on this ID failed; starting without its memory", "Error", err)
+	}
+	if mem == nil {
+		return alert.Memory{}
+	}
+	return *mem
+}
+
+// deleted resolves the alert of a deleted branch.
+func (r *run) deleted(ctx workflow.Context, d alert.Deletion) {
+	severity := r.st.Severity
+	out := r.st.DeleteBranch(d, workflow.Now(ctx))
+	r.changed(ctx, out, d.By, "branch deleted", severity)
+}
+
+// holdTimer returns the timer that ends a pending alert's hold, starting
+// it when the alert is held and cancelling it once the hold is over or
+// superseded.
+func (r *run) holdTimer(ctx workflow.Context) workflow.Future {
+	if r.st.Status != alert.StatusPending || r.st.HoldUntil.IsZero() {
+		if r.hold != nil {
+			r.cancelHold()
+			r.hold, r.cancelHold = nil, nil
+		}
+		return nil
+	}
+	if r.hold == nil {
+		tctx, cancel := workflow.WithCancel(ctx)
+		r.hold, r.cancelHold = workflow.NewTimer(tctx, max(r.st.HoldUntil.Sub(workflow.Now(ctx)), time.Millisecond)), cancel
+	}
+	return r.hold
+}
+
+// endHold announces the held alert, if the hold is really over (a newer
+// cancel may have moved it on): people hear that it opened.
+func (r *run) endHold(ctx workflow.Context, timer workflow.Future) {
+	r.hold, r.cancelHold = nil, nil
+	if timer.Get(ctx, nil) != nil {
+		return
+	}
+	now := workflow.Now(ctx)
+	if out, ok := r.st.EndHold(now); ok {
+		r.opened(now, out)
+		r.changed(ctx, out, r.st.OpenedBy, "", r.st.Severity)
+	}
+}
+
+// autoResolveTimer returns a timer that fires when the alert would have
+// gone without events for Input.AutoResolveAfter. Events do not restart
+// it: when it fires early, the next one is set from the newest event.
+func (r *run) autoResolveTimer(ctx workflow.Context) workflow.Future {
+	after := r.in.AutoResolveAfter
+	if r.in.Revision < RevisionGitLab || after <= 0 || r.st.LastEventAt.IsZero() || !r.st.Status.Active() && r.st.Status != alert.StatusPending {
+		return nil
+	}
+	if r.autoResolve == nil {
+		d := r.st.LastEventAt.Add(after).Sub(workflow.Now(ctx))
+		r.autoResolve = workflow.NewTimer(ctx, max(d, time.Second))
+	}
+	return r.autoResolve
+}
+
+func (r *run) autoResolved(ctx workflow.Context, timer workflow.Future) {
+	r.autoResolve = nil
+	if timer.Get(ctx, nil) != nil {
+		return
+	}
+	severity := r.st.Severity
+	if out := r.st.AutoResolve(r.in.AutoResolveAfter, workflow.Now(ctx)); out != "" {
+		r.changed(ctx, out, alert.ResolvedByAlertflow, "no pipeline event for "+r.in.AutoResolveAfter.String(), severity)
+	}
+}
