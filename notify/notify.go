@@ -80,23 +80,24 @@ func (n Notification) Links() Links {
 	return l
 }
 
-// KindOf names the notification an alert outcome sends; ok is false for
-// outcomes that notify nobody. The mapping is spelled out, not a cast, so
-// renaming an outcome cannot change what receivers are sent.
-func KindOf(out alert.Outcome) (k Kind, ok bool) {
+// KindOf names the notification an alert outcome sends, or "" for an
+// outcome that notifies nobody (alert.Outcome.Notifies says which). The
+// mapping is spelled out, not a cast, so renaming an outcome cannot change
+// what receivers are sent.
+func KindOf(out alert.Outcome) Kind {
 	switch out {
 	case alert.OutcomeOpened:
-		return KindOpened, true
+		return KindOpened
 	case alert.OutcomeSeverityChanged:
-		return KindSeverityChanged, true
+		return KindSeverityChanged
 	case alert.OutcomeReminder:
-		return KindReminder, true
+		return KindReminder
 	case alert.OutcomeAcknowledged:
-		return KindAcknowledged, true
+		return KindAcknowledged
 	case alert.OutcomeResolved:
-		return KindResolved, true
+		return KindResolved
 	}
-	return "", false
+	return ""
 }
 
 // Notifier delivers a notification to one receiver. An error that retrying

@@ -279,8 +279,8 @@ func (r *run) changed(ctx workflow.Context, out alert.Outcome, actor, note strin
 	if out.Changed() || out == alert.OutcomeReminder {
 		r.dirty = true
 	}
-	if kind, ok := notify.KindOf(out); ok {
-		r.queue(ctx, kind, actor, note, previous)
+	if out.Notifies() {
+		r.queue(ctx, notify.KindOf(out), actor, note, previous)
 	}
 }
 
