@@ -262,7 +262,8 @@ func TestNotifyLogNamesTheConfiguredRemoteSinks(t *testing.T) {
 
 // The history and the log are read by more people than the secrets are
 // meant for: neither may hold the webhook's URL path, the Slack token path
-// or the signing secret, whatever the failure.
+// or the signing secret, whatever the failure, even when the receiver
+// echoes its URL.
 func TestNeitherTheHistoryNorTheLogHoldsURLsOrSecrets(t *testing.T) {
 	const (
 		hookPath  = "/hook/pathsecret?token=querysecret"
@@ -271,10 +272,12 @@ func TestNeitherTheHistoryNorTheLogHoldsURLsOrSecrets(t *testing.T) {
 	)
 	// Status 0 is a receiver that is gone: the connection is refused.
 	for _, status := range []int{http.StatusBadRequest, http.StatusTooManyRequests, http.StatusInternalServerError, 0} {
+		// The receiver echoes the URL it was sent to, as receivers and
+		// proxies do in their error pages.
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", "7")
 			w.WriteHeader(status)
-			w.Write([]byte("no"))
+			fmt.Fprintf(w, "no route for %s (http://%s%s), token %q", r.RequestURI, r.Host, r.URL.Path, r.URL.Query().Get("token"))
 		}))
 		t.Cleanup(srv.Close)
 		what := http.StatusText(status)
@@ -308,6 +311,9 @@ func TestNeitherTheHistoryNorTheLogHoldsURLsOrSecrets(t *testing.T) {
 				}
 				if !strings.Contains(err.Error(), srv.URL) {
 					t.Errorf("error %q does not name the receiver's host", err)
+				}
+				if status != 0 && !strings.Contains(err.Error(), "no route for [redacted]") {
+					t.Errorf("error %q does not keep the receiver's answer, redacted", err)
 				}
 			})
 		}
