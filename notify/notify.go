@@ -57,12 +57,12 @@ type Notification struct {
 	PreviousSeverity alert.Severity `json:"previous_severity,omitempty"`
 }
 
-// Links are the GitLab pages a notification points at.
+// Links are the GitLab pages a notification points at; empty when unknown.
 type Links struct {
-	Pipeline     string `json:"pipeline,omitempty"`
-	Project      string `json:"project,omitempty"`
-	MergeRequest string `json:"merge_request,omitempty"`
-	Commit       string `json:"commit,omitempty"`
+	Pipeline     string
+	Project      string
+	MergeRequest string
+	Commit       string
 }
 
 // Links returns the GitLab pages n's alert knows of: the newest pipeline,
