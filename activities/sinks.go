@@ -1,3 +1,10 @@
+// Package activities runs alertflow's notifications as Temporal
+// activities: a thin adapter over the notify package that registers one
+// activity per receiver, so that a failing receiver is retried without
+// re-sending through the others, and turns a delivery's outcome into the
+// Temporal error that stops, delays or leaves to the retry policy the next
+// attempt. The activity names and the JSON shape of their input,
+// notify.Notification, are recorded in workflow histories and never change.
 package activities
 
 import (
@@ -7,6 +14,8 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/alertflow/alertflow/notify"
 )
 
 // Activity names of the Sinks methods, as the worker registers them, so the
@@ -42,15 +51,15 @@ const (
 // not configured still succeeds at once for them.)
 type Sinks struct {
 	logger  *slog.Logger
-	webhook Notifier
-	slack   Notifier
+	webhook notify.Notifier
+	slack   notify.Notifier
 }
 
 // NewSinks returns the notification activities. A nil webhook or slack
 // means that sink is not configured. Pass an untyped nil: a nil pointer in
-// a Notifier interface is not nil and would be called. A nil logger means
-// slog.Default().
-func NewSinks(logger *slog.Logger, webhook, slack Notifier) *Sinks {
+// a notify.Notifier interface is not nil and would be called. A nil logger
+// means slog.Default().
+func NewSinks(logger *slog.Logger, webhook, slack notify.Notifier) *Sinks {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -63,7 +72,7 @@ func NewSinks(logger *slog.Logger, webhook, slack Notifier) *Sinks {
 // trace even when no other sink is configured. Its result is recorded in
 // the history, so a worker restarted with another configuration replays
 // what was decided before.
-func (s *Sinks) NotifyLog(ctx context.Context, n Notification) ([]string, error) {
+func (s *Sinks) NotifyLog(ctx context.Context, n notify.Notification) ([]string, error) {
 	a := n.Alert
 	attrs := []any{
 		"notification_id", n.ID,
@@ -103,20 +112,20 @@ func (s *Sinks) remote() []string {
 
 // NotifyWebhook posts the notification to the generic webhook, if one is
 // configured.
-func (s *Sinks) NotifyWebhook(ctx context.Context, n Notification) error {
+func (s *Sinks) NotifyWebhook(ctx context.Context, n notify.Notification) error {
 	return s.deliver(ctx, SinkWebhook, s.webhook, n)
 }
 
 // NotifySlack posts the notification to the Slack incoming webhook, if one
 // is configured.
-func (s *Sinks) NotifySlack(ctx context.Context, n Notification) error {
+func (s *Sinks) NotifySlack(ctx context.Context, n notify.Notification) error {
 	return s.deliver(ctx, SinkSlack, s.slack, n)
 }
 
 // deliver runs one attempt and turns a DeliveryError into what Temporal's
 // retry machinery understands: a refusal stops the retries, a Retry-After
 // sets the next attempt's delay, anything else is retried by the policy.
-func (s *Sinks) deliver(ctx context.Context, sink string, to Notifier, n Notification) error {
+func (s *Sinks) deliver(ctx context.Context, sink string, to notify.Notifier, n notify.Notification) error {
 	if to == nil {
 		return nil
 	}
@@ -126,7 +135,7 @@ func (s *Sinks) deliver(ctx context.Context, sink string, to Notifier, n Notific
 		return nil
 	}
 	attrs := append(s.attrs(ctx, sink, n), "error", err.Error())
-	de, ok := errors.AsType[*DeliveryError](err)
+	de, ok := errors.AsType[*notify.DeliveryError](err)
 	switch {
 	case ok && de.Permanent:
 		s.logger.ErrorContext(ctx, "Notification delivery failed", append(attrs, "retryable", false)...)
@@ -144,7 +153,7 @@ func (s *Sinks) deliver(ctx context.Context, sink string, to Notifier, n Notific
 	}
 }
 
-func (s *Sinks) attrs(ctx context.Context, sink string, n Notification) []any {
+func (s *Sinks) attrs(ctx context.Context, sink string, n notify.Notification) []any {
 	attrs := []any{"sink", sink, "notification_id", n.ID, "kind", n.Kind, "alert_id", n.Alert.ID}
 	// Outside an activity (a direct call in a test) there is no attempt
 	// number, and activity.GetInfo would panic.

@@ -18,9 +18,10 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/alertflow/alertflow/activities"
-	"github.com/alertflow/alertflow/activities/internal/fixture"
-	"github.com/alertflow/alertflow/activities/slack"
-	"github.com/alertflow/alertflow/activities/webhook"
+	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/notify/notifytest"
+	"github.com/alertflow/alertflow/notify/slack"
+	"github.com/alertflow/alertflow/notify/webhook"
 )
 
 // fakeNotifier answers every Notify with err and counts the calls.
@@ -28,10 +29,10 @@ type fakeNotifier struct {
 	err error
 
 	mu    sync.Mutex
-	calls []activities.Notification
+	calls []notify.Notification
 }
 
-func (f *fakeNotifier) Notify(_ context.Context, n activities.Notification) error {
+func (f *fakeNotifier) Notify(_ context.Context, n notify.Notification) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, n)
@@ -78,7 +79,7 @@ func logger(w *syncBuffer) *slog.Logger {
 
 // run executes one Sinks activity for real in the SDK's activity test
 // environment, with only the Sinks registered.
-func run(t *testing.T, sinks *activities.Sinks, activity func(context.Context, activities.Notification) error, n activities.Notification) error {
+func run(t *testing.T, sinks *activities.Sinks, activity func(context.Context, notify.Notification) error, n notify.Notification) error {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
@@ -91,7 +92,7 @@ func TestActivityNamesAreTheRegisteredNames(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(activities.NewSinks(nil, nil, nil))
-	n := fixture.Notification(activities.KindOpened)
+	n := notifytest.Notification(notify.KindOpened)
 	for _, name := range []string{activities.ActivityNotifyLog, activities.ActivityNotifyWebhook, activities.ActivityNotifySlack} {
 		if _, err := env.ExecuteActivity(name, n); err != nil {
 			t.Errorf("activity %q: %v", name, err)
@@ -104,14 +105,14 @@ func TestAnUnconfiguredSinkSucceedsWithoutCallingAnything(t *testing.T) {
 	tests := []struct {
 		name  string
 		sinks *activities.Sinks
-		call  func(*activities.Sinks) func(context.Context, activities.Notification) error
+		call  func(*activities.Sinks) func(context.Context, notify.Notification) error
 	}{
-		{"webhook unset", activities.NewSinks(nil, nil, other), func(s *activities.Sinks) func(context.Context, activities.Notification) error { return s.NotifyWebhook }},
-		{"slack unset", activities.NewSinks(nil, other, nil), func(s *activities.Sinks) func(context.Context, activities.Notification) error { return s.NotifySlack }},
+		{"webhook unset", activities.NewSinks(nil, nil, other), func(s *activities.Sinks) func(context.Context, notify.Notification) error { return s.NotifyWebhook }},
+		{"slack unset", activities.NewSinks(nil, other, nil), func(s *activities.Sinks) func(context.Context, notify.Notification) error { return s.NotifySlack }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := run(t, tt.sinks, tt.call(tt.sinks), fixture.Notification(activities.KindOpened)); err != nil {
+			if err := run(t, tt.sinks, tt.call(tt.sinks), notifytest.Notification(notify.KindOpened)); err != nil {
 				t.Errorf("unconfigured sink: %v", err)
 			}
 		})
@@ -124,7 +125,7 @@ func TestAnUnconfiguredSinkSucceedsWithoutCallingAnything(t *testing.T) {
 func TestEachSinkActivityCallsOnlyItsOwnNotifier(t *testing.T) {
 	hook, sl := &fakeNotifier{}, &fakeNotifier{}
 	sinks := activities.NewSinks(nil, hook, sl)
-	n := fixture.Notification(activities.KindOpened)
+	n := notifytest.Notification(notify.KindOpened)
 	if err := run(t, sinks, sinks.NotifyWebhook, n); err != nil {
 		t.Fatal(err)
 	}
@@ -152,13 +153,13 @@ func TestDeliveryErrorsBecomeTheMatchingTemporalErrors(t *testing.T) {
 	}{
 		{
 			name:         "a permanent error stops the retries",
-			err:          fmt.Errorf("send: %w", activities.Permanent(errors.New("receiver answered HTTP 400 Bad Request"))),
+			err:          fmt.Errorf("send: %w", notify.Permanent(errors.New("receiver answered HTTP 400 Bad Request"))),
 			nonRetryable: true,
 			errType:      activities.ErrTypeRejected,
 		},
 		{
 			name:    "a retry-after sets the next retry's delay",
-			err:     fmt.Errorf("send: %w", activities.RetryAfter(errors.New("receiver answered HTTP 429"), 7*time.Second)),
+			err:     fmt.Errorf("send: %w", notify.RetryAfter(errors.New("receiver answered HTTP 429"), 7*time.Second)),
 			delay:   7 * time.Second,
 			errType: activities.ErrTypeRetryAfter,
 		},
@@ -168,14 +169,14 @@ func TestDeliveryErrorsBecomeTheMatchingTemporalErrors(t *testing.T) {
 		},
 		{
 			name: "a retryable delivery error without a delay is retried by the policy",
-			err:  &activities.DeliveryError{Err: errors.New("receiver answered HTTP 500")},
+			err:  &notify.DeliveryError{Err: errors.New("receiver answered HTTP 500")},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs syncBuffer
 			sinks := activities.NewSinks(logger(&logs), &fakeNotifier{err: tt.err}, nil)
-			err := run(t, sinks, sinks.NotifyWebhook, fixture.Notification(activities.KindOpened))
+			err := run(t, sinks, sinks.NotifyWebhook, notifytest.Notification(notify.KindOpened))
 			appErr, ok := errors.AsType[*temporal.ApplicationError](err)
 			if !ok {
 				t.Fatalf("error %v is not an ApplicationError", err)
@@ -204,9 +205,9 @@ func TestDeliveryErrorsBecomeTheMatchingTemporalErrors(t *testing.T) {
 }
 
 func TestNotifyLogLogsTheTransition(t *testing.T) {
-	for _, kind := range []activities.Kind{activities.KindOpened, activities.KindAcknowledged, activities.KindResolved} {
+	for _, kind := range []notify.Kind{notify.KindOpened, notify.KindAcknowledged, notify.KindResolved} {
 		t.Run(string(kind), func(t *testing.T) {
-			n := fixture.Notification(kind)
+			n := notifytest.Notification(kind)
 			var out syncBuffer
 			sinks := activities.NewSinks(logger(&out), nil, nil)
 			var suite testsuite.WorkflowTestSuite
@@ -241,7 +242,7 @@ func TestNotifyLogNamesTheConfiguredRemoteSinks(t *testing.T) {
 			var suite testsuite.WorkflowTestSuite
 			env := suite.NewTestActivityEnvironment()
 			env.RegisterActivity(tt.sinks)
-			v, err := env.ExecuteActivity(activities.ActivityNotifyLog, fixture.Notification(activities.KindOpened))
+			v, err := env.ExecuteActivity(activities.ActivityNotifyLog, notifytest.Notification(notify.KindOpened))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,7 +262,8 @@ func TestNotifyLogNamesTheConfiguredRemoteSinks(t *testing.T) {
 
 // The history and the log are read by more people than the secrets are
 // meant for: neither may hold the webhook's URL path, the Slack token path
-// or the signing secret, whatever the failure.
+// or the signing secret, whatever the failure, even when the receiver
+// echoes its URL.
 func TestNeitherTheHistoryNorTheLogHoldsURLsOrSecrets(t *testing.T) {
 	const (
 		hookPath  = "/hook/pathsecret?token=querysecret"
@@ -270,10 +272,12 @@ func TestNeitherTheHistoryNorTheLogHoldsURLsOrSecrets(t *testing.T) {
 	)
 	// Status 0 is a receiver that is gone: the connection is refused.
 	for _, status := range []int{http.StatusBadRequest, http.StatusTooManyRequests, http.StatusInternalServerError, 0} {
+		// The receiver echoes the URL it was sent to, as receivers and
+		// proxies do in their error pages.
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", "7")
 			w.WriteHeader(status)
-			w.Write([]byte("no"))
+			fmt.Fprintf(w, "no route for %s (http://%s%s), token %q", r.RequestURI, r.Host, r.URL.Path, r.URL.Query().Get("token"))
 		}))
 		t.Cleanup(srv.Close)
 		what := http.StatusText(status)
@@ -285,12 +289,12 @@ func TestNeitherTheHistoryNorTheLogHoldsURLsOrSecrets(t *testing.T) {
 		sinks := activities.NewSinks(logger(&logs),
 			webhook.New(srv.URL+hookPath, secret, nil),
 			slack.New(srv.URL+slackPath, nil))
-		for name, activity := range map[string]func(context.Context, activities.Notification) error{
+		for name, activity := range map[string]func(context.Context, notify.Notification) error{
 			"webhook": sinks.NotifyWebhook,
 			"slack":   sinks.NotifySlack,
 		} {
 			t.Run(name+" "+what, func(t *testing.T) {
-				err := run(t, sinks, activity, fixture.Notification(activities.KindOpened))
+				err := run(t, sinks, activity, notifytest.Notification(notify.KindOpened))
 				if err == nil {
 					t.Fatal("the delivery succeeded against a failing receiver")
 				}
@@ -307,6 +311,9 @@ func TestNeitherTheHistoryNorTheLogHoldsURLsOrSecrets(t *testing.T) {
 				}
 				if !strings.Contains(err.Error(), srv.URL) {
 					t.Errorf("error %q does not name the receiver's host", err)
+				}
+				if status != 0 && !strings.Contains(err.Error(), "no route for [redacted]") {
+					t.Errorf("error %q does not keep the receiver's answer, redacted", err)
 				}
 			})
 		}

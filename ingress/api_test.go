@@ -3,7 +3,6 @@ package ingress
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -59,7 +58,7 @@ func TestTheAPINeedsTheBearerToken(t *testing.T) {
 
 func TestTheAPIIsOffWithoutAToken(t *testing.T) {
 	h := &harness{temporal: &fakeTemporal{}, logs: &bytes.Buffer{}}
-	h.server = New(Config{}, h.temporal, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h.server = New(Config{}, h.temporal, slog.New(slog.DiscardHandler))
 	rec, answer := h.api(t, http.MethodGet, "/api/v1/alerts", "anything", "")
 	if rec.Code != http.StatusForbidden || !strings.Contains(answer["error"].(string), "ALERTFLOW_API_TOKEN") {
 		t.Fatalf("%d %v", rec.Code, answer)

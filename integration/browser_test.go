@@ -71,7 +71,7 @@ func TestTheWebUIShowsAnOpenHighAlert(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &stack{t: t, client: c, taskQueue: "browser"}
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	discard := slog.New(slog.DiscardHandler)
 	s.worker = worker.New(c, s.taskQueue, activities.NewSinks(discard, nil, nil))
 	if err := s.worker.Start(); err != nil {
 		t.Fatal(err)

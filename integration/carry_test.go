@@ -9,9 +9,10 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/alertflow/alertflow/activities"
-	"github.com/alertflow/alertflow/activities/webhook"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/notify/webhook"
+	"github.com/alertflow/alertflow/notify/webhook/contract"
 )
 
 // A resolved run that is still closing (its resolved notification not yet
@@ -28,13 +29,13 @@ func TestAFailureAfterASecondResolveInOneClosingWindowOpensAThirdAlert(t *testin
 	requireServer(t)
 	const secret = "reliability-secret"
 	rc, receiver := newScriptedReceiver(t, secret)
-	rc.holdKind = activities.KindResolved
-	s := newStackWith(t, webhook.New(receiver.URL, secret, activities.DefaultHTTPClient()))
+	rc.holdKind = contract.KindResolved
+	s := newStackWith(t, webhook.New(receiver.URL, secret, notify.DefaultHTTPClient()))
 	const id = "190-main"
 	ctx := context.Background()
 
 	first := s.mustSignal(payload(t, 190, "main", 1, alert.PipelineFailed))
-	rc.waitReceiver(t, "the first opened", func(_, _ int, ps []webhook.Payload) bool { return len(ps) == 1 })
+	rc.waitReceiver(t, "the first opened", func(_, _ int, ps []contract.Payload) bool { return len(ps) == 1 })
 	s.mustSignal(payload(t, 190, "main", 2, alert.PipelineSuccess))
 	select {
 	case <-rc.held:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -51,7 +50,7 @@ func TestRemindersFireOnARealServerAndStopOnAcknowledge(t *testing.T) {
 	fast := httptest.NewServer(ingress.New(ingress.Config{
 		TaskQueue: s.taskQueue, Tokens: tokens,
 		Workflow: workflows.Input{ReminderInterval: 2 * time.Second},
-	}, s.client, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	}, s.client, slog.New(slog.DiscardHandler)))
 	defer fast.Close()
 	s.http = fast
 

@@ -17,8 +17,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/alertflow/alertflow/activities"
-	"github.com/alertflow/alertflow/activities/webhook"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/notify/webhook"
+	"github.com/alertflow/alertflow/notify/webhook/contract"
 )
 
 // notificationReceiver is a webhook receiver as an integrator would write
@@ -31,7 +33,7 @@ type notificationReceiver struct {
 
 	mu       sync.Mutex
 	attempts map[string]int // by notification id
-	accepted []webhook.Payload
+	accepted []contract.Payload
 	refused  []string // why requests were refused, for the failure message
 }
 
@@ -47,16 +49,16 @@ func (rc *notificationReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request
 		refuse(http.StatusBadRequest, "unreadable body: "+err.Error())
 		return
 	}
-	if !webhook.Verify(rc.secret, body, r.Header.Get(webhook.HeaderSignature)) {
-		refuse(http.StatusUnauthorized, fmt.Sprintf("bad signature %q", r.Header.Get(webhook.HeaderSignature)))
+	if !contract.Verify(rc.secret, body, r.Header.Get(contract.HeaderSignature)) {
+		refuse(http.StatusUnauthorized, fmt.Sprintf("bad signature %q", r.Header.Get(contract.HeaderSignature)))
 		return
 	}
-	var p webhook.Payload
+	var p contract.Payload
 	if err := json.Unmarshal(body, &p); err != nil {
 		refuse(http.StatusBadRequest, "malformed payload: "+err.Error())
 		return
 	}
-	if p.ID == "" || r.Header.Get(webhook.HeaderIdempotencyKey) != p.ID || r.Header.Get(webhook.HeaderEvent) != string(p.Kind) {
+	if p.ID == "" || r.Header.Get(contract.HeaderIdempotencyKey) != p.ID || r.Header.Get(contract.HeaderEvent) != string(p.Kind) {
 		refuse(http.StatusBadRequest, fmt.Sprintf("payload %s %q does not match headers %v", p.Kind, p.ID, r.Header))
 		return
 	}
@@ -71,7 +73,7 @@ func (rc *notificationReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request
 // receiverSeen is what a notificationReceiver has seen so far.
 type receiverSeen struct {
 	attempts map[string]int
-	accepted []webhook.Payload
+	accepted []contract.Payload
 	refused  []string
 }
 
@@ -80,7 +82,7 @@ func (rc *notificationReceiver) seen() receiverSeen {
 	defer rc.mu.Unlock()
 	return receiverSeen{
 		attempts: maps.Clone(rc.attempts),
-		accepted: append([]webhook.Payload(nil), rc.accepted...),
+		accepted: append([]contract.Payload(nil), rc.accepted...),
 		refused:  append([]string(nil), rc.refused...),
 	}
 }
@@ -131,7 +133,7 @@ func TestWebhookNotificationsAreSignedRetriedAndDeliveredOnceEach(t *testing.T) 
 	rc := &notificationReceiver{secret: secret, failFirst: 2, attempts: map[string]int{}}
 	receiver := httptest.NewServer(rc) // listens on 127.0.0.1
 	t.Cleanup(receiver.Close)
-	s := newStackWith(t, webhook.New(receiver.URL, secret, activities.DefaultHTTPClient()))
+	s := newStackWith(t, webhook.New(receiver.URL, secret, notify.DefaultHTTPClient()))
 
 	opened := s.mustSignal(payload(t, 20, "master", 200, "failed"))
 	if opened.AlertID != "20-master" || opened.RunID == "" {
@@ -160,7 +162,7 @@ func TestWebhookNotificationsAreSignedRetriedAndDeliveredOnceEach(t *testing.T) 
 	if len(got.refused) != 0 {
 		t.Fatalf("the receiver refused requests: %s", got)
 	}
-	if len(got.accepted) != 2 || got.accepted[0].Kind != activities.KindOpened || got.accepted[1].Kind != activities.KindResolved {
+	if len(got.accepted) != 2 || got.accepted[0].Kind != contract.KindOpened || got.accepted[1].Kind != contract.KindResolved {
 		t.Fatalf("receiver has %s, want one opened then one resolved", got)
 	}
 	open, resolved := got.accepted[0], got.accepted[1]

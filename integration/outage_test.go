@@ -61,13 +61,13 @@ func TestAnOutageOfTheServerIsAnsweredWith503AndHealsByItself(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &stack{t: t, client: c, taskQueue: "outage"}
-	s.worker = worker.New(c, s.taskQueue, activities.NewSinks(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil))
+	s.worker = worker.New(c, s.taskQueue, activities.NewSinks(slog.New(slog.DiscardHandler), nil, nil))
 	if err := s.worker.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.stopWorker)
 	tokens, _ := ingress.ParseTokens("gitlab=" + sourceToken)
-	s.http = httptest.NewServer(ingress.New(ingress.Config{TaskQueue: s.taskQueue, Tokens: tokens}, c, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	s.http = httptest.NewServer(ingress.New(ingress.Config{TaskQueue: s.taskQueue, Tokens: tokens}, c, slog.New(slog.DiscardHandler)))
 	t.Cleanup(s.http.Close)
 	ready := func() int {
 		resp, err := http.Get(s.http.URL + "/readyz")

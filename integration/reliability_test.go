@@ -27,10 +27,11 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/alertflow/alertflow/activities"
-	"github.com/alertflow/alertflow/activities/webhook"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/notify/webhook"
+	"github.com/alertflow/alertflow/notify/webhook/contract"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -815,7 +816,7 @@ func TestAWorkerKilledMidFloodLosesNoEventAndLeavesNoAlertStuck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	intake := httptest.NewServer(ingress.New(ingress.Config{TaskQueue: taskQueue, Tokens: tokens}, devServer.Client(), slog.New(slog.NewTextHandler(io.Discard, nil))))
+	intake := httptest.NewServer(ingress.New(ingress.Config{TaskQueue: taskQueue, Tokens: tokens}, devServer.Client(), slog.New(slog.DiscardHandler)))
 	t.Cleanup(intake.Close)
 
 	// Each branch: five bad pipelines, each delivered twice, in shuffled
@@ -991,7 +992,7 @@ type scriptedReceiver struct {
 
 	mu       sync.Mutex
 	mode     receiverMode
-	holdKind activities.Kind
+	holdKind contract.Kind
 	release  chan struct{}
 	released bool
 	held     chan struct{} // closed when a request is first held
@@ -999,7 +1000,7 @@ type scriptedReceiver struct {
 	hung     int           // held in modeHang
 	attempts map[string]int
 	accepted map[string]int
-	payloads []webhook.Payload // accepted, in order
+	payloads []contract.Payload // accepted, in order
 	refused  []string
 }
 
@@ -1040,12 +1041,12 @@ func (rc *scriptedReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, "unreadable body: "+err.Error())
 		return
 	}
-	if !webhook.Verify(rc.secret, body, r.Header.Get(webhook.HeaderSignature)) {
+	if !contract.Verify(rc.secret, body, r.Header.Get(contract.HeaderSignature)) {
 		refuse(http.StatusUnauthorized, "bad signature")
 		return
 	}
-	var p webhook.Payload
-	if err := json.Unmarshal(body, &p); err != nil || p.ID == "" || r.Header.Get(webhook.HeaderIdempotencyKey) != p.ID {
+	var p contract.Payload
+	if err := json.Unmarshal(body, &p); err != nil || p.ID == "" || r.Header.Get(contract.HeaderIdempotencyKey) != p.ID {
 		refuse(http.StatusBadRequest, fmt.Sprintf("malformed payload %q: %v", p.ID, err))
 		return
 	}
@@ -1083,7 +1084,7 @@ func (rc *scriptedReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // accept records p and answers 200; rc.mu is held and released here.
-func (rc *scriptedReceiver) accept(w http.ResponseWriter, p webhook.Payload) {
+func (rc *scriptedReceiver) accept(w http.ResponseWriter, p contract.Payload) {
 	rc.accepted[p.ID]++
 	rc.payloads = append(rc.payloads, p)
 	rc.mu.Unlock()
@@ -1091,7 +1092,7 @@ func (rc *scriptedReceiver) accept(w http.ResponseWriter, p webhook.Payload) {
 }
 
 // snapshot returns what the receiver has seen so far.
-func (rc *scriptedReceiver) snapshot() (failed, hung int, attempts, accepted map[string]int, payloads []webhook.Payload, refused []string) {
+func (rc *scriptedReceiver) snapshot() (failed, hung int, attempts, accepted map[string]int, payloads []contract.Payload, refused []string) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	clone := func(m map[string]int) map[string]int {
@@ -1105,7 +1106,7 @@ func (rc *scriptedReceiver) snapshot() (failed, hung int, attempts, accepted map
 }
 
 // waitReceiver polls until ok accepts what the receiver has accepted.
-func (rc *scriptedReceiver) waitReceiver(t *testing.T, what string, ok func(failed, hung int, payloads []webhook.Payload) bool) {
+func (rc *scriptedReceiver) waitReceiver(t *testing.T, what string, ok func(failed, hung int, payloads []contract.Payload) bool) {
 	t.Helper()
 	err := poll(context.Background(), settleWithin, func() error {
 		failed, hung, _, _, payloads, refused := rc.snapshot()
@@ -1122,7 +1123,7 @@ func (rc *scriptedReceiver) waitReceiver(t *testing.T, what string, ok func(fail
 	}
 }
 
-func kindsOf(ps []webhook.Payload) string {
+func kindsOf(ps []contract.Payload) string {
 	var ks []string
 	for _, p := range ps {
 		ks = append(ks, fmt.Sprintf("%s(#%d %s)", p.Kind, pipelineIDOf(p), p.Alert.Severity))
@@ -1130,7 +1131,7 @@ func kindsOf(ps []webhook.Payload) string {
 	return "[" + strings.Join(ks, " ") + "]"
 }
 
-func pipelineIDOf(p webhook.Payload) int64 {
+func pipelineIDOf(p contract.Payload) int64 {
 	if p.Alert.Pipeline == nil {
 		return 0
 	}
@@ -1156,22 +1157,22 @@ func TestAlertsMoveOnWhileTheReceiverFailsOrHangsAndEveryNotificationArrivesOnce
 	const secret = "reliability-secret"
 	rc, receiver := newScriptedReceiver(t, secret)
 	rc.setMode(modeFail)
-	s := newStackWith(t, webhook.New(receiver.URL, secret, activities.DefaultHTTPClient()))
+	s := newStackWith(t, webhook.New(receiver.URL, secret, notify.DefaultHTTPClient()))
 	const id = "150-main"
 
 	// Phase 1: every delivery answered 500.
 	opened := s.mustSignal(payload(t, 150, "main", 1, alert.PipelineSkipped))
 	s.waitState(id, severityIs(alert.SeverityLow))
-	rc.waitReceiver(t, "a 500", func(failed, _ int, _ []webhook.Payload) bool { return failed > 0 })
+	rc.waitReceiver(t, "a 500", func(failed, _ int, _ []contract.Payload) bool { return failed > 0 })
 	s.mustSignal(payload(t, 150, "main", 2, alert.PipelineCanceled))
 	s.waitState(id, severityIs(alert.SeverityMedium))
 	// A second 500: the opened notification's retry.
-	rc.waitReceiver(t, "a second 500", func(failed, _ int, _ []webhook.Payload) bool { return failed > 1 })
+	rc.waitReceiver(t, "a second 500", func(failed, _ int, _ []contract.Payload) bool { return failed > 1 })
 
 	// Phase 2: every delivery hangs.
 	rc.setMode(modeHang)
 	s.mustSignal(payload(t, 150, "main", 3, alert.PipelineFailed))
-	rc.waitReceiver(t, "a hanging request", func(_, hung int, _ []webhook.Payload) bool { return hung > 0 })
+	rc.waitReceiver(t, "a hanging request", func(_, hung int, _ []contract.Payload) bool { return hung > 0 })
 	s.waitState(id, severityIs(alert.SeverityHigh))
 	// A cancel after the failure carries no verdict and notifies nobody.
 	s.mustSignal(payload(t, 150, "main", 4, alert.PipelineCanceled))
@@ -1206,7 +1207,7 @@ func TestAlertsMoveOnWhileTheReceiverFailsOrHangsAndEveryNotificationArrivesOnce
 		t.Fatalf("the receiver refused %q", refused)
 	}
 	type transition struct {
-		kind     activities.Kind
+		kind     contract.Kind
 		from, to string
 	}
 	var got []transition
@@ -1214,10 +1215,10 @@ func TestAlertsMoveOnWhileTheReceiverFailsOrHangsAndEveryNotificationArrivesOnce
 		got = append(got, transition{p.Kind, p.PreviousSeverity, p.Alert.Severity})
 	}
 	want := []transition{
-		{activities.KindOpened, "", "LOW"},
-		{activities.KindSeverityChanged, "LOW", "MEDIUM"},
-		{activities.KindSeverityChanged, "MEDIUM", "HIGH"},
-		{activities.KindResolved, "", "HIGH"},
+		{contract.KindOpened, "", "LOW"},
+		{contract.KindSeverityChanged, "LOW", "MEDIUM"},
+		{contract.KindSeverityChanged, "MEDIUM", "HIGH"},
+		{contract.KindResolved, "", "HIGH"},
 	}
 	// In the order they happened: each waits for the one before to reach
 	// the receiver.
@@ -1243,13 +1244,13 @@ func TestAFailureWhileTheResolvedNotificationIsSentOpensAFreshAlertUnderTheSameI
 	requireServer(t)
 	const secret = "reliability-secret"
 	rc, receiver := newScriptedReceiver(t, secret)
-	rc.holdKind = activities.KindResolved
-	s := newStackWith(t, webhook.New(receiver.URL, secret, activities.DefaultHTTPClient()))
+	rc.holdKind = contract.KindResolved
+	s := newStackWith(t, webhook.New(receiver.URL, secret, notify.DefaultHTTPClient()))
 	const id = "155-main"
 	ctx := context.Background()
 
 	first := s.mustSignal(payload(t, 155, "main", 10, alert.PipelineFailed))
-	rc.waitReceiver(t, "the first opened", func(_, _ int, ps []webhook.Payload) bool { return len(ps) == 1 })
+	rc.waitReceiver(t, "the first opened", func(_, _ int, ps []contract.Payload) bool { return len(ps) == 1 })
 	s.mustSignal(payload(t, 155, "main", 11, alert.PipelineSuccess))
 	select {
 	case <-rc.held:
@@ -1290,14 +1291,14 @@ func TestAFailureWhileTheResolvedNotificationIsSentOpensAFreshAlertUnderTheSameI
 		t.Fatalf("the first run: %s by %s, timeline %+v", old.Status, pipelineOf(old), old.Timeline)
 	}
 
-	rc.waitReceiver(t, "the resolved and the new opened", func(_, _ int, ps []webhook.Payload) bool {
-		return slices.ContainsFunc(ps, func(p webhook.Payload) bool { return p.Kind == activities.KindResolved && pipelineIDOf(p) == 11 }) &&
-			slices.ContainsFunc(ps, func(p webhook.Payload) bool {
-				return p.Kind == activities.KindOpened && p.Alert.ID == id && pipelineIDOf(p) == 12 && p.Alert.Status == "open"
+	rc.waitReceiver(t, "the resolved and the new opened", func(_, _ int, ps []contract.Payload) bool {
+		return slices.ContainsFunc(ps, func(p contract.Payload) bool { return p.Kind == contract.KindResolved && pipelineIDOf(p) == 11 }) &&
+			slices.ContainsFunc(ps, func(p contract.Payload) bool {
+				return p.Kind == contract.KindOpened && p.Alert.ID == id && pipelineIDOf(p) == 12 && p.Alert.Status == "open"
 			})
 	})
 	_, _, _, _, payloads, _ := rc.snapshot()
-	if payloads[0].Kind != activities.KindOpened || slices.ContainsFunc(payloads[1:], func(p webhook.Payload) bool { return p.ID == payloads[0].ID }) {
+	if payloads[0].Kind != contract.KindOpened || slices.ContainsFunc(payloads[1:], func(p contract.Payload) bool { return p.ID == payloads[0].ID }) {
 		t.Fatalf("the two alerts' opened notifications share an id: %s", kindsOf(payloads))
 	}
 }

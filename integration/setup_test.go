@@ -31,6 +31,7 @@ import (
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/worker"
 	"github.com/alertflow/alertflow/workflows"
 )
@@ -163,7 +164,7 @@ func freeAddr() string {
 }
 
 func quietLogger() tlog.Logger {
-	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 }
 
 // stack is one test's alertflow: a worker on its own task queue and the
@@ -175,7 +176,7 @@ type stack struct {
 	worker    sdkworker.Worker
 	http      *httptest.Server
 	// webhook, when set before the worker starts, receives notifications.
-	webhook activities.Notifier
+	webhook notify.Notifier
 }
 
 func newStack(t *testing.T) *stack {
@@ -185,13 +186,13 @@ func newStack(t *testing.T) *stack {
 
 // newStackWith is newStack with webhook receiving the notifications; nil
 // (untyped) means no webhook sink.
-func newStackWith(t *testing.T, webhook activities.Notifier) *stack {
+func newStackWith(t *testing.T, webhook notify.Notifier) *stack {
 	t.Helper()
 	return newStackConfig(t, webhook, workflows.Input{})
 }
 
 // newStackConfig is newStackWith whose intake starts alerts with in.
-func newStackConfig(t *testing.T, webhook activities.Notifier, in workflows.Input) *stack {
+func newStackConfig(t *testing.T, webhook notify.Notifier, in workflows.Input) *stack {
 	t.Helper()
 	requireServer(t)
 	s := &stack{t: t, client: devServer.Client(), taskQueue: "it-" + strings.ReplaceAll(t.Name(), "/", "-"), webhook: webhook}
@@ -205,7 +206,7 @@ func newStackConfig(t *testing.T, webhook activities.Notifier, in workflows.Inpu
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.DiscardHandler)
 	s.http = httptest.NewServer(ingress.New(ingress.Config{TaskQueue: s.taskQueue, Tokens: tokens, APIToken: api, Workflow: in}, s.client, logger))
 	t.Cleanup(s.http.Close)
 	return s
@@ -213,7 +214,7 @@ func newStackConfig(t *testing.T, webhook activities.Notifier, in workflows.Inpu
 
 func (s *stack) startWorker() {
 	s.t.Helper()
-	s.worker = worker.New(s.client, s.taskQueue, activities.NewSinks(slog.New(slog.NewTextHandler(io.Discard, nil)), s.webhook, nil))
+	s.worker = worker.New(s.client, s.taskQueue, activities.NewSinks(slog.New(slog.DiscardHandler), s.webhook, nil))
 	if err := s.worker.Start(); err != nil {
 		s.t.Fatalf("start worker: %v", err)
 	}

@@ -16,10 +16,10 @@ import (
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/alertflow/alertflow/activities"
-	"github.com/alertflow/alertflow/activities/webhook"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/notify/webhook"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -173,7 +173,7 @@ func TestRealGitLabDeliverySequences(t *testing.T) {
 	receiver := httptest.NewServer(rc)
 	t.Cleanup(receiver.Close)
 	in := workflows.Input{Rules: alert.Rules{Hold: trafficHold}}
-	s := newStackConfig(t, webhook.New(receiver.URL, rc.secret, activities.DefaultHTTPClient()), in)
+	s := newStackConfig(t, webhook.New(receiver.URL, rc.secret, notify.DefaultHTTPClient()), in)
 	g := &gitlab{t: t, s: s, project: 31}
 
 	type want struct {
@@ -440,7 +440,7 @@ func TestAnAlertWithNoEventForTheIntervalResolvesItselfEndToEnd(t *testing.T) {
 	rc := &notificationReceiver{secret: "auto-resolve-secret", attempts: map[string]int{}}
 	receiver := httptest.NewServer(rc)
 	t.Cleanup(receiver.Close)
-	s := newStackConfig(t, webhook.New(receiver.URL, rc.secret, activities.DefaultHTTPClient()),
+	s := newStackConfig(t, webhook.New(receiver.URL, rc.secret, notify.DefaultHTTPClient()),
 		workflows.Input{AutoResolveAfter: 3 * time.Second})
 	g := &gitlab{t: t, s: s, project: 32}
 	// A failed tag pipeline usually never gets a successor.

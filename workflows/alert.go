@@ -13,8 +13,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
 )
 
 // Names the intake and people use to talk to an alert. Acknowledge and
@@ -147,7 +147,7 @@ type run struct {
 	dirty bool
 	// queued are notifications not sent yet; notifications are activity
 	// futures not yet known to have finished.
-	queued        []activities.Notification
+	queued        []notify.Notification
 	notifications []workflow.Future
 	// lastNotice is the newest notification sent, which the next one
 	// follows to each sink.
@@ -242,9 +242,7 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 			// hold yet another failure, which complete carries on.
 			return r.complete(ctx, ch, r.in.Pending[i:])
 		}
-		if err := r.apply(ctx, ev); err != nil {
-			return nil, err
-		}
+		r.apply(ctx, ev)
 	}
 	for r.st.Status != alert.StatusResolved {
 		if r.st.Status == alert.StatusNone && len(r.st.Timeline) > 0 && ch.pending() == 0 {
@@ -264,7 +262,7 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 		sel.AddReceive(ch.pipelines, func(c workflow.ReceiveChannel, _ bool) {
 			var ev alert.Event
 			c.Receive(ctx, &ev)
-			err = r.apply(ctx, ev)
+			r.apply(ctx, ev)
 		})
 		sel.AddReceive(ch.acks, func(c workflow.ReceiveChannel, _ bool) {
 			var a alert.Acknowledgement
@@ -304,7 +302,7 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 
 // apply applies one event and makes everything outside the state follow:
 // search attributes, memo, details, reminders, notifications.
-func (r *run) apply(ctx workflow.Context, ev alert.Event) error {
+func (r *run) apply(ctx workflow.Context, ev alert.Event) {
 	now := workflow.Now(ctx)
 	previous := r.st.Severity
 	// No log line per event: the timeline records each one, and under the
@@ -313,7 +311,6 @@ func (r *run) apply(ctx workflow.Context, ev alert.Event) error {
 	out := r.st.Apply(ev, now)
 	r.opened(now, out)
 	r.changed(ctx, out, ev.User, "", previous)
-	return nil
 }
 
 // opened starts the reminders of an alert that people were just told of.
@@ -330,7 +327,7 @@ func (r *run) changed(ctx workflow.Context, out alert.Outcome, actor, note strin
 		r.dirty = true
 	}
 	if r.st.Heard(out) {
-		r.queue(ctx, activities.Kind(out), actor, note, previous)
+		r.queue(ctx, notify.KindOf(out), actor, note, previous)
 	}
 }
 
@@ -431,7 +428,7 @@ func (r *run) drain(ctx workflow.Context, ch channels) (resolved bool, err error
 		var res alert.Resolution
 		switch {
 		case ch.pipelines.ReceiveAsync(&ev):
-			err = r.apply(ctx, ev)
+			r.apply(ctx, ev)
 		case ch.acks.ReceiveAsync(&a):
 			err = r.signalled(ctx, Acknowledge, a.By, r.acknowledge(ctx, a))
 		case ch.resolves.ReceiveAsync(&res):

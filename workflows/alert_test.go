@@ -3,7 +3,6 @@ package workflows
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -41,7 +41,7 @@ func pipelineEvent(id int64, status string) alert.Event {
 type alertEnv struct {
 	*testsuite.TestWorkflowEnvironment
 	mu         sync.Mutex
-	notified   []activities.Kind
+	notified   []notify.Kind
 	severities []alert.Severity
 }
 
@@ -57,12 +57,12 @@ func newAlertEnv(t *testing.T, notifyDelay ...time.Duration) *alertEnv {
 func newAlertEnvWithRecall(t *testing.T, mem *alert.Memory, notifyDelay ...time.Duration) *alertEnv {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
-	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	e := &alertEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment()}
 	e.RegisterWorkflow(AlertWorkflow)
-	e.RegisterActivity(activities.NewSinks(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil))
+	e.RegisterActivity(activities.NewSinks(slog.New(slog.DiscardHandler), nil, nil))
 	recall(e.TestWorkflowEnvironment, mem)
-	call := e.OnActivity(activities.ActivityNotifyLog, mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notification) ([]string, error) {
+	call := e.OnActivity(activities.ActivityNotifyLog, mock.Anything, mock.Anything).Return(func(_ context.Context, n notify.Notification) ([]string, error) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.notified = append(e.notified, n.Kind)
@@ -93,10 +93,10 @@ func (e *alertEnv) notifiedSeverities() []alert.Severity {
 	return append([]alert.Severity(nil), e.severities...)
 }
 
-func (e *alertEnv) kinds() []activities.Kind {
+func (e *alertEnv) kinds() []notify.Kind {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]activities.Kind(nil), e.notified...)
+	return append([]notify.Kind(nil), e.notified...)
 }
 
 // signalAt sends pipeline events at the given offsets from the start.
@@ -164,7 +164,7 @@ func TestAFailedPipelineOpensAHighAlertThatStaysOpen(t *testing.T) {
 		t.Fatal("the state was never queried")
 	}
 	e.stillOpen(t)
-	if got := e.kinds(); len(got) != 1 || got[0] != activities.KindOpened {
+	if got := e.kinds(); len(got) != 1 || got[0] != notify.KindOpened {
 		t.Fatalf("notifications %v, want [opened]", got)
 	}
 }
@@ -181,7 +181,7 @@ func TestUnderTheFirstRulesANewerCanceledPipelineLowersSeverityAndKeepsThePeak(t
 		}
 	})
 	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: RevisionLean})
-	want := []activities.Kind{activities.KindOpened, activities.KindSeverityChanged}
+	want := []notify.Kind{notify.KindOpened, notify.KindSeverityChanged}
 	if got := e.kinds(); !equalKinds(got, want) {
 		t.Fatalf("notifications %v, want %v", got, want)
 	}
@@ -204,7 +204,7 @@ func TestStaleAndDuplicateEventsAreRecordedAndChangeNothing(t *testing.T) {
 		}
 	})
 	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
-	if got := e.kinds(); !equalKinds(got, []activities.Kind{activities.KindOpened}) {
+	if got := e.kinds(); !equalKinds(got, []notify.Kind{notify.KindOpened}) {
 		t.Fatalf("stale and duplicate events notified: %v", got)
 	}
 }
@@ -221,7 +221,7 @@ func TestASuccessFromTheNewestPipelineResolvesAndCompletes(t *testing.T) {
 	if !s.ResolvedAt.Equal(s.OpenedAt.Add(time.Hour - time.Second)) {
 		t.Fatalf("opened %v resolved %v: workflow time must be used", s.OpenedAt, s.ResolvedAt)
 	}
-	want := []activities.Kind{activities.KindOpened, activities.KindResolved}
+	want := []notify.Kind{notify.KindOpened, notify.KindResolved}
 	if got := e.kinds(); !equalKinds(got, want) {
 		t.Fatalf("notifications %v, want %v", got, want)
 	}
@@ -250,7 +250,7 @@ func TestAFailureRightAfterTheResolveContinuesIntoANewAlert(t *testing.T) {
 	if next.State != nil || len(next.Pending) != 1 || next.Pending[0].Pipeline.ID != 33 {
 		t.Fatalf("next input %+v, want a fresh alert with pipeline 33 pending", next)
 	}
-	want := []activities.Kind{activities.KindOpened, activities.KindResolved}
+	want := []notify.Kind{notify.KindOpened, notify.KindResolved}
 	if got := e.kinds(); !equalKinds(got, want) {
 		t.Fatalf("notifications %v, want %v", got, want)
 	}
@@ -263,7 +263,7 @@ func TestAFailureRightAfterTheResolveContinuesIntoANewAlert(t *testing.T) {
 		}
 	})
 	e2.ExecuteWorkflow(AlertWorkflow, *next)
-	if got := e2.kinds(); !equalKinds(got, []activities.Kind{activities.KindOpened}) {
+	if got := e2.kinds(); !equalKinds(got, []notify.Kind{notify.KindOpened}) {
 		t.Fatalf("continued run notifications %v", got)
 	}
 }
@@ -325,7 +325,7 @@ func TestTheRunContinuesAsNewWhenItsHistoryIsLong(t *testing.T) {
 	}
 }
 
-func equalKinds(a, b []activities.Kind) bool {
+func equalKinds(a, b []notify.Kind) bool {
 	if len(a) != len(b) {
 		return false
 	}

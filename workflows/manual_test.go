@@ -9,8 +9,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
 )
 
 // updateAt sends an update at an offset from the start and records how it
@@ -61,7 +61,7 @@ func TestAcknowledgeThenResolveByUpdate(t *testing.T) {
 	if s.AcknowledgedBy != "alice" || s.ResolvedBy != "bob" || s.Resolution != "resolved by hand: flaky runner" || s.Pipeline.ID != 33 {
 		t.Fatalf("final state ack %q resolved %q %q severity %s", s.AcknowledgedBy, s.ResolvedBy, s.Resolution, s.Severity)
 	}
-	want := []activities.Kind{activities.KindOpened, activities.Kind(alert.OutcomeAcknowledged), activities.KindResolved}
+	want := []notify.Kind{notify.KindOpened, notify.Kind(alert.OutcomeAcknowledged), notify.KindResolved}
 	if got := e.kinds(); !equalKinds(got, want) {
 		t.Fatalf("notifications %v, want %v", got, want)
 	}
@@ -162,7 +162,7 @@ func TestRemindersFireOnScheduleAndStopOnAcknowledge(t *testing.T) {
 		}
 	})
 	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision, ReminderInterval: 4 * time.Hour})
-	want := []activities.Kind{activities.KindOpened, activities.Kind(alert.OutcomeReminder), activities.Kind(alert.OutcomeReminder), activities.Kind(alert.OutcomeAcknowledged)}
+	want := []notify.Kind{notify.KindOpened, notify.KindReminder, notify.KindReminder, notify.KindAcknowledged}
 	if got := e.kinds(); !equalKinds(got, want) {
 		t.Fatalf("notifications %v, want %v", got, want)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
 )
 
 // notifyNamespace makes notification IDs stable across activity retries and
@@ -57,12 +58,12 @@ const settleBeforeContinue = time.Minute
 // queue records a transition to notify. Notifications are sent by flush,
 // once the run has applied every signal that has arrived, so a burst of
 // events costs one notification per sink rather than one per event.
-func (r *run) queue(ctx workflow.Context, kind activities.Kind, actor, note string, previous alert.Severity) {
+func (r *run) queue(ctx workflow.Context, kind notify.Kind, actor, note string, previous alert.Severity) {
 	info := workflow.GetInfo(ctx)
 	seq := len(r.st.Timeline) + r.st.TimelineDropped
 	snapshot := *r.st
 	snapshot.Timeline, snapshot.RecentKeys = nil, nil
-	n := activities.Notification{
+	n := notify.Notification{
 		ID:    uuid.NewSHA1(notifyNamespace, fmt.Appendf(nil, "%s/%s/%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, seq)).String(),
 		Kind:  kind,
 		Title: r.st.Title(),
@@ -70,9 +71,9 @@ func (r *run) queue(ctx workflow.Context, kind activities.Kind, actor, note stri
 		Actor: actor,
 		Note:  note,
 	}
-	if kind == activities.KindSeverityChanged {
+	if kind == notify.KindSeverityChanged {
 		n.PreviousSeverity = previous
-		if last := len(r.queued) - 1; last >= 0 && r.queued[last].Kind == activities.KindSeverityChanged {
+		if last := len(r.queued) - 1; last >= 0 && r.queued[last].Kind == notify.KindSeverityChanged {
 			// Several severity changes in one burst are one change, from
 			// where it started to where it ended up.
 			n.PreviousSeverity = r.queued[last].PreviousSeverity
@@ -121,7 +122,7 @@ func (r *run) flush(ctx workflow.Context) error {
 // of them in an activity of its own, so that a failing sink is retried
 // without re-sending through the others. The future it returns is ready
 // once every sink has delivered or given up.
-func (r *run) notify(ctx workflow.Context, n activities.Notification) workflow.Future {
+func (r *run) notify(ctx workflow.Context, n notify.Notification) workflow.Future {
 	done, settled := workflow.NewFuture(ctx)
 	ordered := r.in.Revision >= RevisionGitLab
 	prev := r.lastNotice

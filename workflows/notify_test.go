@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
 )
 
 // These tests run the real notification activities (activities.Sinks) in
@@ -22,7 +22,7 @@ import (
 // and Slack sinks and a recording slog handler behind the log sink, so that
 // what each sink delivered can be compared, retries included.
 
-// sinkRecorder is an activities.Notifier that records what it is sent. It
+// sinkRecorder is an notify.Notifier that records what it is sent. It
 // fails its first failFirst attempts with a retryable error, and every
 // attempt with a permanent one when refuse is set.
 type sinkRecorder struct {
@@ -30,17 +30,17 @@ type sinkRecorder struct {
 	refuse    bool
 
 	mu        sync.Mutex
-	attempts  []activities.Notification
-	delivered []activities.Notification
+	attempts  []notify.Notification
+	delivered []notify.Notification
 }
 
-func (r *sinkRecorder) Notify(_ context.Context, n activities.Notification) error {
+func (r *sinkRecorder) Notify(_ context.Context, n notify.Notification) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.attempts = append(r.attempts, n)
 	switch {
 	case r.refuse:
-		return activities.Permanent(errors.New("receiver answered HTTP 400 Bad Request"))
+		return notify.Permanent(errors.New("receiver answered HTTP 400 Bad Request"))
 	case len(r.attempts) <= r.failFirst:
 		return errors.New("receiver answered HTTP 503 Service Unavailable")
 	}
@@ -49,17 +49,17 @@ func (r *sinkRecorder) Notify(_ context.Context, n activities.Notification) erro
 }
 
 // sent returns the notifications delivered successfully, in order.
-func (r *sinkRecorder) sent() []activities.Notification {
+func (r *sinkRecorder) sent() []notify.Notification {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]activities.Notification(nil), r.delivered...)
+	return append([]notify.Notification(nil), r.delivered...)
 }
 
 // tried returns every attempt, failed ones included, in order.
-func (r *sinkRecorder) tried() []activities.Notification {
+func (r *sinkRecorder) tried() []notify.Notification {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]activities.Notification(nil), r.attempts...)
+	return append([]notify.Notification(nil), r.attempts...)
 }
 
 // logRecorder is a slog.Handler that keeps what the log sink (NotifyLog)
@@ -68,7 +68,7 @@ func (r *sinkRecorder) tried() []activities.Notification {
 // left out.
 type logRecorder struct {
 	mu     sync.Mutex
-	logged []activities.Notification
+	logged []notify.Notification
 }
 
 func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
@@ -79,14 +79,14 @@ func (h *logRecorder) Handle(_ context.Context, rec slog.Record) error {
 	if rec.Level != slog.LevelInfo {
 		return nil
 	}
-	n := activities.Notification{Title: rec.Message}
+	n := notify.Notification{Title: rec.Message}
 	other := false
 	rec.Attrs(func(a slog.Attr) bool {
 		switch a.Key {
 		case "notification_id":
 			n.ID = a.Value.String()
 		case "kind":
-			n.Kind = activities.Kind(a.Value.String())
+			n.Kind = notify.Kind(a.Value.String())
 		case "actor":
 			n.Actor = a.Value.String()
 		case "note":
@@ -105,10 +105,10 @@ func (h *logRecorder) Handle(_ context.Context, rec slog.Record) error {
 	return nil
 }
 
-func (h *logRecorder) sent() []activities.Notification {
+func (h *logRecorder) sent() []notify.Notification {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]activities.Notification(nil), h.logged...)
+	return append([]notify.Notification(nil), h.logged...)
 }
 
 // notifyEnv runs AlertWorkflow with the real Sinks activities in front of
@@ -129,7 +129,7 @@ func newNotifyEnv(t *testing.T, webhook, slack *sinkRecorder) *notifyEnv {
 		slack = &sinkRecorder{}
 	}
 	var s testsuite.WorkflowTestSuite
-	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	e := &notifyEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment(), log: &logRecorder{}, webhook: webhook, slack: slack}
 	e.RegisterWorkflow(AlertWorkflow)
 	e.RegisterActivity(activities.NewSinks(slog.New(e.log), webhook, slack))
@@ -217,7 +217,7 @@ func (e *notifyEnv) resolvedState(t *testing.T) *alert.State {
 // expected describes one notification a sink must receive. An empty
 // previous or severity is not checked.
 type expected struct {
-	kind     activities.Kind
+	kind     notify.Kind
 	actor    string
 	note     string
 	previous alert.Severity
@@ -228,12 +228,12 @@ type expected struct {
 // exactly the expected notifications, in order and once each, with the same
 // IDs on every sink and a different ID for every transition. It returns what
 // the webhook got.
-func checkEverySinkGot(t *testing.T, e *notifyEnv, want []expected) []activities.Notification {
+func checkEverySinkGot(t *testing.T, e *notifyEnv, want []expected) []notify.Notification {
 	t.Helper()
 	webhook := e.webhook.sent()
 	sinks := []struct {
 		name string
-		got  []activities.Notification
+		got  []notify.Notification
 		full bool // the log sink shows only some fields
 	}{
 		{activities.SinkLog, e.log.sent(), false},
@@ -263,7 +263,7 @@ func checkEverySinkGot(t *testing.T, e *notifyEnv, want []expected) []activities
 			}
 		}
 	}
-	seen := map[string]activities.Kind{}
+	seen := map[string]notify.Kind{}
 	for _, n := range webhook {
 		if k, dup := seen[n.ID]; dup {
 			t.Errorf("%s and %s share the notification id %s", k, n.Kind, n.ID)
@@ -273,16 +273,16 @@ func checkEverySinkGot(t *testing.T, e *notifyEnv, want []expected) []activities
 	return webhook
 }
 
-func kindsOfSent(ns []activities.Notification) []activities.Kind {
-	kinds := make([]activities.Kind, len(ns))
+func kindsOfSent(ns []notify.Notification) []notify.Kind {
+	kinds := make([]notify.Kind, len(ns))
 	for i, n := range ns {
 		kinds[i] = n.Kind
 	}
 	return kinds
 }
 
-func kindsOfWanted(ws []expected) []activities.Kind {
-	kinds := make([]activities.Kind, len(ws))
+func kindsOfWanted(ws []expected) []notify.Kind {
+	kinds := make([]notify.Kind, len(ws))
 	for i, w := range ws {
 		kinds[i] = w.kind
 	}
@@ -308,12 +308,12 @@ func TestEverySinkGetsExactlyOneNotificationPerTransition(t *testing.T) {
 				e.eventAt(6*time.Hour, pipelineEvent(34, "success"))
 			},
 			want: []expected{
-				{kind: activities.KindOpened, actor: "alice", severity: alert.SeverityLow},
-				{kind: activities.KindSeverityChanged, actor: "alice", previous: alert.SeverityLow, severity: alert.SeverityMedium},
-				{kind: activities.KindSeverityChanged, actor: "alice", previous: alert.SeverityMedium, severity: alert.SeverityHigh},
-				{kind: activities.KindReminder, severity: alert.SeverityHigh},
-				{kind: activities.KindAcknowledged, actor: "bob", note: "on it", severity: alert.SeverityHigh},
-				{kind: activities.KindResolved, actor: "alice", severity: alert.SeverityHigh},
+				{kind: notify.KindOpened, actor: "alice", severity: alert.SeverityLow},
+				{kind: notify.KindSeverityChanged, actor: "alice", previous: alert.SeverityLow, severity: alert.SeverityMedium},
+				{kind: notify.KindSeverityChanged, actor: "alice", previous: alert.SeverityMedium, severity: alert.SeverityHigh},
+				{kind: notify.KindReminder, severity: alert.SeverityHigh},
+				{kind: notify.KindAcknowledged, actor: "bob", note: "on it", severity: alert.SeverityHigh},
+				{kind: notify.KindResolved, actor: "alice", severity: alert.SeverityHigh},
 			},
 		},
 		{
@@ -323,8 +323,8 @@ func TestEverySinkGetsExactlyOneNotificationPerTransition(t *testing.T) {
 				e.actionAt(time.Hour, Resolve, alert.Resolution{By: "carol", Reason: "flaky runner"})
 			},
 			want: []expected{
-				{kind: activities.KindOpened, actor: "alice", severity: alert.SeverityMedium},
-				{kind: activities.KindResolved, actor: "carol", note: "flaky runner", severity: alert.SeverityMedium},
+				{kind: notify.KindOpened, actor: "alice", severity: alert.SeverityMedium},
+				{kind: notify.KindResolved, actor: "carol", note: "flaky runner", severity: alert.SeverityMedium},
 			},
 		},
 		{
@@ -335,9 +335,9 @@ func TestEverySinkGetsExactlyOneNotificationPerTransition(t *testing.T) {
 				e.updateActionAt(t, time.Hour, Resolve, alert.Resolution{By: "erin", Reason: "fixed upstream"})
 			},
 			want: []expected{
-				{kind: activities.KindOpened, actor: "alice", severity: alert.SeverityLow},
-				{kind: activities.KindAcknowledged, actor: "dave", note: "looking", severity: alert.SeverityLow},
-				{kind: activities.KindResolved, actor: "erin", note: "fixed upstream", severity: alert.SeverityLow},
+				{kind: notify.KindOpened, actor: "alice", severity: alert.SeverityLow},
+				{kind: notify.KindAcknowledged, actor: "dave", note: "looking", severity: alert.SeverityLow},
+				{kind: notify.KindResolved, actor: "erin", note: "fixed upstream", severity: alert.SeverityLow},
 			},
 		},
 	}
@@ -415,8 +415,8 @@ func TestStaleAndDuplicateEventsNotifyNobody(t *testing.T) {
 				t.Fatalf("counts %+v, want %+v", s.Counts, tt.want)
 			}
 			checkEverySinkGot(t, e, []expected{
-				{kind: activities.KindOpened, actor: "alice", severity: alert.SeverityHigh},
-				{kind: activities.KindResolved, actor: "alice", severity: alert.SeverityHigh},
+				{kind: notify.KindOpened, actor: "alice", severity: alert.SeverityHigh},
+				{kind: notify.KindResolved, actor: "alice", severity: alert.SeverityHigh},
 			})
 		})
 	}
@@ -436,9 +436,9 @@ func TestABurstOfSeverityChangesInOneWorkflowTaskNotifiesOnceFromWhereItStarted(
 			opener: "failed",
 			burst:  []string{"canceled", "skipped"},
 			want: []expected{
-				{kind: activities.KindOpened, actor: "alice", severity: alert.SeverityHigh},
-				{kind: activities.KindSeverityChanged, actor: "alice", previous: alert.SeverityHigh, severity: alert.SeverityLow},
-				{kind: activities.KindResolved, actor: "alice", severity: alert.SeverityLow},
+				{kind: notify.KindOpened, actor: "alice", severity: alert.SeverityHigh},
+				{kind: notify.KindSeverityChanged, actor: "alice", previous: alert.SeverityHigh, severity: alert.SeverityLow},
+				{kind: notify.KindResolved, actor: "alice", severity: alert.SeverityLow},
 			},
 		},
 		{
@@ -446,9 +446,9 @@ func TestABurstOfSeverityChangesInOneWorkflowTaskNotifiesOnceFromWhereItStarted(
 			opener: "skipped",
 			burst:  []string{"canceled", "failed"},
 			want: []expected{
-				{kind: activities.KindOpened, actor: "alice", severity: alert.SeverityLow},
-				{kind: activities.KindSeverityChanged, actor: "alice", previous: alert.SeverityLow, severity: alert.SeverityHigh},
-				{kind: activities.KindResolved, actor: "alice", severity: alert.SeverityHigh},
+				{kind: notify.KindOpened, actor: "alice", severity: alert.SeverityLow},
+				{kind: notify.KindSeverityChanged, actor: "alice", previous: alert.SeverityLow, severity: alert.SeverityHigh},
+				{kind: notify.KindResolved, actor: "alice", severity: alert.SeverityHigh},
 			},
 		},
 		{
@@ -456,8 +456,8 @@ func TestABurstOfSeverityChangesInOneWorkflowTaskNotifiesOnceFromWhereItStarted(
 			opener: "failed",
 			burst:  []string{"skipped", "failed"},
 			want: []expected{
-				{kind: activities.KindOpened, actor: "alice", severity: alert.SeverityHigh},
-				{kind: activities.KindResolved, actor: "alice", severity: alert.SeverityHigh},
+				{kind: notify.KindOpened, actor: "alice", severity: alert.SeverityHigh},
+				{kind: notify.KindResolved, actor: "alice", severity: alert.SeverityHigh},
 			},
 		},
 		{
@@ -465,8 +465,8 @@ func TestABurstOfSeverityChangesInOneWorkflowTaskNotifiesOnceFromWhereItStarted(
 			opener: "canceled",
 			burst:  []string{"failed", "skipped", "canceled"},
 			want: []expected{
-				{kind: activities.KindOpened, actor: "alice", severity: alert.SeverityMedium},
-				{kind: activities.KindResolved, actor: "alice", severity: alert.SeverityMedium},
+				{kind: notify.KindOpened, actor: "alice", severity: alert.SeverityMedium},
+				{kind: notify.KindResolved, actor: "alice", severity: alert.SeverityMedium},
 			},
 		},
 	}
@@ -520,7 +520,7 @@ func TestASinkFailingForAWhileDelaysNothingElseAndDeliversOnceItRecovers(t *test
 		if s.Severity != alert.SeverityHigh || s.Pipeline.ID != 32 || s.Counts.Applied != 2 {
 			t.Errorf("while the webhook fails: severity %s, pipeline %d, counts %+v", s.Severity, s.Pipeline.ID, s.Counts)
 		}
-		want := []activities.Kind{activities.KindOpened, activities.KindSeverityChanged}
+		want := []notify.Kind{notify.KindOpened, notify.KindSeverityChanged}
 		if got := kindsOfSent(e.slack.sent()); !equalKinds(got, want) {
 			t.Errorf("while the webhook fails, Slack got %v, want %v", got, want)
 		}
@@ -537,7 +537,7 @@ func TestASinkFailingForAWhileDelaysNothingElseAndDeliversOnceItRecovers(t *test
 
 	// Retries interleave, so the webhook's order may differ from Slack's;
 	// what matters is that it got every notification, once.
-	want := map[string]activities.Kind{}
+	want := map[string]notify.Kind{}
 	for _, n := range e.slack.sent() {
 		want[n.ID] = n.Kind
 	}
@@ -582,7 +582,7 @@ func TestAPermanentlyRefusingSinkIsTriedOnceAndTheAlertStillResolves(t *testing.
 			e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 			e.resolvedState(t)
 
-			want := []activities.Kind{activities.KindOpened, activities.KindResolved}
+			want := []notify.Kind{notify.KindOpened, notify.KindResolved}
 			if got := kindsOfSent(healthy.sent()); !equalKinds(got, want) {
 				t.Errorf("the healthy sink got %v, want %v", got, want)
 			}

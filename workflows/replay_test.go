@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"io"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -27,7 +26,7 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no recorded histories in testdata/histories: run make histories")
 	}
-	logger := log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logger := log.NewStructuredLogger(slog.New(slog.DiscardHandler))
 	for _, f := range files {
 		name, _ := filepath.Rel(filepath.Join("..", "testdata", "histories"), f)
 		t.Run(name, func(t *testing.T) {

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
 )
 
 // Workflow tests of the rules for real GitLab traffic: the timers and the
@@ -39,7 +39,7 @@ func TestACancelWithNoSuccessorOpensMediumOnceTheHoldIsOver(t *testing.T) {
 	})
 	e.ExecuteWorkflow(AlertWorkflow, gitlabInput())
 	e.stillOpen(t)
-	if got := e.kinds(); !equalKinds(got, []activities.Kind{activities.KindOpened}) {
+	if got := e.kinds(); !equalKinds(got, []notify.Kind{notify.KindOpened}) {
 		t.Fatalf("notifications %v, want one opened", got)
 	}
 }
@@ -48,11 +48,11 @@ func TestACancelSupersededByANewerPipelinePagesNobody(t *testing.T) {
 	tests := []struct {
 		name  string
 		last  alert.Event
-		want  []activities.Kind
+		want  []notify.Kind
 		ended bool
 	}{
 		{"and its success resolves quietly", pipelineEvent(32, "success"), nil, true},
-		{"and its failure opens one HIGH alert", pipelineEvent(32, "failed"), []activities.Kind{activities.KindOpened}, false},
+		{"and its failure opens one HIGH alert", pipelineEvent(32, "failed"), []notify.Kind{notify.KindOpened}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +93,7 @@ func TestACancelNeverLowersAnOpenAlert(t *testing.T) {
 	})
 	e.ExecuteWorkflow(AlertWorkflow, gitlabInput())
 	e.stillOpen(t)
-	if got := e.kinds(); !equalKinds(got, []activities.Kind{activities.KindOpened}) {
+	if got := e.kinds(); !equalKinds(got, []notify.Kind{notify.KindOpened}) {
 		t.Fatalf("notifications %v", got)
 	}
 }
@@ -128,7 +128,7 @@ func TestAnAlertWithNoEventForTheIntervalResolvesItself(t *testing.T) {
 	if s.ResolvedBy != alert.ResolvedByAlertflow || s.ResolvedAt.Sub(s.LastEventAt) != in.AutoResolveAfter {
 		t.Fatalf("resolved by %q at %s after the last event", s.ResolvedBy, s.ResolvedAt.Sub(s.LastEventAt))
 	}
-	if got := e.kinds(); !equalKinds(got, []activities.Kind{activities.KindOpened, activities.KindResolved}) {
+	if got := e.kinds(); !equalKinds(got, []notify.Kind{notify.KindOpened, notify.KindResolved}) {
 		t.Fatalf("notifications %v", got)
 	}
 }
@@ -144,7 +144,7 @@ func TestDeletingTheBranchResolvesItsAlert(t *testing.T) {
 	if s.ResolvedBy != alert.ResolvedByGitLab || s.Resolution != "branch deleted by bob" || s.Counts.Events != 2 {
 		t.Fatalf("resolved by %q: %q, counts %+v", s.ResolvedBy, s.Resolution, s.Counts)
 	}
-	if got := e.kinds(); !equalKinds(got, []activities.Kind{activities.KindOpened, activities.KindResolved}) {
+	if got := e.kinds(); !equalKinds(got, []notify.Kind{notify.KindOpened, notify.KindResolved}) {
 		t.Fatalf("notifications %v", got)
 	}
 }

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/notify"
 )
 
 // config is everything alertflow reads from its environment and flags.
@@ -195,7 +195,7 @@ func notifyURL(field func(c *config) *string) func(c *config, v string) error {
 		if v == "" {
 			return nil
 		}
-		if err := activities.CheckURL(v); err != nil {
+		if err := notify.CheckURL(v); err != nil {
 			return err
 		}
 		*field(c) = v

@@ -18,10 +18,11 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/alertflow/alertflow/activities"
-	"github.com/alertflow/alertflow/activities/slack"
-	"github.com/alertflow/alertflow/activities/webhook"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/notify/slack"
+	"github.com/alertflow/alertflow/notify/webhook"
 	"github.com/alertflow/alertflow/worker"
 	"github.com/alertflow/alertflow/workflows"
 )
@@ -116,12 +117,12 @@ func dial(ctx context.Context, cfg config, logger *slog.Logger, metrics client.M
 
 // sinks builds the notification sinks the configuration turns on.
 func sinks(cfg config, logger *slog.Logger) *activities.Sinks {
-	var hook, slk activities.Notifier
+	var hook, slk notify.Notifier
 	if cfg.WebhookURL != "" {
-		hook = webhook.New(cfg.WebhookURL, cfg.WebhookSecret, activities.DefaultHTTPClient())
+		hook = webhook.New(cfg.WebhookURL, cfg.WebhookSecret, notify.DefaultHTTPClient())
 	}
 	if cfg.SlackURL != "" {
-		slk = slack.New(cfg.SlackURL, activities.DefaultHTTPClient())
+		slk = slack.New(cfg.SlackURL, notify.DefaultHTTPClient())
 	}
 	return activities.NewSinks(logger, hook, slk)
 }

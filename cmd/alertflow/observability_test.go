@@ -28,7 +28,7 @@ func TestAWebhookInFlightWhenStopIsAskedIsAnsweredNotDropped(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
-		served <- serveHTTP(ctx, ln, handler, slog.New(slog.NewTextHandler(io.Discard, nil)), defaultHTTPLimits())
+		served <- serveHTTP(ctx, ln, handler, slog.New(slog.DiscardHandler), defaultHTTPLimits())
 	}()
 
 	answered := make(chan *http.Response, 1)
@@ -88,12 +88,12 @@ func TestASlowLorisBodyIsCutOffByTheReadTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handler := ingress.New(ingress.Config{Tokens: tokens}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	handler := ingress.New(ingress.Config{Tokens: tokens}, nil, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	limits := defaultHTTPLimits()
 	limits.readHeader, limits.read = 200*time.Millisecond, 300*time.Millisecond
-	go func() { _ = serveHTTP(ctx, ln, handler, slog.New(slog.NewTextHandler(io.Discard, nil)), limits) }()
+	go func() { _ = serveHTTP(ctx, ln, handler, slog.New(slog.DiscardHandler), limits) }()
 
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

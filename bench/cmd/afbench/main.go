@@ -22,7 +22,6 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -351,7 +350,7 @@ func baselineWorker(args []string) int {
 }
 
 func quietLogger() tlog.Logger {
-	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 }
 
 // base is the first project id of a round of a load in a scenario: no two

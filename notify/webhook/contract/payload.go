@@ -1,11 +1,6 @@
-package webhook
+package contract
 
-import (
-	"time"
-
-	"github.com/alertflow/alertflow/activities"
-	"github.com/alertflow/alertflow/alert"
-)
+import "time"
 
 // Version is the schema version of Payload. Fields may be added within a
 // version; renaming or removing one makes a new version.
@@ -27,7 +22,7 @@ type Payload struct {
 	ID string `json:"id"`
 	// Kind is the transition: opened, severity_changed, reminder,
 	// acknowledged or resolved.
-	Kind activities.Kind `json:"kind"`
+	Kind Kind `json:"kind"`
 	// Title is the one-line summary,
 	// "Pipeline #31 failed on gitlab-org/gitlab-test@master".
 	Title string `json:"title"`
@@ -134,67 +129,21 @@ type Links struct {
 	Commit       string `json:"commit,omitempty"`
 }
 
-// NewPayload builds the body of n. It depends on n alone, so the same
-// notification always makes the same payload.
-func NewPayload(n activities.Notification) Payload {
-	s := n.Alert
-	links := n.EffectiveLinks()
-	p := Payload{
-		Version:          Version,
-		ID:               n.ID,
-		Kind:             n.Kind,
-		Title:            n.Title,
-		PreviousSeverity: string(n.PreviousSeverity),
-		Actor:            n.Actor,
-		Note:             n.Note,
-		Links:            Links(links),
-		Alert: Alert{
-			ID:           s.ID,
-			Status:       string(s.Status),
-			Severity:     string(s.Severity),
-			PeakSeverity: string(s.PeakSeverity),
-			Project:      Project{ID: s.Project.ID, Path: s.Project.Path, URL: s.Project.URL},
-			Ref:          s.Ref,
-			Tag:          s.Tag,
-			OpenedAt:     s.OpenedAt.UTC(),
-			OpenedBy:     s.OpenedBy,
-			Resolution:   s.Resolution,
-			Reminders:    s.Reminders,
-			Counts:       Counts(s.Counts),
-		},
-	}
-	if p.Title == "" {
-		p.Title = s.Title()
-	}
-	if !s.AcknowledgedAt.IsZero() || s.AcknowledgedBy != "" {
-		p.Alert.Acknowledged = &Action{At: s.AcknowledgedAt.UTC(), By: s.AcknowledgedBy, Note: s.AckNote}
-	}
-	if !s.ResolvedAt.IsZero() || s.ResolvedBy != "" {
-		p.Alert.Resolved = &Action{At: s.ResolvedAt.UTC(), By: s.ResolvedBy}
-	}
-	if pl := s.Pipeline; pl != nil {
-		p.Alert.Pipeline = &Pipeline{
-			ID:          pl.ID,
-			IID:         pl.IID,
-			Status:      pl.Status,
-			URL:         pl.URL,
-			SHA:         pl.SHA,
-			FinishedAt:  pl.FinishedAt.UTC(),
-			User:        pl.User,
-			CommitTitle: pl.CommitTitle,
-			FailedJobs:  jobs(pl.FailedJobs),
-		}
-	}
-	if mr := s.MergeRequest; mr != nil {
-		p.Alert.MergeRequest = &MergeRequest{IID: mr.IID, Title: mr.Title, URL: mr.URL}
-	}
-	return p
-}
+// Kind is the transition a notification announces. Its values are sent
+// as the payload's kind and as the X-Alertflow-Event header; they never
+// change.
+type Kind string
 
-func jobs(in []alert.Job) []Job {
-	out := make([]Job, 0, len(in))
-	for _, j := range in {
-		out = append(out, Job{Name: j.Name, Stage: j.Stage, FailureReason: j.FailureReason, AllowFailure: j.AllowFailure})
-	}
-	return out
-}
+// The kinds of notification.
+const (
+	// KindOpened: the first bad pipeline opened the alert.
+	KindOpened Kind = "opened"
+	// KindSeverityChanged: the newest pipeline moved the severity up or down.
+	KindSeverityChanged Kind = "severity_changed"
+	// KindReminder: the alert is still open and nobody has acknowledged it.
+	KindReminder Kind = "reminder"
+	// KindAcknowledged: someone took the alert on.
+	KindAcknowledged Kind = "acknowledged"
+	// KindResolved: a green pipeline or a person resolved the alert.
+	KindResolved Kind = "resolved"
+)

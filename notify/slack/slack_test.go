@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertflow/alertflow/activities"
-	"github.com/alertflow/alertflow/activities/internal/fixture"
-	"github.com/alertflow/alertflow/activities/slack"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/notify/notifytest"
+	"github.com/alertflow/alertflow/notify/slack"
 )
 
 // tokenPath is shaped like a Slack webhook path: the path is the secret.
@@ -39,12 +39,12 @@ func everything(m slack.Message) string {
 func TestTheMessageSaysWhatHappenedToWhichPipeline(t *testing.T) {
 	const pipeline31 = "<http://example.com/gitlab-org/gitlab-test/-/pipelines/31|Pipeline #31> failed on *gitlab-org/gitlab-test@master*"
 	tests := []struct {
-		kind         activities.Kind
+		kind         notify.Kind
 		wantBlocks   []string
 		wantFallback string
 	}{
 		{
-			kind: activities.KindOpened,
+			kind: notify.KindOpened,
 			wantBlocks: []string{
 				":red_circle: *HIGH* " + pipeline31,
 				"*Opened* · pipeline by Administrator",
@@ -52,7 +52,7 @@ func TestTheMessageSaysWhatHappenedToWhichPipeline(t *testing.T) {
 			wantFallback: "[HIGH] Pipeline #31 failed on gitlab-org/gitlab-test@master: opened",
 		},
 		{
-			kind: activities.KindSeverityChanged,
+			kind: notify.KindSeverityChanged,
 			wantBlocks: []string{
 				":large_orange_circle: *MEDIUM* <http://example.com/gitlab-org/gitlab-test/-/pipelines/32|Pipeline #32> canceled on *gitlab-org/gitlab-test@master*",
 				"*Severity changed* from HIGH to MEDIUM",
@@ -60,15 +60,15 @@ func TestTheMessageSaysWhatHappenedToWhichPipeline(t *testing.T) {
 			wantFallback: "[MEDIUM] Pipeline #32 canceled on gitlab-org/gitlab-test@master: severity changed from HIGH to MEDIUM",
 		},
 		{
-			kind: activities.KindReminder,
+			kind: notify.KindReminder,
 			wantBlocks: []string{
 				":red_circle: *HIGH* " + pipeline31,
-				fmt.Sprintf("*Reminder*: still open and not acknowledged, opened <!date^%d^{date_short_pretty} at {time}|2016-08-12 15:26 UTC>", fixture.OpenedAt().Unix()),
+				fmt.Sprintf("*Reminder*: still open and not acknowledged, opened <!date^%d^{date_short_pretty} at {time}|2016-08-12 15:26 UTC>", notifytest.OpenedAt().Unix()),
 			},
 			wantFallback: "[HIGH] Pipeline #31 failed on gitlab-org/gitlab-test@master: reminder, still open and not acknowledged",
 		},
 		{
-			kind: activities.KindAcknowledged,
+			kind: notify.KindAcknowledged,
 			wantBlocks: []string{
 				":red_circle: *HIGH* " + pipeline31,
 				"*Acknowledged* by alice: looking into the runner",
@@ -76,7 +76,7 @@ func TestTheMessageSaysWhatHappenedToWhichPipeline(t *testing.T) {
 			wantFallback: "[HIGH] Pipeline #31 failed on gitlab-org/gitlab-test@master: acknowledged by alice",
 		},
 		{
-			kind: activities.KindResolved,
+			kind: notify.KindResolved,
 			wantBlocks: []string{
 				":white_check_mark: *RESOLVED* " + pipeline31,
 				"*Resolved* by alice (flaky runner)",
@@ -86,7 +86,7 @@ func TestTheMessageSaysWhatHappenedToWhichPipeline(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.kind), func(t *testing.T) {
-			m := slack.Format(fixture.Notification(tt.kind))
+			m := slack.Format(notifytest.Notification(tt.kind))
 			if m.Text != tt.wantFallback {
 				t.Errorf("text = %q, want %q", m.Text, tt.wantFallback)
 			}
@@ -112,7 +112,7 @@ func TestTheMessageSaysWhatHappenedToWhichPipeline(t *testing.T) {
 }
 
 func TestTheMessageListsTheFailedJobsWithStageAndReason(t *testing.T) {
-	m := slack.Format(fixture.Notification(activities.KindOpened))
+	m := slack.Format(notifytest.Notification(notify.KindOpened))
 	want := "*Failed jobs*\n• test-build (test): script_failure\n• lint (test): script_failure, allowed to fail"
 	if got := m.Blocks[2].Text.Text; got != want {
 		t.Errorf("jobs block = %q, want %q", got, want)
@@ -120,7 +120,7 @@ func TestTheMessageListsTheFailedJobsWithStageAndReason(t *testing.T) {
 }
 
 func TestTheMessageKeepsLongJobListsShort(t *testing.T) {
-	n := fixture.Notification(activities.KindOpened)
+	n := notifytest.Notification(notify.KindOpened)
 	n.Alert.Pipeline.FailedJobs = nil
 	for i := range 13 {
 		n.Alert.Pipeline.FailedJobs = append(n.Alert.Pipeline.FailedJobs, alert.Job{Name: fmt.Sprintf("job-%d", i), Stage: "test"})
@@ -132,7 +132,7 @@ func TestTheMessageKeepsLongJobListsShort(t *testing.T) {
 }
 
 func TestTextFromGitLabAndPeopleIsEscaped(t *testing.T) {
-	n := fixture.Notification(activities.KindAcknowledged)
+	n := notifytest.Notification(notify.KindAcknowledged)
 	n.Alert.Project.Path = "team&co/<app>"
 	n.Alert.Ref = "feat/<!channel>"
 	n.Title = n.Alert.Title()
@@ -175,8 +175,8 @@ func TestLinksAreOnlyMadeOfWebURLsAndCannotBreakOut(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := fixture.Notification(activities.KindOpened)
-			n.Alert.Pipeline.URL, n.Links.Pipeline = tt.url, tt.url
+			n := notifytest.Notification(notify.KindOpened)
+			n.Alert.Pipeline.URL = tt.url
 			if got := slack.Format(n).Blocks[0].Text.Text; !strings.Contains(got, tt.want) {
 				t.Errorf("headline = %q, want it to contain %q", got, tt.want)
 			}
@@ -207,7 +207,7 @@ func slackLike(t *testing.T, status int, retryAfter, answer string) (url string,
 
 func TestNotifyPostsTheFormattedMessage(t *testing.T) {
 	url, bodies := slackLike(t, http.StatusOK, "", "ok")
-	n := fixture.Notification(activities.KindOpened)
+	n := notifytest.Notification(notify.KindOpened)
 	if err := slack.New(url, nil).Notify(t.Context(), n); err != nil {
 		t.Fatalf("Notify: %v", err)
 	}
@@ -247,8 +247,8 @@ func TestSlackAnswersDecideWhetherToRetry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			url, _ := slackLike(t, tt.status, tt.retryAfter, tt.answer)
-			err := slack.New(url, nil).Notify(t.Context(), fixture.Notification(activities.KindOpened))
-			de, ok := errors.AsType[*activities.DeliveryError](err)
+			err := slack.New(url, nil).Notify(t.Context(), notifytest.Notification(notify.KindOpened))
+			de, ok := errors.AsType[*notify.DeliveryError](err)
 			if !ok {
 				t.Fatalf("error %v, want a DeliveryError", err)
 			}

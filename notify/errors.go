@@ -1,4 +1,4 @@
-package activities
+package notify
 
 import (
 	"fmt"
@@ -68,7 +68,8 @@ func RetryAfter(err error, d time.Duration) error {
 // HTTPError is a receiver's non-2xx answer.
 type HTTPError struct {
 	StatusCode int
-	// Body is the start of the answer, sanitised to one printable line.
+	// Body is the start of the answer, sanitised to one printable line;
+	// Post has redacted the receiver URL's secrets from it.
 	Body string
 }
 

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
 )
 
 // Bounds that keep a message within Slack's limits (3 000 characters per
@@ -27,7 +27,7 @@ const (
 )
 
 // Notifier posts notifications to one Slack incoming webhook. It implements
-// activities.Notifier.
+// notify.Notifier.
 type Notifier struct {
 	url    string
 	client *http.Client
@@ -35,10 +35,10 @@ type Notifier struct {
 
 // New returns a notifier posting to the incoming-webhook url. The URL is
 // the webhook's credential: it never appears in errors or logs. A nil
-// client means activities.DefaultHTTPClient().
+// client means notify.DefaultHTTPClient().
 func New(url string, client *http.Client) *Notifier {
 	if client == nil {
-		client = activities.DefaultHTTPClient()
+		client = notify.DefaultHTTPClient()
 	}
 	return &Notifier{url: url, client: client}
 }
@@ -46,15 +46,15 @@ func New(url string, client *http.Client) *Notifier {
 // Notify posts n as a Message. Slack answers 200 "ok"; its 4xx answers
 // ("invalid_payload", "invalid_token", "channel_is_archived", ...) are
 // permanent, 429 "rate_limited" waits for Retry-After, 5xx is retried.
-func (s *Notifier) Notify(ctx context.Context, n activities.Notification) error {
+func (s *Notifier) Notify(ctx context.Context, n notify.Notification) error {
 	body, err := json.Marshal(Format(n))
 	if err != nil {
-		return activities.Permanent(fmt.Errorf("encode Slack message for notification %s: %w", n.ID, err))
+		return notify.Permanent(fmt.Errorf("encode Slack message for notification %s: %w", n.ID, err))
 	}
 	header := http.Header{}
 	header.Set("Content-Type", "application/json")
 	header.Set("User-Agent", "alertflow")
-	if err := activities.Post(ctx, s.client, s.url, header, body); err != nil {
+	if err := notify.Post(ctx, s.client, s.url, header, body); err != nil {
 		return fmt.Errorf("send Slack notification %s: %w", n.ID, err)
 	}
 	return nil
@@ -95,9 +95,9 @@ func section(text string) Block {
 //
 // Every text that comes from GitLab or a person is escaped, so a branch
 // name or a note cannot ping the channel (<!channel>) or forge a link.
-func Format(n activities.Notification) Message {
+func Format(n notify.Notification) Message {
 	s := n.Alert
-	links := n.EffectiveLinks()
+	links := n.Links()
 	label := severityLabel(s)
 	headline := label + " " + pipelineLine(s, links.Pipeline)
 	action := actionLine(n)
@@ -114,7 +114,7 @@ func Format(n activities.Notification) Message {
 	return Message{Text: fallback, Blocks: blocks}
 }
 
-func title(n activities.Notification) string {
+func title(n notify.Notification) string {
 	if n.Title != "" {
 		return n.Title
 	}
@@ -167,21 +167,21 @@ func pipelineLine(s alert.State, pipelineURL string) string {
 }
 
 // actionLine says what happened, in mrkdwn.
-func actionLine(n activities.Notification) string {
+func actionLine(n notify.Notification) string {
 	s := n.Alert
 	switch n.Kind {
-	case activities.KindOpened:
+	case notify.KindOpened:
 		line := "*Opened*"
 		if by := actor(n, pipelineUser(s)); by != "" {
 			line += " · pipeline by " + escape(by)
 		}
 		return line
-	case activities.KindSeverityChanged:
+	case notify.KindSeverityChanged:
 		if n.PreviousSeverity != "" {
 			return fmt.Sprintf("*Severity changed* from %s to %s", escape(string(n.PreviousSeverity)), escape(string(s.Severity)))
 		}
 		return "*Severity changed* to " + escape(string(s.Severity))
-	case activities.KindReminder:
+	case notify.KindReminder:
 		line := "*Reminder*: still open and not acknowledged"
 		if !s.OpenedAt.IsZero() {
 			// Slack shows the date in each reader's time zone; the
@@ -190,7 +190,7 @@ func actionLine(n activities.Notification) string {
 				s.OpenedAt.Unix(), s.OpenedAt.UTC().Format("2006-01-02 15:04 UTC"))
 		}
 		return line
-	case activities.KindAcknowledged:
+	case notify.KindAcknowledged:
 		line := "*Acknowledged*"
 		if by := actor(n, s.AcknowledgedBy); by != "" {
 			line += " by " + escape(by)
@@ -199,7 +199,7 @@ func actionLine(n activities.Notification) string {
 			line += ": " + escape(clip(note, maxNote))
 		}
 		return line
-	case activities.KindResolved:
+	case notify.KindResolved:
 		line := "*Resolved*"
 		if by := actor(n, s.ResolvedBy); by != "" {
 			line += " by " + escape(by)
@@ -214,24 +214,24 @@ func actionLine(n activities.Notification) string {
 }
 
 // plainAction is actionLine without formatting, for the fallback text.
-func plainAction(n activities.Notification) string {
+func plainAction(n notify.Notification) string {
 	s := n.Alert
 	switch n.Kind {
-	case activities.KindOpened:
+	case notify.KindOpened:
 		return "opened"
-	case activities.KindSeverityChanged:
+	case notify.KindSeverityChanged:
 		if n.PreviousSeverity != "" {
 			return fmt.Sprintf("severity changed from %s to %s", escape(string(n.PreviousSeverity)), escape(string(s.Severity)))
 		}
 		return "severity changed to " + escape(string(s.Severity))
-	case activities.KindReminder:
+	case notify.KindReminder:
 		return "reminder, still open and not acknowledged"
-	case activities.KindAcknowledged:
+	case notify.KindAcknowledged:
 		if by := actor(n, s.AcknowledgedBy); by != "" {
 			return "acknowledged by " + escape(clip(by, maxText))
 		}
 		return "acknowledged"
-	case activities.KindResolved:
+	case notify.KindResolved:
 		if by := actor(n, s.ResolvedBy); by != "" {
 			return "resolved by " + escape(clip(by, maxText))
 		}
@@ -241,7 +241,7 @@ func plainAction(n activities.Notification) string {
 	}
 }
 
-func actor(n activities.Notification, fallback string) string {
+func actor(n notify.Notification, fallback string) string {
 	return clip(cmp.Or(n.Actor, fallback), maxText)
 }
 
@@ -281,7 +281,7 @@ func jobsText(s alert.State) string {
 }
 
 // contextElements are the small print: commit, merge request, alert ID.
-func contextElements(n activities.Notification, links activities.Links) []Text {
+func contextElements(n notify.Notification, links notify.Links) []Text {
 	s := n.Alert
 	var parts []string
 	if p := s.Pipeline; p != nil && (p.CommitTitle != "" || links.Commit != "") {

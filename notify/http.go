@@ -1,4 +1,4 @@
-package activities
+package notify
 
 import (
 	"bytes"
@@ -67,10 +67,12 @@ func sameHostRedirect(req *http.Request, via []*http.Request) error {
 }
 
 // Post sends body to rawURL and classifies the answer with CheckStatus. The
-// headers are sent as given. Errors name the URL by scheme and host only:
-// a Slack webhook URL carries its token in the path, and net/http's
-// *url.Error, which quotes the whole URL, is replaced, not wrapped, so the
-// URL is not in the error chain that Temporal stores in the history either.
+// headers are sent as given. Errors name the URL by scheme and host only: a
+// Slack webhook URL carries its token in the path. net/http's *url.Error,
+// which quotes the whole URL, is replaced, not wrapped, and the URL's path,
+// query and user info are redacted from the rest of a transport error and
+// from the receiver's answer, which may echo them: none of it reaches the
+// error chain that is logged and that Temporal stores in the history.
 // Transport failures (refused, reset, timed out) are retryable.
 func Post(ctx context.Context, client *http.Client, rawURL string, header http.Header, body []byte) error {
 	where := RedactURL(rawURL)
@@ -82,15 +84,19 @@ func Post(ctx context.Context, client *http.Client, rawURL string, header http.H
 	for k, v := range header {
 		req.Header[k] = v
 	}
+	red := newRedactor(rawURL)
 	resp, err := client.Do(req)
 	if err != nil {
 		if ue, ok := errors.AsType[*url.Error](err); ok {
 			err = ue.Err
 		}
-		return fmt.Errorf("POST %s: %w", where, err)
+		return fmt.Errorf("POST %s: %w", where, red.err(err))
 	}
 	defer resp.Body.Close()
-	start, err := io.ReadAll(io.LimitReader(resp.Body, readLimit))
+	start, err := io.ReadAll(io.LimitReader(resp.Body, readLimit+1))
+	// A cut answer may end in the first half of a secret; red.body drops it.
+	cut := len(start) > readLimit || err != nil
+	start = red.body(start[:min(len(start), readLimit)], cut)
 	if err != nil && resp.StatusCode/100 != 2 {
 		// The status is known; the body was only wanted for the message.
 		start = append(start, " [body unreadable]"...)

@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertflow/alertflow/activities"
-	"github.com/alertflow/alertflow/activities/internal/fixture"
-	"github.com/alertflow/alertflow/activities/webhook"
+	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/notify/notifytest"
+	"github.com/alertflow/alertflow/notify/webhook"
+	"github.com/alertflow/alertflow/notify/webhook/contract"
 )
 
 // secretPath and secret must never show in an error: receivers often put a
@@ -84,25 +85,25 @@ func assertNoSecrets(t *testing.T, err error) {
 }
 
 func TestNotifyPostsThePayloadOfTheNotification(t *testing.T) {
-	for _, kind := range []activities.Kind{
-		activities.KindOpened, activities.KindSeverityChanged, activities.KindReminder,
-		activities.KindAcknowledged, activities.KindResolved,
+	for _, kind := range []notify.Kind{
+		notify.KindOpened, notify.KindSeverityChanged, notify.KindReminder,
+		notify.KindAcknowledged, notify.KindResolved,
 	} {
 		t.Run(string(kind), func(t *testing.T) {
 			r := newReceiver(t, http.StatusOK, nil, "")
-			n := fixture.Notification(kind)
+			n := notifytest.Notification(kind)
 			if err := webhook.New(r.url, secret, nil).Notify(t.Context(), n); err != nil {
 				t.Fatalf("Notify: %v", err)
 			}
-			var got webhook.Payload
+			var got contract.Payload
 			if err := json.Unmarshal(r.next(t).body, &got); err != nil {
 				t.Fatalf("the body is not a Payload: %v", err)
 			}
-			want := webhook.NewPayload(n)
+			want := payload(t, n)
 			if gotJSON, wantJSON := mustJSON(t, got), mustJSON(t, want); gotJSON != wantJSON {
 				t.Errorf("body\n got %s\nwant %s", gotJSON, wantJSON)
 			}
-			if got.Version != "1" || got.ID != n.ID || got.Kind != kind || got.Title != n.Title {
+			if got.Version != "1" || got.ID != n.ID || string(got.Kind) != string(kind) || got.Title != n.Title {
 				t.Errorf("envelope = %q %q %q %q, want 1 %q %q %q", got.Version, got.ID, got.Kind, got.Title, n.ID, kind, n.Title)
 			}
 			if got.Alert.ID != "1-master" || got.Alert.Project.Path != "gitlab-org/gitlab-test" || got.Alert.Ref != "master" {
@@ -117,17 +118,17 @@ func TestNotifyPostsThePayloadOfTheNotification(t *testing.T) {
 
 func TestPayloadCarriesEachTransitionsDetails(t *testing.T) {
 	tests := []struct {
-		kind  activities.Kind
-		check func(t *testing.T, p webhook.Payload)
+		kind  notify.Kind
+		check func(t *testing.T, p contract.Payload)
 	}{
-		{activities.KindOpened, func(t *testing.T, p webhook.Payload) {
+		{notify.KindOpened, func(t *testing.T, p contract.Payload) {
 			pl := p.Alert.Pipeline
 			if p.Alert.Status != "open" || p.Alert.Severity != "HIGH" || pl == nil || pl.ID != 31 || pl.IID != 3 ||
 				len(pl.FailedJobs) != 2 || pl.FailedJobs[0].Name != "test-build" || pl.FailedJobs[0].FailureReason != "script_failure" {
 				t.Errorf("opened alert = %+v, pipeline %+v", p.Alert, pl)
 			}
 		}},
-		{activities.KindSeverityChanged, func(t *testing.T, p webhook.Payload) {
+		{notify.KindSeverityChanged, func(t *testing.T, p contract.Payload) {
 			if p.PreviousSeverity != "HIGH" || p.Alert.Severity != "MEDIUM" || p.Alert.PeakSeverity != "HIGH" {
 				t.Errorf("severity %q → %q (peak %q), want HIGH → MEDIUM (peak HIGH)", p.PreviousSeverity, p.Alert.Severity, p.Alert.PeakSeverity)
 			}
@@ -135,18 +136,18 @@ func TestPayloadCarriesEachTransitionsDetails(t *testing.T) {
 				t.Error("failed_jobs is null, want []")
 			}
 		}},
-		{activities.KindReminder, func(t *testing.T, p webhook.Payload) {
+		{notify.KindReminder, func(t *testing.T, p contract.Payload) {
 			if p.Alert.Reminders != 1 || p.Actor != "" {
 				t.Errorf("reminder: reminders %d actor %q, want 1 and none", p.Alert.Reminders, p.Actor)
 			}
 		}},
-		{activities.KindAcknowledged, func(t *testing.T, p webhook.Payload) {
+		{notify.KindAcknowledged, func(t *testing.T, p contract.Payload) {
 			a := p.Alert.Acknowledged
-			if a == nil || a.By != "alice" || a.Note != "looking into the runner" || !a.At.Equal(fixture.LaterAt()) || p.Actor != "alice" {
+			if a == nil || a.By != "alice" || a.Note != "looking into the runner" || !a.At.Equal(notifytest.LaterAt()) || p.Actor != "alice" {
 				t.Errorf("acknowledged = %+v, actor %q", a, p.Actor)
 			}
 		}},
-		{activities.KindResolved, func(t *testing.T, p webhook.Payload) {
+		{notify.KindResolved, func(t *testing.T, p contract.Payload) {
 			r := p.Alert.Resolved
 			if r == nil || r.By != "alice" || p.Alert.Resolution != "resolved by hand: flaky runner" || p.Note != "flaky runner" {
 				t.Errorf("resolved = %+v, resolution %q, note %q", r, p.Alert.Resolution, p.Note)
@@ -155,7 +156,7 @@ func TestPayloadCarriesEachTransitionsDetails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.kind), func(t *testing.T) {
-			tt.check(t, webhook.NewPayload(fixture.Notification(tt.kind)))
+			tt.check(t, payload(t, notifytest.Notification(tt.kind)))
 		})
 	}
 }
@@ -164,7 +165,7 @@ func TestPayloadCarriesEachTransitionsDetails(t *testing.T) {
 // schema from drifting away from what receivers were told. Regenerate with
 // ALERTFLOW_UPDATE_GOLDEN=1 after a deliberate change (a new version).
 func TestPayloadMatchesTheDocumentedExample(t *testing.T) {
-	got, err := json.MarshalIndent(webhook.NewPayload(fixture.Notification(activities.KindOpened)), "", "  ")
+	got, err := json.MarshalIndent(payload(t, notifytest.Notification(notify.KindOpened)), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestPayloadMatchesTheDocumentedExample(t *testing.T) {
 
 func TestNotifySendsTheDocumentedHeaders(t *testing.T) {
 	r := newReceiver(t, http.StatusNoContent, nil, "")
-	n := fixture.Notification(activities.KindAcknowledged)
+	n := notifytest.Notification(notify.KindAcknowledged)
 	if err := webhook.New(r.url, secret, nil).Notify(t.Context(), n); err != nil {
 		t.Fatalf("Notify: %v", err)
 	}
@@ -205,7 +206,7 @@ func TestNotifySendsTheDocumentedHeaders(t *testing.T) {
 
 func TestTheSignatureVerifiesOnlyTheBodyItSigned(t *testing.T) {
 	r := newReceiver(t, http.StatusOK, nil, "")
-	if err := webhook.New(r.url, secret, nil).Notify(t.Context(), fixture.Notification(activities.KindOpened)); err != nil {
+	if err := webhook.New(r.url, secret, nil).Notify(t.Context(), notifytest.Notification(notify.KindOpened)); err != nil {
 		t.Fatalf("Notify: %v", err)
 	}
 	req := r.next(t)
@@ -234,19 +235,19 @@ func TestTheSignatureVerifiesOnlyTheBodyItSigned(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := webhook.Verify(tt.secret, tt.body, tt.header); got != tt.want {
+			if got := contract.Verify(tt.secret, tt.body, tt.header); got != tt.want {
 				t.Errorf("Verify = %v, want %v", got, tt.want)
 			}
 		})
 	}
-	if got := webhook.Sign(secret, req.body); got != sig {
+	if got := contract.Sign(secret, req.body); got != sig {
 		t.Errorf("Sign = %q, want the header %q", got, sig)
 	}
 }
 
 func TestNoSignatureIsSentWithoutASecret(t *testing.T) {
 	r := newReceiver(t, http.StatusOK, nil, "")
-	if err := webhook.New(r.url, "", nil).Notify(t.Context(), fixture.Notification(activities.KindOpened)); err != nil {
+	if err := webhook.New(r.url, "", nil).Notify(t.Context(), notifytest.Notification(notify.KindOpened)); err != nil {
 		t.Fatalf("Notify: %v", err)
 	}
 	if h := r.next(t).header; h.Get("X-Alertflow-Signature") != "" {
@@ -257,7 +258,7 @@ func TestNoSignatureIsSentWithoutASecret(t *testing.T) {
 func TestTheSameNotificationIsSentAsTheSameBytes(t *testing.T) {
 	r := newReceiver(t, http.StatusOK, nil, "")
 	w := webhook.New(r.url, secret, nil)
-	n := fixture.Notification(activities.KindResolved)
+	n := notifytest.Notification(notify.KindResolved)
 	for range 2 {
 		if err := w.Notify(t.Context(), n); err != nil {
 			t.Fatalf("Notify: %v", err)
@@ -307,7 +308,7 @@ func TestReceiverAnswersDecideWhetherToRetry(t *testing.T) {
 				header.Set("Retry-After", tt.retryAfter)
 			}
 			r := newReceiver(t, tt.status, header, tt.body)
-			err := webhook.New(r.url, secret, nil).Notify(t.Context(), fixture.Notification(activities.KindOpened))
+			err := webhook.New(r.url, secret, nil).Notify(t.Context(), notifytest.Notification(notify.KindOpened))
 			if !tt.wantErr {
 				if err != nil {
 					t.Fatalf("Notify: %v, want a delivery", err)
@@ -318,14 +319,14 @@ func TestReceiverAnswersDecideWhetherToRetry(t *testing.T) {
 				t.Fatal("Notify delivered, want an error")
 			}
 			assertNoSecrets(t, err)
-			de, ok := errors.AsType[*activities.DeliveryError](err)
+			de, ok := errors.AsType[*notify.DeliveryError](err)
 			if !ok {
 				t.Fatalf("error %v is not a DeliveryError", err)
 			}
 			if de.Permanent != tt.permanent || de.After != tt.after {
 				t.Errorf("permanent %v after %s, want %v %s (%v)", de.Permanent, de.After, tt.permanent, tt.after, err)
 			}
-			he, ok := errors.AsType[*activities.HTTPError](err)
+			he, ok := errors.AsType[*notify.HTTPError](err)
 			if !ok || he.StatusCode != tt.status || he.Body != tt.body {
 				t.Errorf("HTTP error = %+v, want status %d body %q", he, tt.status, tt.body)
 			}
@@ -348,16 +349,16 @@ func TestAHungReceiverFailsTheAttemptWithinTheClientTimeout(t *testing.T) {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
 
-	client := activities.DefaultHTTPClient()
+	client := notify.DefaultHTTPClient()
 	client.Timeout = 200 * time.Millisecond
-	err := webhook.New(srv.URL+secretPath+"?"+secretQuery, secret, client).Notify(t.Context(), fixture.Notification(activities.KindOpened))
+	err := webhook.New(srv.URL+secretPath+"?"+secretQuery, secret, client).Notify(t.Context(), notifytest.Notification(notify.KindOpened))
 	if err == nil {
 		t.Fatal("Notify delivered to a hung receiver")
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error %v is not a timeout", err)
 	}
-	if de, ok := errors.AsType[*activities.DeliveryError](err); ok && de.Permanent {
+	if de, ok := errors.AsType[*notify.DeliveryError](err); ok && de.Permanent {
 		t.Errorf("a timeout must be retried: %v", err)
 	}
 	assertNoSecrets(t, err)
@@ -371,11 +372,11 @@ func TestARefusedConnectionIsRetried(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 
-	err = webhook.New("http://"+addr+secretPath+"?"+secretQuery, secret, nil).Notify(t.Context(), fixture.Notification(activities.KindOpened))
+	err = webhook.New("http://"+addr+secretPath+"?"+secretQuery, secret, nil).Notify(t.Context(), notifytest.Notification(notify.KindOpened))
 	if err == nil {
 		t.Fatal("Notify delivered to a closed port")
 	}
-	if de, ok := errors.AsType[*activities.DeliveryError](err); ok && de.Permanent {
+	if de, ok := errors.AsType[*notify.DeliveryError](err); ok && de.Permanent {
 		t.Errorf("a refused connection must be retried: %v", err)
 	}
 	if !strings.Contains(err.Error(), "http://"+addr) {
@@ -385,12 +386,22 @@ func TestARefusedConnectionIsRetried(t *testing.T) {
 }
 
 func TestAnInvalidURLIsPermanentAndNotQuoted(t *testing.T) {
-	err := webhook.New("http://exa mple.com/hooks/pathsecret", secret, nil).Notify(t.Context(), fixture.Notification(activities.KindOpened))
-	de, ok := errors.AsType[*activities.DeliveryError](err)
+	err := webhook.New("http://exa mple.com/hooks/pathsecret", secret, nil).Notify(t.Context(), notifytest.Notification(notify.KindOpened))
+	de, ok := errors.AsType[*notify.DeliveryError](err)
 	if !ok || !de.Permanent {
 		t.Fatalf("error %v, want a permanent DeliveryError", err)
 	}
 	assertNoSecrets(t, err)
+}
+
+// payload is webhook.NewPayload(n), which must not fail for n.
+func payload(t *testing.T, n notify.Notification) contract.Payload {
+	t.Helper()
+	p, err := webhook.NewPayload(n)
+	if err != nil {
+		t.Fatalf("NewPayload(%s): %v", n.Kind, err)
+	}
+	return p
 }
 
 func mustJSON(t *testing.T, v any) string {
@@ -400,4 +411,35 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// The kind a receiver sees is spelled out in the contract; a kind the
+// contract does not know is refused rather than sent as it is.
+func TestPayloadKindIsTheContractsNameOfTheNotificationKind(t *testing.T) {
+	for kind, want := range map[notify.Kind]contract.Kind{
+		notify.KindOpened:          "opened",
+		notify.KindSeverityChanged: "severity_changed",
+		notify.KindReminder:        "reminder",
+		notify.KindAcknowledged:    "acknowledged",
+		notify.KindResolved:        "resolved",
+	} {
+		if got := payload(t, notifytest.Notification(kind)).Kind; got != want {
+			t.Errorf("payload kind of %q = %q, want %q", kind, got, want)
+		}
+	}
+	n := notifytest.Notification(notify.KindOpened)
+	n.Kind = "reopened"
+	if _, err := webhook.NewPayload(n); err == nil {
+		t.Error("NewPayload accepted a kind the contract does not know")
+	}
+	r := newReceiver(t, http.StatusOK, nil, "")
+	err := webhook.New(r.url, secret, nil).Notify(t.Context(), n)
+	if de, ok := errors.AsType[*notify.DeliveryError](err); !ok || !de.Permanent {
+		t.Errorf("Notify of an unknown kind = %v, want a permanent error", err)
+	}
+	select {
+	case <-r.seen:
+		t.Error("a notification of an unknown kind was sent")
+	default:
+	}
 }

@@ -1,10 +1,12 @@
-// Package activities holds alertflow's side effects: the notifications an
-// alert sends when its lifecycle moves. Each sink is its own activity so
-// that a failing sink is retried without re-sending through the others.
-package activities
+// Package notify delivers the notifications an alert sends when its
+// lifecycle moves, after Alertmanager's notify package: the Notification,
+// the Notifier each receiver implements (one package per receiver: webhook,
+// slack), the HTTP post they share and the classification of a receiver's
+// answer into delivered, retry (maybe after a delay) or give up. It knows
+// nothing of Temporal; the activities package adapts it.
+package notify
 
 import (
-	"cmp"
 	"context"
 
 	"github.com/alertflow/alertflow/alert"
@@ -28,9 +30,11 @@ const (
 	KindResolved Kind = "resolved"
 )
 
-// Notification is what every sink receives. The workflow builds it once per
-// transition; every field is deterministic, so each retry of each sink sends
-// the same thing.
+// Notification is what every receiver is sent. The workflow builds it once
+// per transition; every field is deterministic, so each retry of each
+// receiver sends the same thing. It is also the input of the notification
+// activities, so its JSON shape is in recorded histories: add fields, never
+// rename or remove one.
 type Notification struct {
 	// ID is stable across activity retries so receivers can dedupe.
 	ID    string `json:"id"`
@@ -51,23 +55,21 @@ type Notification struct {
 	// message can say "from MEDIUM to HIGH"; the snapshot only knows the
 	// new one.
 	PreviousSeverity alert.Severity `json:"previous_severity,omitempty"`
-	// Links point people at GitLab. Empty links are filled in from the
-	// alert by EffectiveLinks, so the workflow may leave this zero.
-	Links Links `json:"links,omitzero"`
 }
 
-// Links are the GitLab pages a notification points at.
+// Links are the GitLab pages a notification points at; empty when unknown.
 type Links struct {
-	Pipeline     string `json:"pipeline,omitempty"`
-	Project      string `json:"project,omitempty"`
-	MergeRequest string `json:"merge_request,omitempty"`
-	Commit       string `json:"commit,omitempty"`
+	Pipeline     string
+	Project      string
+	MergeRequest string
+	Commit       string
 }
 
-// LinksOf returns the links an alert state knows of: the newest pipeline,
+// Links returns the GitLab pages n's alert knows of: the newest pipeline,
 // the project, the merge request when the pipeline belongs to one, and the
 // commit.
-func LinksOf(s alert.State) Links {
+func (n Notification) Links() Links {
+	s := n.Alert
 	l := Links{Project: s.Project.URL}
 	if s.Pipeline != nil {
 		l.Pipeline, l.Commit = s.Pipeline.URL, s.Pipeline.CommitURL
@@ -78,16 +80,24 @@ func LinksOf(s alert.State) Links {
 	return l
 }
 
-// EffectiveLinks returns n.Links with every empty link taken from the
-// alert snapshot, so that receivers get links whether or not the workflow
-// set them.
-func (n Notification) EffectiveLinks() Links {
-	l, d := n.Links, LinksOf(n.Alert)
-	l.Pipeline = cmp.Or(l.Pipeline, d.Pipeline)
-	l.Project = cmp.Or(l.Project, d.Project)
-	l.MergeRequest = cmp.Or(l.MergeRequest, d.MergeRequest)
-	l.Commit = cmp.Or(l.Commit, d.Commit)
-	return l
+// KindOf names the notification an alert outcome sends, or "" for an
+// outcome that notifies nobody (alert.Outcome.Notifies says which). The
+// mapping is spelled out, not a cast, so renaming an outcome cannot change
+// what receivers are sent.
+func KindOf(out alert.Outcome) Kind {
+	switch out {
+	case alert.OutcomeOpened:
+		return KindOpened
+	case alert.OutcomeSeverityChanged:
+		return KindSeverityChanged
+	case alert.OutcomeReminder:
+		return KindReminder
+	case alert.OutcomeAcknowledged:
+		return KindAcknowledged
+	case alert.OutcomeResolved:
+		return KindResolved
+	}
+	return ""
 }
 
 // Notifier delivers a notification to one receiver. An error that retrying

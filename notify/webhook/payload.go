@@ -1,0 +1,97 @@
+package webhook
+
+import (
+	"fmt"
+
+	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/notify/webhook/contract"
+)
+
+// NewPayload builds the body of n. It depends on n alone, so the same
+// notification always makes the same payload. It fails only for a kind the
+// contract does not know.
+func NewPayload(n notify.Notification) (contract.Payload, error) {
+	kind, err := kindOf(n.Kind)
+	if err != nil {
+		return contract.Payload{}, err
+	}
+	s := n.Alert
+	p := contract.Payload{
+		Version:          contract.Version,
+		ID:               n.ID,
+		Kind:             kind,
+		Title:            n.Title,
+		PreviousSeverity: string(n.PreviousSeverity),
+		Actor:            n.Actor,
+		Note:             n.Note,
+		Links:            contract.Links(n.Links()),
+		Alert: contract.Alert{
+			ID:           s.ID,
+			Status:       string(s.Status),
+			Severity:     string(s.Severity),
+			PeakSeverity: string(s.PeakSeverity),
+			Project:      contract.Project{ID: s.Project.ID, Path: s.Project.Path, URL: s.Project.URL},
+			Ref:          s.Ref,
+			Tag:          s.Tag,
+			OpenedAt:     s.OpenedAt.UTC(),
+			OpenedBy:     s.OpenedBy,
+			Resolution:   s.Resolution,
+			Reminders:    s.Reminders,
+			Counts:       contract.Counts(s.Counts),
+		},
+	}
+	if p.Title == "" {
+		p.Title = s.Title()
+	}
+	if !s.AcknowledgedAt.IsZero() || s.AcknowledgedBy != "" {
+		p.Alert.Acknowledged = &contract.Action{At: s.AcknowledgedAt.UTC(), By: s.AcknowledgedBy, Note: s.AckNote}
+	}
+	if !s.ResolvedAt.IsZero() || s.ResolvedBy != "" {
+		p.Alert.Resolved = &contract.Action{At: s.ResolvedAt.UTC(), By: s.ResolvedBy}
+	}
+	if pl := s.Pipeline; pl != nil {
+		p.Alert.Pipeline = &contract.Pipeline{
+			ID:          pl.ID,
+			IID:         pl.IID,
+			Status:      pl.Status,
+			URL:         pl.URL,
+			SHA:         pl.SHA,
+			FinishedAt:  pl.FinishedAt.UTC(),
+			User:        pl.User,
+			CommitTitle: pl.CommitTitle,
+			FailedJobs:  jobs(pl.FailedJobs),
+		}
+	}
+	if mr := s.MergeRequest; mr != nil {
+		p.Alert.MergeRequest = &contract.MergeRequest{IID: mr.IID, Title: mr.Title, URL: mr.URL}
+	}
+	return p, nil
+}
+
+// kindOf names a notification kind as the contract does. It is spelled out,
+// not a cast, so renaming a kind inside alertflow cannot change what
+// receivers are sent.
+func kindOf(k notify.Kind) (contract.Kind, error) {
+	switch k {
+	case notify.KindOpened:
+		return contract.KindOpened, nil
+	case notify.KindSeverityChanged:
+		return contract.KindSeverityChanged, nil
+	case notify.KindReminder:
+		return contract.KindReminder, nil
+	case notify.KindAcknowledged:
+		return contract.KindAcknowledged, nil
+	case notify.KindResolved:
+		return contract.KindResolved, nil
+	}
+	return "", fmt.Errorf("unknown notification kind %q", k)
+}
+
+func jobs(in []alert.Job) []contract.Job {
+	out := make([]contract.Job, 0, len(in))
+	for _, j := range in {
+		out = append(out, contract.Job{Name: j.Name, Stage: j.Stage, FailureReason: j.FailureReason, AllowFailure: j.AllowFailure})
+	}
+	return out
+}
