@@ -158,16 +158,17 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, wi
 		logger.Info("worker started", "task_queue", cfg.TaskQueue, "namespace", cfg.Namespace)
 	}
 
-	handler := workerMux(c, reg)
+	handler := workerMux(c, reg, logger)
 	if withIngress {
 		handler = ingress.New(ingress.Config{
-			TaskQueue: cfg.TaskQueue,
-			Tokens:    cfg.SourceTokens,
-			APIToken:  cfg.APIToken,
-			MaxBody:   cfg.MaxBody,
-			Workflow:  workflows.Input{ReminderInterval: cfg.ReminderInterval},
-			Registry:  reg,
+			TaskQueue:       cfg.TaskQueue,
+			Tokens:          cfg.SourceTokens,
+			APIToken:        cfg.APIToken,
+			MaxBody:         cfg.MaxBody,
+			MaxBodyInFlight: cfg.MaxBodyInFlight,
+			Workflow:        workflows.Input{ReminderInterval: cfg.ReminderInterval},
+			Registry:        reg,
 		}, c, logger)
 	}
-	return serveHTTP(ctx, ln, handler, logger, defaultHTTPLimits())
+	return serveHTTP(ctx, ln, handler, logger, httpLimitsOf(cfg))
 }
