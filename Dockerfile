@@ -32,5 +32,6 @@ EXPOSE 8080
 # `docker run`; docker-compose.yml states its own.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD listen="${ALERTFLOW_LISTEN:-:8080}"; wget -q -O /dev/null "http://127.0.0.1:${listen##*:}/healthz" || exit 1
+# Under a container memory limit, set GOMEMLIMIT to about 80% of it (docs/limits.md).
 ENTRYPOINT ["/alertflow"]
 CMD ["serve"]

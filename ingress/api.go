@@ -2,14 +2,15 @@ package ingress
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
@@ -70,19 +71,27 @@ func (s *Server) requireAPIToken(next http.Handler) http.Handler {
 			writeError(w, http.StatusForbidden, "", "the REST API is off: set ALERTFLOW_API_TOKEN to turn it on")
 			return
 		}
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || strings.TrimSpace(tok) == "" {
+		tok, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="alertflow"`)
 			writeError(w, http.StatusUnauthorized, "", "missing bearer token: send Authorization: Bearer $ALERTFLOW_API_TOKEN")
 			return
 		}
-		if _, ok := s.cfg.APIToken.Match(strings.TrimSpace(tok)); !ok {
+		if _, ok := s.cfg.APIToken.Match(tok); !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="alertflow", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "", "wrong bearer token")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearerToken reads the token of an Authorization header. The scheme's
+// name is case-insensitive (RFC 7235, section 2.1): "bearer x" is "Bearer x".
+func bearerToken(header string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(header), " ")
+	tok = strings.TrimSpace(tok)
+	return tok, ok && strings.EqualFold(scheme, "Bearer") && tok != ""
 }
 
 // quoteValue makes s a visibility-query string literal. Values are never
@@ -95,8 +104,10 @@ func quoteValue(s string) string {
 
 // listQuery builds the visibility query of GET /alerts from its filters,
 // or names the parameter that is not valid. Runs closed by continue-as-new
-// are left out: the alert lives on in the run they continued into.
-func listQuery(q map[string][]string) (string, *ErrorAnswer) {
+// are left out: the alert lives on in the run they continued into. A
+// non-empty exactRef is a ref the query only narrows down to: the alerts
+// listed must be filtered to it (see refClause).
+func listQuery(q map[string][]string) (query, exactRef string, bad *ErrorAnswer) {
 	get := func(name string) string {
 		if v := q[name]; len(v) > 0 {
 			return strings.TrimSpace(v[0])
@@ -114,35 +125,64 @@ func listQuery(q map[string][]string) (string, *ErrorAnswer) {
 	case "all":
 		clauses = append(clauses, "ExecutionStatus != 'ContinuedAsNew'")
 	default:
-		return "", &ErrorAnswer{Field: "status", Error: "status must be one of active (the default), open, acknowledged, resolved, all"}
+		return "", "", &ErrorAnswer{Field: "status", Error: "status must be one of active (the default), open, acknowledged, resolved, all"}
 	}
 	if sev := strings.ToUpper(get("severity")); sev != "" {
 		switch alert.Severity(sev) {
 		case alert.SeverityHigh, alert.SeverityMedium, alert.SeverityLow:
 			clauses = append(clauses, "AlertSeverity = "+quoteValue(sev))
 		default:
-			return "", &ErrorAnswer{Field: "severity", Error: "severity must be one of HIGH, MEDIUM, LOW"}
+			return "", "", &ErrorAnswer{Field: "severity", Error: "severity must be one of HIGH, MEDIUM, LOW"}
 		}
 	}
 	if p := get("project_id"); p != "" {
 		id, err := strconv.ParseInt(p, 10, 64)
 		if err != nil || id <= 0 {
-			return "", &ErrorAnswer{Field: "project_id", Error: "project_id must be a positive integer"}
+			return "", "", &ErrorAnswer{Field: "project_id", Error: "project_id must be a positive integer"}
 		}
 		clauses = append(clauses, "GitLabProjectID = "+strconv.FormatInt(id, 10))
 	}
 	if v := q["ref"]; len(v) > 0 && v[0] != "" {
 		if !utf8.ValidString(v[0]) {
-			return "", &ErrorAnswer{Field: "ref", Error: "ref must be valid UTF-8"}
+			return "", "", &ErrorAnswer{Field: "ref", Error: "ref must be valid UTF-8"}
 		}
-		clauses = append(clauses, "GitLabRef = "+quoteValue(v[0]))
+		// No Git ref holds one, and Temporal fails on some rather than
+		// refusing them: answered here, without a call.
+		if strings.ContainsFunc(v[0], unicode.IsControl) {
+			return "", "", &ErrorAnswer{Field: "ref", Error: "ref must not contain control characters"}
+		}
+		clause, narrowed := refClause(v[0])
+		if clause != "" {
+			clauses = append(clauses, clause)
+		}
+		if narrowed {
+			exactRef = v[0]
+		}
 	}
-	return strings.Join(clauses, " AND "), nil
+	return strings.Join(clauses, " AND "), exactRef, nil
+}
+
+// refClause is the visibility clause that finds ref. Temporal's SQL
+// visibility stores (SQLite, as the dev server runs it, and likely
+// PostgreSQL) compare a literal as its parser writes it back, with a
+// backslash before every quote and backslash: no literal equals a ref
+// holding either, however it is escaped. Such a ref is looked for by the
+// prefix before its first backslash or double quote, and narrowed says
+// that the alerts found must still be filtered to the ref itself.
+func refClause(ref string) (clause string, narrowed bool) {
+	i := strings.IndexAny(ref, `\"`)
+	switch {
+	case i < 0:
+		return "GitLabRef = " + quoteValue(ref), false
+	case i == 0:
+		return "", true
+	}
+	return "GitLabRef STARTS_WITH " + quoteValue(ref[:i]), true
 }
 
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	query, bad := listQuery(q)
+	query, exactRef, bad := listQuery(q)
 	if bad != nil {
 		writeJSON(w, http.StatusBadRequest, bad)
 		return
@@ -156,8 +196,8 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		}
 		size = n
 	}
-	token, err := base64.RawURLEncoding.DecodeString(q.Get("page_token"))
-	if err != nil {
+	token, ok := openPageToken(q.Get("page_token"))
+	if !ok {
 		writeError(w, http.StatusBadRequest, "page_token", "page_token is not one this API gave out")
 		return
 	}
@@ -176,7 +216,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list := AlertList{Alerts: make([]AlertSummary, 0, len(resp.GetExecutions())),
-		NextPageToken: base64.RawURLEncoding.EncodeToString(resp.GetNextPageToken())}
+		NextPageToken: sealPageToken(resp.GetNextPageToken())}
 	for _, e := range resp.GetExecutions() {
 		sa := e.GetSearchAttributes().GetIndexedFields()
 		a := AlertSummary{
@@ -194,6 +234,11 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		}
 		if e.GetCloseTime() != nil {
 			a.CloseTime = e.GetCloseTime().AsTime()
+		}
+		// A page narrowed to a ref's prefix may so hold fewer alerts
+		// than page_size, or none, and still have a next page.
+		if exactRef != "" && a.Ref != exactRef {
+			continue
 		}
 		list.Alerts = append(list.Alerts, a)
 	}
@@ -273,6 +318,12 @@ func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, name string
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(arg); err != nil {
 		writeError(w, http.StatusBadRequest, "", "body must be JSON like {\"by\":\"alice\"}: "+err.Error())
+		return
+	}
+	// One object and nothing after it: trailing data is a body the sender
+	// did not mean, or two of them.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "", "body must be one JSON object with nothing after it")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)

@@ -81,7 +81,9 @@ func TestListFiltersBecomeAnEscapedVisibilityQuery(t *testing.T) {
 		{"project id", url.Values{"project_id": {"42"}}, active + " AND GitLabProjectID = 42"},
 		{"a ref with a quote is escaped", url.Values{"ref": {"it's"}}, active + ` AND GitLabRef = 'it\'s'`},
 		{"an injection attempt stays one literal", url.Values{"ref": {"x' OR AlertStatus='resolved"}}, active + ` AND GitLabRef = 'x\' OR AlertStatus=\'resolved'`},
-		{"a backslash is escaped", url.Values{"ref": {`a\`}}, active + ` AND GitLabRef = 'a\\'`},
+		{"a ref with a backslash is looked for by its prefix", url.Values{"ref": {`it's\a`}}, active + ` AND GitLabRef STARTS_WITH 'it\'s'`},
+		{"a ref with a double quote is looked for by its prefix", url.Values{"ref": {`a"b`}}, active + ` AND GitLabRef STARTS_WITH 'a'`},
+		{"a ref starting with a double quote by the other filters", url.Values{"ref": {`"a`}}, active},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,6 +166,85 @@ func TestUpdatesMapTheirErrorsToStatusCodes(t *testing.T) {
 					t.Fatalf("updates %+v", h.temporal.updates)
 				}
 			})
+		}
+	}
+}
+
+func TestTheBearerSchemeIsCaseInsensitive(t *testing.T) {
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
+		h := newHarness(t, 0)
+		req := httptest.NewRequest(http.MethodGet, "/api/v1/alerts", nil)
+		req.Header.Set("Authorization", scheme+" "+testAPIToken)
+		rec := httptest.NewRecorder()
+		h.server.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Errorf("%q: %d %s", scheme, rec.Code, rec.Body.String())
+		}
+	}
+	for _, header := range []string{"Basic " + testAPIToken, "Bearer" + testAPIToken, "Bearer ", testAPIToken} {
+		h := newHarness(t, 0)
+		req := httptest.NewRequest(http.MethodGet, "/api/v1/alerts", nil)
+		req.Header.Set("Authorization", header)
+		rec := httptest.NewRecorder()
+		h.server.ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("%q: %d, want 401", header, rec.Code)
+		}
+	}
+}
+
+func TestAnUpdateBodyWithDataAfterItsObjectIs400WithoutACall(t *testing.T) {
+	for _, body := range []string{`{"by":"alice"} {"by":"bob"}`, `{"by":"alice"}x`, `{"by":"alice"}]`, `{"by":"alice"}"`, `{"by":"alice"} 1`} {
+		for _, action := range []string{"acknowledge", "resolve"} {
+			h := newHarness(t, 0)
+			rec, answer := h.api(t, http.MethodPost, "/api/v1/alerts/1-team/x/"+action, testAPIToken, body)
+			if rec.Code != http.StatusBadRequest || answer["error"] == nil || len(h.temporal.updates) != 0 {
+				t.Errorf("%s %q: %d %v, %d updates; want 400 and none", action, body, rec.Code, answer, len(h.temporal.updates))
+			}
+		}
+	}
+	// Whitespace after the object is no data.
+	h := newHarness(t, 0)
+	h.temporal.updateErr = serviceerror.NewNotFound("no")
+	if rec, answer := h.api(t, http.MethodPost, "/api/v1/alerts/1-team/x/acknowledge", testAPIToken, "{\"by\":\"alice\"}\r\n\t "); rec.Code != http.StatusNotFound {
+		t.Fatalf("an object and whitespace: %d %v", rec.Code, answer)
+	}
+}
+
+func TestAPageTokenTheAPIDidNotGiveOutIs400WithoutACall(t *testing.T) {
+	h := newHarness(t, 0)
+	h.temporal.listNext = []byte(`{"CloseTime":"2026-01-01T00:00:00Z","RunID":"r"}`)
+	rec, answer := h.api(t, http.MethodGet, "/api/v1/alerts", testAPIToken, "")
+	next, _ := answer["next_page_token"].(string)
+	if rec.Code != http.StatusOK || next == "" {
+		t.Fatalf("%d %v, want a next_page_token", rec.Code, answer)
+	}
+	// What the API gave out goes back to Temporal as Temporal gave it.
+	h2 := newHarness(t, 0)
+	h2.temporal.mu.Lock()
+	h2.temporal.listNext = nil
+	h2.temporal.mu.Unlock()
+	if rec, answer := h2.api(t, http.MethodGet, "/api/v1/alerts?page_token="+next, testAPIToken, ""); rec.Code != http.StatusOK {
+		t.Fatalf("the token given out: %d %v", rec.Code, answer)
+	}
+	// Base64 of anything else, an altered token, or a cut one is not.
+	altered := []byte(next)
+	altered[len(altered)-2] ^= 1
+	for _, bad := range []string{"aGVsbG8", "eyJDbG9zZVRpbWUiOiIyMDI2In0", string(altered), next[:len(next)-4], "AAAAAAAAAAA"} {
+		h := newHarness(t, 0)
+		rec, answer := h.api(t, http.MethodGet, "/api/v1/alerts?page_token="+bad, testAPIToken, "")
+		if rec.Code != http.StatusBadRequest || answer["field"] != "page_token" || len(h.temporal.queries) != 0 {
+			t.Errorf("page_token %q: %d %v, %d calls; want 400 naming page_token and no call", bad, rec.Code, answer, len(h.temporal.queries))
+		}
+	}
+}
+
+func TestAListRefWithAControlCharacterIs400WithoutACall(t *testing.T) {
+	for _, ref := range []string{"main\x00", "a\nb", "tab\t", "\x7f", "x\u0085y"} {
+		h := newHarness(t, 0)
+		rec, answer := h.api(t, http.MethodGet, "/api/v1/alerts?"+url.Values{"ref": {ref}}.Encode(), testAPIToken, "")
+		if rec.Code != http.StatusBadRequest || answer["field"] != "ref" || len(h.temporal.queries) != 0 {
+			t.Errorf("ref %q: %d %v, want 400 naming ref and no call", ref, rec.Code, answer)
 		}
 	}
 }

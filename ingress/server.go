@@ -59,6 +59,10 @@ type Config struct {
 	APIToken Tokens
 	// MaxBody caps a webhook body in bytes; zero means DefaultMaxBody.
 	MaxBody int64
+	// MaxBodyInFlight caps the webhook body bytes held at once, across
+	// requests; zero means DefaultMaxBodyInFlight, and it is never less
+	// than MaxBody.
+	MaxBodyInFlight int64
 	// Workflow is the input new alerts start with; New sets its Revision.
 	Workflow workflows.Input
 	// Registry receives the intake's metrics and is served on /metrics,
@@ -78,6 +82,8 @@ type Server struct {
 	// 20 KB+ buffer per request (grown step by step) kept the garbage
 	// collector busy beside the worker.
 	bodies sync.Pool
+	// inflight bounds the body bytes held across requests.
+	inflight *bodyBudget
 }
 
 // maxPooledBody is the largest buffer kept for reuse; a rare huge payload
@@ -89,6 +95,12 @@ func New(cfg Config, temporal Temporal, logger *slog.Logger) *Server {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
+	if cfg.MaxBodyInFlight <= 0 {
+		cfg.MaxBodyInFlight = DefaultMaxBodyInFlight
+	}
+	// A budget smaller than the body limit would refuse the largest
+	// bodies for ever; a configuration checks it, callers may not.
+	cfg.MaxBodyInFlight = max(cfg.MaxBodyInFlight, cfg.MaxBody)
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
@@ -96,10 +108,11 @@ func New(cfg Config, temporal Temporal, logger *slog.Logger) *Server {
 	// in their history, so older alerts keep theirs.
 	cfg.Workflow.Revision = workflows.CurrentRevision
 	s := &Server{cfg: cfg, temporal: temporal, logger: logger, metrics: NewMetrics(cfg.Registry), router: mux.NewRouter()}
+	s.inflight = newBodyBudget(cfg.MaxBodyInFlight, cfg.Registry)
 	s.router.Use(s.observe)
 	s.router.HandleFunc("/webhooks/gitlab", s.gitlabWebhook).Methods(http.MethodPost)
 	s.router.HandleFunc("/healthz", Healthz).Methods(http.MethodGet)
-	s.router.Handle("/readyz", Readyz(temporal)).Methods(http.MethodGet)
+	s.router.Handle("/readyz", Readyz(temporal, logger)).Methods(http.MethodGet)
 	s.router.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	s.routeAPI()
 	s.router.NotFoundHandler = s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -149,8 +162,8 @@ func (s *Server) gitlabWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 // buffer returns an empty buffer with room for a body of size bytes, as
-// the sender announced it, up to maxPooledBody: a Content-Length is only a
-// claim, and a larger body grows the buffer as its bytes actually arrive.
+// the sender announced it, up to maxPooledBody; readBody takes larger
+// bodies into a buffer of their own.
 func (s *Server) buffer(size int64) *bytes.Buffer {
 	buf, _ := s.bodies.Get().(*bytes.Buffer)
 	if buf == nil {
@@ -186,26 +199,21 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome,
 		return OutcomeIgnored, ""
 	}
 	received := time.Now()
-	buf := s.buffer(r.ContentLength)
-	defer s.recycle(buf)
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	body, done, refused := s.readBody(r)
 	// How long the sender took to send its body, apart from the time the
 	// intake took to answer: a slow sender is not a slow intake.
 	setLogAttrs(r, "body_ms", float64(time.Since(received).Microseconds())/1000)
-	body := buf.Bytes()
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, "", "body larger than "+strconv.FormatInt(s.cfg.MaxBody, 10)+" bytes")
-			return OutcomeTooLarge, ""
-		}
-		writeError(w, http.StatusBadRequest, "", "reading body: "+err.Error())
-		return OutcomeBadRequest, ""
+	if refused != nil {
+		refuse(w, refused)
+		return refused.outcome, ""
 	}
 	if isPushKind(kind) {
 		return s.push(w, r, body)
 	}
 	ev, isPipeline, err := ParsePipelineEvent(body)
+	// The event holds copies of what it keeps: the body's bytes go back
+	// to the budget now, not after the Temporal call.
+	done()
 	if err != nil {
 		badPayload(w, err)
 		return OutcomeBadRequest, ""
@@ -356,14 +364,17 @@ type HealthChecker interface {
 
 // Readyz answers 200 when Temporal answers its health check within a short
 // deadline and 503 otherwise, so a load balancer stops sending webhooks to
-// an instance that could only answer them with 503.
-func Readyz(temporal HealthChecker) http.Handler {
+// an instance that could only answer them with 503. The answer is for
+// anyone who can reach the port: why Temporal failed, which names its
+// address, goes to the log only.
+func Readyz(temporal HealthChecker, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if _, err := temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			logger.WarnContext(r.Context(), "not ready: temporal health check failed", "error", err)
 			w.Header().Set("Retry-After", retryAfter)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "temporal: " + err.Error()})
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "temporal is not answering its health check"})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

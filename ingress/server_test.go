@@ -42,6 +42,7 @@ type fakeTemporal struct {
 	queried   []string
 	updates   []client.UpdateWorkflowOptions
 	listErr   error
+	listNext  []byte
 	queryErr  error
 	updateErr error
 	healthErr error
@@ -52,7 +53,7 @@ func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.List
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queries = append(f.queries, req.GetQuery())
-	return &workflowservice.ListWorkflowExecutionsResponse{}, f.listErr
+	return &workflowservice.ListWorkflowExecutionsResponse{NextPageToken: f.listNext}, f.listErr
 }
 
 func (f *fakeTemporal) QueryWorkflow(_ context.Context, id, _, _ string, _ ...any) (converter.EncodedValue, error) {

@@ -64,3 +64,9 @@ func (t Tokens) Match(tok string) (name string, ok bool) {
 
 // Len is the number of configured sources.
 func (t Tokens) Len() int { return len(t.sources) }
+
+// SingleToken is one source with its token, taken whole: unlike
+// ParseTokens, a comma or an equals sign in tok is part of it.
+func SingleToken(name, tok string) Tokens {
+	return Tokens{sources: []source{{name: name, digest: sha256.Sum256([]byte(tok))}}}
+}

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -154,6 +155,71 @@ func TestTheWebUIShowsAnOpenHighAlert(t *testing.T) {
 		t.Fatalf("screenshot: %v", err)
 	}
 	saveScreenshot(t, "webui-alert-details.png", details)
+
+	checkPayloadMarkdownIsText(ctx, t, s, bctx, ui)
+}
+
+// checkPayloadMarkdownIsText opens the summary and details of an alert
+// whose ref holds underscores, whose commit title is markdown with a
+// javascript: link and HTML, and whose commit URL is a javascript: one: the
+// page shows them as text and links nowhere but http(s).
+func checkPayloadMarkdownIsText(ctx context.Context, t *testing.T, s *stack, bctx context.Context, ui string) {
+	t.Helper()
+	const title = "[click me](javascript:alert(1)) <b>bold-html</b> **not bold**"
+	body := payload(t, 1, "mark_down_x", 32, "failed")
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["commit"].(map[string]any)["title"] = title
+	m["commit"].(map[string]any)["url"] = "javascript:alert(2)"
+	body, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := s.post(body); a.Action != ingress.ActionSignaled {
+		t.Fatalf("answered %d %+v", a.code, a)
+	}
+	s.waitState("1-mark_down_x", isOpen)
+	list := ui + "/namespaces/default/workflows?query=" + url.QueryEscape(`WorkflowId="1-mark_down_x"`)
+	link := chromedp.CSS(`a[href^="/namespaces/default/workflows/1-mark_down_x/"]`)
+	if err := chromedp.Do(bctx, chromedp.Navigate(list), chromedp.WaitVisible(link), chromedp.Click(link)); err != nil {
+		t.Fatalf("the markdown alert's page: %v", err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Click(`//*[self::a or self::button][contains(normalize-space(.), 'User Metadata')]`),
+		chromedp.WaitVisible(`//*[contains(normalize-space(.), 'Failed jobs')]`)); err != nil {
+		t.Fatalf("the markdown alert's details are not shown: %v", err)
+	}
+	// The UI renders markdown in frames of its own origin.
+	const frames = `[...document.querySelectorAll('iframe')].map(f => f.contentDocument && f.contentDocument.body)`
+	var text string
+	var scriptLinks, boldHTML int
+	err = poll(ctx, 30*time.Second, func() error {
+		var err error
+		if text, err = chromedp.Run(bctx, chromedp.Evaluate[string](frames+`.map(b => b ? b.innerText : '').join('\n')`)); err != nil {
+			return err
+		}
+		if scriptLinks, err = chromedp.Run(bctx, chromedp.Evaluate[int](`[document.body, ...`+frames+`].filter(b => b).flatMap(b => [...b.querySelectorAll('a')]).filter(a => !/^https?:/i.test(a.href)).length`)); err != nil {
+			return err
+		}
+		if boldHTML, err = chromedp.Run(bctx, chromedp.Evaluate[int](frames+`.filter(b => b).flatMap(b => [...b.querySelectorAll('b, strong')]).filter(e => /bold-html|not bold/.test(e.textContent)).length`)); err != nil {
+			return err
+		}
+		if !strings.Contains(text, title) {
+			return fmt.Errorf("the commit title %q is not shown as text in the details: %q", title, text)
+		}
+		// The summary is markdown too: the ref's underscores show as typed.
+		if !strings.Contains(text, "Pipeline #32 failed on acme/api@mark_down_x") {
+			return fmt.Errorf("the summary is not shown as typed: %q", text)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scriptLinks != 0 || boldHTML != 0 {
+		t.Fatalf("the page renders %d javascript: links and %d bold elements from the payload", scriptLinks, boldHTML)
+	}
 }
 
 // saveScreenshot keeps a page's picture: in docs/ for the README when

@@ -2,8 +2,10 @@ package workflows
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -93,49 +95,43 @@ func memoOf(s *alert.State) map[string]any {
 }
 
 // detailsOf renders the alert as Temporal markdown for the Web UI's
-// "current details": what an on-call engineer needs at a glance.
+// "current details": what an on-call engineer needs at a glance. Every
+// value from a payload or a person is escaped (md) and links go only to
+// http(s) targets (mdLink): a commit title is markdown nobody reviewed.
 func detailsOf(s *alert.State) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s**\n\n", s.Title())
-	fmt.Fprintf(&b, "Status **%s**, severity **%s** (peak %s)", s.Status, s.Severity, s.PeakSeverity)
+	fmt.Fprintf(&b, "**%s**\n\n", md(s.Title()))
+	fmt.Fprintf(&b, "Status **%s**, severity **%s** (peak %s)", md(string(s.Status)), md(string(s.Severity)), md(string(s.PeakSeverity)))
 	if !s.OpenedAt.IsZero() {
 		fmt.Fprintf(&b, ", opened %s", s.OpenedAt.UTC().Format(time.RFC3339))
 	}
 	b.WriteString("\n\n")
 	if s.Status == alert.StatusAcknowledged {
-		fmt.Fprintf(&b, "Acknowledged by **%s** at %s", s.AcknowledgedBy, s.AcknowledgedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, "Acknowledged by **%s** at %s", md(s.AcknowledgedBy), s.AcknowledgedAt.UTC().Format(time.RFC3339))
 		if s.AckNote != "" {
-			fmt.Fprintf(&b, ": %s", s.AckNote)
+			fmt.Fprintf(&b, ": %s", md(s.AckNote))
 		}
 		b.WriteString("\n\n")
 	}
 	if s.Status == alert.StatusResolved {
-		fmt.Fprintf(&b, "Resolved by **%s**: %s\n\n", s.ResolvedBy, s.Resolution)
+		fmt.Fprintf(&b, "Resolved by **%s**: %s\n\n", md(s.ResolvedBy), md(s.Resolution))
 	}
 	if p := s.Pipeline; p != nil {
-		if p.URL != "" {
-			fmt.Fprintf(&b, "Pipeline: [#%d](%s) %s", p.ID, p.URL, p.Status)
-		} else {
-			fmt.Fprintf(&b, "Pipeline: #%d %s", p.ID, p.Status)
-		}
+		fmt.Fprintf(&b, "Pipeline: %s %s", mdLink(fmt.Sprintf("#%d", p.ID), p.URL), md(p.Status))
 		if p.User != "" {
-			fmt.Fprintf(&b, " by %s", p.User)
+			fmt.Fprintf(&b, " by %s", md(p.User))
 		}
 		b.WriteString("\n\n")
 		if p.CommitTitle != "" {
-			if p.CommitURL != "" {
-				fmt.Fprintf(&b, "Commit: [%s](%s)\n\n", p.CommitTitle, p.CommitURL)
-			} else {
-				fmt.Fprintf(&b, "Commit: %s\n\n", p.CommitTitle)
-			}
+			fmt.Fprintf(&b, "Commit: %s\n\n", mdLink(p.CommitTitle, p.CommitURL))
 		}
 		if len(p.FailedJobs) > 0 {
 			// Markdown needs a blank line before a list.
 			b.WriteString("Failed jobs:\n\n")
 			for _, j := range p.FailedJobs {
-				fmt.Fprintf(&b, "- **%s** (stage %s", j.Name, j.Stage)
+				fmt.Fprintf(&b, "- **%s** (stage %s", md(j.Name), md(j.Stage))
 				if j.FailureReason != "" {
-					fmt.Fprintf(&b, ", %s", j.FailureReason)
+					fmt.Fprintf(&b, ", %s", md(j.FailureReason))
 				}
 				if j.AllowFailure {
 					b.WriteString(", allowed to fail")
@@ -146,10 +142,10 @@ func detailsOf(s *alert.State) string {
 		}
 	}
 	if mr := s.MergeRequest; mr != nil {
-		fmt.Fprintf(&b, "Merge request: [!%d %s](%s)\n\n", mr.IID, mr.Title, mr.URL)
+		fmt.Fprintf(&b, "Merge request: %s\n\n", mdLink(fmt.Sprintf("!%d %s", mr.IID, mr.Title), mr.URL))
 	}
 	if p := s.InProgress; p != nil {
-		fmt.Fprintf(&b, "Newer pipeline: #%d %s\n\n", p.ID, p.Status)
+		fmt.Fprintf(&b, "Newer pipeline: #%d %s\n\n", p.ID, md(p.Status))
 	}
 	if s.Status == alert.StatusPending {
 		if s.HoldUntil.IsZero() {
@@ -168,6 +164,40 @@ func detailsOf(s *alert.State) string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// mdEscaper backslash-escapes the characters that start inline markdown
+// (emphasis, code, links, images, autolinks, HTML, entities, strike-through,
+// tables, math). Block syntax needs a line start, and md keeps values on
+// the line they are written on.
+var mdEscaper = strings.NewReplacer(
+	`\`, `\\`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`, `(`, `\(`, `)`, `\)`,
+	`<`, `\<`, `>`, `\>`, `&`, `\&`, `!`, `\!`, `~`, `\~`, `|`, `\|`, `{`, `\{`, `}`, `\}`, `$`, `\$`,
+)
+
+// md makes s markdown text that shows as s: inline syntax escaped, line
+// breaks and other control characters turned into spaces.
+func md(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
+	return mdEscaper.Replace(s)
+}
+
+// mdDestination percent-encodes what could end or break a link target.
+var mdDestination = strings.NewReplacer(`(`, `%28`, `)`, `%29`, `<`, `%3C`, `>`, `%3E`, `\`, `%5C`, ` `, `%20`, `"`, `%22`, `'`, `%27`, "`", `%60`)
+
+// mdLink is text linked to target when target is an http(s) URL, and the
+// text alone otherwise: a javascript: or data: target is never a link.
+func mdLink(text, target string) string {
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return md(text)
+	}
+	return "[" + md(text) + "](" + mdDestination.Replace(u.String()) + ")"
 }
 
 // StartOptions are the options the intake signals-with-start an alert with:
@@ -189,7 +219,8 @@ func StartOptions(taskQueue string, in Input, ev alert.Event) client.StartWorkfl
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(attrsOf(s).updates()...),
 		Memo:                  memoOf(s),
-		StaticSummary:         s.Title(),
-		StaticDetails:         detailsOf(s),
+		// The Web UI renders the summary as markdown too.
+		StaticSummary: md(s.Title()),
+		StaticDetails: detailsOf(s),
 	}
 }

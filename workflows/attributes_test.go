@@ -29,8 +29,8 @@ func TestTheWebUIDetailsShowWhatOnCallNeeds(t *testing.T) {
 		"Acknowledged by **alice**", "rerunning",
 		"[#31](http://gitlab.example.com/gitlab-org/gitlab-test/-/pipelines/31)",
 		"[Bump the HTTP client](http://gitlab.example.com/c/9f1c)",
-		"- **unit-tests** (stage test, script_failure)",
-		"- **lint** (stage test, runner_system_failure, allowed to fail)",
+		`- **unit-tests** (stage test, script\_failure)`,
+		`- **lint** (stage test, runner\_system\_failure, allowed to fail)`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("details lack %q:\n%s", want, got)
@@ -39,6 +39,47 @@ func TestTheWebUIDetailsShowWhatOnCallNeeds(t *testing.T) {
 	memo := memoOf(s)
 	if memo["title"] != s.Title() || memo["failed_jobs"] == "" || memo["pipeline_url"] == "" {
 		t.Fatalf("memo %v", memo)
+	}
+}
+
+// Markdown and HTML in a payload show as text: a commit title, a job name,
+// a note are nobody's reviewed markdown, and a link goes only to an
+// http(s) target.
+func TestTheWebUIDetailsShowPayloadMarkdownAsText(t *testing.T) {
+	const evil = "[click](javascript:alert(1)) <img src=x onerror=alert(2)> **bold** `code` ![i](http://x/i.png) &amp; ~~s~~ a|b \\"
+	ev := pipelineEvent(31, "failed")
+	ev.Commit = alert.Commit{Title: evil + "\n# heading\n- item", URL: "javascript:alert(3)"}
+	ev.Pipeline.URL = "data:text/html,<script>alert(4)</script>"
+	ev.User = evil
+	ev.Pipeline.FailedJobs = []alert.Job{{Name: evil, Stage: "<b>test</b>", FailureReason: "_x_"}}
+	ev.MergeRequest = &alert.MergeRequest{IID: 3, Title: "ok](javascript:alert(5)) [x", URL: "https://gitlab.example.com/mr/3?a=(b)&c=<d> e"}
+	s := alert.New(alert.Limits{})
+	s.Apply(ev, t0)
+	if _, err := s.Acknowledge(alert.Acknowledgement{By: "<script>alert(6)</script>", Note: evil}, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got := detailsOf(s)
+	for _, bad := range []string{"](javascript:", "(javascript:", "data:text", "<img", "<script", "<b>", "**bold**", "`code`", "![i]", "&amp;", "~~s~~", "\n# heading", "\n- item"} {
+		if unescapedAt(got, bad) >= 0 {
+			t.Errorf("details hold %q unescaped:\n%s", bad, got)
+		}
+	}
+	for _, want := range []string{
+		"Pipeline: #31 failed", // no link: the target is not http(s)
+		`\[click\]\(javascript:alert\(1\)\)`,
+		"Merge request: [\\!3 ok\\]\\(javascript:alert\\(5\\)\\) \\[x](https://gitlab.example.com/mr/3?a=%28b%29&c=%3Cd%3E%20e)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("details lack %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestTheSummaryIsMarkdownTextToo(t *testing.T) {
+	ev := pipelineEvent(40, "failed")
+	ev.Pipeline.Ref = "fix_<b>it</b>_now"
+	if got, want := StartOptions("q", Input{}, ev).StaticSummary, `Pipeline #40 failed on gitlab-org/gitlab-test@fix\_\<b\>it\</b\>\_now`; got != want {
+		t.Fatalf("summary %q, want %q", got, want)
 	}
 }
 
@@ -56,5 +97,25 @@ func TestStartOptionsDescribeTheAlertTheEventOpens(t *testing.T) {
 	}
 	if id, _ := o.TypedSearchAttributes.GetInt64(AttrPipelineID); id != 40 {
 		t.Errorf("PipelineID = %d", id)
+	}
+}
+
+// unescapedAt is the index of an occurrence of bad in s whose first
+// character no backslash escapes, or -1.
+func unescapedAt(s, bad string) int {
+	for from := 0; ; {
+		i := strings.Index(s[from:], bad)
+		if i < 0 {
+			return -1
+		}
+		at := from + i
+		slashes := 0
+		for j := at - 1; j >= 0 && s[j] == '\\'; j-- {
+			slashes++
+		}
+		if slashes%2 == 0 {
+			return at
+		}
+		from = at + 1
 	}
 }

@@ -40,6 +40,9 @@ type config struct {
 	WebhookSecret    string
 	SlackURL         string
 	MaxBody          int64
+	MaxBodyInFlight  int64
+	MaxConnections   int
+	IdleTimeout      time.Duration
 	Retention        time.Duration
 	TemporalBin      string
 	DataDir          string
@@ -106,11 +109,9 @@ func settings() []setting {
 				if strings.TrimSpace(v) == "" {
 					return nil
 				}
-				t, err := ingress.ParseTokens("api=" + strings.TrimSpace(v))
-				if err != nil {
-					return err
-				}
-				c.APIToken, c.apiTokenSet = t, true
+				// One token, whatever it holds: read as a source list, a
+				// comma in it would add tokens.
+				c.APIToken, c.apiTokenSet = ingress.SingleToken("api", strings.TrimSpace(v)), true
 				return nil
 			}},
 		{"ALERTFLOW_REMINDER_INTERVAL", "4h", "how often an open, unacknowledged alert notifies again; 0 turns reminders off (read where alerts start: serve, ingress, dev)",
@@ -159,6 +160,37 @@ func settings() []setting {
 					return errors.New("want a positive number of bytes")
 				}
 				c.MaxBody = n
+				return nil
+			}},
+		// After ALERTFLOW_MAX_BODY, which it is checked against.
+		{"ALERTFLOW_MAX_BODY_IN_FLIGHT", strconv.Itoa(ingress.DefaultMaxBodyInFlight), "webhook body bytes held at once across requests; beyond it the intake answers 503 with Retry-After (at least ALERTFLOW_MAX_BODY)",
+			func(c *config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n <= 0 {
+					return errors.New("want a positive number of bytes")
+				}
+				if n < c.MaxBody {
+					return fmt.Errorf("want at least ALERTFLOW_MAX_BODY (%d bytes), or the largest bodies are refused for ever", c.MaxBody)
+				}
+				c.MaxBodyInFlight = n
+				return nil
+			}},
+		{"ALERTFLOW_MAX_CONNECTIONS", strconv.Itoa(defaultMaxConnections), "HTTP connections open at once; further ones wait to be accepted",
+			func(c *config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n <= 0 {
+					return errors.New("want a positive number")
+				}
+				c.MaxConnections = n
+				return nil
+			}},
+		{"ALERTFLOW_HTTP_IDLE_TIMEOUT", defaultIdleTimeout.String(), "how long an idle keep-alive connection stays open; keep it above a load balancer's own idle timeout",
+			func(c *config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < time.Second {
+					return errors.New("want a duration of at least 1s, such as 30s")
+				}
+				c.IdleTimeout = d
 				return nil
 			}},
 		{"ALERTFLOW_RETENTION", "720h", "dev: how long closed alerts stay visible (namespace retention)",

@@ -160,13 +160,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, wi
 		logger.Info("worker started", "task_queue", cfg.TaskQueue, "namespace", cfg.Namespace)
 	}
 
-	handler := workerMux(c, reg)
+	handler := workerMux(c, reg, logger)
 	if withIngress {
 		handler = ingress.New(ingress.Config{
-			TaskQueue: cfg.TaskQueue,
-			Tokens:    cfg.SourceTokens,
-			APIToken:  cfg.APIToken,
-			MaxBody:   cfg.MaxBody,
+			TaskQueue:       cfg.TaskQueue,
+			Tokens:          cfg.SourceTokens,
+			APIToken:        cfg.APIToken,
+			MaxBody:         cfg.MaxBody,
+			MaxBodyInFlight: cfg.MaxBodyInFlight,
 			Workflow: workflows.Input{
 				ReminderInterval: cfg.ReminderInterval,
 				Rules:            alert.Rules{Hold: cfg.Hold, Children: cfg.Children},
@@ -175,5 +176,5 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, wi
 			Registry: reg,
 		}, c, logger)
 	}
-	return serveHTTP(ctx, ln, handler, logger, defaultHTTPLimits())
+	return serveHTTP(ctx, ln, handler, logger, httpLimitsOf(cfg))
 }

@@ -16,6 +16,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/opentelemetry"
+	"golang.org/x/net/netutil"
 
 	"github.com/alertflow/alertflow/ingress"
 )
@@ -45,25 +46,58 @@ func newMetrics(logger *slog.Logger) (*prometheus.Registry, client.MetricsHandle
 
 // workerMux is the HTTP surface of a worker-only process: health,
 // readiness and metrics.
-func workerMux(c client.Client, reg *prometheus.Registry) http.Handler {
+func workerMux(c client.Client, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", ingress.Healthz)
-	mux.Handle("GET /readyz", ingress.Readyz(c))
+	mux.Handle("GET /readyz", ingress.Readyz(c, logger))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
 }
 
 // httpLimits bound how long a client may take, so slow or stalled clients
-// (slow-loris) cannot hold connections and goroutines for ever.
+// (slow-loris) cannot hold connections and goroutines for ever, and what
+// anyone who can reach the port can make the process hold before it has
+// checked a token: header bytes per connection, times connections.
 type httpLimits struct {
 	readHeader, read, write, idle time.Duration
+	// headerBytes caps a request's header block; net/http answers 431
+	// beyond it.
+	headerBytes int
+	// connections caps the connections open at once; further ones wait in
+	// the kernel's accept queue until one closes.
+	connections int
 }
 
+// maxHeaderBytes: GitLab's headers are well under 2 KiB, and a proxy in
+// front adds a few hundred bytes; Go's default is 1 MiB per connection.
+const maxHeaderBytes = 64 << 10
+
+// defaultMaxConnections is ALERTFLOW_MAX_CONNECTIONS's default: far more
+// than GitLab opens at once, and at most some 20 MiB of header buffers.
+const defaultMaxConnections = 256
+
+// defaultIdleTimeout is ALERTFLOW_HTTP_IDLE_TIMEOUT's default: an idle
+// keep-alive connection holds one of the capped connections.
+const defaultIdleTimeout = 30 * time.Second
+
 // defaultHTTPLimits: a GitLab delivery is a few kilobytes, sent at once,
-// and GitLab gives up after 10 s; a body still arriving after 15 s is a
-// client to cut off.
+// and GitLab gives up after 10 s; headers still arriving after 3 s or a
+// body still arriving after 15 s are a client to cut off.
 func defaultHTTPLimits() httpLimits {
-	return httpLimits{readHeader: 5 * time.Second, read: 15 * time.Second, write: 30 * time.Second, idle: 2 * time.Minute}
+	return httpLimits{readHeader: 3 * time.Second, read: 15 * time.Second, write: 30 * time.Second, idle: defaultIdleTimeout,
+		headerBytes: maxHeaderBytes, connections: defaultMaxConnections}
+}
+
+// httpLimitsOf are the default limits with the configured ones.
+func httpLimitsOf(cfg config) httpLimits {
+	l := defaultHTTPLimits()
+	if cfg.MaxConnections > 0 {
+		l.connections = cfg.MaxConnections
+	}
+	if cfg.IdleTimeout > 0 {
+		l.idle = cfg.IdleTimeout
+	}
+	return l
 }
 
 // serveHTTP serves handler on ln until ctx is done, then stops taking new
@@ -77,7 +111,11 @@ func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, logge
 		ReadTimeout:       limits.read,
 		WriteTimeout:      limits.write,
 		IdleTimeout:       limits.idle,
+		MaxHeaderBytes:    limits.headerBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if limits.connections > 0 {
+		ln = netutil.LimitListener(ln, limits.connections)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -66,7 +66,7 @@ func main() {
 		os.Exit(baselineWorker(os.Args[2:]))
 	}
 	var o options
-	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k", "comma-separated scenarios: spread, hot, mixed, open10k")
+	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k,memory", "comma-separated scenarios: spread, hot, mixed, open10k, memory")
 	flag.IntVar(&o.rounds, "rounds", 3, "measured rounds of each load per scenario, alternating")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "webhooks in flight at once, for both loads")
 	flag.IntVar(&o.branches, "branches", 1000, "spread: project-branches per round")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -63,6 +64,7 @@ type Scenario struct {
 	SameCallsThroughputRatio float64 `json:"same_calls_throughput_ratio,omitempty"`
 	SameCallsP99Ratio        float64 `json:"same_calls_p99_ratio,omitempty"`
 	Open                     *Open   `json:"open,omitempty"`
+	Memory                   *Memory `json:"memory,omitempty"`
 }
 
 // Load is one load's measurements over all its rounds.
@@ -209,6 +211,8 @@ func (r *Results) evaluate() {
 				got, met = fmt.Sprintf("p99 %.3f ms at the ingress (%d webhooks)", p.P99, p.N), p.P99 < 1
 			}
 			r.Targets = append(r.Targets, Target{"mixed ignored", "p99 < 1 ms at the ingress, no Temporal call", got, met})
+		case s.Name == "memory" && s.Memory != nil:
+			r.Targets = append(r.Targets, memoryTargets(s.Memory)...)
 		case s.Name == "open10k" && s.Open != nil:
 			o := s.Open
 			rss := fmt.Sprintf("%.0f MiB", o.PeakRSSMiB)
@@ -238,7 +242,9 @@ func (r *Results) print(w io.Writer) {
 	}
 	fmt.Fprint(w, "\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tload\twebhooks\terrors\treq/s\tp50 ms\tp95 ms\tp99 ms\tCPU s/1k\tserver CPU s/1k\tpeak RSS MiB\tdrain s\tsettled/s\t")
+	if slices.ContainsFunc(r.Scenarios, func(s Scenario) bool { return s.Alertflow != nil }) {
+		fmt.Fprintln(tw, "scenario\tload\twebhooks\terrors\treq/s\tp50 ms\tp95 ms\tp99 ms\tCPU s/1k\tserver CPU s/1k\tpeak RSS MiB\tdrain s\tsettled/s\t")
+	}
 	row := func(name, load string, l *Load) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.1f\t%.1f\t\n", name, load, l.Webhooks, l.Errors,
 			l.RequestsPerSec, l.P50Ms, l.P95Ms, l.P99Ms, l.CPUPer1000, l.ServerCPUPer1000, l.PeakRSSMiB, l.DrainSec, l.SettledPerSec)
@@ -254,7 +260,9 @@ func (r *Results) print(w io.Writer) {
 		if s.SameCalls != nil {
 			row(s.Name, "same-calls", s.SameCalls)
 		}
-		row(s.Name, "alertflow", s.Alertflow)
+		if s.Alertflow != nil {
+			row(s.Name, "alertflow", s.Alertflow)
+		}
 		if s.Baseline != nil {
 			ratio(s.Name, "/ baseline", s.Alertflow, s.Baseline, s.ThroughputRatio, s.P99Ratio)
 		}
@@ -264,6 +272,13 @@ func (r *Results) print(w io.Writer) {
 	}
 	tw.Flush()
 	for _, s := range r.Scenarios {
+		if m := s.Memory; m != nil {
+			fmt.Fprintln(w)
+			printMemory(w, m)
+		}
+		if s.Alertflow == nil {
+			continue
+		}
 		if p := s.Alertflow.Ignored; p != nil {
 			fmt.Fprintf(w, "\n%s: %d ignored webhooks answered in p50 %.3f ms, p99 %.3f ms at the sender", s.Name, p.N, p.P50, p.P99)
 			if q := s.Alertflow.IngressMs[ignored]; q != nil {

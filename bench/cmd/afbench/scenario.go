@@ -48,10 +48,11 @@ func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario
 		"hot":     func(base int64) (workload, error) { return b.gen.hot(base, b.o.hotEvents) },
 		"mixed":   func(base int64) (workload, error) { return b.gen.mixed(base, b.o.mixedBranches) },
 		"open10k": nil,
+		"memory":  nil,
 	}
 	buildRound, ok := build[name]
 	if !ok {
-		return nil, errors.New("no such scenario (spread, hot, mixed, open10k)")
+		return nil, errors.New("no such scenario (spread, hot, mixed, open10k, memory)")
 	}
 	queue := fmt.Sprintf("afbench-%d-%s", b.offset/100_000_000, name)
 	af, err := b.startAlertflow(ctx, name, queue+"-alertflow")
@@ -62,6 +63,9 @@ func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario
 	defer b.cleanUp(queue + "-alertflow")
 	alertflow := &subject{name: "alertflow", index: 1, send: webhookSender(af.url, b.token, b.o.concurrency),
 		cpuPIDs: af.pids(), rssPID: af.rssPID(), log: &accessLog{path: af.logPath}, queue: queue + "-alertflow"}
+	if name == "memory" {
+		return b.memoryScenario(ctx, name, af)
+	}
 	if buildRound == nil {
 		return b.openScenario(ctx, index, name, alertflow)
 	}
