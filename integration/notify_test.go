@@ -30,6 +30,10 @@ import (
 type notificationReceiver struct {
 	secret    string
 	failFirst int
+	// path, when set, is the only path it takes requests on: a retry
+	// from another test, to a port that test's receiver has freed, gets
+	// 404 and is not counted.
+	path string
 
 	mu       sync.Mutex
 	attempts map[string]int // by notification id
@@ -38,6 +42,10 @@ type notificationReceiver struct {
 }
 
 func (rc *notificationReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rc.path != "" && r.URL.Path != rc.path {
+		http.NotFound(w, r)
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -130,10 +138,10 @@ func (s *stack) unfinishedActivities(id, runID, name string) (unfinished []strin
 func TestWebhookNotificationsAreSignedRetriedAndDeliveredOnceEach(t *testing.T) {
 	requireServer(t)
 	const secret = "integration-webhook-secret"
-	rc := &notificationReceiver{secret: secret, failFirst: 2, attempts: map[string]int{}}
+	rc := &notificationReceiver{secret: secret, failFirst: 2, attempts: map[string]int{}, path: "/" + t.Name()}
 	receiver := httptest.NewServer(rc) // listens on 127.0.0.1
 	t.Cleanup(receiver.Close)
-	s := newStackWith(t, webhook.New(receiver.URL, secret, notify.DefaultHTTPClient()))
+	s := newStackWith(t, webhook.New(receiver.URL+rc.path, secret, notify.DefaultHTTPClient()))
 
 	opened := s.mustSignal(payload(t, 20, "master", 200, "failed"))
 	if opened.AlertID != "20-master" || opened.RunID == "" {

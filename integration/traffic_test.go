@@ -169,11 +169,11 @@ func (g *gitlab) lastRun(id string) (*alert.State, enumspb.WorkflowExecutionStat
 
 func TestRealGitLabDeliverySequences(t *testing.T) {
 	requireServer(t)
-	rc := &notificationReceiver{secret: "traffic-secret", attempts: map[string]int{}}
+	rc := &notificationReceiver{secret: "traffic-secret", attempts: map[string]int{}, path: "/" + t.Name()}
 	receiver := httptest.NewServer(rc)
 	t.Cleanup(receiver.Close)
 	in := workflows.Input{Rules: alert.Rules{Hold: trafficHold}}
-	s := newStackConfig(t, webhook.New(receiver.URL, rc.secret, notify.DefaultHTTPClient()), in)
+	s := newStackConfig(t, webhook.New(receiver.URL+rc.path, rc.secret, notify.DefaultHTTPClient()), in)
 	g := &gitlab{t: t, s: s, project: 31}
 
 	type want struct {
@@ -437,10 +437,10 @@ func (g *gitlab) deleteBranch() answer {
 
 func TestAnAlertWithNoEventForTheIntervalResolvesItselfEndToEnd(t *testing.T) {
 	requireServer(t)
-	rc := &notificationReceiver{secret: "auto-resolve-secret", attempts: map[string]int{}}
+	rc := &notificationReceiver{secret: "auto-resolve-secret", attempts: map[string]int{}, path: "/" + t.Name()}
 	receiver := httptest.NewServer(rc)
 	t.Cleanup(receiver.Close)
-	s := newStackConfig(t, webhook.New(receiver.URL, rc.secret, notify.DefaultHTTPClient()),
+	s := newStackConfig(t, webhook.New(receiver.URL+rc.path, rc.secret, notify.DefaultHTTPClient()),
 		workflows.Input{AutoResolveAfter: 3 * time.Second})
 	g := &gitlab{t: t, s: s, project: 32}
 	// A failed tag pipeline usually never gets a successor.

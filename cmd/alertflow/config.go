@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -41,13 +42,16 @@ type config struct {
 	SlackURL         string
 	MaxBody          int64
 	MaxBodyInFlight  int64
-	MaxConnections   int
-	IdleTimeout      time.Duration
-	Retention        time.Duration
-	TemporalBin      string
-	DataDir          string
-	DevPort          int
-	UIPort           int
+	// AlertRate and AlertBurst bound the deliveries a second to one alert.
+	AlertRate      float64
+	AlertBurst     int
+	MaxConnections int
+	IdleTimeout    time.Duration
+	Retention      time.Duration
+	TemporalBin    string
+	DataDir        string
+	DevPort        int
+	UIPort         int
 }
 
 // setting is one configuration variable: its environment name is also the
@@ -173,6 +177,24 @@ func settings() []setting {
 					return fmt.Errorf("want at least ALERTFLOW_MAX_BODY (%d bytes), or the largest bodies are refused for ever", c.MaxBody)
 				}
 				c.MaxBodyInFlight = n
+				return nil
+			}},
+		{"ALERTFLOW_ALERT_RATE", "20", "deliveries a second that reach any one alert, in bursts of ALERTFLOW_ALERT_BURST; beyond it the intake answers 429 with Retry-After; 0 turns the limit off",
+			func(c *config, v string) error {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+					return errors.New("want 0 or a positive number of deliveries a second, such as 20")
+				}
+				c.AlertRate = f
+				return nil
+			}},
+		{"ALERTFLOW_ALERT_BURST", "200", "deliveries that may reach one alert at once before ALERTFLOW_ALERT_RATE applies",
+			func(c *config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 {
+					return errors.New("want a positive number of deliveries, such as 200")
+				}
+				c.AlertBurst = n
 				return nil
 			}},
 		{"ALERTFLOW_MAX_CONNECTIONS", strconv.Itoa(defaultMaxConnections), "HTTP connections open at once; further ones wait to be accepted",

@@ -168,6 +168,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, wi
 			APIToken:        cfg.APIToken,
 			MaxBody:         cfg.MaxBody,
 			MaxBodyInFlight: cfg.MaxBodyInFlight,
+			AlertRate:       cfg.AlertRate,
+			AlertBurst:      cfg.AlertBurst,
 			Workflow: workflows.Input{
 				ReminderInterval: cfg.ReminderInterval,
 				Rules:            alert.Rules{Hold: cfg.Hold, Children: cfg.Children},
