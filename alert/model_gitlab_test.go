@@ -274,18 +274,7 @@ func (m *refGitLab) deleteBranch(by string, now time.Time) Outcome {
 	return OutcomeResolved
 }
 
-func (m *refGitLab) valid(by, text string) error {
-	if strings.TrimSpace(by) == "" || len(by) > 200 || len(text) > 2000 {
-		return ErrInvalidInput
-	}
-	switch m.status {
-	case StatusNone:
-		return ErrNotOpened
-	case StatusResolved:
-		return ErrResolved
-	}
-	return nil
-}
+func (m *refGitLab) valid(by, text string) error { return refValidManual(m.status, by, text) }
 
 func (m *refGitLab) acknowledge(by, note string, now time.Time) (bool, error) {
 	if err := m.valid(by, note); err != nil {

@@ -303,12 +303,12 @@ func (s *Server) answerState(ctx context.Context, w http.ResponseWriter, r *http
 
 func (s *Server) acknowledgeAlert(w http.ResponseWriter, r *http.Request) {
 	var a alert.Acknowledgement
-	s.updateAlert(w, r, workflows.Acknowledge, &a)
+	s.updateAlert(w, r, workflows.UpdateAcknowledge, &a)
 }
 
 func (s *Server) resolveAlert(w http.ResponseWriter, r *http.Request) {
 	var res alert.Resolution
-	s.updateAlert(w, r, workflows.Resolve, &res)
+	s.updateAlert(w, r, workflows.UpdateResolve, &res)
 }
 
 // updateAlert runs a manual action as a workflow update and answers with

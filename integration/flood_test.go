@@ -104,7 +104,7 @@ func TestAFloodOfTheLargestEventsWhileTheReceiverFailsLosesNothing(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs lockedBuffer
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("intake log:\n%s", logs.String())
@@ -293,22 +293,4 @@ func ack(t *testing.T, base, id string) (int, alert.State) {
 	var st alert.State
 	_ = json.NewDecoder(resp.Body).Decode(&st)
 	return resp.StatusCode, st
-}
-
-// syncBuffer is a bytes.Buffer that several goroutines may write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -19,14 +19,19 @@ import (
 
 // Names the intake and people use to talk to an alert. Acknowledge and
 // resolve are both a signal (fire and forget, as tctl users know it) and an
-// update (validated, answers with the new state) of the same name.
+// update (validated, answers with the new state) of the same name; each has
+// a constant per kind, so a call site says which it sends.
 const (
 	// SignalPipeline carries an alert.Event.
 	SignalPipeline = "pipeline"
-	// Acknowledge carries an alert.Acknowledgement: {"by","note"}.
-	Acknowledge = "acknowledge"
-	// Resolve carries an alert.Resolution: {"by","reason"}.
-	Resolve = "resolve"
+	// SignalAcknowledge and UpdateAcknowledge carry an
+	// alert.Acknowledgement: {"by","note"}.
+	SignalAcknowledge = "acknowledge"
+	UpdateAcknowledge = "acknowledge"
+	// SignalResolve and UpdateResolve carry an alert.Resolution:
+	// {"by","reason"}.
+	SignalResolve = "resolve"
+	UpdateResolve = "resolve"
 	// QueryState returns the alert.State.
 	QueryState = "state"
 	// SignalBranchDeleted carries an alert.Deletion: GitLab deleted the
@@ -193,7 +198,7 @@ func (r *run) register(ctx workflow.Context) error {
 	}); err != nil {
 		return fmt.Errorf("register %s query: %w", QueryState, err)
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, Acknowledge,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAcknowledge,
 		func(ctx workflow.Context, a alert.Acknowledgement) (*alert.State, error) {
 			err := r.acknowledge(ctx, a)
 			return r.snapshot(), err
@@ -209,9 +214,9 @@ func (r *run) register(ctx workflow.Context) error {
 			return nil
 		}},
 	); err != nil {
-		return fmt.Errorf("register %s update: %w", Acknowledge, err)
+		return fmt.Errorf("register %s update: %w", UpdateAcknowledge, err)
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, Resolve,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResolve,
 		func(ctx workflow.Context, res alert.Resolution) (*alert.State, error) {
 			err := r.resolve(ctx, res)
 			return r.snapshot(), err
@@ -220,7 +225,7 @@ func (r *run) register(ctx workflow.Context) error {
 			return rejection(r.st.CheckResolve(res))
 		}},
 	); err != nil {
-		return fmt.Errorf("register %s update: %w", Resolve, err)
+		return fmt.Errorf("register %s update: %w", UpdateResolve, err)
 	}
 	return nil
 }
@@ -271,8 +276,8 @@ func (c channels) pending() int {
 func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 	ch := channels{
 		pipelines: workflow.GetSignalChannel(ctx, SignalPipeline),
-		acks:      workflow.GetSignalChannel(ctx, Acknowledge),
-		resolves:  workflow.GetSignalChannel(ctx, Resolve),
+		acks:      workflow.GetSignalChannel(ctx, SignalAcknowledge),
+		resolves:  workflow.GetSignalChannel(ctx, SignalResolve),
 		deletions: workflow.GetSignalChannel(ctx, SignalBranchDeleted),
 	}
 	for i, ev := range r.in.Pending {
@@ -306,12 +311,12 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 		sel.AddReceive(ch.acks, func(c workflow.ReceiveChannel, _ bool) {
 			var a alert.Acknowledgement
 			c.Receive(ctx, &a)
-			err = r.signalled(ctx, Acknowledge, a.By, r.acknowledge(ctx, a))
+			err = r.signalled(ctx, SignalAcknowledge, a.By, r.acknowledge(ctx, a))
 		})
 		sel.AddReceive(ch.resolves, func(c workflow.ReceiveChannel, _ bool) {
 			var res alert.Resolution
 			c.Receive(ctx, &res)
-			err = r.signalled(ctx, Resolve, res.By, r.resolve(ctx, res))
+			err = r.signalled(ctx, SignalResolve, res.By, r.resolve(ctx, res))
 		})
 		sel.AddReceive(ch.deletions, func(c workflow.ReceiveChannel, _ bool) {
 			var d alert.Deletion
@@ -484,9 +489,9 @@ func (r *run) drain(ctx workflow.Context, ch channels) (resolved bool, err error
 		case ch.pipelines.ReceiveAsync(&ev):
 			r.apply(ctx, ev)
 		case ch.acks.ReceiveAsync(&a):
-			err = r.signalled(ctx, Acknowledge, a.By, r.acknowledge(ctx, a))
+			err = r.signalled(ctx, SignalAcknowledge, a.By, r.acknowledge(ctx, a))
 		case ch.resolves.ReceiveAsync(&res):
-			err = r.signalled(ctx, Resolve, res.By, r.resolve(ctx, res))
+			err = r.signalled(ctx, SignalResolve, res.By, r.resolve(ctx, res))
 		default:
 			var d alert.Deletion
 			ch.deletions.ReceiveAsync(&d)
@@ -500,13 +505,20 @@ func (r *run) drain(ctx workflow.Context, ch channels) (resolved bool, err error
 }
 
 // continueAsNew carries the alert into a fresh run once every signal that
-// has arrived is applied and every handler has finished.
+// has arrived is applied and every handler has finished. From
+// RevisionGitLab on it does not wait for notifications, which a receiver
+// that is down could hold for an hour while the run's history fills: it
+// hands them to the next run, which sends them first.
 func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, error) {
-	if r.in.Revision >= RevisionGitLab {
-		return r.handOver(ctx, ch)
-	}
+	handOver := r.in.Revision >= RevisionGitLab
 	for {
-		if err := r.settle(ctx, settleBeforeContinue); err != nil {
+		var err error
+		if handOver {
+			err = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		} else {
+			err = r.settle(ctx, settleBeforeContinue)
+		}
+		if err != nil {
 			return nil, err
 		}
 		if ch.pending() == 0 {
@@ -522,37 +534,15 @@ func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, er
 	}
 	next := r.in
 	next.State, next.Pending, next.Revision = r.st, nil, CurrentRevision
-	return nil, workflow.NewContinueAsNewError(ctx, AlertWorkflow, next)
-}
-
-// handOver continues the alert as new at once: it applies every signal
-// that has arrived and lets every handler finish, but does not wait for
-// notifications, which a receiver that is down could hold for an hour
-// while the run's history fills; the next run sends them.
-func (r *run) handOver(ctx workflow.Context, ch channels) (*alert.State, error) {
-	for {
-		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
-			return nil, err
+	if handOver {
+		if r.dirty {
+			// Search attributes and memo carry over to the next run.
+			if err := r.show(ctx); err != nil {
+				return nil, err
+			}
 		}
-		if ch.pending() == 0 {
-			break
-		}
-		resolved, err := r.drain(ctx, ch)
-		if err != nil {
-			return nil, err
-		}
-		if resolved {
-			return r.complete(ctx, ch, nil)
-		}
+		next.Undelivered = r.undelivered(ctx)
 	}
-	if r.dirty {
-		// Search attributes and memo carry over to the next run.
-		if err := r.show(ctx); err != nil {
-			return nil, err
-		}
-	}
-	next := r.in
-	next.State, next.Pending, next.Revision, next.Undelivered = r.st, nil, CurrentRevision, r.undelivered(ctx)
 	return nil, workflow.NewContinueAsNewError(ctx, AlertWorkflow, next)
 }
 
@@ -586,9 +576,9 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 		case ch.pipelines.ReceiveAsync(&ev):
 			take(ev)
 		case ch.acks.ReceiveAsync(&a):
-			r.st.Reject(Acknowledge, a.By, r.st.CheckAcknowledge(a), workflow.Now(ctx))
+			r.st.Reject(SignalAcknowledge, a.By, r.st.CheckAcknowledge(a), workflow.Now(ctx))
 		case ch.resolves.ReceiveAsync(&res):
-			r.st.Reject(Resolve, res.By, r.st.CheckResolve(res), workflow.Now(ctx))
+			r.st.Reject(SignalResolve, res.By, r.st.CheckResolve(res), workflow.Now(ctx))
 		default:
 			var d alert.Deletion
 			ch.deletions.ReceiveAsync(&d)
