@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/contrib/envconfig"
+
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/ingress"
 )
@@ -39,6 +41,10 @@ type config struct {
 	DataDir          string
 	DevPort          int
 	UIPort           int
+	// temporal is the rest of the Temporal connection (TLS, API key,
+	// headers) from Temporal's environment configuration; its address and
+	// namespace are moved to TemporalAddress and Namespace.
+	temporal envconfig.ClientConfigProfile
 }
 
 // setting is one configuration variable: its environment name is also the
@@ -206,10 +212,23 @@ func loadConfig(cmd string, args []string, getenv func(string) string, usage io.
 	if fs.NArg() > 0 {
 		return config{}, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE come from the flag, else
+	// from Temporal's profile (its variables over its file), as the
+	// temporal CLI reads them.
+	prof, err := loadTemporalProfile(getenv)
+	if err != nil {
+		return config{}, false, err
+	}
+	fromProfile := map[string]string{"TEMPORAL_ADDRESS": prof.Address, "TEMPORAL_NAMESPACE": prof.Namespace}
+	prof.Address, prof.Namespace = "", ""
+	cfg.temporal = prof
 	for i, s := range all {
 		v, from := *values[i], "-"+flagName(s.env)
 		if v == "" {
 			v, from = getenv(s.env), s.env
+		}
+		if p, ok := fromProfile[s.env]; ok && v == "" {
+			v = p
 		}
 		if s.env == "TEMPORAL_ADDRESS" && v != "" {
 			addressSet = true
@@ -249,5 +268,9 @@ Commands:
 			def = "(none)"
 		}
 		fmt.Fprintf(w, "  %-26s default %s\n      %s\n", s.env, def, s.help)
+	}
+	fmt.Fprintln(w, "\nTemporal connection, read as the temporal CLI reads it (TEMPORAL_ADDRESS and\nTEMPORAL_NAMESPACE too, from the profile when not set; the flags above win):")
+	for _, v := range temporalEnv {
+		fmt.Fprintf(w, "  %s\n      %s\n", v.name, v.help)
 	}
 }
