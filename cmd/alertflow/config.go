@@ -227,11 +227,16 @@ func loadConfig(cmd string, args []string, getenv func(string) string, usage io.
 		if v == "" {
 			v, from = getenv(s.env), s.env
 		}
+		// For dev, an address counts as given when it was asked for: by
+		// flag, variable or a profile named in TEMPORAL_PROFILE or
+		// TEMPORAL_CONFIG_FILE, not by a default profile file that may
+		// point at production.
+		explicitProfile := getenv("TEMPORAL_PROFILE") != "" || getenv("TEMPORAL_CONFIG_FILE") != ""
+		if s.env == "TEMPORAL_ADDRESS" && (v != "" || explicitProfile && fromProfile[s.env] != "") {
+			addressSet = true
+		}
 		if p, ok := fromProfile[s.env]; ok && v == "" {
 			v = p
-		}
-		if s.env == "TEMPORAL_ADDRESS" && v != "" {
-			addressSet = true
 		}
 		if v == "" {
 			v, from = s.def, s.env

@@ -18,6 +18,7 @@ import (
 	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/alertflow/alertflow/workflows"
@@ -67,6 +68,9 @@ func runDev(ctx context.Context, cfg config, addressSet bool, logger *slog.Logge
 		return err
 	}
 	if !addressSet {
+		// Its own dev server speaks plain gRPC: no TLS or API key from a
+		// profile meant for another server.
+		cfg.temporal = envconfig.ClientConfigProfile{}
 		cfg.TemporalAddress = net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.DevPort))
 		srv, err := startDevServer(ctx, cfg, logger)
 		if err != nil {

@@ -428,6 +428,33 @@ api_key = "profile-secret-key"
 		})
 	}
 
+	t.Run("dev starts its own server despite a default profile file, and takes a named one", func(t *testing.T) {
+		home := t.TempDir()
+		t.Setenv("XDG_CONFIG_HOME", home) // where os.UserConfigDir looks on Linux
+		t.Setenv("HOME", home)            // and on macOS
+		dflt, err := os.UserConfigDir()
+		if err != nil {
+			t.Skip("no user config directory here:", err)
+		}
+		if err := os.MkdirAll(filepath.Join(dflt, "temporalio"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dflt, "temporalio"), "temporal.toml", []byte("[profile.default]\naddress = \"prod.example:7233\"\napi_key = \"k\"\n"))
+		cfg, addressSet, err := loadConfig("dev", nil, env{}.get, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if addressSet {
+			t.Fatalf("dev would use %s from the default profile file instead of starting its own server", cfg.TemporalAddress)
+		}
+		if cfg.TemporalAddress != "prod.example:7233" {
+			t.Fatalf("worker and ingress read address %q, want the default profile's", cfg.TemporalAddress)
+		}
+		if _, addressSet, _ = loadConfig("dev", nil, env{"TEMPORAL_PROFILE": "default"}.get, io.Discard); !addressSet {
+			t.Fatal("dev ignored a profile named in TEMPORAL_PROFILE")
+		}
+	})
+
 	bad := []struct {
 		name, wantVar string
 		env           env
