@@ -18,9 +18,10 @@
 #
 # Settings (environment): CLUSTER_DIR (data/cluster) holds every file and
 # PID; CLUSTER_PORT_BASE (17300) is the first of the 15 ports it uses on
-# 127.0.0.1: PostgreSQL on it, the Temporal frontend on the next, the Web
-# UI on +10, the two ingresses on +11 and +12, the two workers' health on +13 and +14. Everything alertflow reads (ALERTFLOW_*, TEMPORAL_NAMESPACE)
-# passes through to its processes; ALERTFLOW_SOURCE_TOKENS and
+# 127.0.0.1: PostgreSQL on it, the Temporal server's on the next nine
+# (frontend on +1), the Web UI on +10, the two ingresses on +11 and +12,
+# the two workers' health on +13 and +14. Everything alertflow reads
+# (ALERTFLOW_*, TEMPORAL_NAMESPACE) passes through to its processes; ALERTFLOW_SOURCE_TOKENS and
 # ALERTFLOW_API_TOKEN are made up once and kept in $CLUSTER_DIR/tokens
 # (mode 0600) unless given.
 set -euo pipefail
