@@ -27,7 +27,7 @@ import (
 
 // clusterRecoveryBound is how long alerts may take to move again once the
 // restarted Temporal server answers its health check. Measured on a loaded
-// two-core machine at 0.1 to 0.2 s (5.3 s before the clients' polls
+// two-core machine at 0.1 to 0.4 s (5.3 s before the clients' polls
 // waited for the connection); the rest is margin for a slower machine.
 const clusterRecoveryBound = 20 * time.Second
 
