@@ -35,7 +35,8 @@ const stackRoot = "../.."
 // The services issue 5 asks for, and what each runs.
 var stackServices = []string{
 	"postgresql",           // Temporal's database
-	"temporal",             // the Temporal server (auto-setup)
+	"temporal-schema",      // one-shot: databases and schemas (temporal-sql-tool)
+	"temporal",             // the Temporal server v1.32.1, as make cluster runs it
 	"temporal-ui",          // the Web UI
 	"temporal-admin-tools", // temporal and tctl for `docker compose exec`
 	"temporal-namespace",   // one-shot: namespace and its retention
@@ -667,7 +668,9 @@ func TestComposeStackRunsAlertflowTheWayTheBinaryExpects(t *testing.T) {
 func TestComposeStackStartsInOrder(t *testing.T) {
 	svcs := composeServices(t)
 	tests := []struct{ service, dependency, condition string }{
+		{"temporal-schema", "postgresql", "service_healthy"},
 		{"temporal", "postgresql", "service_healthy"},
+		{"temporal", "temporal-schema", "service_completed_successfully"},
 		{"temporal-ui", "temporal", "service_healthy"},
 		{"temporal-admin-tools", "temporal", "service_healthy"},
 		{"temporal-namespace", "temporal", "service_healthy"},

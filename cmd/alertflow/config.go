@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/contrib/envconfig"
+
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/notify"
@@ -52,6 +54,10 @@ type config struct {
 	DataDir        string
 	DevPort        int
 	UIPort         int
+	// temporal is the rest of the Temporal connection (TLS, API key,
+	// headers) from Temporal's environment configuration; its address and
+	// namespace are moved to TemporalAddress and Namespace.
+	temporal envconfig.ClientConfigProfile
 }
 
 // setting is one configuration variable: its environment name is also the
@@ -290,13 +296,31 @@ func loadConfig(cmd string, args []string, getenv func(string) string, usage io.
 	if fs.NArg() > 0 {
 		return config{}, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE come from the flag, else
+	// from Temporal's profile (its variables over its file), as the
+	// temporal CLI reads them.
+	prof, err := loadTemporalProfile(getenv)
+	if err != nil {
+		return config{}, false, err
+	}
+	fromProfile := map[string]string{"TEMPORAL_ADDRESS": prof.Address, "TEMPORAL_NAMESPACE": prof.Namespace}
+	prof.Address, prof.Namespace = "", ""
+	cfg.temporal = prof
 	for i, s := range all {
 		v, from := *values[i], "-"+flagName(s.env)
 		if v == "" {
 			v, from = getenv(s.env), s.env
 		}
-		if s.env == "TEMPORAL_ADDRESS" && v != "" {
+		// For dev, an address counts as given when it was asked for: by
+		// flag, variable or a profile named in TEMPORAL_PROFILE or
+		// TEMPORAL_CONFIG_FILE, not by a default profile file that may
+		// point at production.
+		explicitProfile := getenv("TEMPORAL_PROFILE") != "" || getenv("TEMPORAL_CONFIG_FILE") != ""
+		if s.env == "TEMPORAL_ADDRESS" && (v != "" || explicitProfile && fromProfile[s.env] != "") {
 			addressSet = true
+		}
+		if p, ok := fromProfile[s.env]; ok && v == "" {
+			v = p
 		}
 		if v == "" {
 			v, from = s.def, s.env
@@ -333,5 +357,9 @@ Commands:
 			def = "(none)"
 		}
 		fmt.Fprintf(w, "  %-26s default %s\n      %s\n", s.env, def, s.help)
+	}
+	fmt.Fprintln(w, "\nTemporal connection, read as the temporal CLI reads it (TEMPORAL_ADDRESS and\nTEMPORAL_NAMESPACE too, from the profile when not set; the flags above win):")
+	for _, v := range temporalEnv {
+		fmt.Fprintf(w, "  %s\n      %s\n", v.name, v.help)
 	}
 }
