@@ -116,22 +116,23 @@ func (e *Event) Bound() {
 	}
 	for i := range e.Pipeline.FailedJobs {
 		j := &e.Pipeline.FailedJobs[i]
-		j.Name, j.Stage, j.FailureReason = clip(j.Name), clip(j.Stage), clip(j.FailureReason)
+		j.Name, j.Stage, j.FailureReason = Clip(j.Name), Clip(j.Stage), Clip(j.FailureReason)
 	}
 	for _, s := range []*string{
 		&e.Project.Path, &e.Project.URL, &e.Project.DefaultBranch,
 		&e.Pipeline.Name, &e.Pipeline.SHA, &e.Pipeline.Source, &e.Pipeline.Status, &e.Pipeline.URL,
 		&e.User, &e.Commit.Title, &e.Commit.URL, &e.IdempotencyKey,
 	} {
-		*s = clip(*s)
+		*s = Clip(*s)
 	}
 	if e.MergeRequest != nil {
-		e.MergeRequest.Title, e.MergeRequest.URL = clip(e.MergeRequest.Title), clip(e.MergeRequest.URL)
+		e.MergeRequest.Title, e.MergeRequest.URL = Clip(e.MergeRequest.Title), Clip(e.MergeRequest.URL)
 	}
 }
 
-// clip cuts s to at most MaxText bytes without splitting a UTF-8 sequence.
-func clip(s string) string {
+// Clip cuts s to at most MaxText bytes without splitting a UTF-8 sequence,
+// as every string an event keeps is cut.
+func Clip(s string) string {
 	if len(s) <= MaxText {
 		return s
 	}

@@ -309,7 +309,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, body []byte) (outc
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
 	defer cancel()
 	return s.forward(ctx, w, r, p.AlertID(), workflows.SignalBranchDeleted,
-		alert.Deletion{By: clipped(p.By), IdempotencyKey: clipped(r.Header.Get("Idempotency-Key"))})
+		alert.Deletion{By: alert.Clip(p.By), IdempotencyKey: alert.Clip(r.Header.Get("Idempotency-Key"))})
 }
 
 // admit takes one delivery to alertID within its rate, or answers 429.
@@ -321,13 +321,6 @@ func (s *Server) admit(w http.ResponseWriter, alertID string) bool {
 			"alert %s receives more than %g deliveries a second; retry later", alertID, s.cfg.AlertRate))
 	}
 	return ok
-}
-
-// clipped bounds what a push delivery carries into an alert.
-func clipped(s string) string {
-	e := alert.Event{User: s}
-	e.Bound()
-	return e.User
 }
 
 func isPushKind(kind string) bool {

@@ -136,10 +136,11 @@ type Input struct {
 // the final state.
 func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 	r := &run{in: in, st: in.State}
-	if r.st == nil && in.Revision >= RevisionGitLab {
+	fresh := r.st == nil && in.Revision >= RevisionGitLab
+	if fresh {
 		rules := in.Rules
 		rules.Version = alert.RulesGitLab
-		r.st = alert.NewWith(in.Limits, rules, r.recall(ctx))
+		r.st = alert.NewWith(in.Limits, rules, alert.Memory{})
 	}
 	if r.st == nil {
 		r.st = alert.New(in.Limits)
@@ -161,6 +162,11 @@ func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 	r.queued = append(r.queued, in.Undelivered...)
 	if err := r.register(ctx); err != nil {
 		return nil, err
+	}
+	if fresh {
+		// After the handlers are registered: a query during the recall
+		// finds an alert that has seen nothing yet.
+		r.st.Memory = r.recall(ctx)
 	}
 	return r.loop(ctx)
 }
