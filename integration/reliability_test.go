@@ -35,7 +35,7 @@ import (
 	"github.com/alertflow/alertflow/workflows"
 )
 
-// Issue 7, "Reliability": nothing lost (DESIGN.md, "Quality bars") under
+// Reliability: nothing lost (docs/reliability.md) under
 // shuffled, resent and concurrent deliveries, a worker killed mid-flood, a
 // notification receiver that fails or hangs, a failure racing the end of a
 // resolved alert, and refs that look alike or need encoding.

@@ -32,7 +32,7 @@ import (
 // live, seen from this package.
 const stackRoot = "../.."
 
-// The services issue 5 asks for, and what each runs.
+// The services of the production stack, and what each runs.
 var stackServices = []string{
 	"postgresql",           // Temporal's database
 	"temporal",             // the Temporal server (auto-setup)

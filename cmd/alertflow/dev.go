@@ -28,7 +28,7 @@ import (
 
 // devServerArgs are the arguments alertflow dev starts the Temporal dev
 // server with. The pragmas take signal-with-start on SQLite from about 27/s
-// to about 170/s (DESIGN.md). One partition per task queue: partitions
+// to about 170/s, measured on two cores. One partition per task queue: partitions
 // spread a queue over matching hosts, and the dev server has one; with the
 // default four and the SDK's two pollers, tasks backlogged in a partition
 // nobody polled waited out a 60 s long poll (make bench saw the stalls).
