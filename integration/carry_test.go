@@ -26,6 +26,7 @@ import (
 // resolved notification so that the first run stays in its closing window
 // while a failure, a success and another failure arrive.
 func TestAFailureAfterASecondResolveInOneClosingWindowOpensAThirdAlert(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	requireServer(t)
 	const secret = "reliability-secret"
 	rc, receiver := newScriptedReceiver(t, secret)

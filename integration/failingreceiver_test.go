@@ -30,6 +30,7 @@ func severityIs(want alert.Severity) func(*alert.State) error {
 // still applied; once it recovers, every notification arrives, each exactly
 // once, and the resolved alert completes.
 func TestAlertsMoveOnWhileTheReceiverFailsOrHangsAndEveryNotificationArrivesOnce(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	requireServer(t)
 	const secret = "reliability-secret"
 	rc, receiver := newScriptedReceiver(t, secret)
@@ -118,6 +119,7 @@ func TestAlertsMoveOnWhileTheReceiverFailsOrHangsAndEveryNotificationArrivesOnce
 // signaled into the resolved run, which must continue as new into a fresh
 // alert with it rather than drop it.
 func TestAFailureWhileTheResolvedNotificationIsSentOpensAFreshAlertUnderTheSameID(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	requireServer(t)
 	const secret = "reliability-secret"
 	rc, receiver := newScriptedReceiver(t, secret)

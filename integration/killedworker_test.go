@@ -25,6 +25,7 @@ import (
 // counts exactly the deliveries answered "signaled" and reaches the state
 // the model predicts.
 func TestAWorkerKilledMidFloodLosesNoEventAndLeavesNoAlertStuck(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	requireServer(t)
 	bin := alertflowBinary(t)
 	taskQueue := "it-worker-killed-mid-flood"

@@ -72,6 +72,7 @@ func (s *stack) unfinishedActivities(id, runID, name string) (unfinished []strin
 }
 
 func TestWebhookNotificationsAreSignedRetriedAndDeliveredOnceEach(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	requireServer(t)
 	const secret = "integration-webhook-secret"
 	rc, receiver := newScriptedReceiver(t, secret) // listens on 127.0.0.1

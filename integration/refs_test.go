@@ -16,6 +16,7 @@ import (
 // IDs differ only in where the project id ends or in a percent sign:
 // each keeps its own state, and resolving some leaves the others open.
 func TestRefsThatLookAlikeNeverTouchEachOther(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 	cases := []struct {
 		project  int64
@@ -74,6 +75,7 @@ func TestRefsThatLookAlikeNeverTouchEachOther(t *testing.T) {
 // encode open alerts under the encoded ID, parse back to the ref, and stay
 // readable in the state, the REST API and the GitLabRef search attribute.
 func TestRefsOutsideASCIIOrWithAPercentRoundTrip(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 	cases := []struct {
 		project int64

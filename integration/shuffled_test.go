@@ -32,6 +32,7 @@ import (
 // see model_test.go. Set ALERTFLOW_E2E_SEED to replay a seed; the order in
 // which concurrent requests reach the server still varies between runs.
 func TestShuffledResentAndConcurrentDeliveriesEndWhereTheModelSays(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	const firstProject int64 = 1000
 	s := newStack(t)
 	seed := time.Now().UnixNano()

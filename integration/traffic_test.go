@@ -167,6 +167,7 @@ func (g *gitlab) lastRun(id string) (*alert.State, enumspb.WorkflowExecutionStat
 }
 
 func TestRealGitLabDeliverySequences(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	requireServer(t)
 	rc, receiver := newScriptedReceiver(t, "traffic-secret")
 	in := workflows.Input{Rules: alert.Rules{Hold: trafficHold}}
@@ -433,6 +434,7 @@ func (g *gitlab) deleteBranch() answer {
 }
 
 func TestAnAlertWithNoEventForTheIntervalResolvesItselfEndToEnd(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	requireServer(t)
 	rc, receiver := newScriptedReceiver(t, "auto-resolve-secret")
 	s := newStackConfig(t, webhook.New(receiver.URL, rc.secret, notify.DefaultHTTPClient()),
