@@ -69,6 +69,10 @@ func (d *hookDecoder) wrongType(field, reason string) {
 	}
 }
 
+// pointerPath writes a JSON pointer ("/builds/3/name") as the dotted path
+// the 400s name fields by ("builds.3.name").
+var pointerPath = strings.NewReplacer("/", ".", "~1", "/", "~0", "~")
+
 // syntaxError turns an error of jsontext into the 400's payload error.
 func syntaxError(err error) *PayloadError {
 	if errors.Is(err, io.EOF) {
@@ -79,7 +83,7 @@ func syntaxError(err error) *PayloadError {
 		return &PayloadError{Reason: "malformed JSON: " + err.Error()}
 	}
 	if errors.Is(serr.Err, jsontext.ErrDuplicateName) {
-		field := strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(strings.TrimPrefix(string(serr.JSONPointer), "/"), "/", "."), "~1", "/"), "~0", "~")
+		field := pointerPath.Replace(strings.TrimPrefix(string(serr.JSONPointer), "/"))
 		return &PayloadError{Field: field, Reason: "duplicate member name: each member may appear once"}
 	}
 	return &PayloadError{Reason: fmt.Sprintf("malformed JSON at byte %d: %v", serr.ByteOffset, serr.Err)}

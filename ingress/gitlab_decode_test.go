@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
@@ -241,5 +243,17 @@ func TestJobsSkippedForAnEarlierStatusAreReadWhenALaterOneNeedsThem(t *testing.T
 	}
 	if ev.Pipeline.Status != "failed" || len(ev.Pipeline.FailedJobs) != 1 || ev.Pipeline.FailedJobs[0].Name != "unit" {
 		t.Fatalf("status %q, failed jobs %+v; want failed with the job unit", ev.Pipeline.Status, ev.Pipeline.FailedJobs)
+	}
+}
+
+func TestAWebhookWithADuplicateMemberIsAnswered400NamingIt(t *testing.T) {
+	body := []byte(`{"object_kind":"pipeline","project":{"id":1},"object_attributes":{"id":2,"ref":"m","status":"failed","status":"success"}}`)
+	h := newHarness(t, 0)
+	code, answer := postHostile(t, h, body)
+	if code != http.StatusBadRequest || answer["field"] != "object_attributes.status" || !strings.Contains(fmt.Sprint(answer["error"]), "duplicate") {
+		t.Fatalf("%d %v, want 400 naming object_attributes.status as a duplicate", code, answer)
+	}
+	if h.temporal.calls() != 0 {
+		t.Fatal("a body with a duplicate member reached Temporal")
 	}
 }
