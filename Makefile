@@ -7,8 +7,13 @@ TEMPORAL := $(CURDIR)/bin/temporal
 # staticcheck 2026.2.2; the module proxy serves it as v0.8.2. go run builds
 # it once into the module cache.
 STATICCHECK_VERSION := v0.8.2
+# The real server and its schema tool, for make cluster; newer 1.32.x tags
+# need a newer Go than go.mod's.
+TEMPORAL_SERVER_VERSION := v1.32.1
+TEMPORAL_SERVER := $(CURDIR)/bin/temporal-server
+TEMPORAL_UI := $(CURDIR)/bin/temporal-ui
 
-.PHONY: run build test test-unit test-deps vet staticcheck fmt-check compose-check histories screenshots clean bench
+.PHONY: run build test test-unit test-deps vet staticcheck cross cluster cluster-stop cluster-deps test-cluster fmt-check compose-check histories screenshots clean bench
 
 run: $(TEMPORAL) build
 	./bin/alertflow dev
@@ -28,6 +33,14 @@ vet:
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# The binary must build, and vet clean, where users run it, not only here.
+cross:
+	@for os in darwin windows; do \
+	  GOOS=$$os GOARCH=amd64 $(GO) build -o /dev/null ./cmd/alertflow && \
+	  GOOS=$$os GOARCH=amd64 $(GO) vet ./cmd/alertflow || exit 1; \
+	  echo "cross: ./cmd/alertflow builds and vets for $$os"; \
+	done
 
 # Debian packages make test uses: docker-compose to validate
 # docker-compose.yml (no Docker engine needed) and chromium for the Web UI
@@ -57,13 +70,13 @@ compose-check: test-deps
 # One run of every package under the race detector; the integration tests
 # start bin/temporal through the SDK's testsuite. Fuzz targets run their
 # seed corpus here; docs/development.md says how to fuzz longer.
-test: $(TEMPORAL) fmt-check vet staticcheck test-deps compose-check
+test: $(TEMPORAL) fmt-check vet staticcheck cross test-deps compose-check
 	ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) $(GO) test -race -count=1 -timeout 14m ./...
 
 # The inner loop: the domain, the intake, the workflows (in the SDK's test
-# environment), the activities and notify/, without a server, a process or
+# environment), the activities, notify/ and worker/, without a server, a process or
 # the race detector; well under a minute. make test still checks everything.
-UNIT_PACKAGES := ./alert/... ./ingress/... ./workflows/... ./activities/... ./notify/...
+UNIT_PACKAGES := ./alert/... ./ingress/... ./workflows/... ./activities/... ./notify/... ./worker/...
 test-unit:
 	$(GO) test -count=1 $(UNIT_PACKAGES)
 
@@ -81,16 +94,64 @@ histories: $(TEMPORAL)
 	ALERTFLOW_RECORD_HISTORIES=$(CURDIR)/testdata/histories ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) \
 		$(GO) test -count=1 -short ./integration
 
-# Load benchmark (bench/, about eight minutes on two cores): the parsing
+# Load benchmark (bench/, about ten minutes on two cores): the parsing
 # micro-benchmarks, then afbench, which starts the dev server through
 # bin/alertflow dev and measures raw SDK calls against alertflow in
 # alternating rounds; it prints the table and writes bench/results.json.
 # open10k lets the server work off the opening of 10 000 alerts, then
-# queries every one of them.
-bench: $(TEMPORAL) build
+# queries every one of them. Then the spread load again against make
+# cluster's Temporal server on PostgreSQL (-cluster, bench/results-cluster.json),
+# printed beside the dev server's figures.
+bench: $(TEMPORAL) $(TEMPORAL_SERVER) build cluster-deps
 	$(GO) test -run '^$$' -bench ParsePipelineEvent -benchmem ./ingress
 	$(GO) build -o bin/afbench ./bench/cmd/afbench
 	./bin/afbench -alertflow bin/alertflow -temporal $(TEMPORAL) -json bench/results.json -rounds 5 -open-drain 2m -query-sample 0
+	./bin/afbench -cluster -scenarios spread -alertflow bin/alertflow -temporal $(TEMPORAL) -json bench/results-cluster.json -rounds 5 -beside bench/results.json
+
+# The Temporal server and temporal-sql-tool, from the Go module proxy
+# (about nine minutes cold on two cores). go install names them server and
+# sql; they are renamed to what Temporal's docs call them.
+$(TEMPORAL_SERVER):
+	rm -rf bin/.server
+	GOBIN=$(CURDIR)/bin/.server $(GO) install go.temporal.io/server/cmd/server@$(TEMPORAL_SERVER_VERSION) go.temporal.io/server/cmd/tools/sql@$(TEMPORAL_SERVER_VERSION)
+	mv bin/.server/sql bin/temporal-sql-tool
+	mv bin/.server/server $(TEMPORAL_SERVER)
+	rm -rf bin/.server
+
+# The Web UI of make cluster: the UI server the temporal CLI embeds, in a
+# module of its own (cluster/webui), pointed at the cluster's frontend.
+$(TEMPORAL_UI): cluster/webui/main.go cluster/webui/go.mod
+	cd cluster/webui && $(GO) build -o $(TEMPORAL_UI) .
+
+# PostgreSQL (Debian's) and curl, installed when missing; without root or
+# apt-get it says what to install.
+cluster-deps:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "cluster-deps: installing$$missing (Debian packages)"; \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+	  echo "cluster-deps: missing$$missing; install it (apt-get install$$missing) and run make cluster again"; exit 1; \
+	fi
+
+# The production topology on this host, without Docker: PostgreSQL, the
+# Temporal server, its Web UI, two workers, two ingresses (cluster/cluster.sh; data,
+# logs and PIDs in data/cluster). make cluster-stop stops all of it.
+cluster: $(TEMPORAL) $(TEMPORAL_SERVER) $(TEMPORAL_UI) build cluster-deps
+	cluster/cluster.sh start
+
+cluster-stop:
+	cluster/cluster.sh stop
+
+# The fault test: a cluster of its own, driven through a worker crash, an
+# ingress stop and a server restart. .ci/run runs it after make test.
+test-cluster: $(TEMPORAL) $(TEMPORAL_SERVER) $(TEMPORAL_UI) build cluster-deps
+	ALERTFLOW_TEST_CLUSTER=1 ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) \
+		$(GO) test -count=1 -timeout 15m -v -run TestCluster ./integration
 
 clean:
 	rm -rf bin data

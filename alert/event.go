@@ -98,8 +98,12 @@ func (e Event) AlertID() string {
 const (
 	// MaxFailedJobs is how many failed jobs an event keeps.
 	MaxFailedJobs = 50
-	// MaxText is how many bytes of any kept string an event keeps.
-	MaxText = 1024
+	// MaxText is how many bytes of any kept string an event keeps: GitLab
+	// caps job and stage names at 255 characters, and a commit title or
+	// URL is enough to recognise at that length. A flood of the largest
+	// events must not fill a run's history faster than it can continue
+	// as new.
+	MaxText = 256
 )
 
 // Bound cuts the event down to MaxFailedJobs failed jobs (counting the rest

@@ -349,11 +349,14 @@ func (m *refModel) outcome(ev Event) Outcome {
 }
 
 // Rule 5.
-func (m *refModel) validManual(by, text string) error {
+func (m *refModel) validManual(by, text string) error { return refValidManual(m.status, by, text) }
+
+// refValidManual is rule 5's check of a manual action on an alert in status.
+func refValidManual(status Status, by, text string) error {
 	if strings.TrimSpace(by) == "" || len(by) > 200 || len(text) > 2000 {
 		return ErrInvalidInput
 	}
-	switch m.status {
+	switch status {
 	case StatusNone:
 		return ErrNotOpened
 	case StatusResolved:

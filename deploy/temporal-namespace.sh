@@ -1,12 +1,13 @@
 #!/bin/sh
 # One-shot set-up of the Temporal namespace alertflow's alerts live in, run by
 # the temporal-namespace service of docker-compose.yml in the
-# temporalio/admin-tools image (it has the temporal CLI).
+# temporalio/admin-tools image (it has the temporal CLI), and by make cluster
+# (cluster/cluster.sh) with bin/temporal.
 #
 # Creates TEMPORAL_NAMESPACE when it is missing, and sets its retention to
 # ALERTFLOW_RETENTION either way: a resolved alert is a closed workflow, and
-# the server deletes closed workflows once the retention has passed (the
-# auto-setup image would create "default" with 24h). Safe to run again.
+# the server deletes closed workflows once the retention has passed (a
+# namespace created with defaults keeps them 72h). Safe to run again.
 #
 # Reads TEMPORAL_ADDRESS (host:port of the frontend), TEMPORAL_NAMESPACE and
 # ALERTFLOW_RETENTION (a duration such as 720h).

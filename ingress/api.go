@@ -288,6 +288,11 @@ func (s *Server) showAlert(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
 	defer cancel()
+	s.answerState(ctx, w, r, id)
+}
+
+// answerState answers with the state of alert id.
+func (s *Server) answerState(ctx context.Context, w http.ResponseWriter, r *http.Request, id string) {
 	v, err := s.temporal.QueryWorkflow(ctx, id, "", workflows.QueryState)
 	if err != nil {
 		if isNotFound(err) {
@@ -307,12 +312,12 @@ func (s *Server) showAlert(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) acknowledgeAlert(w http.ResponseWriter, r *http.Request) {
 	var a alert.Acknowledgement
-	s.updateAlert(w, r, workflows.Acknowledge, &a)
+	s.updateAlert(w, r, workflows.UpdateAcknowledge, &a)
 }
 
 func (s *Server) resolveAlert(w http.ResponseWriter, r *http.Request) {
 	var res alert.Resolution
-	s.updateAlert(w, r, workflows.Resolve, &res)
+	s.updateAlert(w, r, workflows.UpdateResolve, &res)
 }
 
 // updateAlert runs a manual action as a workflow update and answers with
@@ -353,6 +358,10 @@ func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, name string
 		writeJSON(w, http.StatusOK, &st)
 	case isNotFound(err):
 		writeError(w, http.StatusNotFound, "", "no open alert "+id)
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeAlreadyAcknowledged:
+		// Two people pressing "ack" both succeed, as in PagerDuty; the
+		// second press is answered from the state, not recorded.
+		s.answerState(ctx, w, r, id)
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidInput:
 		writeError(w, http.StatusBadRequest, "", appErr.Message())
 	case errors.As(err, &appErr) && (appErr.Type() == workflows.ErrTypeResolved || appErr.Type() == workflows.ErrTypeNotOpened):

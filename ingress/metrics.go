@@ -13,6 +13,9 @@ const (
 	OutcomeBadRequest   = "bad_request"
 	OutcomeTooLarge     = "too_large"
 	OutcomeUnavailable  = "unavailable"
+	// OutcomeTooFast: a delivery to an alert that receives more than its
+	// rate allows, answered 429.
+	OutcomeTooFast = "too_fast"
 )
 
 // Metrics are the intake's Prometheus metrics. Labels hold outcomes and
@@ -44,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.webhooks, m.latency, m.temporalErrors)
 	// Every outcome is exported from the start, so a rate() over a
 	// counter that has not moved yet reads 0 rather than nothing.
-	for _, o := range []string{OutcomeSignaled, OutcomeIgnored, OutcomeNone, OutcomeUnauthorized, OutcomeBadRequest, OutcomeTooLarge, OutcomeUnavailable} {
+	for _, o := range []string{OutcomeSignaled, OutcomeIgnored, OutcomeNone, OutcomeUnauthorized, OutcomeBadRequest, OutcomeTooLarge, OutcomeUnavailable, OutcomeBusy, OutcomeTooFast} {
 		m.webhooks.WithLabelValues(o)
 	}
 	for _, op := range []string{"signal_with_start", "signal", "list", "query", "update_acknowledge", "update_resolve"} {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -63,6 +64,10 @@ type Config struct {
 	// requests; zero means DefaultMaxBodyInFlight, and it is never less
 	// than MaxBody.
 	MaxBodyInFlight int64
+	// AlertRate caps the deliveries a second that reach any one alert,
+	// in bursts of up to AlertBurst; zero lets every delivery through.
+	AlertRate  float64
+	AlertBurst int
 	// Workflow is the input new alerts start with; New sets its Revision.
 	Workflow workflows.Input
 	// Registry receives the intake's metrics and is served on /metrics,
@@ -84,6 +89,8 @@ type Server struct {
 	bodies sync.Pool
 	// inflight bounds the body bytes held across requests.
 	inflight *bodyBudget
+	// rates bounds the deliveries a second to each alert.
+	rates *alertRates
 }
 
 // maxPooledBody is the largest buffer kept for reuse; a rare huge payload
@@ -107,7 +114,8 @@ func New(cfg Config, temporal Temporal, logger *slog.Logger) *Server {
 	// Alerts start with the workflow's newest behaviour; the revision stays
 	// in their history, so older alerts keep theirs.
 	cfg.Workflow.Revision = workflows.CurrentRevision
-	s := &Server{cfg: cfg, temporal: temporal, logger: logger, metrics: NewMetrics(cfg.Registry), router: mux.NewRouter()}
+	s := &Server{cfg: cfg, temporal: temporal, logger: logger, metrics: NewMetrics(cfg.Registry), router: mux.NewRouter(),
+		rates: newAlertRates(cfg.AlertRate, cfg.AlertBurst)}
 	s.inflight = newBodyBudget(cfg.MaxBodyInFlight, cfg.Registry)
 	s.router.Use(s.observe)
 	s.router.HandleFunc("/webhooks/gitlab", s.gitlabWebhook).Methods(http.MethodPost)
@@ -243,6 +251,9 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, ev alert.Event
 	alertID = ev.AlertID()
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
 	defer cancel()
+	if !s.admit(w, alertID) {
+		return OutcomeTooFast, alertID
+	}
 	opens := alert.RouteOf(ev.Pipeline.Status) == alert.RouteOpen
 	if ev.Pipeline.IsChild() && s.cfg.Workflow.Rules.Children != alert.ChildAlert {
 		opens = false
@@ -292,10 +303,24 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, body []byte) (outc
 		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "a push that deletes no branch or tag", AlertID: p.AlertID()})
 		return OutcomeIgnored, p.AlertID()
 	}
+	if !s.admit(w, p.AlertID()) {
+		return OutcomeTooFast, p.AlertID()
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
 	defer cancel()
 	return s.forward(ctx, w, r, p.AlertID(), workflows.SignalBranchDeleted,
 		alert.Deletion{By: clipped(p.By), IdempotencyKey: clipped(r.Header.Get("Idempotency-Key"))})
+}
+
+// admit takes one delivery to alertID within its rate, or answers 429.
+func (s *Server) admit(w http.ResponseWriter, alertID string) bool {
+	ok, wait := s.rates.allow(alertID, time.Now())
+	if !ok {
+		w.Header().Set("Retry-After", retryAfterSeconds(wait))
+		writeError(w, http.StatusTooManyRequests, "", fmt.Sprintf(
+			"alert %s receives more than %g deliveries a second; retry later", alertID, s.cfg.AlertRate))
+	}
+	return ok
 }
 
 // clipped bounds what a push delivery carries into an alert.

@@ -31,7 +31,7 @@ func TestAFailureAfterASecondResolveInOneClosingWindowOpensAThirdAlert(t *testin
 	const secret = "reliability-secret"
 	rc, receiver := newScriptedReceiver(t, secret)
 	rc.holdKind = contract.KindResolved
-	s := newStackWith(t, webhook.New(receiver.URL, secret, notify.DefaultHTTPClient()))
+	s := newStackWith(t, webhook.New(receiver.URL+rc.path, secret, notify.DefaultHTTPClient()))
 	const id = "190-main"
 	ctx := context.Background()
 

@@ -35,7 +35,7 @@ func TestAlertsMoveOnWhileTheReceiverFailsOrHangsAndEveryNotificationArrivesOnce
 	const secret = "reliability-secret"
 	rc, receiver := newScriptedReceiver(t, secret)
 	rc.setMode(modeFail)
-	s := newStackWith(t, webhook.New(receiver.URL, secret, notify.DefaultHTTPClient()))
+	s := newStackWith(t, webhook.New(receiver.URL+rc.path, secret, notify.DefaultHTTPClient()))
 	const id = "150-main"
 
 	// Phase 1: every delivery answered 500.
@@ -124,7 +124,7 @@ func TestAFailureWhileTheResolvedNotificationIsSentOpensAFreshAlertUnderTheSameI
 	const secret = "reliability-secret"
 	rc, receiver := newScriptedReceiver(t, secret)
 	rc.holdKind = contract.KindResolved
-	s := newStackWith(t, webhook.New(receiver.URL, secret, notify.DefaultHTTPClient()))
+	s := newStackWith(t, webhook.New(receiver.URL+rc.path, secret, notify.DefaultHTTPClient()))
 	const id = "155-main"
 	ctx := context.Background()
 

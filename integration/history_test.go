@@ -65,7 +65,7 @@ func TestRemindersFireOnARealServerAndStopOnAcknowledge(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	h, err := s.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: "14-master", UpdateName: workflows.Acknowledge,
+		WorkflowID: "14-master", UpdateName: workflows.UpdateAcknowledge,
 		Args: []any{alert.Acknowledgement{By: "dana"}}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {

@@ -77,7 +77,7 @@ func TestWebhookNotificationsAreSignedRetriedAndDeliveredOnceEach(t *testing.T) 
 	const secret = "integration-webhook-secret"
 	rc, receiver := newScriptedReceiver(t, secret) // listens on 127.0.0.1
 	rc.failFirst = 2
-	s := newStackWith(t, webhook.New(receiver.URL, secret, notify.DefaultHTTPClient()))
+	s := newStackWith(t, webhook.New(receiver.URL+rc.path, secret, notify.DefaultHTTPClient()))
 
 	opened := s.mustSignal(payload(t, 20, "master", 200, "failed"))
 	if opened.AlertID != "20-master" || opened.RunID == "" {

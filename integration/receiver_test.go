@@ -34,6 +34,10 @@ type scriptedReceiver struct {
 	secret string
 	// failFirst is set before the first request.
 	failFirst int
+	// path is the only path it takes requests on: a retry from another
+	// test, to a port that test's receiver has freed, gets 404 and is not
+	// counted. Notifiers post to the server's URL plus path.
+	path string
 
 	mu       sync.Mutex
 	mode     receiverMode
@@ -50,7 +54,7 @@ type scriptedReceiver struct {
 }
 
 func newScriptedReceiver(t *testing.T, secret string) (*scriptedReceiver, *httptest.Server) {
-	rc := &scriptedReceiver{secret: secret, release: make(chan struct{}), held: make(chan struct{}),
+	rc := &scriptedReceiver{secret: secret, path: "/" + t.Name(), release: make(chan struct{}), held: make(chan struct{}),
 		attempts: map[string]int{}, accepted: map[string]int{}}
 	srv := httptest.NewServer(rc)
 	t.Cleanup(srv.Close)
@@ -75,6 +79,10 @@ func (rc *scriptedReceiver) releaseAll() {
 }
 
 func (rc *scriptedReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != rc.path {
+		http.NotFound(w, r)
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	rc.mu.Lock()
 	refuse := func(code int, why string) {

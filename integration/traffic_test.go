@@ -171,7 +171,7 @@ func TestRealGitLabDeliverySequences(t *testing.T) {
 	requireServer(t)
 	rc, receiver := newScriptedReceiver(t, "traffic-secret")
 	in := workflows.Input{Rules: alert.Rules{Hold: trafficHold}}
-	s := newStackConfig(t, webhook.New(receiver.URL, rc.secret, notify.DefaultHTTPClient()), in)
+	s := newStackConfig(t, webhook.New(receiver.URL+rc.path, rc.secret, notify.DefaultHTTPClient()), in)
 	g := &gitlab{t: t, s: s, project: 31}
 
 	type want struct {
@@ -437,7 +437,7 @@ func TestAnAlertWithNoEventForTheIntervalResolvesItselfEndToEnd(t *testing.T) {
 	t.Parallel() // own task queue and project ids
 	requireServer(t)
 	rc, receiver := newScriptedReceiver(t, "auto-resolve-secret")
-	s := newStackConfig(t, webhook.New(receiver.URL, rc.secret, notify.DefaultHTTPClient()),
+	s := newStackConfig(t, webhook.New(receiver.URL+rc.path, rc.secret, notify.DefaultHTTPClient()),
 		workflows.Input{AutoResolveAfter: 3 * time.Second})
 	g := &gitlab{t: t, s: s, project: 32}
 	// A failed tag pipeline usually never gets a successor.

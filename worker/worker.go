@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
@@ -17,11 +18,21 @@ import (
 	"github.com/alertflow/alertflow/workflows"
 )
 
+// deadlockDetection is how long workflow code may run without blocking
+// before the SDK fails its task as deadlocked.
+const deadlockDetection = 5 * time.Second
+
 // New returns a worker on taskQueue that runs AlertWorkflow and the
 // notification activities of sinks, and the local activity that recalls an
 // alert ID's memory. It is not started.
 func New(c client.Client, taskQueue string, sinks *activities.Sinks) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{
+		// A burst of signals is applied in one workflow task without a
+		// yield, and decoding large events takes a while on a loaded
+		// machine: the SDK's default of one second failed such tasks as
+		// deadlocks, again at every retry. Still below the task timeout.
+		DeadlockDetectionTimeout: deadlockDetection,
+	})
 	w.RegisterWorkflow(workflows.AlertWorkflow)
 	w.RegisterActivity(sinks)
 	w.RegisterActivityWithOptions(workflows.NewRecaller(c).RecallMemory, activity.RegisterOptions{Name: workflows.ActivityRecall})

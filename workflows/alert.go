@@ -19,14 +19,19 @@ import (
 
 // Names the intake and people use to talk to an alert. Acknowledge and
 // resolve are both a signal (fire and forget, as tctl users know it) and an
-// update (validated, answers with the new state) of the same name.
+// update (validated, answers with the new state) of the same name; each has
+// a constant per kind, so a call site says which it sends.
 const (
 	// SignalPipeline carries an alert.Event.
 	SignalPipeline = "pipeline"
-	// Acknowledge carries an alert.Acknowledgement: {"by","note"}.
-	Acknowledge = "acknowledge"
-	// Resolve carries an alert.Resolution: {"by","reason"}.
-	Resolve = "resolve"
+	// SignalAcknowledge and UpdateAcknowledge carry an
+	// alert.Acknowledgement: {"by","note"}.
+	SignalAcknowledge = "acknowledge"
+	UpdateAcknowledge = "acknowledge"
+	// SignalResolve and UpdateResolve carry an alert.Resolution:
+	// {"by","reason"}.
+	SignalResolve = "resolve"
+	UpdateResolve = "resolve"
 	// QueryState returns the alert.State.
 	QueryState = "state"
 	// SignalBranchDeleted carries an alert.Deletion: GitLab deleted the
@@ -39,13 +44,28 @@ const (
 	ErrTypeInvalidInput = "InvalidInput"
 	ErrTypeNotOpened    = "AlertNotOpened"
 	ErrTypeResolved     = "AlertResolved"
+	// ErrTypeAlreadyAcknowledged: an acknowledge update of an alert that
+	// is acknowledged already. Refusing it in the validator keeps it out of
+	// the history, which repeated presses of "ack" would otherwise fill;
+	// the REST API answers it with the alert as it is.
+	ErrTypeAlreadyAcknowledged = "AlertAlreadyAcknowledged"
 )
+
+// updateTimeline is how many of the newest timeline entries an update's
+// result carries (RevisionGitLab on): the result is kept in the history,
+// and the whole timeline is there for the state query.
+const updateTimeline = 20
 
 // DefaultMaxHistory is the history length past which a run continues as
 // new. The server's hard limits are 51 200 events and 10 000 signals a run,
 // and a storm of signals costs little more than one event each, so this
 // stays well below both.
 const DefaultMaxHistory = 4_000
+
+// DefaultMaxHistoryBytes is the history size past which a run continues
+// as new: far below the server's 50 MB limit, which terminates a run, so
+// that a flood of the largest events cannot reach it between two checks.
+const DefaultMaxHistoryBytes = 4 << 20
 
 // Revision numbers the ways AlertWorkflow has run, so that a run replays
 // the way it was recorded. It travels in the Input rather than in a
@@ -103,6 +123,12 @@ type Input struct {
 	// Memory is what the alert's ID remembers, handed over by the run
 	// before; nil makes a fresh alert recall it from the server.
 	Memory *alert.Memory `json:"memory,omitempty"`
+	// MaxHistoryBytes is the history size past which the run continues as
+	// new (RevisionGitLab on); zero means DefaultMaxHistoryBytes.
+	MaxHistoryBytes int `json:"max_history_bytes,omitempty"`
+	// Undelivered are notifications the run before handed over when it
+	// continued as new; they are sent first, in order.
+	Undelivered []notify.Notification `json:"undelivered,omitempty"`
 }
 
 // AlertWorkflow is one alert, from the first bad pipeline on a project and
@@ -131,6 +157,8 @@ func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 		r.in.MaxHistory = DefaultMaxHistory
 	}
 	r.wake = workflow.NewBufferedChannel(ctx, 1)
+	// Notifications the run before handed over go out first.
+	r.queued = append(r.queued, in.Undelivered...)
 	if err := r.register(ctx); err != nil {
 		return nil, err
 	}
@@ -148,7 +176,7 @@ type run struct {
 	// queued are notifications not sent yet; notifications are activity
 	// futures not yet known to have finished.
 	queued        []notify.Notification
-	notifications []workflow.Future
+	notifications []sending
 	// lastNotice is the newest notification sent, which the next one
 	// follows to each sink.
 	lastNotice *notice
@@ -170,18 +198,25 @@ func (r *run) register(ctx workflow.Context) error {
 	}); err != nil {
 		return fmt.Errorf("register %s query: %w", QueryState, err)
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, Acknowledge,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAcknowledge,
 		func(ctx workflow.Context, a alert.Acknowledgement) (*alert.State, error) {
 			err := r.acknowledge(ctx, a)
 			return r.snapshot(), err
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, a alert.Acknowledgement) error {
-			return rejection(r.st.CheckAcknowledge(a))
+			if err := r.st.CheckAcknowledge(a); err != nil {
+				return rejection(err)
+			}
+			if r.in.Revision >= RevisionGitLab && r.st.Status == alert.StatusAcknowledged {
+				return temporal.NewNonRetryableApplicationError(
+					fmt.Sprintf("%s is acknowledged already, by %s", r.st.ID, r.st.AcknowledgedBy), ErrTypeAlreadyAcknowledged, nil)
+			}
+			return nil
 		}},
 	); err != nil {
-		return fmt.Errorf("register %s update: %w", Acknowledge, err)
+		return fmt.Errorf("register %s update: %w", UpdateAcknowledge, err)
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, Resolve,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResolve,
 		func(ctx workflow.Context, res alert.Resolution) (*alert.State, error) {
 			err := r.resolve(ctx, res)
 			return r.snapshot(), err
@@ -190,14 +225,23 @@ func (r *run) register(ctx workflow.Context) error {
 			return rejection(r.st.CheckResolve(res))
 		}},
 	); err != nil {
-		return fmt.Errorf("register %s update: %w", Resolve, err)
+		return fmt.Errorf("register %s update: %w", UpdateResolve, err)
 	}
 	return nil
 }
 
-// snapshot is a copy of the state as it is now, for update results.
+// snapshot is a copy of the state as it is now, for update results. From
+// RevisionGitLab on it leaves out the dedup keys and all but the newest
+// timeline entries, so that updates cannot fill the run's history.
 func (r *run) snapshot() *alert.State {
 	s := *r.st
+	if r.in.Revision >= RevisionGitLab {
+		s.RecentKeys = nil
+		keep := min(len(r.st.Timeline), updateTimeline)
+		s.Timeline = append([]alert.Entry(nil), r.st.Timeline[len(r.st.Timeline)-keep:]...)
+		s.TimelineDropped += len(r.st.Timeline) - keep
+		return &s
+	}
 	s.Timeline = append([]alert.Entry(nil), r.st.Timeline...)
 	s.RecentKeys = append([]string(nil), r.st.RecentKeys...)
 	return &s
@@ -232,8 +276,8 @@ func (c channels) pending() int {
 func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 	ch := channels{
 		pipelines: workflow.GetSignalChannel(ctx, SignalPipeline),
-		acks:      workflow.GetSignalChannel(ctx, Acknowledge),
-		resolves:  workflow.GetSignalChannel(ctx, Resolve),
+		acks:      workflow.GetSignalChannel(ctx, SignalAcknowledge),
+		resolves:  workflow.GetSignalChannel(ctx, SignalResolve),
 		deletions: workflow.GetSignalChannel(ctx, SignalBranchDeleted),
 	}
 	for i, ev := range r.in.Pending {
@@ -267,12 +311,12 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 		sel.AddReceive(ch.acks, func(c workflow.ReceiveChannel, _ bool) {
 			var a alert.Acknowledgement
 			c.Receive(ctx, &a)
-			err = r.signalled(ctx, Acknowledge, a.By, r.acknowledge(ctx, a))
+			err = r.signalled(ctx, SignalAcknowledge, a.By, r.acknowledge(ctx, a))
 		})
 		sel.AddReceive(ch.resolves, func(c workflow.ReceiveChannel, _ bool) {
 			var res alert.Resolution
 			c.Receive(ctx, &res)
-			err = r.signalled(ctx, Resolve, res.By, r.resolve(ctx, res))
+			err = r.signalled(ctx, SignalResolve, res.By, r.resolve(ctx, res))
 		})
 		sel.AddReceive(ch.deletions, func(c workflow.ReceiveChannel, _ bool) {
 			var d alert.Deletion
@@ -333,6 +377,11 @@ func (r *run) changed(ctx workflow.Context, out alert.Outcome, actor, note strin
 
 func (r *run) acknowledge(ctx workflow.Context, a alert.Acknowledgement) error {
 	changed, err := r.st.Acknowledge(a, workflow.Now(ctx))
+	if r.in.Revision >= RevisionGitLab {
+		// Even an action that changed nothing lengthened the history: the
+		// loop must look whether the run is full.
+		r.wake.SendAsync(true)
+	}
 	if err != nil || !changed {
 		return rejection(err)
 	}
@@ -415,7 +464,17 @@ func (r *run) show(ctx workflow.Context) error {
 
 func (r *run) historyFull(ctx workflow.Context) bool {
 	info := workflow.GetInfo(ctx)
+	if r.in.Revision >= RevisionGitLab && info.GetCurrentHistorySize() >= r.maxHistoryBytes() {
+		return true
+	}
 	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= r.in.MaxHistory
+}
+
+func (r *run) maxHistoryBytes() int {
+	if r.in.MaxHistoryBytes > 0 {
+		return r.in.MaxHistoryBytes
+	}
+	return DefaultMaxHistoryBytes
 }
 
 // drain applies every signal that has arrived but was not received yet,
@@ -430,9 +489,9 @@ func (r *run) drain(ctx workflow.Context, ch channels) (resolved bool, err error
 		case ch.pipelines.ReceiveAsync(&ev):
 			r.apply(ctx, ev)
 		case ch.acks.ReceiveAsync(&a):
-			err = r.signalled(ctx, Acknowledge, a.By, r.acknowledge(ctx, a))
+			err = r.signalled(ctx, SignalAcknowledge, a.By, r.acknowledge(ctx, a))
 		case ch.resolves.ReceiveAsync(&res):
-			err = r.signalled(ctx, Resolve, res.By, r.resolve(ctx, res))
+			err = r.signalled(ctx, SignalResolve, res.By, r.resolve(ctx, res))
 		default:
 			var d alert.Deletion
 			ch.deletions.ReceiveAsync(&d)
@@ -446,10 +505,20 @@ func (r *run) drain(ctx workflow.Context, ch channels) (resolved bool, err error
 }
 
 // continueAsNew carries the alert into a fresh run once every signal that
-// has arrived is applied and every handler has finished.
+// has arrived is applied and every handler has finished. From
+// RevisionGitLab on it does not wait for notifications, which a receiver
+// that is down could hold for an hour while the run's history fills: it
+// hands them to the next run, which sends them first.
 func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, error) {
+	handOver := r.in.Revision >= RevisionGitLab
 	for {
-		if err := r.settle(ctx, settleBeforeContinue); err != nil {
+		var err error
+		if handOver {
+			err = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		} else {
+			err = r.settle(ctx, settleBeforeContinue)
+		}
+		if err != nil {
 			return nil, err
 		}
 		if ch.pending() == 0 {
@@ -465,6 +534,15 @@ func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, er
 	}
 	next := r.in
 	next.State, next.Pending, next.Revision = r.st, nil, CurrentRevision
+	if handOver {
+		if r.dirty {
+			// Search attributes and memo carry over to the next run.
+			if err := r.show(ctx); err != nil {
+				return nil, err
+			}
+		}
+		next.Undelivered = r.undelivered(ctx)
+	}
 	return nil, workflow.NewContinueAsNewError(ctx, AlertWorkflow, next)
 }
 
@@ -498,9 +576,9 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 		case ch.pipelines.ReceiveAsync(&ev):
 			take(ev)
 		case ch.acks.ReceiveAsync(&a):
-			r.st.Reject(Acknowledge, a.By, r.st.CheckAcknowledge(a), workflow.Now(ctx))
+			r.st.Reject(SignalAcknowledge, a.By, r.st.CheckAcknowledge(a), workflow.Now(ctx))
 		case ch.resolves.ReceiveAsync(&res):
-			r.st.Reject(Resolve, res.By, r.st.CheckResolve(res), workflow.Now(ctx))
+			r.st.Reject(SignalResolve, res.By, r.st.CheckResolve(res), workflow.Now(ctx))
 		default:
 			var d alert.Deletion
 			ch.deletions.ReceiveAsync(&d)

@@ -296,7 +296,14 @@ func TestTheRunContinuesAsNewWhenItsHistoryIsLong(t *testing.T) {
 			e.signalAt(time.Second, pipelineEvent(1, "skipped"))
 			e.signalAt(2*time.Second, pipelineEvent(2, "canceled"))
 			e.RegisterDelayedCallback(func() { tt.full(e) }, 3*time.Second)
-			e.signalAt(4*time.Second, pipelineEvent(3, "failed"), pipelineEvent(2, "failed"))
+			// Both in one workflow task, as signals that arrive while the
+			// worker is busy come: the server fails a task that continues
+			// as new while a signal it has not seen is waiting, and the
+			// SDK's test environment does not.
+			e.RegisterDelayedCallback(func() {
+				e.SignalWorkflowSkippingWorkflowTask(SignalPipeline, pipelineEvent(3, "failed"))
+				e.SignalWorkflow(SignalPipeline, pipelineEvent(2, "failed"))
+			}, 4*time.Second)
 			e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision, MaxHistory: 30})
 			next := continued(t, e)
 			s := next.State
@@ -318,8 +325,14 @@ func TestTheRunContinuesAsNewWhenItsHistoryIsLong(t *testing.T) {
 			})
 			e2.ExecuteWorkflow(AlertWorkflow, *next)
 			e2.stillOpen(t)
-			if got := e2.kinds(); len(got) != 0 {
-				t.Fatalf("the continued run re-notified: %v", got)
+			// It sends what the run before handed over undelivered, and
+			// nothing else.
+			var carried []notify.Kind
+			for _, n := range next.Undelivered {
+				carried = append(carried, n.Kind)
+			}
+			if got := e2.kinds(); !equalKinds(got, carried) {
+				t.Fatalf("the continued run notified %v, want the %v handed over", got, carried)
 			}
 		})
 	}

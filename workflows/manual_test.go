@@ -45,10 +45,10 @@ func (e *alertEnv) signalActionAt(after time.Duration, name string, arg any) {
 func TestAcknowledgeThenResolveByUpdate(t *testing.T) {
 	e := newAlertEnv(t)
 	e.signalAt(time.Second, pipelineEvent(31, "failed"))
-	ack := e.updateAt(time.Minute, Acknowledge, alert.Acknowledgement{By: "alice", Note: "looking"})
+	ack := e.updateAt(time.Minute, UpdateAcknowledge, alert.Acknowledgement{By: "alice", Note: "looking"})
 	// Acknowledged alerts keep following their pipelines.
 	e.signalAt(2*time.Minute, pipelineEvent(32, "skipped"), pipelineEvent(33, "failed"))
-	res := e.updateAt(time.Hour, Resolve, alert.Resolution{By: "bob", Reason: "flaky runner"})
+	res := e.updateAt(time.Hour, UpdateResolve, alert.Resolution{By: "bob", Reason: "flaky runner"})
 	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 
 	if !ack.done || ack.rejected != nil || ack.err != nil || ack.state == nil || ack.state.Status != alert.StatusAcknowledged {
@@ -70,7 +70,7 @@ func TestAcknowledgeThenResolveByUpdate(t *testing.T) {
 func TestResolveBySignalFromOpen(t *testing.T) {
 	e := newAlertEnv(t)
 	e.signalAt(time.Second, pipelineEvent(31, "failed"))
-	e.signalActionAt(time.Minute, Resolve, alert.Resolution{By: "alice", Reason: "known outage"})
+	e.signalActionAt(time.Minute, SignalResolve, alert.Resolution{By: "alice", Reason: "known outage"})
 	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	s := e.result(t)
 	if s.Status != alert.StatusResolved || s.ResolvedBy != "alice" || s.AcknowledgedBy != "" {
@@ -81,7 +81,7 @@ func TestResolveBySignalFromOpen(t *testing.T) {
 func TestAcknowledgeBySignalIsLikeTheUpdate(t *testing.T) {
 	e := newAlertEnv(t)
 	e.signalAt(time.Second, pipelineEvent(31, "failed"))
-	e.signalActionAt(time.Minute, Acknowledge, alert.Acknowledgement{By: "carol"})
+	e.signalActionAt(time.Minute, SignalAcknowledge, alert.Acknowledgement{By: "carol"})
 	e.stateAt(t, time.Hour, func(s *alert.State) {
 		if s.Status != alert.StatusAcknowledged || s.AcknowledgedBy != "carol" {
 			t.Errorf("state %s by %q", s.Status, s.AcknowledgedBy)
@@ -94,8 +94,8 @@ func TestAcknowledgeBySignalIsLikeTheUpdate(t *testing.T) {
 func TestValidatorsRejectBadUpdatesAndChangeNothing(t *testing.T) {
 	e := newAlertEnv(t)
 	e.signalAt(time.Second, pipelineEvent(31, "failed"))
-	noBy := e.updateAt(time.Minute, Acknowledge, alert.Acknowledgement{Note: "who am I"})
-	blankBy := e.updateAt(2*time.Minute, Resolve, alert.Resolution{By: "  ", Reason: "x"})
+	noBy := e.updateAt(time.Minute, UpdateAcknowledge, alert.Acknowledgement{Note: "who am I"})
+	blankBy := e.updateAt(2*time.Minute, UpdateResolve, alert.Resolution{By: "  ", Reason: "x"})
 	e.stateAt(t, time.Hour, func(s *alert.State) {
 		if s.Status != alert.StatusOpen || len(s.Timeline) != 1 {
 			t.Errorf("rejected updates changed the alert: %s, %d entries", s.Status, len(s.Timeline))
@@ -116,7 +116,7 @@ func TestAnUpdateOnAResolvedAlertIsRejected(t *testing.T) {
 	e := newAlertEnv(t, time.Hour)
 	e.signalAt(time.Second, pipelineEvent(31, "failed"))
 	e.signalAt(time.Minute, pipelineEvent(32, "success"))
-	late := e.updateAt(2*time.Minute, Acknowledge, alert.Acknowledgement{By: "alice"})
+	late := e.updateAt(2*time.Minute, UpdateAcknowledge, alert.Acknowledgement{By: "alice"})
 	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	var appErr *temporal.ApplicationError
 	if !errors.As(late.rejected, &appErr) || appErr.Type() != ErrTypeResolved {
@@ -130,7 +130,7 @@ func TestAnUpdateOnAResolvedAlertIsRejected(t *testing.T) {
 func TestARejectedSignalIsKeptInTheTimeline(t *testing.T) {
 	e := newAlertEnv(t)
 	e.signalAt(time.Second, pipelineEvent(31, "failed"))
-	e.signalActionAt(time.Minute, Resolve, alert.Resolution{Reason: "no name given"})
+	e.signalActionAt(time.Minute, SignalResolve, alert.Resolution{Reason: "no name given"})
 	e.stateAt(t, time.Hour, func(s *alert.State) {
 		last := s.Timeline[len(s.Timeline)-1]
 		if s.Status != alert.StatusOpen || last.Kind != alert.OutcomeRejected || !strings.Contains(last.Note, `"by" is required`) {
@@ -155,7 +155,7 @@ func TestRemindersFireOnScheduleAndStopOnAcknowledge(t *testing.T) {
 			t.Errorf("%d reminders after 8h, want 2", s.Reminders)
 		}
 	})
-	e.signalActionAt(9*time.Hour, Acknowledge, alert.Acknowledgement{By: "alice"})
+	e.signalActionAt(9*time.Hour, SignalAcknowledge, alert.Acknowledgement{By: "alice"})
 	e.stateAt(t, 30*time.Hour, func(s *alert.State) {
 		if s.Reminders != 2 || !s.NextReminderAt.IsZero() {
 			t.Errorf("reminders went on after the acknowledge: %d, next %v", s.Reminders, s.NextReminderAt)
@@ -204,7 +204,7 @@ func TestRemindersKeepTheirScheduleAcrossContinueAsNew(t *testing.T) {
 		}
 	})
 	// Otherwise the test environment would skip through years of reminders.
-	e2.signalActionAt(3*time.Hour+2*time.Minute, Resolve, alert.Resolution{By: "alice"})
+	e2.signalActionAt(3*time.Hour+2*time.Minute, SignalResolve, alert.Resolution{By: "alice"})
 	e2.ExecuteWorkflow(AlertWorkflow, *next)
 	if s := e2.result(t); s.Reminders != 1 {
 		t.Fatalf("%d reminders in the continued run, want 1", s.Reminders)

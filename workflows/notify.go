@@ -99,22 +99,54 @@ func (r *run) flush(ctx workflow.Context) error {
 	actx := workflow.WithActivityOptions(ctx, notifyOptions())
 	for _, n := range r.queued {
 		if r.in.Revision >= RevisionLean {
-			r.notifications = append(r.notifications, r.notify(ctx, n))
+			r.notifications = append(r.notifications, sending{r.notify(ctx, n), n})
 			continue
 		}
 		for _, name := range sinkActivities() {
-			r.notifications = append(r.notifications, workflow.ExecuteActivity(actx, name, n))
+			r.notifications = append(r.notifications, sending{workflow.ExecuteActivity(actx, name, n), n})
 		}
 	}
 	r.queued = nil
 	kept := r.notifications[:0]
-	for _, f := range r.notifications {
-		if !f.IsReady() {
-			kept = append(kept, f)
+	for _, s := range r.notifications {
+		if !s.done.IsReady() {
+			kept = append(kept, s)
 		}
 	}
 	r.notifications = kept
 	return nil
+}
+
+// sending is a notification on its way, and what is ready once it was
+// delivered or gave up.
+type sending struct {
+	done workflow.Future
+	n    notify.Notification
+}
+
+// maxCarried bounds the notifications a run hands to the next one: a
+// receiver down for days must not make every continued run larger (each
+// carries the alert with up to 50 failed jobs, some 40 KB at the most).
+const maxCarried = 20
+
+// undelivered are the notifications not known to be delivered, oldest
+// first: those on their way, then those not sent yet. A run that continues
+// as new hands them over rather than waiting for a receiver that may be
+// down; each keeps its id, so a receiver that got it already can drop the
+// copy.
+func (r *run) undelivered(ctx workflow.Context) []notify.Notification {
+	var out []notify.Notification
+	for _, s := range r.notifications {
+		if !s.done.IsReady() {
+			out = append(out, s.n)
+		}
+	}
+	out = append(out, r.queued...)
+	if over := len(out) - maxCarried; over > 0 {
+		workflow.GetLogger(ctx).Error("Dropping the oldest undelivered notifications", "Dropped", over)
+		out = out[over:]
+	}
+	return out
 }
 
 // notify logs n in a local activity, which runs within the current
@@ -189,8 +221,8 @@ func (r *run) settle(ctx workflow.Context, limit time.Duration) error {
 		return err
 	}
 	delivered := func() bool {
-		for _, f := range r.notifications {
-			if !f.IsReady() {
+		for _, s := range r.notifications {
+			if !s.done.IsReady() {
 				return false
 			}
 		}
@@ -203,11 +235,11 @@ func (r *run) settle(ctx workflow.Context, limit time.Duration) error {
 	} else if err := workflow.Await(ctx, delivered); err != nil {
 		return err
 	}
-	for _, f := range r.notifications {
-		if !f.IsReady() {
+	for _, s := range r.notifications {
+		if !s.done.IsReady() {
 			continue
 		}
-		if err := f.Get(ctx, nil); err != nil {
+		if err := s.done.Get(ctx, nil); err != nil {
 			// The notification gave up after its retries; the alert
 			// itself is still right, so the run goes on.
 			workflow.GetLogger(ctx).Error("Notification failed", "Error", err)

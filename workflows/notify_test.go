@@ -304,7 +304,7 @@ func TestEverySinkGetsExactlyOneNotificationPerTransition(t *testing.T) {
 				e.eventAt(time.Minute, pipelineEvent(32, "canceled"))
 				e.eventAt(2*time.Minute, pipelineEvent(33, "failed"))
 				// The reminder is due at 4h+1s.
-				e.actionAt(5*time.Hour, Acknowledge, alert.Acknowledgement{By: "bob", Note: "on it"})
+				e.actionAt(5*time.Hour, SignalAcknowledge, alert.Acknowledgement{By: "bob", Note: "on it"})
 				e.eventAt(6*time.Hour, pipelineEvent(34, "success"))
 			},
 			want: []expected{
@@ -320,7 +320,7 @@ func TestEverySinkGetsExactlyOneNotificationPerTransition(t *testing.T) {
 			name: "a resolve signal names who resolved the alert and why",
 			steps: func(t *testing.T, e *notifyEnv) {
 				e.eventAt(time.Second, pipelineEvent(31, "canceled"))
-				e.actionAt(time.Hour, Resolve, alert.Resolution{By: "carol", Reason: "flaky runner"})
+				e.actionAt(time.Hour, SignalResolve, alert.Resolution{By: "carol", Reason: "flaky runner"})
 			},
 			want: []expected{
 				{kind: notify.KindOpened, actor: "alice", severity: alert.SeverityMedium},
@@ -331,8 +331,8 @@ func TestEverySinkGetsExactlyOneNotificationPerTransition(t *testing.T) {
 			name: "acknowledge and resolve updates name who acted and what they said",
 			steps: func(t *testing.T, e *notifyEnv) {
 				e.eventAt(time.Second, pipelineEvent(31, "skipped"))
-				e.updateActionAt(t, time.Minute, Acknowledge, alert.Acknowledgement{By: "dave", Note: "looking"})
-				e.updateActionAt(t, time.Hour, Resolve, alert.Resolution{By: "erin", Reason: "fixed upstream"})
+				e.updateActionAt(t, time.Minute, UpdateAcknowledge, alert.Acknowledgement{By: "dave", Note: "looking"})
+				e.updateActionAt(t, time.Hour, UpdateResolve, alert.Resolution{By: "erin", Reason: "fixed upstream"})
 			},
 			want: []expected{
 				{kind: notify.KindOpened, actor: "alice", severity: alert.SeverityLow},

@@ -148,3 +148,19 @@ func TestDeletingTheBranchResolvesItsAlert(t *testing.T) {
 		t.Fatalf("notifications %v", got)
 	}
 }
+
+func TestAFullRunContinuesAsNewWithoutWaitingForASlowSinkAndHandsItsNotificationOver(t *testing.T) {
+	// Every notification takes an hour to deliver: a receiver that is down.
+	e := newAlertEnv(t, time.Hour)
+	e.signalAt(time.Second, pipelineEvent(31, "failed"))
+	e.RegisterDelayedCallback(func() { e.SetCurrentHistoryLength(DefaultMaxHistory) }, time.Minute)
+	e.signalAt(2*time.Minute, pipelineEvent(32, "failed"))
+	e.ExecuteWorkflow(AlertWorkflow, gitlabInput())
+	next := continued(t, e)
+	if len(next.Undelivered) != 1 || next.Undelivered[0].Kind != notify.KindOpened {
+		t.Fatalf("handed over %+v, want the opened notification", next.Undelivered)
+	}
+	if next.State == nil || next.State.Counts.Events != 2 {
+		t.Fatalf("carried state %+v", next.State)
+	}
+}

@@ -7,7 +7,7 @@ package main
 // `make test` installs it.
 //
 // The checks read the services from the file: alertflow's are the ones
-// built from this repository, each known by the command it runs, and
+// built from the repository's Dockerfile, each known by the command it runs, and
 // Temporal's is the one their TEMPORAL_ADDRESS names.
 
 import (
@@ -99,8 +99,11 @@ var stackOnce struct {
 
 // composeService is the part of one service the checks look at.
 type composeService struct {
-	image       string
-	build       bool
+	image string
+	build bool
+	// ownImage says that it is built from the repository's Dockerfile:
+	// the image of this binary.
+	ownImage    bool
 	command     []string
 	environment map[string]string
 	ports       []composePort
@@ -154,6 +157,7 @@ func (y composeServiceYAML) service() (composeService, error) {
 	s := composeService{
 		image:       y.Image,
 		build:       y.Build != nil,
+		ownImage:    y.ownImage(),
 		environment: make(map[string]string),
 		dependsOn:   make(map[string]string),
 	}
@@ -229,6 +233,30 @@ func (y composeServiceYAML) service() (composeService, error) {
 	return s, nil
 }
 
+// ownImage reports whether the service is built from the Dockerfile at the
+// root of the repository, which builds this binary. Compose prints build
+// as a context path, or as {context, dockerfile}.
+func (y composeServiceYAML) ownImage() bool {
+	root, err := filepath.Abs(stackRoot)
+	if err != nil {
+		return false
+	}
+	context, dockerfile := "", "Dockerfile"
+	switch b := y.Build.(type) {
+	case string:
+		context = b
+	case map[string]any:
+		context = fmt.Sprint(b["context"])
+		if d, ok := b["dockerfile"].(string); ok {
+			dockerfile = d
+		}
+	}
+	if !filepath.IsAbs(dockerfile) {
+		dockerfile = filepath.Join(context, dockerfile)
+	}
+	return filepath.Clean(context) == root && filepath.Clean(dockerfile) == filepath.Join(root, "Dockerfile")
+}
+
 // words is a command or a healthcheck test, given as a list or a string.
 func words(n yaml.Node) ([]string, error) {
 	switch n.Kind {
@@ -260,7 +288,7 @@ func parsePort(v any) composePort {
 // theStack is docker-compose.yml's services sorted by role.
 type theStack struct {
 	services map[string]composeService
-	// alertflow are the services built from this repository.
+	// alertflow are the services built from this repository's Dockerfile.
 	alertflow []string
 	// workers and intakes are those of them that run a worker or an intake.
 	workers, intakes []string
@@ -273,7 +301,7 @@ func readStack(t *testing.T) theStack {
 	t.Helper()
 	st := theStack{services: composeServices(t)}
 	for name, s := range st.services {
-		if !s.build {
+		if !s.ownImage {
 			continue
 		}
 		st.alertflow = append(st.alertflow, name)
@@ -288,7 +316,7 @@ func readStack(t *testing.T) theStack {
 	slices.Sort(st.workers)
 	slices.Sort(st.intakes)
 	if len(st.workers) == 0 || len(st.intakes) == 0 {
-		t.Fatalf("docker-compose.yml builds %q from this repository: want a service that runs a worker (%q) and one that runs the intake (%q)",
+		t.Fatalf("docker-compose.yml builds %q from the Dockerfile: want a service that runs a worker (%q) and one that runs the intake (%q)",
 			st.alertflow, workerCommands, intakeCommands)
 	}
 	st.temporalAddress = st.services[st.alertflow[0]].environment["TEMPORAL_ADDRESS"]
@@ -423,7 +451,7 @@ func TestComposeStackRunsAlertflowTheWayTheBinaryExpects(t *testing.T) {
 		{"every service of alertflow's image builds it from this repository", func(t *testing.T) {
 			image := svcs[st.alertflow[0]].image
 			for name, s := range svcs {
-				if image != "" && s.image == image && !s.build {
+				if image != "" && s.image == image && !s.ownImage {
 					t.Errorf("%s runs %s without build: it would not run this code", name, image)
 				}
 			}
@@ -457,13 +485,17 @@ func TestComposeStackRunsAlertflowTheWayTheBinaryExpects(t *testing.T) {
 func TestComposeStackStartsInOrder(t *testing.T) {
 	st := readStack(t)
 	svcs := st.services
-	// oneShots are the services others wait on to complete: set-up steps
-	// such as creating the namespace.
-	var oneShots []string
+	// setUp are the services others wait on to complete: one-shot steps
+	// such as creating the schemas or the namespace. Those that depend on
+	// Temporal run against it; the others prepare it.
+	var setUp, onTemporal []string
 	for _, s := range svcs {
 		for dep, cond := range s.dependsOn {
-			if cond == "service_completed_successfully" && !slices.Contains(oneShots, dep) {
-				oneShots = append(oneShots, dep)
+			if cond == "service_completed_successfully" && !slices.Contains(setUp, dep) {
+				setUp = append(setUp, dep)
+				if _, ok := svcs[dep].dependsOn[st.temporal]; ok {
+					onTemporal = append(onTemporal, dep)
+				}
 			}
 		}
 	}
@@ -483,17 +515,20 @@ func TestComposeStackStartsInOrder(t *testing.T) {
 			}
 		}
 	})
-	t.Run("Temporal waits until what it depends on is healthy", func(t *testing.T) {
+	t.Run("Temporal waits until what it depends on is healthy or has completed", func(t *testing.T) {
+		if len(svcs[st.temporal].dependsOn) == 0 {
+			t.Errorf("%s depends on nothing: it would start before its database", st.temporal)
+		}
 		for dep, cond := range svcs[st.temporal].dependsOn {
-			if cond != "service_healthy" {
-				t.Errorf("%s depends on %s with condition %q, want service_healthy", st.temporal, dep, cond)
+			if cond != "service_healthy" && cond != "service_completed_successfully" {
+				t.Errorf("%s depends on %s with condition %q, want service_healthy or service_completed_successfully", st.temporal, dep, cond)
 			}
 		}
 	})
-	t.Run("a worker waits until Temporal is healthy and every set-up step has completed", func(t *testing.T) {
+	t.Run("a worker waits until Temporal is healthy and every set-up step on it has completed", func(t *testing.T) {
 		for _, name := range st.workers {
 			waits(t, name, st.temporal, "service_healthy")
-			for _, o := range oneShots {
+			for _, o := range onTemporal {
 				waits(t, name, o, "service_completed_successfully")
 			}
 		}
@@ -506,15 +541,17 @@ func TestComposeStackStartsInOrder(t *testing.T) {
 			if !slices.ContainsFunc(st.workers, func(w string) bool { return svcs[name].dependsOn[w] == "service_healthy" }) {
 				t.Errorf("%s waits for none of the workers %q to be healthy: %v", name, st.workers, svcs[name].dependsOn)
 			}
-			for _, o := range oneShots {
+			for _, o := range onTemporal {
 				waits(t, name, o, "service_completed_successfully")
 			}
 		}
 	})
-	t.Run("every set-up step waits until Temporal is healthy", func(t *testing.T) {
-		for _, o := range oneShots {
-			if o != st.temporal && svcs[o].dependsOn[st.temporal] != "service_healthy" {
-				t.Errorf("%s does not wait for %s to be healthy: %v", o, st.temporal, svcs[o].dependsOn)
+	t.Run("every set-up step waits until what it depends on is healthy or has completed", func(t *testing.T) {
+		for _, o := range setUp {
+			for dep, cond := range svcs[o].dependsOn {
+				if cond != "service_healthy" && cond != "service_completed_successfully" {
+					t.Errorf("%s depends on %s with condition %q, want service_healthy or service_completed_successfully", o, dep, cond)
+				}
 			}
 		}
 	})

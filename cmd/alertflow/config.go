@@ -5,10 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
@@ -41,13 +44,20 @@ type config struct {
 	SlackURL         string
 	MaxBody          int64
 	MaxBodyInFlight  int64
-	MaxConnections   int
-	IdleTimeout      time.Duration
-	Retention        time.Duration
-	TemporalBin      string
-	DataDir          string
-	DevPort          int
-	UIPort           int
+	// AlertRate and AlertBurst bound the deliveries a second to one alert.
+	AlertRate      float64
+	AlertBurst     int
+	MaxConnections int
+	IdleTimeout    time.Duration
+	Retention      time.Duration
+	TemporalBin    string
+	DataDir        string
+	DevPort        int
+	UIPort         int
+	// temporal is the rest of the Temporal connection (TLS, API key,
+	// headers) from Temporal's environment configuration; its address and
+	// namespace are moved to TemporalAddress and Namespace.
+	temporal envconfig.ClientConfigProfile
 }
 
 // setting is one configuration variable: its environment name is also the
@@ -175,6 +185,24 @@ func settings() []setting {
 				c.MaxBodyInFlight = n
 				return nil
 			}},
+		{"ALERTFLOW_ALERT_RATE", "20", "deliveries a second that reach any one alert, in bursts of ALERTFLOW_ALERT_BURST; beyond it the intake answers 429 with Retry-After; 0 turns the limit off",
+			func(c *config, v string) error {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+					return errors.New("want 0 or a positive number of deliveries a second, such as 20")
+				}
+				c.AlertRate = f
+				return nil
+			}},
+		{"ALERTFLOW_ALERT_BURST", "200", "deliveries that may reach one alert at once before ALERTFLOW_ALERT_RATE applies",
+			func(c *config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 {
+					return errors.New("want a positive number of deliveries, such as 200")
+				}
+				c.AlertBurst = n
+				return nil
+			}},
 		{"ALERTFLOW_MAX_CONNECTIONS", strconv.Itoa(defaultMaxConnections), "HTTP connections open at once; further ones wait to be accepted",
 			func(c *config, v string) error {
 				n, err := strconv.Atoi(v)
@@ -268,13 +296,31 @@ func loadConfig(cmd string, args []string, getenv func(string) string, usage io.
 	if fs.NArg() > 0 {
 		return config{}, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE come from the flag, else
+	// from Temporal's profile (its variables over its file), as the
+	// temporal CLI reads them.
+	prof, err := loadTemporalProfile(getenv)
+	if err != nil {
+		return config{}, false, err
+	}
+	fromProfile := map[string]string{"TEMPORAL_ADDRESS": prof.Address, "TEMPORAL_NAMESPACE": prof.Namespace}
+	prof.Address, prof.Namespace = "", ""
+	cfg.temporal = prof
 	for i, s := range all {
 		v, from := *values[i], "-"+flagName(s.env)
 		if v == "" {
 			v, from = getenv(s.env), s.env
 		}
-		if s.env == "TEMPORAL_ADDRESS" && v != "" {
+		// For dev, an address counts as given when it was asked for: by
+		// flag, variable or a profile named in TEMPORAL_PROFILE or
+		// TEMPORAL_CONFIG_FILE, not by a default profile file that may
+		// point at production.
+		explicitProfile := getenv("TEMPORAL_PROFILE") != "" || getenv("TEMPORAL_CONFIG_FILE") != ""
+		if s.env == "TEMPORAL_ADDRESS" && (v != "" || explicitProfile && fromProfile[s.env] != "") {
 			addressSet = true
+		}
+		if p, ok := fromProfile[s.env]; ok && v == "" {
+			v = p
 		}
 		if v == "" {
 			v, from = s.def, s.env
@@ -311,5 +357,9 @@ Commands:
 			def = "(none)"
 		}
 		fmt.Fprintf(w, "  %-26s default %s\n      %s\n", s.env, def, s.help)
+	}
+	fmt.Fprintln(w, "\nTemporal connection, read as the temporal CLI reads it (TEMPORAL_ADDRESS and\nTEMPORAL_NAMESPACE too, from the profile when not set; the flags above win):")
+	for _, v := range temporalEnv {
+		fmt.Fprintf(w, "  %s\n      %s\n", v.name, v.help)
 	}
 }

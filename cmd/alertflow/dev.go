@@ -12,17 +12,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
-	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -65,7 +63,14 @@ func devServerArgs(host string, port, uiPort int, namespace, dbFile string) []st
 // runDev is "alertflow dev": the embedded default for trying alertflow and
 // for developing it.
 func runDev(ctx context.Context, cfg config, addressSet bool, logger *slog.Logger, stdout io.Writer) error {
+	token, apiToken, err := applyDevTokens(&cfg)
+	if err != nil {
+		return err
+	}
 	if !addressSet {
+		// Its own dev server speaks plain gRPC: no TLS or API key from a
+		// profile meant for another server.
+		cfg.temporal = envconfig.ClientConfigProfile{}
 		cfg.TemporalAddress = net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.DevPort))
 		srv, err := startDevServer(ctx, cfg, logger)
 		if err != nil {
@@ -83,22 +88,6 @@ func runDev(ctx context.Context, cfg config, addressSet bool, logger *slog.Logge
 		return err
 	}
 
-	token := "<one of your ALERTFLOW_SOURCE_TOKENS>"
-	if !cfg.sourceTokensSet {
-		token = uuid.NewString()
-		cfg.SourceTokens, err = ingress.ParseTokens("dev=" + token)
-		if err != nil {
-			return err
-		}
-	}
-	apiToken := "$ALERTFLOW_API_TOKEN"
-	if !cfg.apiTokenSet {
-		apiToken = uuid.NewString()
-		cfg.APIToken, err = ingress.ParseTokens("api=" + apiToken)
-		if err != nil {
-			return err
-		}
-	}
 	base := "http://" + displayAddr(cfg.Listen)
 	fmt.Fprintf(stdout, "\nalertflow dev is running.\n")
 	if !addressSet {
@@ -140,10 +129,7 @@ func startDevServer(ctx context.Context, cfg config, logger *slog.Logger) (*devS
 
 	cmd := exec.Command(cfg.TemporalBin, devServerArgs(host, port, cfg.UIPort, cfg.Namespace, filepath.Join(cfg.DataDir, "temporal.db"))...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Its own process group keeps a terminal's Ctrl-C from reaching it
-	// before alertflow has drained; Pdeathsig stops it if alertflow dies
-	// without the chance to stop it itself.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = childProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cfg.TemporalBin, err)
 	}
@@ -195,7 +181,7 @@ func (s *devServer) stop(logger *slog.Logger) {
 		return
 	default:
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	_ = interrupt(s.cmd.Process)
 	select {
 	case <-s.done:
 		logger.Info("temporal dev server stopped")

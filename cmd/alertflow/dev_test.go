@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -100,9 +98,9 @@ func TestDevRunsEverythingAndStopsEverything(t *testing.T) {
 				t.Errorf("run did not return within 30s of the cancel")
 			}
 		}
-		if pid > 0 && syscall.Kill(pid, 0) == nil {
+		if gone, _ := processGone(pid); pid > 0 && !gone {
 			t.Errorf("temporal dev server (pid %d) still running; killing it", pid)
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			killProcess(pid)
 		}
 		if t.Failed() {
 			t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
@@ -221,12 +219,12 @@ func TestDevRunsEverythingAndStopsEverything(t *testing.T) {
 	}
 	gone := time.Now().Add(10 * time.Second)
 	for {
-		err := syscall.Kill(pid, 0)
-		if errors.Is(err, syscall.ESRCH) {
+		done, err := processGone(pid)
+		if done {
 			break
 		}
 		if time.Now().After(gone) {
-			t.Fatalf("temporal dev server (pid %d) still there 10s after run returned: kill(pid, 0) = %v", pid, err)
+			t.Fatalf("temporal dev server (pid %d) still there 10s after run returned: %v", pid, err)
 		}
 		<-tick.C
 	}

@@ -14,9 +14,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
-
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
@@ -93,28 +90,6 @@ func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, nil))
 }
 
-func dial(ctx context.Context, cfg config, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
-	// The SDK gzips every call by default. Signals, workflow tasks and
-	// their completions are a few KB and the server is usually a hop
-	// away: in make bench, gzip was a tenth of alertflow's CPU, and the
-	// server paid again to inflate.
-	var compression client.GrpcCompression = &client.GrpcCompressionNone{}
-	if cfg.Gzip {
-		compression = &client.GrpcCompressionGzip{}
-	}
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:          cfg.TemporalAddress,
-		Namespace:         cfg.Namespace,
-		Logger:            tlog.NewStructuredLogger(logger.With("component", "temporal")),
-		MetricsHandler:    metrics,
-		ConnectionOptions: client.ConnectionOptions{GrpcCompression: compression},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
-	}
-	return c, nil
-}
-
 // sinks builds the notification sinks the configuration turns on.
 func sinks(cfg config, logger *slog.Logger) *activities.Sinks {
 	var hook, slk notify.Notifier
@@ -168,6 +143,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, wi
 			APIToken:        cfg.APIToken,
 			MaxBody:         cfg.MaxBody,
 			MaxBodyInFlight: cfg.MaxBodyInFlight,
+			AlertRate:       cfg.AlertRate,
+			AlertBurst:      cfg.AlertBurst,
 			Workflow: workflows.Input{
 				ReminderInterval: cfg.ReminderInterval,
 				Rules:            alert.Rules{Hold: cfg.Hold, Children: cfg.Children},

@@ -57,6 +57,9 @@ type options struct {
 	alertflowBin  string
 	temporalBin   string
 	template      string
+	cluster       bool
+	clusterScript string
+	beside        string
 	out           string
 	keep          bool
 }
@@ -84,6 +87,9 @@ func main() {
 	flag.StringVar(&o.template, "template", "testdata/pipeline-failed-branch.json", "the GitLab payload webhooks are built from")
 	flag.StringVar(&o.out, "json", "bench/results.json", "where to write the results")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory with the logs of every process")
+	flag.BoolVar(&o.cluster, "cluster", false, "measure against make cluster's Temporal server on PostgreSQL (cluster/cluster.sh, started and deleted by afbench) instead of the dev server")
+	flag.StringVar(&o.clusterScript, "cluster-script", "cluster/cluster.sh", "-cluster: the script that starts the cluster")
+	flag.StringVar(&o.beside, "beside", "", "print this run's alertflow figures beside those of an earlier run's JSON (the dev server's bench/results.json)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -157,6 +163,13 @@ func run(ctx context.Context, o options) (err error) {
 			b.namespace = ns
 		}
 		res.Machine.Server = "TEMPORAL_ADDRESS=" + b.address
+	} else if o.cluster {
+		stop, err := b.startCluster(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		res.Machine.Server = "Temporal server v1.32.1 on PostgreSQL, as make cluster runs it (server CPU: the server process, PostgreSQL not counted)"
 	} else {
 		dev, err := b.startDev(ctx)
 		if err != nil {
@@ -180,6 +193,11 @@ func run(ctx context.Context, o options) (err error) {
 	res.LoadAverage[1] = loadAverage()
 	res.evaluate()
 	res.print(os.Stdout)
+	if o.beside != "" {
+		if err := printBeside(os.Stdout, res, o.beside); err != nil {
+			return err
+		}
+	}
 	return res.write(o.out)
 }
 

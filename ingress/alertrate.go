@@ -1,0 +1,73 @@
+package ingress
+
+import (
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// alertRates limits how fast deliveries reach any one alert. An alert's run
+// takes its signals one workflow task at a time and must continue as new
+// before its history grows past the server's limits; a flood on one branch
+// (a loop in a CI config, a hostile sender with a token) faster than that
+// is answered 429 rather than accepted and put at risk. Other alerts are
+// not slowed down.
+type alertRates struct {
+	perSecond rate.Limit
+	burst     int
+
+	mu      sync.Mutex
+	byAlert map[string]*rate.Limiter
+	swept   time.Time
+}
+
+// maxTrackedAlerts bounds the limiters kept: past it, those of alerts that
+// have been quiet long enough to have a full bucket again are dropped.
+const maxTrackedAlerts = 10_000
+
+// newAlertRates allows perSecond deliveries a second to each alert, in
+// bursts of up to burst; perSecond zero allows everything.
+func newAlertRates(perSecond float64, burst int) *alertRates {
+	return &alertRates{perSecond: rate.Limit(perSecond), burst: max(burst, 1), byAlert: map[string]*rate.Limiter{}}
+}
+
+// allow takes one delivery to alertID, or says how long to wait.
+func (a *alertRates) allow(alertID string, now time.Time) (ok bool, retryAfter time.Duration) {
+	if a == nil || a.perSecond <= 0 {
+		return true, 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	lim := a.byAlert[alertID]
+	if lim == nil {
+		a.sweep(now)
+		lim = rate.NewLimiter(a.perSecond, a.burst)
+		a.byAlert[alertID] = lim
+	}
+	if lim.AllowN(now, 1) {
+		return true, 0
+	}
+	return false, time.Duration(float64(time.Second) / float64(a.perSecond))
+}
+
+// sweep drops the limiters of alerts whose bucket has filled up again: for
+// them a fresh limiter is the same.
+func (a *alertRates) sweep(now time.Time) {
+	if len(a.byAlert) < maxTrackedAlerts || now.Sub(a.swept) < time.Second {
+		return
+	}
+	a.swept = now
+	for id, lim := range a.byAlert {
+		if lim.TokensAt(now) >= float64(a.burst) {
+			delete(a.byAlert, id)
+		}
+	}
+}
+
+// retryAfterSeconds renders d as a Retry-After value, at least one second.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
+}

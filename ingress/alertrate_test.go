@@ -1,0 +1,60 @@
+package ingress
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestAlertRatesLetABurstThroughThenAskToWait(t *testing.T) {
+	a := newAlertRates(2, 3)
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		if ok, _ := a.allow("1-main", now); !ok {
+			t.Fatalf("delivery %d of the burst refused", i+1)
+		}
+	}
+	ok, wait := a.allow("1-main", now)
+	if ok || wait != 500*time.Millisecond {
+		t.Fatalf("past the burst: ok %v, wait %s; want refused, 500ms", ok, wait)
+	}
+	if ok, _ := a.allow("1-other", now); !ok {
+		t.Fatal("another alert was slowed down by the first")
+	}
+	if ok, _ := a.allow("1-main", now.Add(500*time.Millisecond)); !ok {
+		t.Fatal("refused after waiting as asked")
+	}
+	if ok, _ := newAlertRates(0, 0).allow("1-main", now); !ok {
+		t.Fatal("a zero rate must let everything through")
+	}
+}
+
+func TestAlertRatesForgetQuietAlertsPastTheirBound(t *testing.T) {
+	a := newAlertRates(100, 1)
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for i := range maxTrackedAlerts {
+		a.allow(fmt.Sprintf("1-b%d", i), now)
+	}
+	// A second later every bucket is full again: the next new alert sweeps.
+	a.allow("1-new", now.Add(2*time.Second))
+	if n := len(a.byAlert); n != 1 {
+		t.Fatalf("%d limiters kept after the sweep, want 1", n)
+	}
+}
+
+func TestAFloodOnOneAlertIsAnswered429WithoutReachingTemporal(t *testing.T) {
+	h := newHarnessWith(t, Config{AlertRate: 1, AlertBurst: 2})
+	for i := range 2 {
+		if rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "failed")); rec.Code != http.StatusAccepted {
+			t.Fatalf("delivery %d: %d %v", i+1, rec.Code, answer)
+		}
+	}
+	rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "failed"))
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1" || answer["error"] == nil {
+		t.Fatalf("past the burst: %d Retry-After %q %v", rec.Code, rec.Header().Get("Retry-After"), answer)
+	}
+	if n := h.temporal.calls(); n != 2 {
+		t.Fatalf("%d Temporal calls, want the 2 admitted deliveries only", n)
+	}
+}
