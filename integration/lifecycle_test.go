@@ -33,7 +33,7 @@ func TestTheTemporalCLIAcknowledgesByUpdateAndResolvesBySignal(t *testing.T) {
 	s.mustSignal(payload(t, 10, "master", 100, "failed"))
 	s.waitState("10-master", isOpen)
 
-	// The exact spellings the README gives, through the real binary.
+	// The exact spellings docs/api.md gives, through the real binary.
 	out := temporalCLI(t, "workflow", "update", "execute", "--workflow-id", "10-master",
 		"--name", "acknowledge", "--input", `{"by":"bob","note":"looking"}`)
 	st := s.waitState("10-master", func(st *alert.State) error {
