@@ -16,6 +16,7 @@ import (
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/devserver"
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/worker"
 )
@@ -31,7 +32,7 @@ func startOwnServer(t *testing.T, addr, db string) *testsuite.DevServer {
 		DBFilename:    db,
 		ClientOptions: &client.Options{HostPort: addr, Logger: quietLogger()},
 		LogLevel:      "error",
-		ExtraArgs:     []string{"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"},
+		ExtraArgs:     devserver.Tuning(),
 		Stdout:        io.Discard,
 		Stderr:        io.Discard,
 	})

@@ -30,6 +30,7 @@ import (
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/devserver"
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/worker"
@@ -86,13 +87,9 @@ func runMain(m *testing.M) int {
 		// attribute cache, which the CLI keeps off: the tests register the
 		// attributes through the worker once the server runs, and must see
 		// them at once.
-		ExtraArgs: []string{
-			"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-			"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
-			"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
-		},
-		Stdout: io.Discard,
-		Stderr: io.Discard,
+		ExtraArgs: devserver.Tuning(),
+		Stdout:    io.Discard,
+		Stderr:    io.Discard,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration: start dev server:", err)

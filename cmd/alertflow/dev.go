@@ -21,16 +21,13 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/alertflow/alertflow/devserver"
 	"github.com/alertflow/alertflow/workflows"
 )
 
 // devServerArgs are the arguments alertflow dev starts the Temporal dev
-// server with. The pragmas take signal-with-start on SQLite from about 27/s
-// to about 170/s, measured on two cores. One partition per task queue: partitions
-// spread a queue over matching hosts, and the dev server has one; with the
-// default four and the SDK's two pollers, tasks backlogged in a partition
-// nobody polled waited out a 60 s long poll (make bench saw the stalls).
-// The search attributes are registered here for a new database, and by the
+// server with: devserver.Tuning, which the integration tests use too, and
+// its own address, database and log level. The search attributes are registered here for a new database, and by the
 // worker for an existing one. The CLI turns the server's search attribute
 // cache off, so that attributes added at run time show at once; alertflow
 // adds its own before the server starts, and with the cache off every
@@ -43,12 +40,10 @@ func devServerArgs(host string, port, uiPort int, namespace, dbFile string) []st
 		"--ip", host, "--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort),
 		"--namespace", namespace,
 		"--db-filename", dbFile,
-		"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
 		"--log-level", "warn",
-		"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
-		"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
 		"--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=false",
 	}
+	args = append(args, devserver.Tuning()...)
 	types := workflows.SearchAttributeTypes()
 	for _, name := range slices.Sorted(maps.Keys(types)) {
 		typ := "Keyword"
@@ -98,7 +93,7 @@ func runDev(ctx context.Context, cfg config, addressSet bool, logger *slog.Logge
 	fmt.Fprintf(stdout, "  GitLab webhook URL:  %s/webhooks/gitlab?token=%s\n", base, token)
 	fmt.Fprintf(stdout, "  REST API:            curl -H 'Authorization: Bearer %s' %s/api/v1/alerts\n", apiToken, base)
 	fmt.Fprintf(stdout, "  Health:              %s/healthz\n\nPress Ctrl-C to stop.\n\n", base)
-	return serve(ctx, cfg, logger, true, true)
+	return serve(ctx, cfg, logger, roles{ingress: true, worker: true})
 }
 
 // devServer is a Temporal dev server running as a child process.

@@ -45,17 +45,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "dev":
 		mode = runDev
 	case "serve":
-		mode = func(ctx context.Context, cfg config, _ bool, logger *slog.Logger, _ io.Writer) error {
-			return serve(ctx, cfg, logger, true, true)
-		}
+		mode = serveAs(roles{ingress: true, worker: true})
 	case "ingress":
-		mode = func(ctx context.Context, cfg config, _ bool, logger *slog.Logger, _ io.Writer) error {
-			return serve(ctx, cfg, logger, true, false)
-		}
+		mode = serveAs(roles{ingress: true})
 	case "worker":
-		mode = func(ctx context.Context, cfg config, _ bool, logger *slog.Logger, _ io.Writer) error {
-			return serve(ctx, cfg, logger, false, true)
-		}
+		mode = serveAs(roles{worker: true})
 	default:
 		fmt.Fprintf(stderr, "alertflow: unknown command %q\n\n", cmd)
 		printUsage(stderr, "")
@@ -102,10 +96,23 @@ func sinks(cfg config, logger *slog.Logger) *activities.Sinks {
 	return activities.NewSinks(logger, hook, slk)
 }
 
+// roles are what one alertflow process runs: the HTTP intake (webhook,
+// REST API), the Temporal worker, or both.
+type roles struct {
+	ingress, worker bool
+}
+
+// serveAs is the mode of a command that serves r.
+func serveAs(r roles) func(context.Context, config, bool, *slog.Logger, io.Writer) error {
+	return func(ctx context.Context, cfg config, _ bool, logger *slog.Logger, _ io.Writer) error {
+		return serve(ctx, cfg, logger, r)
+	}
+}
+
 // serve runs the intake, the worker, or both, until ctx is done, then stops
 // them in order: first the HTTP server stops taking requests and finishes
 // those in flight, then the worker finishes its tasks.
-func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, withWorker bool) error {
+func serve(ctx context.Context, cfg config, logger *slog.Logger, r roles) error {
 	// Listen first: a port already taken is the most common start-up
 	// failure, and it should not leave a worker registered behind it.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -123,7 +130,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, wi
 	}
 	defer c.Close()
 
-	if withWorker {
+	if r.worker {
 		if err := worker.EnsureSearchAttributes(ctx, c, cfg.Namespace); err != nil {
 			return err
 		}
@@ -136,7 +143,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, withIngress, wi
 	}
 
 	handler := workerMux(c, reg, logger)
-	if withIngress {
+	if r.ingress {
 		handler = ingress.New(ingress.Config{
 			TaskQueue:       cfg.TaskQueue,
 			Tokens:          cfg.SourceTokens,
