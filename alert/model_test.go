@@ -16,7 +16,7 @@ import (
 
 // The model-based test: random sequences of pipeline events for one project
 // and branch, with acknowledgements and resolutions by hand in between, are
-// applied to a State and to refModel, a reference written from DESIGN.md's
+// applied to a State and to refModel, a reference written from docs/design.md's
 // rules without any of this package's helpers. After every step both must
 // agree, and the State must keep its invariants.
 //
@@ -227,7 +227,7 @@ func limitsOf(seq int) Limits {
 	return DefaultLimits()
 }
 
-// refModel is the reference: DESIGN.md's rules 1 to 5, written out plainly.
+// refModel is the reference: the rules 1 to 5 of docs/design.md, written out plainly.
 type refModel struct {
 	keyCap, timelineCap int
 

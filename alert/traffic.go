@@ -103,7 +103,7 @@ func (s *State) applyVerdict(ev Event, m Mark, keys []string, now time.Time) (Ou
 	return OutcomeUpdated, ""
 }
 
-// applyNoVerdict applies a canceled or skipped pipeline (rules 3 and 9):
+// applyNoVerdict applies a canceled or skipped pipeline (rules 2 and 9):
 // it says nothing about the code, so it pages nobody when a newer pipeline
 // has been seen, may raise an open alert's severity but never lowers it,
 // and opens an alert only after a hold that lets a successor show up.

@@ -107,6 +107,14 @@ func quoteValue(s string) string {
 // are left out: the alert lives on in the run they continued into. A
 // non-empty exactRef is a ref the query only narrows down to: the alerts
 // listed must be filtered to it (see refClause).
+// Clauses on Temporal's own ExecutionStatus: an active alert's run is
+// running; a resolved one has completed, and the runs it continued as new
+// from are not alerts of their own.
+const (
+	running      = "ExecutionStatus = 'Running'"
+	notContinued = "ExecutionStatus != 'ContinuedAsNew'"
+)
+
 func listQuery(q map[string][]string) (query, exactRef string, bad *ErrorAnswer) {
 	get := func(name string) string {
 		if v := q[name]; len(v) > 0 {
@@ -114,23 +122,24 @@ func listQuery(q map[string][]string) (query, exactRef string, bad *ErrorAnswer)
 		}
 		return ""
 	}
-	clauses := []string{"WorkflowType = 'AlertWorkflow'"}
-	switch status := strings.ToLower(get("status")); status {
+	status := func(s alert.Status) string { return workflows.AttrStatus.GetName() + " = " + quoteValue(string(s)) }
+	clauses := []string{"WorkflowType = " + quoteValue(workflows.WorkflowType)}
+	switch st := strings.ToLower(get("status")); st {
 	case "", "active":
-		clauses = append(clauses, "(AlertStatus = 'open' OR AlertStatus = 'acknowledged')", "ExecutionStatus = 'Running'")
+		clauses = append(clauses, "("+status(alert.StatusOpen)+" OR "+status(alert.StatusAcknowledged)+")", running)
 	case string(alert.StatusOpen), string(alert.StatusAcknowledged):
-		clauses = append(clauses, "AlertStatus = "+quoteValue(status), "ExecutionStatus = 'Running'")
+		clauses = append(clauses, status(alert.Status(st)), running)
 	case string(alert.StatusResolved):
-		clauses = append(clauses, "AlertStatus = 'resolved'", "ExecutionStatus != 'ContinuedAsNew'")
+		clauses = append(clauses, status(alert.StatusResolved), notContinued)
 	case "all":
-		clauses = append(clauses, "ExecutionStatus != 'ContinuedAsNew'")
+		clauses = append(clauses, notContinued)
 	default:
 		return "", "", &ErrorAnswer{Field: "status", Error: "status must be one of active (the default), open, acknowledged, resolved, all"}
 	}
 	if sev := strings.ToUpper(get("severity")); sev != "" {
 		switch alert.Severity(sev) {
 		case alert.SeverityHigh, alert.SeverityMedium, alert.SeverityLow:
-			clauses = append(clauses, "AlertSeverity = "+quoteValue(sev))
+			clauses = append(clauses, workflows.AttrSeverity.GetName()+" = "+quoteValue(sev))
 		default:
 			return "", "", &ErrorAnswer{Field: "severity", Error: "severity must be one of HIGH, MEDIUM, LOW"}
 		}
@@ -140,7 +149,7 @@ func listQuery(q map[string][]string) (query, exactRef string, bad *ErrorAnswer)
 		if err != nil || id <= 0 {
 			return "", "", &ErrorAnswer{Field: "project_id", Error: "project_id must be a positive integer"}
 		}
-		clauses = append(clauses, "GitLabProjectID = "+strconv.FormatInt(id, 10))
+		clauses = append(clauses, workflows.AttrProjectID.GetName()+" = "+strconv.FormatInt(id, 10))
 	}
 	if v := q["ref"]; len(v) > 0 && v[0] != "" {
 		if !utf8.ValidString(v[0]) {
@@ -173,11 +182,11 @@ func refClause(ref string) (clause string, narrowed bool) {
 	i := strings.IndexAny(ref, `\"`)
 	switch {
 	case i < 0:
-		return "GitLabRef = " + quoteValue(ref), false
+		return workflows.AttrRef.GetName() + " = " + quoteValue(ref), false
 	case i == 0:
 		return "", true
 	}
-	return "GitLabRef STARTS_WITH " + quoteValue(ref[:i]), true
+	return workflows.AttrRef.GetName() + " STARTS_WITH " + quoteValue(ref[:i]), true
 }
 
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {

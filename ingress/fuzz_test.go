@@ -22,7 +22,7 @@ import (
 // minimisation budget (60 s an input) a short run spends its time
 // minimising the first new input instead of fuzzing.
 //
-// FuzzParsePipelineEvent (gitlab_scan_test.go) holds the parser to the
+// FuzzParsePipelineEvent (gitlab_decode_test.go) holds the parser to the
 // encoding/json decoder it replaced; FuzzPipelineEventProperties holds it to
 // what the rest of alertflow relies on, whatever the body.
 

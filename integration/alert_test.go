@@ -53,6 +53,7 @@ func waitListed(t *testing.T, query, id string) {
 }
 
 func TestAnAlertOpensChangesSeverityAndResolvesThroughTheRealIntake(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 
 	a := s.mustSignal(payload(t, 1, "master", 31, "canceled"))
@@ -95,6 +96,7 @@ func TestAnAlertOpensChangesSeverityAndResolvesThroughTheRealIntake(t *testing.T
 }
 
 func TestAGreenPipelineWithNoOpenAlertCreatesNoWorkflow(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 	a := s.post(payload(t, 2, "master", 40, "success"))
 	if a.code != http.StatusAccepted || a.Action != ingress.ActionNone || a.Reason != "no open alert" {
@@ -107,6 +109,7 @@ func TestAGreenPipelineWithNoOpenAlertCreatesNoWorkflow(t *testing.T) {
 }
 
 func TestAWorkerRestartedBetweenTwoEventsLosesNothing(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 	s.mustSignal(payload(t, 3, "master", 50, "failed"))
 	s.waitState("3-master", func(st *alert.State) error {
@@ -140,6 +143,7 @@ func TestAWorkerRestartedBetweenTwoEventsLosesNothing(t *testing.T) {
 }
 
 func TestAFailureAfterAResolvedAlertStartsANewRunUnderTheSameID(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 	first := s.mustSignal(payload(t, 4, "release/1.x", 60, "failed"))
 	s.mustSignal(payload(t, 4, "release/1.x", 61, "success"))
@@ -162,6 +166,7 @@ func TestAFailureAfterAResolvedAlertStartsANewRunUnderTheSameID(t *testing.T) {
 }
 
 func TestARefOutsideASCIIIsEncodedInTheIDAndReadableInSearch(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 	a := s.mustSignal(payload(t, 5, "feature/ümlaut", 70, "failed"))
 	if a.AlertID != "5-feature/%C3%BCmlaut" {
@@ -199,6 +204,7 @@ func (s *stack) eventTypes(id string) ([]enumspb.EventType, error) {
 // activity task; the first task does not set again the search attributes
 // and memo the intake started the alert with.
 func TestAnAlertCostsTheServerOneWorkflowTaskPerEventAndNoActivity(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 	s.mustSignal(payload(t, 6, "master", 60, "failed"))
 	var opening []enumspb.EventType

@@ -14,6 +14,7 @@ import (
 // and only they: Temporal's SQLite visibility store matches no literal to
 // such a value, so the API narrows by prefix and filters what comes back.
 func TestTheRefFilterFindsRefsWithABackslashOrADoubleQuote(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 	const project = 190
 	refs := []string{`fix\win`, `fix\winter`, `say-"hi"`, `"quoted"`, `it's\"both`, `fix`}
@@ -37,6 +38,7 @@ func TestTheRefFilterFindsRefsWithABackslashOrADoubleQuote(t *testing.T) {
 // server; one it did not give out is refused at once, not after Temporal's
 // retries.
 func TestPageTokensRoundTripAndForeignOnesAre400AtOnce(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 	for i := range 3 {
 		s.mustSignal(payload(t, 191, "page-"+string(rune('a'+i)), int64(i+1), "failed"))

@@ -26,11 +26,12 @@ import (
 // resolved notification so that the first run stays in its closing window
 // while a failure, a success and another failure arrive.
 func TestAFailureAfterASecondResolveInOneClosingWindowOpensAThirdAlert(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	requireServer(t)
 	const secret = "reliability-secret"
 	rc, receiver := newScriptedReceiver(t, secret)
 	rc.holdKind = contract.KindResolved
-	s := newStackWith(t, webhook.New(receiver.URL, secret, notify.DefaultHTTPClient()))
+	s := newStackWith(t, webhook.New(receiver.URL+rc.path, secret, notify.DefaultHTTPClient()))
 	const id = "190-main"
 	ctx := context.Background()
 

@@ -41,6 +41,7 @@ func recordHistory(t *testing.T, name, id string) {
 }
 
 func TestRemindersFireOnARealServerAndStopOnAcknowledge(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 	tokens, err := ingress.ParseTokens("gitlab=" + sourceToken)
 	if err != nil {

@@ -28,11 +28,12 @@ func isOpen(st *alert.State) error {
 }
 
 func TestTheTemporalCLIAcknowledgesByUpdateAndResolvesBySignal(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 	s.mustSignal(payload(t, 10, "master", 100, "failed"))
 	s.waitState("10-master", isOpen)
 
-	// The exact spellings the README gives, through the real binary.
+	// The exact spellings docs/api.md gives, through the real binary.
 	out := temporalCLI(t, "workflow", "update", "execute", "--workflow-id", "10-master",
 		"--name", "acknowledge", "--input", `{"by":"bob","note":"looking"}`)
 	st := s.waitState("10-master", func(st *alert.State) error {
@@ -65,6 +66,7 @@ func TestTheTemporalCLIAcknowledgesByUpdateAndResolvesBySignal(t *testing.T) {
 }
 
 func TestTheTemporalCLIRejectsAnUpdateWithoutBy(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 	s.mustSignal(payload(t, 11, "master", 110, "failed"))
 	s.waitState("11-master", isOpen)
@@ -140,6 +142,7 @@ func (s *stack) waitListedByAPI(params url.Values, id string) ingress.AlertSumma
 }
 
 func TestTheRESTAPIListsShowsAcknowledgesAndResolves(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	s := newStack(t)
 	const ref = "fix/it's-broken"
 	a := s.mustSignal(payload(t, 12, ref, 120, "failed"))
@@ -203,6 +206,7 @@ func TestTheRESTAPIListsShowsAcknowledgesAndResolves(t *testing.T) {
 // more than the server lets one run take: continue-as-new must carry the
 // alert across runs with every event counted.
 func TestAStormOfSignalsOnOneAlert(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	if testing.Short() {
 		t.Skip("the 10 000-signal storm takes about a minute; skipped with -short")
 	}

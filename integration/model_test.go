@@ -7,7 +7,7 @@ import (
 )
 
 // This file is the reference model the reliability tests compare alertflow
-// with: a few lines per rule of DESIGN.md, written without alert.State so
+// with: a few lines per rule of docs/design.md, written without alert.State so
 // that a mistake in the domain code is not copied into the expectation.
 //
 // The model is sequential: it sees the deliveries of one branch (project
@@ -47,7 +47,7 @@ func (e pipelineEvent) severity() alert.Severity {
 
 func (e pipelineEvent) String() string { return fmt.Sprintf("#%d %s", e.pipeline, e.status) }
 
-// severityRank orders severities as rule 1 of DESIGN.md does.
+// severityRank orders severities as rule 1 of docs/design.md does.
 func severityRank(s alert.Severity) int {
 	switch s {
 	case alert.SeverityLow:

@@ -2,15 +2,10 @@ package integration
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,76 +18,17 @@ import (
 	"github.com/alertflow/alertflow/notify/webhook/contract"
 )
 
-// notificationReceiver is a webhook receiver as an integrator would write
-// one: it checks the signature of every request and dedupes by notification
-// id. It is unavailable (503) for the first failFirst attempts of every
-// notification, then accepts it.
-type notificationReceiver struct {
-	secret    string
-	failFirst int
-	// path, when set, is the only path it takes requests on: a retry
-	// from another test, to a port that test's receiver has freed, gets
-	// 404 and is not counted.
-	path string
-
-	mu       sync.Mutex
-	attempts map[string]int // by notification id
-	accepted []contract.Payload
-	refused  []string // why requests were refused, for the failure message
-}
-
-func (rc *notificationReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if rc.path != "" && r.URL.Path != rc.path {
-		http.NotFound(w, r)
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	refuse := func(code int, why string) {
-		rc.refused = append(rc.refused, why)
-		http.Error(w, why, code)
-	}
-	if err != nil {
-		refuse(http.StatusBadRequest, "unreadable body: "+err.Error())
-		return
-	}
-	if !contract.Verify(rc.secret, body, r.Header.Get(contract.HeaderSignature)) {
-		refuse(http.StatusUnauthorized, fmt.Sprintf("bad signature %q", r.Header.Get(contract.HeaderSignature)))
-		return
-	}
-	var p contract.Payload
-	if err := json.Unmarshal(body, &p); err != nil {
-		refuse(http.StatusBadRequest, "malformed payload: "+err.Error())
-		return
-	}
-	if p.ID == "" || r.Header.Get(contract.HeaderIdempotencyKey) != p.ID || r.Header.Get(contract.HeaderEvent) != string(p.Kind) {
-		refuse(http.StatusBadRequest, fmt.Sprintf("payload %s %q does not match headers %v", p.Kind, p.ID, r.Header))
-		return
-	}
-	rc.attempts[p.ID]++
-	if rc.attempts[p.ID] <= rc.failFirst {
-		http.Error(w, "try again", http.StatusServiceUnavailable)
-		return
-	}
-	rc.accepted = append(rc.accepted, p)
-}
-
-// receiverSeen is what a notificationReceiver has seen so far.
+// receiverSeen is what a scriptedReceiver has accepted so far, for the
+// checks and the failure message.
 type receiverSeen struct {
 	attempts map[string]int
 	accepted []contract.Payload
 	refused  []string
 }
 
-func (rc *notificationReceiver) seen() receiverSeen {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return receiverSeen{
-		attempts: maps.Clone(rc.attempts),
-		accepted: append([]contract.Payload(nil), rc.accepted...),
-		refused:  append([]string(nil), rc.refused...),
-	}
+func (rc *scriptedReceiver) seen() receiverSeen {
+	_, _, attempts, _, payloads, refused := rc.snapshot()
+	return receiverSeen{attempts: attempts, accepted: payloads, refused: refused}
 }
 
 func (r receiverSeen) String() string {
@@ -136,11 +72,11 @@ func (s *stack) unfinishedActivities(id, runID, name string) (unfinished []strin
 }
 
 func TestWebhookNotificationsAreSignedRetriedAndDeliveredOnceEach(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	requireServer(t)
 	const secret = "integration-webhook-secret"
-	rc := &notificationReceiver{secret: secret, failFirst: 2, attempts: map[string]int{}, path: "/" + t.Name()}
-	receiver := httptest.NewServer(rc) // listens on 127.0.0.1
-	t.Cleanup(receiver.Close)
+	rc, receiver := newScriptedReceiver(t, secret) // listens on 127.0.0.1
+	rc.failFirst = 2
 	s := newStackWith(t, webhook.New(receiver.URL+rc.path, secret, notify.DefaultHTTPClient()))
 
 	opened := s.mustSignal(payload(t, 20, "master", 200, "failed"))

@@ -45,6 +45,7 @@ func (b *lockedBuffer) String() string {
 // error page must not carry the URL's secrets into the worker's log, the
 // activity failures, `temporal workflow describe` or the history.
 func TestAReceiverThatEchoesItsURLLeavesNoSecretInLogsOrHistory(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	requireServer(t)
 	const (
 		hookPath = "/hooks/T0001/B0002/pathsecret"

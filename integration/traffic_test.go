@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -135,7 +134,7 @@ func (g *gitlab) pipeline(d delivery) answer {
 
 // notified returns the kinds of notification the receiver accepted for
 // one alert, in order, with the severity each showed.
-func notified(rc *notificationReceiver, alertID string) []string {
+func notified(rc *scriptedReceiver, alertID string) []string {
 	var got []string
 	for _, p := range rc.seen().accepted {
 		if p.Alert.ID == alertID {
@@ -168,10 +167,9 @@ func (g *gitlab) lastRun(id string) (*alert.State, enumspb.WorkflowExecutionStat
 }
 
 func TestRealGitLabDeliverySequences(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	requireServer(t)
-	rc := &notificationReceiver{secret: "traffic-secret", attempts: map[string]int{}, path: "/" + t.Name()}
-	receiver := httptest.NewServer(rc)
-	t.Cleanup(receiver.Close)
+	rc, receiver := newScriptedReceiver(t, "traffic-secret")
 	in := workflows.Input{Rules: alert.Rules{Hold: trafficHold}}
 	s := newStackConfig(t, webhook.New(receiver.URL+rc.path, rc.secret, notify.DefaultHTTPClient()), in)
 	g := &gitlab{t: t, s: s, project: 31}
@@ -436,10 +434,9 @@ func (g *gitlab) deleteBranch() answer {
 }
 
 func TestAnAlertWithNoEventForTheIntervalResolvesItselfEndToEnd(t *testing.T) {
+	t.Parallel() // own task queue and project ids
 	requireServer(t)
-	rc := &notificationReceiver{secret: "auto-resolve-secret", attempts: map[string]int{}, path: "/" + t.Name()}
-	receiver := httptest.NewServer(rc)
-	t.Cleanup(receiver.Close)
+	rc, receiver := newScriptedReceiver(t, "auto-resolve-secret")
 	s := newStackConfig(t, webhook.New(receiver.URL+rc.path, rc.secret, notify.DefaultHTTPClient()),
 		workflows.Input{AutoResolveAfter: 3 * time.Second})
 	g := &gitlab{t: t, s: s, project: 32}

@@ -14,6 +14,10 @@ import (
 	"github.com/alertflow/alertflow/alert"
 )
 
+// WorkflowType is the type name AlertWorkflow is registered and listed
+// under (the SDK names a workflow after its function).
+const WorkflowType = "AlertWorkflow"
+
 // Search attributes an alert keeps current, so that the Web UI and
 // `temporal workflow list --query "AlertStatus='open'"` can filter alerts.
 var (

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +119,14 @@ func unescapedAt(s, bad string) int {
 			return at
 		}
 		from = at + 1
+	}
+}
+
+func TestWorkflowTypeIsTheNameTheSDKGivesAlertWorkflow(t *testing.T) {
+	// The SDK registers a workflow function under the last element of its
+	// name; the REST API lists alerts by WorkflowType.
+	full := runtime.FuncForPC(reflect.ValueOf(AlertWorkflow).Pointer()).Name()
+	if got := full[strings.LastIndex(full, ".")+1:]; got != WorkflowType {
+		t.Fatalf("AlertWorkflow is registered as %q, WorkflowType says %q", got, WorkflowType)
 	}
 }

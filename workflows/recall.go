@@ -45,7 +45,7 @@ func NewRecaller(c client.Client) *Recaller {
 // listed status.
 func (r *Recaller) RecallMemory(ctx context.Context, workflowID, runID string) (*alert.Memory, error) {
 	resp, err := r.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace: activity.GetInfo(ctx).WorkflowNamespace,
+		Namespace: activity.GetInfo(ctx).Namespace,
 		PageSize:  recallRuns,
 		Query:     "WorkflowId = " + quoteQueryValue(workflowID),
 	})

@@ -161,7 +161,7 @@ func TestPayloadCarriesEachTransitionsDetails(t *testing.T) {
 	}
 }
 
-// The example in testdata is the one the README shows; this keeps the
+// The example in testdata is the one docs/notifications.md shows; this keeps the
 // schema from drifting away from what receivers were told. Regenerate with
 // ALERTFLOW_UPDATE_GOLDEN=1 after a deliberate change (a new version).
 func TestPayloadMatchesTheDocumentedExample(t *testing.T) {

@@ -12,8 +12,8 @@
 //     intake of bin/alertflow serve, whose worker runs AlertWorkflow.
 //
 // Both loads send the same webhooks to the same number of alerts with the
-// same concurrency. afbench prints a table, the ratios and the targets of
-// issue 6, and writes them as JSON.
+// same concurrency. afbench prints a table, the ratios and the performance
+// targets (docs/performance.md), and writes them as JSON.
 package main
 
 import (

@@ -140,7 +140,7 @@ type Open struct {
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
 }
 
-// Target is one target of issue 6 and whether the run met it.
+// Target is one performance target (docs/performance.md) and whether the run met it.
 type Target struct {
 	Name string `json:"name"`
 	Want string `json:"want"`
@@ -190,7 +190,7 @@ func loadAverage() string {
 	return strings.Join(strings.Fields(string(b))[:min(3, len(strings.Fields(string(b))))], " ")
 }
 
-// evaluate checks the results against the targets of issue 6.
+// evaluate checks the results against the performance targets.
 func (r *Results) evaluate() {
 	for _, s := range r.Scenarios {
 		switch {

@@ -4,31 +4,74 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/alertflow/alertflow/alert"
 )
 
-// ParsePipelineEvent scans JSON itself; these tests hold it to what
+// ParsePipelineEvent reads JSON with jsontext; these tests hold it to what
 // encoding/json, which it replaced, accepts and decodes.
 
-func TestCheckJSONAcceptsWhatEncodingJSONAccepts(t *testing.T) {
+// UnmarshalJSON lets the reference parser below decode timestamps as
+// ParsePipelineEvent does.
+func (t *gitlabTime) UnmarshalJSON(b []byte) error {
+	var s *string
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.err = errors.New("must be a timestamp string")
+		return nil
+	}
+	if s != nil {
+		t.parse(*s)
+	}
+	return nil
+}
+
+func TestParseFindsMalformedWhatEncodingJSONFindsMalformed(t *testing.T) {
 	inputs := []string{
 		``, ` `, `{}`, `[]`, `{`, `}`, `[`, `]`, `{"a":1}`, ` {"a" : [1, 2.5, -3e2, true, false, null] } `,
 		`{"a":1,}`, `[1,]`, `{"a"}`, `{"a":}`, `{a:1}`, `{"a":1 "b":2}`, `[1 2]`, `{} {}`, `{}x`, `"\u00e9"`,
-		`"\x"`, `"\u12"`, `"\u12G4"`, "\"a\tb\"", "\"a\x01b\"", `"\"\\\/\b\f\n\r\t"`, "\"\xff\xfe\"",
+		`"\x"`, `"\u12"`, `"\u12G4"`, "\"a\tb\"", "\"a\x01b\"", `"\"\\\/\b\f\n\r\t"`, "\"\xff\xfe\"", `"\ud800"`,
 		`-`, `-0`, `01`, `1.`, `.5`, `1e`, `1e+`, `1E-5`, `-1.5e+10`, `+1`, `0x10`, `1.5.5`,
 		`tru`, `true`, `truex`, `nul`, `null`, `nulll`, `[true,false,null]`, `"unterminated`, `"a\`,
+		strings.Repeat("[", 9999) + strings.Repeat("]", 9999),
 		strings.Repeat("[", 10000) + strings.Repeat("]", 10000),
-		strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
 		`{"builds":[{"name":"a]}\"{[","status":"failed"}]}`,
 	}
 	for _, in := range inputs {
-		_, msg := checkJSON([]byte(in), nil)
-		if got, want := msg == "", json.Valid([]byte(in)); got != want {
-			t.Errorf("checkJSON(%.40q): valid=%v (%s), encoding/json says %v", in, got, msg, want)
+		// Inside a member, so that what is not an object is read too.
+		body := []byte(`{"object_kind":"pipeline","x":` + in + `}`)
+		_, _, err := ParsePipelineEvent(body)
+		var pe *PayloadError
+		malformed := errors.As(err, &pe) && strings.HasPrefix(pe.Reason, "malformed JSON")
+		if want := !json.Valid(body); malformed != want {
+			t.Errorf("%.40q: err %v, want malformed: %v", in, err, want)
+		}
+	}
+	for _, in := range []string{``, ` `, `[]`, `"x"`, `{} {}`, `{}x`, `{"object_kind":"pipeline"} {}`} {
+		_, _, err := ParsePipelineEvent([]byte(in))
+		var pe *PayloadError
+		if !errors.As(err, &pe) || !strings.HasPrefix(pe.Reason, "malformed JSON") {
+			t.Errorf("%q: err %v, want malformed JSON", in, err)
+		}
+	}
+}
+
+func TestADuplicateMemberIs400SayingSo(t *testing.T) {
+	for _, tt := range []struct{ body, field string }{
+		{`{"project":{"id":1},"project":{"id":2},"object_attributes":{"id":2,"ref":"m","status":"failed"}}`, "project"},
+		{`{"project":{"id":1},"object_attributes":{"id":2,"id":3,"ref":"m","status":"failed"}}`, "object_attributes.id"},
+		{`{"project":{"id":1},"object_attributes":{"id":2,"ref":"m","status":"running"},"builds":[{"name":"a","name":"b"}]}`, "builds.0.name"},
+	} {
+		_, _, err := ParsePipelineEvent([]byte(tt.body))
+		var pe *PayloadError
+		if !errors.As(err, &pe) || pe.Field != tt.field || !strings.Contains(pe.Reason, "duplicate") {
+			t.Errorf("%s: err %v, want a PayloadError naming %s as a duplicate", tt.body, err, tt.field)
 		}
 	}
 }
@@ -150,6 +193,14 @@ func FuzzParsePipelineEvent(f *testing.F) {
 	f.Add([]byte(`{"object_kind":"pipeline","project":{"id":1,"ID":2},"object_attributes":{"id":2,"ref":"m\u00fc","status":"failed","duration":1.5},"builds":null,"user":null}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ev, isPipeline, err := ParsePipelineEvent(body)
+		if pe, ok := err.(*PayloadError); ok && strings.HasPrefix(pe.Reason, "duplicate member") {
+			// encoding/json takes the last of two members of one name;
+			// jsontext refuses them, and so does the parser.
+			if jsontext.Value(body).IsValid(jsontext.AllowInvalidUTF8(true)) {
+				t.Fatalf("%v, but jsontext finds no duplicate", err)
+			}
+			return
+		}
 		if _, malformed := err.(*PayloadError); malformed && strings.HasPrefix(err.(*PayloadError).Reason, "malformed JSON") {
 			if json.Valid(body) && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
 				t.Fatalf("%v, but encoding/json finds the body well-formed", err)
@@ -178,4 +229,31 @@ func FuzzParsePipelineEvent(f *testing.F) {
 			t.Fatalf("event differs from the replaced parser's\n got %+v\nwant %+v", ev, want)
 		}
 	})
+}
+
+func TestJobsSkippedForAnEarlierStatusAreReadWhenALaterOneNeedsThem(t *testing.T) {
+	// encoding/json matches member names in any case, and the last wins:
+	// the jobs were skipped for "running", then the status became "failed".
+	body := []byte(`{"project":{"id":1},"object_attributes":{"id":2,"ref":"m","status":"running"},
+		"builds":[{"name":"unit","status":"failed"},{"name":"lint","status":"success"}],
+		"Object_Attributes":{"status":"failed"}}`)
+	ev, _, err := ParsePipelineEvent(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Pipeline.Status != "failed" || len(ev.Pipeline.FailedJobs) != 1 || ev.Pipeline.FailedJobs[0].Name != "unit" {
+		t.Fatalf("status %q, failed jobs %+v; want failed with the job unit", ev.Pipeline.Status, ev.Pipeline.FailedJobs)
+	}
+}
+
+func TestAWebhookWithADuplicateMemberIsAnswered400NamingIt(t *testing.T) {
+	body := []byte(`{"object_kind":"pipeline","project":{"id":1},"object_attributes":{"id":2,"ref":"m","status":"failed","status":"success"}}`)
+	h := newHarness(t, 0)
+	code, answer := postHostile(t, h, body)
+	if code != http.StatusBadRequest || answer["field"] != "object_attributes.status" || !strings.Contains(fmt.Sprint(answer["error"]), "duplicate") {
+		t.Fatalf("%d %v, want 400 naming object_attributes.status as a duplicate", code, answer)
+	}
+	if h.temporal.calls() != 0 {
+		t.Fatal("a body with a duplicate member reached Temporal")
+	}
 }
