@@ -64,6 +64,9 @@ type options struct {
 	out             string
 	keep            bool
 	merge           bool
+	notifyRates     []float64
+	notifyFor       time.Duration
+	notifyWarmup    time.Duration
 }
 
 func main() {
@@ -71,7 +74,7 @@ func main() {
 		os.Exit(baselineWorker(os.Args[2:]))
 	}
 	var o options
-	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k,memory,flood", "comma-separated scenarios: spread, hot, mixed, open10k, memory, flood")
+	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k,memory,flood", "comma-separated scenarios: spread, hot, mixed, open10k, memory, flood, notify (not run unless named: about 2 × -rounds × -notify-for per rate)")
 	flag.IntVar(&o.rounds, "rounds", 3, "measured rounds of each load per scenario, alternating")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "webhooks in flight at once, for both loads")
 	flag.IntVar(&o.branches, "branches", 1000, "spread: project-branches per round")
@@ -84,6 +87,9 @@ func main() {
 	flag.DurationVar(&o.floodFor, "flood-for", 13*time.Second, "flood: how long the deliveries are spread over, evenly")
 	flag.IntVar(&o.floodSenders, "flood-senders", 64, "flood: deliveries in flight at most, so a slow intake does not slow the flood down")
 	flag.DurationVar(&o.floodDrain, "flood-drain", 5*time.Minute, "flood: how long the alert may take after the last answer to count every accepted delivery")
+	rates := flag.String("notify-rates", "10,30,50", "notify: failed pipelines a second, on distinct branches, one rate after the other")
+	flag.DurationVar(&o.notifyFor, "notify-for", time.Minute, "notify: how long each round of each load sends at its rate")
+	flag.DurationVar(&o.notifyWarmup, "notify-warmup", 15*time.Second, "notify: how much of the start of each round is left out of the figures")
 	flag.IntVar(&o.jobs, "jobs", 20, "jobs in the builds array of every webhook")
 	flag.BoolVar(&o.split, "split", false, "run alertflow's intake and worker in processes of their own, as docker-compose.yml does, rather than both in one (alertflow serve, as make run runs them)")
 	flag.BoolVar(&o.sameCalls, "same-calls", true, "also run the baseline with the start options alertflow sends (search attributes, memo, summary, details): the yardstick of the spread targets")
@@ -95,6 +101,11 @@ func main() {
 	flag.BoolVar(&o.merge, "merge", false, "keep the other scenarios of the results file, replacing only those run now (each merged one carries its own date and load average)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory with the logs of every process")
 	flag.Parse()
+	var err error
+	if o.notifyRates, err = parseRates(*rates); err != nil {
+		fmt.Fprintln(os.Stderr, "afbench:", err)
+		os.Exit(2)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -61,12 +61,13 @@ type Scenario struct {
 	SettledRatio    float64 `json:"settled_ratio,omitempty"`
 	// SameCalls is the baseline making the calls alertflow makes, start
 	// options included, and the ratios of alertflow to it.
-	SameCalls                *Load   `json:"baseline_same_calls,omitempty"`
-	SameCallsThroughputRatio float64 `json:"same_calls_throughput_ratio,omitempty"`
-	SameCallsP99Ratio        float64 `json:"same_calls_p99_ratio,omitempty"`
-	Open                     *Open   `json:"open,omitempty"`
-	Memory                   *Memory `json:"memory,omitempty"`
-	Floods                   []Flood `json:"floods,omitempty"`
+	SameCalls                *Load        `json:"baseline_same_calls,omitempty"`
+	SameCallsThroughputRatio float64      `json:"same_calls_throughput_ratio,omitempty"`
+	SameCallsP99Ratio        float64      `json:"same_calls_p99_ratio,omitempty"`
+	Open                     *Open        `json:"open,omitempty"`
+	Memory                   *Memory      `json:"memory,omitempty"`
+	Floods                   []Flood      `json:"floods,omitempty"`
+	Notify                   []NotifyRate `json:"notify,omitempty"`
 	// Date and LoadAverage are set on a scenario merged into the results
 	// of an earlier run (-merge): its own, not the file's.
 	Date        *time.Time `json:"date,omitempty"`
@@ -227,6 +228,8 @@ func (r *Results) evaluate() {
 				got, met = fmt.Sprintf("p99 %.3f ms at the ingress (%d webhooks)", p.P99, p.N), p.P99 < 1
 			}
 			r.Targets = append(r.Targets, Target{"mixed no alert", "webhooks that touch no alert (ignored, none): p99 < 1 ms at the ingress", got, met})
+		case s.Name == "notify":
+			r.Targets = append(r.Targets, notifyTargets(s.Notify)...)
 		case s.Name == "flood":
 			r.Targets = append(r.Targets, floodTargets(s.Floods)...)
 		case s.Name == "memory" && s.Memory != nil:
@@ -297,6 +300,10 @@ func (r *Results) print(w io.Writer) {
 		if len(s.Floods) > 0 {
 			fmt.Fprintln(w)
 			printFloods(w, s.Floods)
+		}
+		if len(s.Notify) > 0 {
+			fmt.Fprintln(w)
+			printNotify(w, s.Notify)
 		}
 		if s.Alertflow == nil {
 			continue

@@ -51,14 +51,18 @@ func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario
 		"open10k": nil,
 		"memory":  nil,
 		"flood":   nil,
+		"notify":  nil,
 	}
 	buildRound, ok := build[name]
 	if !ok {
-		return nil, errors.New("no such scenario (spread, hot, mixed, open10k, memory, flood)")
+		return nil, errors.New("no such scenario (spread, hot, mixed, open10k, memory, flood, notify)")
 	}
 	queue := fmt.Sprintf("afbench-%d-%s", b.offset/100_000_000, name)
-	if name == "flood" {
+	switch name {
+	case "flood":
 		return b.floodScenario(ctx, index, name, queue)
+	case "notify":
+		return b.notifyScenario(ctx, index, name, queue)
 	}
 	af, err := b.startAlertflow(ctx, name, queue+"-alertflow")
 	if err != nil {
