@@ -116,11 +116,22 @@ func webhookSender(url, token string, concurrency int) sender {
 			return false, fmt.Errorf("read answer to webhook: %w", err)
 		}
 		var answer ingress.WebhookAnswer
-		if resp.StatusCode != http.StatusAccepted || json.Unmarshal(body, &answer) != nil || answer.Action != r.want {
+		if resp.StatusCode != http.StatusAccepted || json.Unmarshal(body, &answer) != nil || !answers(r.want, answer.Action) {
 			return false, fmt.Errorf("webhook for %s answered %d %s, want %s", r.alertID, resp.StatusCode, bytes.TrimSpace(body), r.want)
 		}
 		return true, nil
 	}
+}
+
+// answers says whether the intake's action fits a webhook that wants
+// want. A pipeline still under way (pending, running) is ignored by an
+// intake that does not forward progress; one that does signals it to an
+// alert that exists and answers none where there is no alert.
+func answers(want, action string) bool {
+	if want == ignored {
+		return action == ignored || action == ingress.ActionNone || action == signaled
+	}
+	return action == want
 }
 
 // baselineSender makes the raw SDK call for each webhook alertflow would

@@ -41,27 +41,35 @@ import (
 
 // options are afbench's flags.
 type options struct {
-	scenarios     string
-	rounds        int
-	concurrency   int
-	branches      int
-	hotEvents     int
-	mixedBranches int
-	openAlerts    int
-	querySample   int
-	openDrain     time.Duration
-	jobs          int
-	sameCalls     bool
-	split         bool
-	settleTimeout time.Duration
-	alertflowBin  string
-	temporalBin   string
-	template      string
-	cluster       bool
-	clusterScript string
-	beside        string
-	out           string
-	keep          bool
+	scenarios       string
+	rounds          int
+	concurrency     int
+	branches        int
+	hotEvents       int
+	mixedBranches   int
+	openAlerts      int
+	querySample     int
+	openDrain       time.Duration
+	floodDeliveries int
+	floodFor        time.Duration
+	floodSenders    int
+	floodDrain      time.Duration
+	jobs            int
+	sameCalls       bool
+	split           bool
+	settleTimeout   time.Duration
+	alertflowBin    string
+	temporalBin     string
+	template        string
+	cluster         bool
+	clusterScript   string
+	beside          string
+	out             string
+	keep            bool
+	merge           bool
+	notifyRates     []float64
+	notifyFor       time.Duration
+	notifyWarmup    time.Duration
 }
 
 func main() {
@@ -69,7 +77,7 @@ func main() {
 		os.Exit(baselineWorker(os.Args[2:]))
 	}
 	var o options
-	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k,memory", "comma-separated scenarios: spread, hot, mixed, open10k, memory")
+	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k,memory,flood", "comma-separated scenarios: spread, hot, mixed, open10k, memory, flood, notify (not run unless named: about 2 × -rounds × -notify-for per rate)")
 	flag.IntVar(&o.rounds, "rounds", 3, "measured rounds of each load per scenario, alternating")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "webhooks in flight at once, for both loads")
 	flag.IntVar(&o.branches, "branches", 1000, "spread: project-branches per round")
@@ -78,6 +86,13 @@ func main() {
 	flag.IntVar(&o.openAlerts, "open-alerts", 10_000, "open10k: alerts opened and left open")
 	flag.IntVar(&o.querySample, "query-sample", 1000, "open10k: alerts to query, evenly spread; 0 queries every one")
 	flag.DurationVar(&o.openDrain, "open-drain", 0, "open10k: wait up to this long for the server to work off the backlog before querying (0 queries at once)")
+	flag.IntVar(&o.floodDeliveries, "flood-deliveries", 4000, "flood: deliveries of the largest events to one branch, per flood")
+	flag.DurationVar(&o.floodFor, "flood-for", 13*time.Second, "flood: how long the deliveries are spread over, evenly")
+	flag.IntVar(&o.floodSenders, "flood-senders", 64, "flood: deliveries in flight at most, so a slow intake does not slow the flood down")
+	flag.DurationVar(&o.floodDrain, "flood-drain", 5*time.Minute, "flood: how long the alert may take after the last answer to count every accepted delivery")
+	rates := flag.String("notify-rates", "10,30,50", "notify: failed pipelines a second, on distinct branches, one rate after the other")
+	flag.DurationVar(&o.notifyFor, "notify-for", time.Minute, "notify: how long each round of each load sends at its rate")
+	flag.DurationVar(&o.notifyWarmup, "notify-warmup", 15*time.Second, "notify: how much of the start of each round is left out of the figures")
 	flag.IntVar(&o.jobs, "jobs", 20, "jobs in the builds array of every webhook")
 	flag.BoolVar(&o.split, "split", false, "run alertflow's intake and worker in processes of their own, as docker-compose.yml does, rather than both in one (alertflow serve, as make run runs them)")
 	flag.BoolVar(&o.sameCalls, "same-calls", true, "also run the baseline with the start options alertflow sends (search attributes, memo, summary, details): the yardstick of the spread targets")
@@ -86,11 +101,17 @@ func main() {
 	flag.StringVar(&o.temporalBin, "temporal", "bin/temporal", "the Temporal CLI alertflow dev runs the dev server with")
 	flag.StringVar(&o.template, "template", "testdata/pipeline-failed-branch.json", "the GitLab payload webhooks are built from")
 	flag.StringVar(&o.out, "json", "bench/results.json", "where to write the results")
+	flag.BoolVar(&o.merge, "merge", false, "keep the other scenarios of the results file, replacing only those run now (each merged one carries its own date and load average)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory with the logs of every process")
 	flag.BoolVar(&o.cluster, "cluster", false, "measure against make cluster's Temporal server on PostgreSQL (cluster/cluster.sh, started and deleted by afbench) instead of the dev server")
 	flag.StringVar(&o.clusterScript, "cluster-script", "cluster/cluster.sh", "-cluster: the script that starts the cluster")
 	flag.StringVar(&o.beside, "beside", "", "print this run's alertflow figures beside those of an earlier run's JSON (the dev server's bench/results.json)")
 	flag.Parse()
+	var err error
+	if o.notifyRates, err = parseRates(*rates); err != nil {
+		fmt.Fprintln(os.Stderr, "afbench:", err)
+		os.Exit(2)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -191,6 +212,11 @@ func run(ctx context.Context, o options) (err error) {
 		res.Scenarios = append(res.Scenarios, *s)
 	}
 	res.LoadAverage[1] = loadAverage()
+	if o.merge {
+		if res, err = merged(o.out, res); err != nil {
+			return err
+		}
+	}
 	res.evaluate()
 	res.print(os.Stdout)
 	if o.beside != "" {
@@ -273,11 +299,13 @@ func (a *alertflowProc) stop(grace time.Duration) {
 	}
 }
 
-func (b *bench) startAlertflow(ctx context.Context, scenario, queue string) (*alertflowProc, error) {
-	env := []string{
+// startAlertflow starts alertflow on queue with its default settings and
+// extra, a scenario's own settings (NAME=value).
+func (b *bench) startAlertflow(ctx context.Context, scenario, queue string, extra ...string) (*alertflowProc, error) {
+	env := append([]string{
 		"TEMPORAL_ADDRESS=" + b.address, "TEMPORAL_NAMESPACE=" + b.namespace, "ALERTFLOW_TASK_QUEUE=" + queue,
 		"ALERTFLOW_SOURCE_TOKENS=bench=" + b.token,
-	}
+	}, extra...)
 	start := func(name, command, logPath string) (*proc, string, error) {
 		listen, err := freeAddr()
 		if err != nil {

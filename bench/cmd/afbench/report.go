@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -60,11 +61,17 @@ type Scenario struct {
 	SettledRatio    float64 `json:"settled_ratio,omitempty"`
 	// SameCalls is the baseline making the calls alertflow makes, start
 	// options included, and the ratios of alertflow to it.
-	SameCalls                *Load   `json:"baseline_same_calls,omitempty"`
-	SameCallsThroughputRatio float64 `json:"same_calls_throughput_ratio,omitempty"`
-	SameCallsP99Ratio        float64 `json:"same_calls_p99_ratio,omitempty"`
-	Open                     *Open   `json:"open,omitempty"`
-	Memory                   *Memory `json:"memory,omitempty"`
+	SameCalls                *Load        `json:"baseline_same_calls,omitempty"`
+	SameCallsThroughputRatio float64      `json:"same_calls_throughput_ratio,omitempty"`
+	SameCallsP99Ratio        float64      `json:"same_calls_p99_ratio,omitempty"`
+	Open                     *Open        `json:"open,omitempty"`
+	Memory                   *Memory      `json:"memory,omitempty"`
+	Floods                   []Flood      `json:"floods,omitempty"`
+	Notify                   []NotifyRate `json:"notify,omitempty"`
+	// Date and LoadAverage are set on a scenario merged into the results
+	// of an earlier run (-merge): its own, not the file's.
+	Date        *time.Time `json:"date,omitempty"`
+	LoadAverage *[2]string `json:"load_average,omitempty"`
 }
 
 // Load is one load's measurements over all its rounds.
@@ -81,7 +88,12 @@ type Load struct {
 	// Ignored are the latencies of the webhooks to ignore, as the sender
 	// sees them, IngressMs as the intake's access log has them, by
 	// outcome (alertflow only).
-	Ignored   *Percentiles            `json:"ignored,omitempty"`
+	Ignored *Percentiles `json:"ignored,omitempty"`
+	// All are the latencies of every webhook, as the sender sees them.
+	All *Percentiles `json:"all,omitempty"`
+	// NoAlertMs are the intake's durations of the webhooks that touched
+	// no alert (answered ignored or none), from its access log.
+	NoAlertMs *Percentiles            `json:"no_alert_ms,omitempty"`
 	IngressMs map[string]*Percentiles `json:"ingress_ms,omitempty"`
 	// AfterBodyMs are the intake's durations from the moment the whole
 	// body was in: IngressMs less the time the sender took to send it.
@@ -207,10 +219,19 @@ func (r *Results) evaluate() {
 				Target{"spread p99", "alertflow <= 1.2 x baseline", fmt.Sprintf("%.2f x", s.P99Ratio), s.P99Ratio > 0 && s.P99Ratio <= 1.2})
 		case s.Name == "mixed":
 			got, met := "no access log", false
-			if p := s.Alertflow.IngressMs[ignored]; p != nil {
+			p := s.Alertflow.NoAlertMs
+			if p == nil {
+				// Results from before the intake answered none.
+				p = s.Alertflow.IngressMs[ignored]
+			}
+			if p != nil {
 				got, met = fmt.Sprintf("p99 %.3f ms at the ingress (%d webhooks)", p.P99, p.N), p.P99 < 1
 			}
-			r.Targets = append(r.Targets, Target{"mixed ignored", "p99 < 1 ms at the ingress, no Temporal call", got, met})
+			r.Targets = append(r.Targets, Target{"mixed no alert", "webhooks that touch no alert (ignored, none): p99 < 1 ms at the ingress", got, met})
+		case s.Name == "notify":
+			r.Targets = append(r.Targets, notifyTargets(s.Notify)...)
+		case s.Name == "flood":
+			r.Targets = append(r.Targets, floodTargets(s.Floods)...)
 		case s.Name == "memory" && s.Memory != nil:
 			r.Targets = append(r.Targets, memoryTargets(s.Memory)...)
 		case s.Name == "open10k" && s.Open != nil:
@@ -276,18 +297,31 @@ func (r *Results) print(w io.Writer) {
 			fmt.Fprintln(w)
 			printMemory(w, m)
 		}
+		if len(s.Floods) > 0 {
+			fmt.Fprintln(w)
+			printFloods(w, s.Floods)
+		}
+		if len(s.Notify) > 0 {
+			fmt.Fprintln(w)
+			printNotify(w, s.Notify)
+		}
 		if s.Alertflow == nil {
 			continue
 		}
 		if p := s.Alertflow.Ignored; p != nil {
-			fmt.Fprintf(w, "\n%s: %d ignored webhooks answered in p50 %.3f ms, p99 %.3f ms at the sender", s.Name, p.N, p.P50, p.P99)
-			if q := s.Alertflow.IngressMs[ignored]; q != nil {
-				fmt.Fprintf(w, "; p50 %.3f ms, p99 %.3f ms, max %.3f ms at the ingress", q.P50, q.P99, q.Max)
-			}
-			if q := s.Alertflow.AfterBodyMs[ignored]; q != nil {
-				fmt.Fprintf(w, "; p50 %.3f ms, p99 %.3f ms, max %.3f ms once the body was in", q.P50, q.P99, q.Max)
+			fmt.Fprintf(w, "\n%s: %d webhooks of pipelines under way (pending, running) answered in p50 %.3f ms, p99 %.3f ms at the sender", s.Name, p.N, p.P50, p.P99)
+			if a := s.Alertflow.All; a != nil {
+				fmt.Fprintf(w, "; all %d webhooks p50 %.3f ms, p99 %.3f ms", a.N, a.P50, a.P99)
 			}
 			fmt.Fprintln(w)
+			outcomes := slices.Sorted(maps.Keys(s.Alertflow.IngressMs))
+			for _, o := range outcomes {
+				q := s.Alertflow.IngressMs[o]
+				fmt.Fprintf(w, "  at the ingress, answered %-9s %6d: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", o, q.N, q.P50, q.P99, q.Max)
+			}
+			if q := s.Alertflow.NoAlertMs; q != nil {
+				fmt.Fprintf(w, "  at the ingress, touching no alert %6d: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", q.N, q.P50, q.P99, q.Max)
+			}
 		}
 		if o := s.Open; o != nil {
 			fmt.Fprintf(w, "\n%s: %d alerts opened, %d listed open by visibility; %d queried (p50 %.1f ms, p99 %.1f ms): %d open, %d failed; alertflow RSS %.0f MiB, peak %.0f MiB\n",
@@ -302,6 +336,30 @@ func (r *Results) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %s  %-22s want %s; got %s\n", mark, t.Name, t.Want, t.Got)
 	}
+}
+
+// merged returns the results stored at path with the scenarios of now in
+// place of those of the same name, each marked with now's date and load
+// average; the targets are evaluated again.
+func merged(path string, now *Results) (*Results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read results to merge into: %w", err)
+	}
+	var old Results
+	if err := json.Unmarshal(b, &old); err != nil {
+		return nil, fmt.Errorf("decode results to merge into (%s): %w", path, err)
+	}
+	for _, s := range now.Scenarios {
+		s.Date, s.LoadAverage = &now.Date, &now.LoadAverage
+		if i := slices.IndexFunc(old.Scenarios, func(o Scenario) bool { return o.Name == s.Name }); i >= 0 {
+			old.Scenarios[i] = s
+		} else {
+			old.Scenarios = append(old.Scenarios, s)
+		}
+	}
+	old.Targets = nil
+	return &old, nil
 }
 
 // write stores the results as indented JSON at path.

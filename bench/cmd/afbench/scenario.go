@@ -13,6 +13,7 @@ import (
 	batchpb "go.temporal.io/api/batch/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -49,12 +50,20 @@ func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario
 		"mixed":   func(base int64) (workload, error) { return b.gen.mixed(base, b.o.mixedBranches) },
 		"open10k": nil,
 		"memory":  nil,
+		"flood":   nil,
+		"notify":  nil,
 	}
 	buildRound, ok := build[name]
 	if !ok {
-		return nil, errors.New("no such scenario (spread, hot, mixed, open10k, memory)")
+		return nil, errors.New("no such scenario (spread, hot, mixed, open10k, memory, flood, notify)")
 	}
 	queue := fmt.Sprintf("afbench-%d-%s", b.offset/100_000_000, name)
+	switch name {
+	case "flood":
+		return b.floodScenario(ctx, index, name, queue)
+	case "notify":
+		return b.notifyScenario(ctx, index, name, queue)
+	}
 	af, err := b.startAlertflow(ctx, name, queue+"-alertflow")
 	if err != nil {
 		return nil, err
@@ -268,6 +277,15 @@ func (s *subject) summary() *Load {
 	sorted := latencies(s.samples, signaled)
 	l.P50Ms, l.P95Ms, l.P99Ms = ms(percentile(sorted, 50)), ms(percentile(sorted, 95)), ms(percentile(sorted, 99))
 	l.Ignored = percentiles(latencies(s.samples, ignored))
+	all := make([]time.Duration, 0, len(s.samples))
+	for _, x := range s.samples {
+		all = append(all, x.latency)
+	}
+	slices.Sort(all)
+	l.All = percentiles(all)
+	noAlert := slices.Concat(s.ingress[ignored], s.ingress[ingress.OutcomeNone])
+	slices.Sort(noAlert)
+	l.NoAlertMs = percentiles(noAlert)
 	for outcome, ds := range s.ingress {
 		slices.Sort(ds)
 		rest := s.afterBody[outcome]
