@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"go.temporal.io/api/serviceerror"
 )
 
 func TestAlertRatesLetABurstThroughThenAskToWait(t *testing.T) {
@@ -56,5 +58,47 @@ func TestAFloodOnOneAlertIsAnswered429WithoutReachingTemporal(t *testing.T) {
 	}
 	if n := h.temporal.calls(); n != 2 {
 		t.Fatalf("%d Temporal calls, want the 2 admitted deliveries only", n)
+	}
+}
+
+func TestPipelinesUnderWayOnABranchWithNoAlertAskTemporalOnceInAWhile(t *testing.T) {
+	h := newHarness(t, 0)
+	h.temporal.signalErr = serviceerror.NewNotFound("no such workflow")
+	for i := range 3 {
+		rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "running"))
+		if rec.Code != http.StatusAccepted || answer["action"] != "none" {
+			t.Fatalf("delivery %d: %d %v", i+1, rec.Code, answer)
+		}
+	}
+	if n := h.temporal.signalTries; n != 1 {
+		t.Fatalf("Temporal was asked %d times, want once", n)
+	}
+	// A success always asks: a resolve must never be missed.
+	h.temporal.signalErr = nil
+	if rec, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "success")); answer["action"] != "signaled" {
+		t.Fatalf("success: %d %v", rec.Code, answer)
+	}
+	// A running pipeline within the window is answered without a call...
+	if _, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "running")); answer["action"] != "none" {
+		t.Fatalf("running within the window: %v", answer)
+	}
+	// ...until this intake starts the alert itself.
+	if _, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "failed")); answer["action"] != "signaled" {
+		t.Fatalf("failed: %v", answer)
+	}
+	if _, answer := h.post(t, "/webhooks/gitlab?token="+testToken, pipelineHeader, withStatus(t, "running")); answer["action"] != "signaled" {
+		t.Fatalf("running once the alert exists: %v", answer)
+	}
+	if len(h.temporal.signals) != 2 {
+		t.Fatalf("%d plain signals, want the success and the last running", len(h.temporal.signals))
+	}
+}
+
+func TestNoAlertsForgetsAfterTheWindow(t *testing.T) {
+	n := newNoAlerts()
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	n.note("1-main", now)
+	if !n.none("1-main", now.Add(noAlertFor-time.Millisecond)) || n.none("1-main", now.Add(noAlertFor)) || n.none("1-other", now) {
+		t.Fatal("remembered the wrong IDs or for the wrong time")
 	}
 }

@@ -91,6 +91,8 @@ type Server struct {
 	inflight *bodyBudget
 	// rates bounds the deliveries a second to each alert.
 	rates *alertRates
+	// noAlerts are the IDs Temporal just said have no alert.
+	noAlerts *noAlerts
 }
 
 // maxPooledBody is the largest buffer kept for reuse; a rare huge payload
@@ -115,7 +117,7 @@ func New(cfg Config, temporal Temporal, logger *slog.Logger) *Server {
 	// in their history, so older alerts keep theirs.
 	cfg.Workflow.Revision = workflows.CurrentRevision
 	s := &Server{cfg: cfg, temporal: temporal, logger: logger, metrics: NewMetrics(cfg.Registry), router: mux.NewRouter(),
-		rates: newAlertRates(cfg.AlertRate, cfg.AlertBurst)}
+		rates: newAlertRates(cfg.AlertRate, cfg.AlertBurst), noAlerts: newNoAlerts()}
 	s.inflight = newBodyBudget(cfg.MaxBodyInFlight, cfg.Registry)
 	s.router.Use(s.observe)
 	s.router.HandleFunc("/webhooks/gitlab", s.gitlabWebhook).Methods(http.MethodPost)
@@ -259,7 +261,16 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, ev alert.Event
 		opens = false
 	}
 	if !opens {
-		return s.forward(ctx, w, r, alertID, workflows.SignalPipeline, ev)
+		progress := alert.RouteOf(ev.Pipeline.Status) == alert.RouteIgnore
+		if progress && s.noAlerts.none(alertID, time.Now()) {
+			writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionNone, Reason: "no open alert", AlertID: alertID})
+			return OutcomeNone, alertID
+		}
+		outcome, id := s.forward(ctx, w, r, alertID, workflows.SignalPipeline, ev)
+		if outcome == OutcomeNone {
+			s.noAlerts.note(alertID, time.Now())
+		}
+		return outcome, id
 	}
 	run, err := s.temporal.SignalWithStartWorkflow(ctx, alertID, workflows.SignalPipeline, ev,
 		workflows.StartOptions(s.cfg.TaskQueue, s.cfg.Workflow, ev), workflows.AlertWorkflow, s.cfg.Workflow)
@@ -267,6 +278,7 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, ev alert.Event
 		s.unavailable(w, r, "signal_with_start", alertID, err)
 		return OutcomeUnavailable, alertID
 	}
+	s.noAlerts.forget(alertID)
 	writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionSignaled, AlertID: alertID, RunID: run.GetRunID()})
 	return OutcomeSignaled, alertID
 }

@@ -35,8 +35,10 @@ type fakeTemporal struct {
 	starts    []fakeCall
 	signals   []fakeCall
 	deletions []fakeCall
-	signalErr error
-	startErr  error
+	// signalTries counts every signal asked for, answered or not.
+	signalTries int
+	signalErr   error
+	startErr    error
 
 	queries   []string
 	queried   []string
@@ -102,6 +104,7 @@ func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, id, signal str
 func (f *fakeTemporal) SignalWorkflow(_ context.Context, id, runID, signal string, arg any) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.signalTries++
 	if f.signalErr != nil {
 		return f.signalErr
 	}

@@ -18,6 +18,17 @@ import (
 	"github.com/alertflow/alertflow/notify"
 )
 
+// The per-alert rate cannot be turned off or set high: while signals keep
+// arriving during every workflow task, the server refuses the task that
+// would continue the run as new, and ends the run at its history limit,
+// accepted events and all (make bench's flood measured it at 200 a
+// second). A burst of the largest events (some 44 KB each) must stay far
+// below the 50 MB limit.
+const (
+	maxAlertRate  = 50
+	maxAlertBurst = 500
+)
+
 // config is everything alertflow reads from its environment and flags.
 type config struct {
 	TemporalAddress string
@@ -185,20 +196,20 @@ func settings() []setting {
 				c.MaxBodyInFlight = n
 				return nil
 			}},
-		{"ALERTFLOW_ALERT_RATE", "20", "deliveries a second that reach any one alert, in bursts of ALERTFLOW_ALERT_BURST; beyond it the intake answers 429 with Retry-After; 0 turns the limit off",
+		{"ALERTFLOW_ALERT_RATE", "20", "deliveries a second that reach any one alert through this intake, in bursts of ALERTFLOW_ALERT_BURST; beyond it the intake answers 429 with Retry-After (at most 50: faster, an alert's run cannot continue as new and the server ends it)",
 			func(c *config, v string) error {
 				f, err := strconv.ParseFloat(v, 64)
-				if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
-					return errors.New("want 0 or a positive number of deliveries a second, such as 20")
+				if err != nil || !(f > 0 && f <= maxAlertRate) || math.IsInf(f, 0) {
+					return fmt.Errorf("want a number of deliveries a second above 0 and at most %d, such as 20", maxAlertRate)
 				}
 				c.AlertRate = f
 				return nil
 			}},
-		{"ALERTFLOW_ALERT_BURST", "200", "deliveries that may reach one alert at once before ALERTFLOW_ALERT_RATE applies",
+		{"ALERTFLOW_ALERT_BURST", "200", "deliveries that may reach one alert at once before ALERTFLOW_ALERT_RATE applies (at most 500)",
 			func(c *config, v string) error {
 				n, err := strconv.Atoi(v)
-				if err != nil || n < 1 {
-					return errors.New("want a positive number of deliveries, such as 200")
+				if err != nil || n < 1 || n > maxAlertBurst {
+					return fmt.Errorf("want a number of deliveries from 1 to %d, such as 200", maxAlertBurst)
 				}
 				c.AlertBurst = n
 				return nil

@@ -1,0 +1,59 @@
+package ingress
+
+import (
+	"sync"
+	"time"
+)
+
+// noAlerts remembers, for a few seconds, the alert IDs that Temporal just
+// said have no alert, so that the pipelines still under way on such a
+// branch (pending, running, ... : most of what GitLab sends) are answered
+// without asking Temporal again. They only tell an alert that a newer
+// pipeline exists; with none to tell, a call per delivery made the intake
+// many times slower for nothing (make bench's mixed load). Successes and
+// bad outcomes always reach Temporal.
+type noAlerts struct {
+	mu   sync.Mutex
+	seen map[string]time.Time // alert ID → when Temporal said there was none
+}
+
+// noAlertFor is how long a "no alert" answer is trusted: far below the
+// hold of a canceled pipeline (a minute by default), so a successor's
+// later hooks still reach an alert another intake opened meanwhile.
+const noAlertFor = 5 * time.Second
+
+// maxNoAlerts bounds what is remembered; past it, expired entries go.
+const maxNoAlerts = 100_000
+
+func newNoAlerts() *noAlerts { return &noAlerts{seen: map[string]time.Time{}} }
+
+// none reports whether Temporal said within noAlertFor that id has no alert.
+func (n *noAlerts) none(id string, now time.Time) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	at, ok := n.seen[id]
+	return ok && now.Sub(at) < noAlertFor
+}
+
+// note remembers that Temporal said id has no alert.
+func (n *noAlerts) note(id string, now time.Time) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.seen) >= maxNoAlerts {
+		for k, at := range n.seen {
+			if now.Sub(at) >= noAlertFor {
+				delete(n.seen, k)
+			}
+		}
+	}
+	if len(n.seen) < maxNoAlerts {
+		n.seen[id] = now
+	}
+}
+
+// forget drops what is remembered of id: this intake just started its alert.
+func (n *noAlerts) forget(id string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.seen, id)
+}
