@@ -5,14 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/alertflow/alertflow/alert"
-	"github.com/alertflow/alertflow/notify"
-	"github.com/alertflow/alertflow/notify/webhook"
-	"github.com/alertflow/alertflow/notify/webhook/contract"
 )
 
 // A resolved run that is still closing (its resolved notification not yet
@@ -28,21 +24,9 @@ import (
 func TestAFailureAfterASecondResolveInOneClosingWindowOpensAThirdAlert(t *testing.T) {
 	t.Parallel() // own task queue and project ids
 	requireServer(t)
-	const secret = "reliability-secret"
-	rc, receiver := newScriptedReceiver(t, secret)
-	rc.holdKind = contract.KindResolved
-	s := newStackWith(t, webhook.New(receiver.URL+rc.path, secret, notify.DefaultHTTPClient()))
 	const id = "190-main"
 	ctx := context.Background()
-
-	first := s.mustSignal(payload(t, 190, "main", 1, alert.PipelineFailed))
-	rc.waitReceiver(t, "the first opened", func(_, _ int, ps []contract.Payload) bool { return len(ps) == 1 })
-	s.mustSignal(payload(t, 190, "main", 2, alert.PipelineSuccess))
-	select {
-	case <-rc.held:
-	case <-time.After(settleWithin):
-		t.Fatal("the resolved notification never reached the receiver")
-	}
+	s, rc, first := holdResolvedNotification(t, 190, 1, 2)
 	// All three reach the first run, which cannot close while its resolved
 	// notification is held.
 	for _, ev := range []pipelineEvent{{3, alert.PipelineCanceled}, {4, alert.PipelineSuccess}, {5, alert.PipelineFailed}} {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -121,21 +120,9 @@ func TestAlertsMoveOnWhileTheReceiverFailsOrHangsAndEveryNotificationArrivesOnce
 func TestAFailureWhileTheResolvedNotificationIsSentOpensAFreshAlertUnderTheSameID(t *testing.T) {
 	t.Parallel() // own task queue and project ids
 	requireServer(t)
-	const secret = "reliability-secret"
-	rc, receiver := newScriptedReceiver(t, secret)
-	rc.holdKind = contract.KindResolved
-	s := newStackWith(t, webhook.New(receiver.URL+rc.path, secret, notify.DefaultHTTPClient()))
 	const id = "155-main"
 	ctx := context.Background()
-
-	first := s.mustSignal(payload(t, 155, "main", 10, alert.PipelineFailed))
-	rc.waitReceiver(t, "the first opened", func(_, _ int, ps []contract.Payload) bool { return len(ps) == 1 })
-	s.mustSignal(payload(t, 155, "main", 11, alert.PipelineSuccess))
-	select {
-	case <-rc.held:
-	case <-time.After(settleWithin):
-		t.Fatal("the resolved notification never reached the receiver")
-	}
+	s, rc, first := holdResolvedNotification(t, 155, 10, 11)
 	// The run is resolved but cannot complete while its notification is
 	// held, so the failure is signaled into it.
 	late := s.mustSignal(payload(t, 155, "main", 12, alert.PipelineFailed))

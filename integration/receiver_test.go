@@ -11,7 +11,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/notify/webhook"
 	"github.com/alertflow/alertflow/notify/webhook/contract"
 )
 
@@ -198,4 +202,25 @@ func pipelineIDOf(p contract.Payload) int64 {
 		return 0
 	}
 	return p.Alert.Pipeline.ID
+}
+
+// holdResolvedNotification opens an alert on project's main with the failed
+// pipeline failed, resolves it with the successful pipeline succeeded, and
+// returns once the receiver holds the resolved notification: the resolved
+// run cannot complete until the receiver lets it go.
+func holdResolvedNotification(t *testing.T, project, failed, succeeded int64) (*stack, *scriptedReceiver, answer) {
+	t.Helper()
+	const secret = "reliability-secret"
+	rc, receiver := newScriptedReceiver(t, secret)
+	rc.holdKind = contract.KindResolved
+	s := newStackWith(t, webhook.New(receiver.URL+rc.path, secret, notify.DefaultHTTPClient()))
+	first := s.mustSignal(payload(t, project, "main", failed, alert.PipelineFailed))
+	rc.waitReceiver(t, "the first opened", func(_, _ int, ps []contract.Payload) bool { return len(ps) == 1 })
+	s.mustSignal(payload(t, project, "main", succeeded, alert.PipelineSuccess))
+	select {
+	case <-rc.held:
+	case <-time.After(settleWithin):
+		t.Fatal("the resolved notification never reached the receiver")
+	}
+	return s, rc, first
 }

@@ -15,6 +15,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
 )
 
 func TestDevServerArgsMatchTheDesign(t *testing.T) {
@@ -258,6 +261,27 @@ func temporalBin(t *testing.T) string {
 		t.Fatalf("ALERTFLOW_TEST_TEMPORAL_BIN: %v", err)
 	}
 	return abs
+}
+
+// testDevServer starts a Temporal dev server from bin on a free port for
+// the test and returns its address; it stops when the test ends.
+func testDevServer(t *testing.T, bin string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr := "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0])
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:  bin,
+		ClientOptions: &client.Options{HostPort: addr, Logger: quietLogger()},
+		LogLevel:      "error",
+		Stdout:        io.Discard,
+		Stderr:        io.Discard,
+	})
+	if err != nil {
+		t.Fatalf("start dev server: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	return addr
 }
 
 // freePorts returns n distinct ports that were free on 127.0.0.1 a moment

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,9 +9,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/testsuite"
 )
 
 func TestApplyDevTokensKeepsWhatItMadeUpAndTheEnvironmentWins(t *testing.T) {
@@ -80,20 +76,9 @@ func TestApplyDevTokensKeepsWhatItMadeUpAndTheEnvironmentWins(t *testing.T) {
 // URL the first printed, so a hook configured with it keeps working.
 func TestDevPrintsTheSameWebhookURLAfterARestart(t *testing.T) {
 	bin := temporalBin(t)
+	addr := testDevServer(t, bin)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	addr := "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0])
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  bin,
-		ClientOptions: &client.Options{HostPort: addr, Logger: quietLogger()},
-		LogLevel:      "error",
-		Stdout:        io.Discard,
-		Stderr:        io.Discard,
-	})
-	if err != nil {
-		t.Fatalf("start dev server: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
 
 	dataDir := t.TempDir()
 	listen := "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0])

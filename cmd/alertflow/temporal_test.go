@@ -16,7 +16,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +24,6 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/testsuite"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
@@ -187,20 +185,9 @@ func (p *mtlsProxy) pipe(conn *tls.Conn, backend string) {
 // certificates made at test time.
 func TestDialConnectsOverMutualTLSAndRefusesAWrongCA(t *testing.T) {
 	bin := temporalBin(t)
+	backend := testDevServer(t, bin)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	backend := "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0])
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  bin,
-		ClientOptions: &client.Options{HostPort: backend, Logger: quietLogger()},
-		LogLevel:      "error",
-		Stdout:        io.Discard,
-		Stderr:        io.Discard,
-	})
-	if err != nil {
-		t.Fatalf("start dev server: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
 
 	serverCA, clientCA, otherCA := newTestCA(t, "server CA"), newTestCA(t, "client CA"), newTestCA(t, "someone else's CA")
 	proxy := startMTLSProxy(t, backend, serverCA, clientCA)
