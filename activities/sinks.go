@@ -53,6 +53,10 @@ type Sinks struct {
 	logger  *slog.Logger
 	webhook notify.Notifier
 	slack   notify.Notifier
+	// routing is what routed notifications (RevisionRouted on) go
+	// through; its zero value routes every alert to the webhook and Slack
+	// above.
+	routing Routing
 }
 
 // NewSinks returns the notification activities. A nil webhook or slack
@@ -73,6 +77,12 @@ func NewSinks(logger *slog.Logger, webhook, slack notify.Notifier) *Sinks {
 // the history, so a worker restarted with another configuration replays
 // what was decided before.
 func (s *Sinks) NotifyLog(ctx context.Context, n notify.Notification) ([]string, error) {
+	s.log(ctx, n)
+	return s.remote(), nil
+}
+
+// log writes one notification to the service log.
+func (s *Sinks) log(ctx context.Context, n notify.Notification) {
 	a := n.Alert
 	attrs := []any{
 		"notification_id", n.ID,
@@ -94,7 +104,6 @@ func (s *Sinks) NotifyLog(ctx context.Context, n notify.Notification) ([]string,
 		attrs = append(attrs, "failed_jobs", jobs)
 	}
 	s.logger.InfoContext(ctx, n.Title, attrs...)
-	return s.remote(), nil
 }
 
 // remote names the activities of the configured remote sinks, in a fixed

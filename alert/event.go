@@ -33,13 +33,16 @@ type Project struct {
 
 // Pipeline is the pipeline an event is about.
 type Pipeline struct {
-	ID     int64  `json:"id"`
-	IID    int64  `json:"iid,omitempty"`
-	Name   string `json:"name,omitempty"`
-	Ref    string `json:"ref"`
-	Tag    bool   `json:"tag,omitempty"`
-	SHA    string `json:"sha,omitempty"`
-	Source string `json:"source,omitempty"`
+	ID   int64  `json:"id"`
+	IID  int64  `json:"iid,omitempty"`
+	Name string `json:"name,omitempty"`
+	Ref  string `json:"ref"`
+	Tag  bool   `json:"tag,omitempty"`
+	// Protected is GitLab's protected_ref: the ref is a protected branch
+	// or tag. GitLab versions before it send none, read as false.
+	Protected bool   `json:"protected,omitempty"`
+	SHA       string `json:"sha,omitempty"`
+	Source    string `json:"source,omitempty"`
 	// ParentID is the parent pipeline of a child pipeline (source
 	// "parent_pipeline"); zero otherwise.
 	ParentID int64  `json:"parent_id,omitempty"`

@@ -118,6 +118,10 @@ type NewestPipeline struct {
 	User              string `json:"user,omitempty"`
 	CommitTitle       string `json:"commit_title,omitempty"`
 	CommitURL         string `json:"commit_url,omitempty"`
+	// Source and Protected are the pipeline's GitLab source and
+	// protected_ref, which routing matches on.
+	Source    string `json:"source,omitempty"`
+	Protected bool   `json:"protected,omitempty"`
 }
 
 // Counts tally the events an alert has received, by what became of them.
@@ -362,6 +366,8 @@ func (s *State) setNewest(ev Event) {
 		User:              ev.User,
 		CommitTitle:       ev.Commit.Title,
 		CommitURL:         ev.Commit.URL,
+		Source:            p.Source,
+		Protected:         p.Protected,
 	}
 	s.MergeRequest = ev.MergeRequest
 	// Project details may change (a rename); the newest event knows best.

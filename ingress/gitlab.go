@@ -35,11 +35,13 @@ func (e *PayloadError) Error() string {
 type pipelineHook struct {
 	ObjectKind       string
 	ObjectAttributes struct {
-		ID                    *int64
-		IID                   int64
-		Name, SHA             string
-		Ref, Status           *string
-		Tag                   bool
+		ID          *int64
+		IID         int64
+		Name, SHA   string
+		Ref, Status *string
+		Tag         bool
+		// ProtectedRef is false when GitLab sent none (versions before it).
+		ProtectedRef          bool
 		Source, URL           string
 		CreatedAt, FinishedAt gitlabTime
 		Duration              *float64
@@ -190,6 +192,7 @@ func (h *pipelineHook) event() alert.Event {
 			Name:       oa.Name,
 			Ref:        *oa.Ref,
 			Tag:        oa.Tag,
+			Protected:  oa.ProtectedRef,
 			SHA:        oa.SHA,
 			Source:     oa.Source,
 			Status:     *oa.Status,

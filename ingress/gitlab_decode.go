@@ -165,7 +165,7 @@ func (h *pipelineHook) decodeMembers(d *hookDecoder, onlyBuilds bool) *PayloadEr
 				field{"id", &oa.ID}, field{"iid", &oa.IID}, field{"name", &oa.Name}, field{"ref", &oa.Ref},
 				field{"tag", &oa.Tag}, field{"sha", &oa.SHA}, field{"source", &oa.Source}, field{"status", &oa.Status},
 				field{"url", &oa.URL}, field{"created_at", &oa.CreatedAt}, field{"finished_at", &oa.FinishedAt},
-				field{"duration", &oa.Duration})
+				field{"duration", &oa.Duration}, field{"protected_ref", &oa.ProtectedRef})
 		case keyIs(d, name, "project"):
 			err = d.object("project", field{"id", &p.ID}, field{"path_with_namespace", &p.PathWithNamespace},
 				field{"web_url", &p.WebURL}, field{"default_branch", &p.DefaultBranch})

@@ -126,6 +126,7 @@ type referenceHook struct {
 		Name       string     `json:"name"`
 		Ref        *string    `json:"ref"`
 		Tag        bool       `json:"tag"`
+		Protected  bool       `json:"protected_ref"`
 		SHA        string     `json:"sha"`
 		Source     string     `json:"source"`
 		Status     *string    `json:"status"`
@@ -168,6 +169,7 @@ func referenceParse(body []byte) (h pipelineHook, ok bool, typeErr *json.Unmarsh
 	a, oa := r.ObjectAttributes, &h.ObjectAttributes
 	oa.ID, oa.IID, oa.Name, oa.SHA, oa.Ref, oa.Status = a.ID, a.IID, a.Name, a.SHA, a.Ref, a.Status
 	oa.Tag, oa.Source, oa.URL, oa.Duration = a.Tag, a.Source, a.URL, a.Duration
+	oa.ProtectedRef = a.Protected
 	oa.CreatedAt, oa.FinishedAt = a.CreatedAt, a.FinishedAt
 	p := r.Project
 	h.Project.ID, h.Project.PathWithNamespace, h.Project.WebURL, h.Project.DefaultBranch = p.ID, p.PathWithNamespace, p.WebURL, p.DefaultBranch

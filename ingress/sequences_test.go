@@ -30,6 +30,14 @@ func TestTheShapesOfRealDeliverySequencesParse(t *testing.T) {
 		t.Errorf("the same state in the newer format has key %q and %d failed jobs, want %q and %d",
 			iso.ContentKey(), len(iso.Pipeline.FailedJobs), base.ContentKey(), len(base.Pipeline.FailedJobs))
 	}
+	// protected_ref, which routing matches on, is newer than the rest:
+	// a payload without it reads as not protected.
+	if !iso.Pipeline.Protected || base.Pipeline.Protected {
+		t.Errorf("protected: %v with protected_ref true, %v without it", iso.Pipeline.Protected, base.Pipeline.Protected)
+	}
+	if iso.Project.DefaultBranch == "" || iso.Pipeline.Source == "" {
+		t.Errorf("routing needs the default branch and the source: %+v %+v", iso.Project, iso.Pipeline)
+	}
 
 	if skip := parse("pipeline-skip-ci.json"); skip.Pipeline.Status != "skipped" || !skip.Pipeline.FinishedAt.IsZero() || len(skip.Pipeline.FailedJobs) != 0 {
 		t.Errorf("[skip ci]: %+v", skip.Pipeline)

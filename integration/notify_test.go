@@ -133,7 +133,7 @@ func TestWebhookNotificationsAreSignedRetriedAndDeliveredOnceEach(t *testing.T) 
 	// the webhook's on its third attempt, and the receiver saw nothing new.
 	var attempts []int32
 	err = poll(context.Background(), 30*time.Second, func() error {
-		unfinished, a, err := s.unfinishedActivities(opened.AlertID, opened.RunID, activities.ActivityNotifyWebhook)
+		unfinished, a, err := s.unfinishedActivities(opened.AlertID, opened.RunID, activities.ActivityNotifyReceiver)
 		if err != nil {
 			return err
 		}

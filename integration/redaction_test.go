@@ -105,7 +105,7 @@ func TestAReceiverThatEchoesItsURLLeavesNoSecretInLogsOrHistory(t *testing.T) {
 			return err
 		}
 		for _, a := range d.GetPendingActivities() {
-			if a.GetActivityType().GetName() == activities.ActivityNotifyWebhook && a.GetLastFailure() != nil {
+			if a.GetActivityType().GetName() == activities.ActivityNotifyReceiver && a.GetLastFailure() != nil {
 				return nil
 			}
 		}

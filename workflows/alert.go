@@ -90,9 +90,16 @@ const (
 	// Input.AutoResolveAfter without events, takes branch deletions, and
 	// notifies only of alerts people were told of.
 	RevisionGitLab Revision = 2
+	// RevisionRouted routes each alert when people first hear of it: a
+	// local activity names its targets (receivers and their
+	// integrations) under the worker's routing configuration, the run
+	// keeps them for the alert's life, adds those a raised severity
+	// reaches, and sends every notification to each target in an
+	// activity of its own.
+	RevisionRouted Revision = 3
 	// CurrentRevision is what the intake starts alerts with and what
 	// continue-as-new moves a run to: a new run has no history to replay.
-	CurrentRevision = RevisionGitLab
+	CurrentRevision = RevisionRouted
 )
 
 // Input starts or continues an alert. A run started by the intake gets
@@ -129,13 +136,16 @@ type Input struct {
 	// Undelivered are notifications the run before handed over when it
 	// continued as new; they are sent first, in order.
 	Undelivered []notify.Notification `json:"undelivered,omitempty"`
+	// Routed are the targets the alert was routed to, handed over by the
+	// run before (RevisionRouted on); nil until the alert is routed.
+	Routed *Routed `json:"routed,omitempty"`
 }
 
 // AlertWorkflow is one alert, from the first bad pipeline on a project and
 // ref to the success (or the person) that resolves it. It completes with
 // the final state.
 func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
-	r := &run{in: in, st: in.State}
+	r := &run{in: in, st: in.State, routed: in.Routed}
 	fresh := r.st == nil && in.Revision >= RevisionGitLab
 	if fresh {
 		rules := in.Rules
@@ -186,6 +196,8 @@ type run struct {
 	// lastNotice is the newest notification sent, which the next one
 	// follows to each sink.
 	lastNotice *notice
+	// routed are the alert's targets once it was routed (RevisionRouted).
+	routed *Routed
 	// reminder is the pending reminder timer, nil when none is set.
 	reminder       workflow.Future
 	cancelReminder workflow.CancelFunc
@@ -539,7 +551,7 @@ func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, er
 		}
 	}
 	next := r.in
-	next.State, next.Pending, next.Revision = r.st, nil, CurrentRevision
+	next.State, next.Pending, next.Revision, next.Routed = r.st, nil, CurrentRevision, r.routed
 	if handOver {
 		if r.dirty {
 			// Search attributes and memo carry over to the next run.

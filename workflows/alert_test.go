@@ -62,15 +62,25 @@ func newAlertEnvWithRecall(t *testing.T, mem *alert.Memory, notifyDelay ...time.
 	e.RegisterWorkflow(AlertWorkflow)
 	e.RegisterActivity(activities.NewSinks(slog.New(slog.DiscardHandler), nil, nil))
 	recall(e.TestWorkflowEnvironment, mem)
-	call := e.OnActivity(activities.ActivityNotifyLog, mock.Anything, mock.Anything).Return(func(_ context.Context, n notify.Notification) ([]string, error) {
+	heard := func(n notify.Notification) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.notified = append(e.notified, n.Kind)
 		e.severities = append(e.severities, n.Alert.Severity)
+	}
+	// Runs of earlier revisions log through NotifyLog, routed runs through
+	// RouteNotification: both record what people would hear.
+	logged := e.OnActivity(activities.ActivityNotifyLog, mock.Anything, mock.Anything).Return(func(_ context.Context, n notify.Notification) ([]string, error) {
+		heard(n)
+		return nil, nil
+	})
+	routed := e.OnActivity(activities.ActivityRouteNotification, mock.Anything, mock.Anything).Return(func(_ context.Context, req activities.RouteRequest) ([]activities.Target, error) {
+		heard(req.Notification)
 		return nil, nil
 	})
 	for _, d := range notifyDelay {
-		call.After(d)
+		logged.After(d)
+		routed.After(d)
 	}
 	return e
 }

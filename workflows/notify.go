@@ -155,13 +155,12 @@ func (r *run) undelivered(ctx workflow.Context) []notify.Notification {
 // without re-sending through the others. The future it returns is ready
 // once every sink has delivered or given up.
 func (r *run) notify(ctx workflow.Context, n notify.Notification) workflow.Future {
+	if r.in.Revision >= RevisionRouted {
+		return r.notifyRouted(ctx, n)
+	}
 	done, settled := workflow.NewFuture(ctx)
 	ordered := r.in.Revision >= RevisionGitLab
-	prev := r.lastNotice
-	this := &notice{sinks: map[string]workflow.Future{}}
-	var logged workflow.Settable
-	this.logged, logged = workflow.NewFuture(ctx)
-	r.lastNotice = this
+	prev, this, logged := r.nextNotice(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		if ordered && prev != nil {
 			// A receiver hears an alert's notifications in the order they
@@ -180,27 +179,51 @@ func (r *run) notify(ctx workflow.Context, n notify.Notification) workflow.Futur
 				sent = append(sent, workflow.ExecuteActivity(actx, name, n))
 				continue
 			}
-			var before workflow.Future
-			if prev != nil {
-				before = prev.sinks[name]
-			}
-			f, set := workflow.NewFuture(ctx)
-			this.sinks[name] = f
-			workflow.Go(ctx, func(ctx workflow.Context) {
-				if before != nil {
-					_ = before.Get(ctx, nil)
-				}
-				set.Set(nil, workflow.ExecuteActivity(actx, name, n).Get(ctx, nil))
-			})
-			sent = append(sent, f)
+			sent = append(sent, this.follow(ctx, prev, name, func(ctx workflow.Context) workflow.Future {
+				return workflow.ExecuteActivity(actx, name, n)
+			}))
 		}
 		logged.Set(nil, nil)
-		for _, f := range sent {
-			err = errors.Join(err, f.Get(ctx, nil))
-		}
-		settled.Set(nil, err)
+		settled.Set(nil, joinAll(ctx, err, sent))
 	})
 	return done
+}
+
+// follow sends through the sink named key once prev's notification to
+// that sink is done, and returns a future ready once this one is.
+func (this *notice) follow(ctx workflow.Context, prev *notice, key string, send func(workflow.Context) workflow.Future) workflow.Future {
+	var before workflow.Future
+	if prev != nil {
+		before = prev.sinks[key]
+	}
+	f, set := workflow.NewFuture(ctx)
+	this.sinks[key] = f
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		if before != nil {
+			_ = before.Get(ctx, nil)
+		}
+		set.Set(nil, send(ctx).Get(ctx, nil))
+	})
+	return f
+}
+
+// joinAll waits for every future and joins their errors to err.
+func joinAll(ctx workflow.Context, err error, futures []workflow.Future) error {
+	for _, f := range futures {
+		err = errors.Join(err, f.Get(ctx, nil))
+	}
+	return err
+}
+
+// nextNotice makes this the newest notification on its way and returns the
+// one before it, prev, which this follows, and what to set once this is
+// logged and its sinks are scheduled.
+func (r *run) nextNotice(ctx workflow.Context) (prev, this *notice, logged workflow.Settable) {
+	prev = r.lastNotice
+	this = &notice{sinks: map[string]workflow.Future{}}
+	this.logged, logged = workflow.NewFuture(ctx)
+	r.lastNotice = this
+	return prev, this, logged
 }
 
 // notice is one notification on its way, for the next to wait on.

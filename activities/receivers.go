@@ -1,0 +1,143 @@
+package activities
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
+)
+
+// Activity names of routed notifications (RevisionRouted on).
+const (
+	// ActivityRouteNotification logs a notification and, when asked,
+	// names the receivers its alert reaches. It runs as a local activity,
+	// so its answer is recorded in the history: a run replays the routing
+	// it decided even after the configuration changed.
+	ActivityRouteNotification = "RouteNotification"
+	// ActivityNotifyReceiver delivers a notification to one integration
+	// of one receiver.
+	ActivityNotifyReceiver = "NotifyReceiver"
+)
+
+// Integration names, in the order a receiver's integrations are tried.
+const (
+	IntegrationWebhook   = "webhook"
+	IntegrationSlack     = "slack"
+	IntegrationPagerDuty = "pagerduty"
+)
+
+var integrationOrder = []string{IntegrationWebhook, IntegrationSlack, IntegrationPagerDuty}
+
+// DefaultReceiver names the one receiver of a worker configured by
+// environment variables alone.
+const DefaultReceiver = "default"
+
+// Target is one integration of one receiver: where a notification goes.
+// Only names travel in the history, never a URL or a key.
+type Target struct {
+	Receiver    string `json:"receiver"`
+	Integration string `json:"integration"`
+}
+
+func (t Target) String() string { return t.Receiver + "/" + t.Integration }
+
+// RouteRequest is the input of ActivityRouteNotification.
+type RouteRequest struct {
+	Notification notify.Notification `json:"notification"`
+	// Route asks for the targets of the alert; false only logs.
+	Route bool `json:"route,omitempty"`
+}
+
+// Delivery is the input of ActivityNotifyReceiver.
+type Delivery struct {
+	Target       Target              `json:"target"`
+	Notification notify.Notification `json:"notification"`
+}
+
+// Receiver is one configured receiver: its notifiers by integration name.
+type Receiver map[string]notify.Notifier
+
+// Routing is what routed notifications go through: the routing tree and
+// the receivers it names.
+type Routing struct {
+	// Route names the receivers an alert reaches, in order, each once.
+	Route func(alert.State) []string
+	// Receivers are the configured receivers by name.
+	Receivers map[string]Receiver
+}
+
+// NewRoutedSinks returns the notification activities of a worker whose
+// notifications go through r. webhook and slack serve the alerts of
+// earlier revisions, which send to them by name. (NewSinks routes every
+// alert to DefaultReceiver, made of its webhook and Slack.) A function,
+// not a method: every exported method of Sinks is an activity.
+func NewRoutedSinks(logger *slog.Logger, webhook, slack notify.Notifier, r Routing) *Sinks {
+	s := NewSinks(logger, webhook, slack)
+	s.routing = r
+	return s
+}
+
+func (s *Sinks) defaultRouting() Routing {
+	rcv := Receiver{}
+	if s.webhook != nil {
+		rcv[IntegrationWebhook] = s.webhook
+	}
+	if s.slack != nil {
+		rcv[IntegrationSlack] = s.slack
+	}
+	return Routing{
+		Route:     func(alert.State) []string { return []string{DefaultReceiver} },
+		Receivers: map[string]Receiver{DefaultReceiver: rcv},
+	}
+}
+
+func (s *Sinks) currentRouting() Routing {
+	if s.routing.Route == nil {
+		return s.defaultRouting()
+	}
+	return s.routing
+}
+
+// RouteNotification writes the notification to the service log, as
+// NotifyLog does, and when asked names the targets its alert reaches under
+// this worker's routing: each integration of each receiver, receivers in
+// route order. A receiver the routing names but that is not configured
+// is logged and left out.
+func (s *Sinks) RouteNotification(ctx context.Context, req RouteRequest) ([]Target, error) {
+	s.log(ctx, req.Notification)
+	if !req.Route {
+		return nil, nil
+	}
+	r := s.currentRouting()
+	var targets []Target
+	for _, name := range r.Route(req.Notification.Alert) {
+		rcv, ok := r.Receivers[name]
+		if !ok {
+			s.logger.ErrorContext(ctx, "Route names a receiver that is not configured",
+				"receiver", name, "alert_id", req.Notification.Alert.ID)
+			continue
+		}
+		for _, integration := range integrationOrder {
+			if rcv[integration] != nil {
+				targets = append(targets, Target{Receiver: name, Integration: integration})
+			}
+		}
+	}
+	return targets, nil
+}
+
+// NotifyReceiver delivers the notification to one target. A target that
+// this worker's configuration no longer has (the receiver or its
+// integration was removed after the alert was routed) is logged and
+// dropped: retrying cannot bring it back.
+func (s *Sinks) NotifyReceiver(ctx context.Context, d Delivery) error {
+	to := s.currentRouting().Receivers[d.Target.Receiver][d.Target.Integration]
+	if to == nil {
+		s.logger.ErrorContext(ctx, "Notification dropped: its receiver is no longer configured",
+			append(s.attrs(ctx, d.Target.String(), d.Notification), "receiver", d.Target.Receiver,
+				"integration", d.Target.Integration)...)
+		return nil
+	}
+	return s.deliver(ctx, d.Target.String(), to, d.Notification)
+}

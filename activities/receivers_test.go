@@ -1,0 +1,123 @@
+package activities_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/notify/notifytest"
+)
+
+// routeOf runs RouteNotification for real in the SDK's activity test
+// environment.
+func routeOf(t *testing.T, sinks *activities.Sinks, req activities.RouteRequest) []activities.Target {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(sinks)
+	v, err := env.ExecuteActivity(activities.ActivityRouteNotification, req)
+	if err != nil {
+		t.Fatalf("route: %v", err)
+	}
+	var targets []activities.Target
+	if v.HasValue() {
+		if err := v.Get(&targets); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return targets
+}
+
+func deliverTo(t *testing.T, sinks *activities.Sinks, d activities.Delivery) error {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(sinks)
+	_, err := env.ExecuteActivity(activities.ActivityNotifyReceiver, d)
+	return err
+}
+
+func TestRouteNotificationNamesEachIntegrationOfEachReceiverInRouteOrder(t *testing.T) {
+	var out syncBuffer
+	routing := activities.Routing{
+		Route: func(s alert.State) []string { return []string{"team", "missing", "audit"} },
+		Receivers: map[string]activities.Receiver{
+			"team":  {activities.IntegrationPagerDuty: &fakeNotifier{}, activities.IntegrationSlack: &fakeNotifier{}},
+			"audit": {activities.IntegrationWebhook: &fakeNotifier{}},
+		},
+	}
+	sinks := activities.NewRoutedSinks(logger(&out), nil, nil, routing)
+	n := notifytest.Notification(notify.KindOpened)
+	got := routeOf(t, sinks, activities.RouteRequest{Notification: n, Route: true})
+	want := []activities.Target{
+		{Receiver: "team", Integration: activities.IntegrationSlack},
+		{Receiver: "team", Integration: activities.IntegrationPagerDuty},
+		{Receiver: "audit", Integration: activities.IntegrationWebhook},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("targets %v, want %v", got, want)
+	}
+	if !strings.Contains(out.String(), `"receiver":"missing"`) {
+		t.Errorf("the receiver the route names but nobody configured is not logged:\n%s", out.String())
+	}
+	if got := routeOf(t, sinks, activities.RouteRequest{Notification: n}); got != nil {
+		t.Errorf("a request that does not ask for a route got %v", got)
+	}
+}
+
+func TestWithoutRoutingEveryAlertReachesTheDefaultReceiver(t *testing.T) {
+	hook := &fakeNotifier{}
+	sinks := activities.NewSinks(nil, hook, nil)
+	n := notifytest.Notification(notify.KindOpened)
+	got := routeOf(t, sinks, activities.RouteRequest{Notification: n, Route: true})
+	want := []activities.Target{{Receiver: activities.DefaultReceiver, Integration: activities.IntegrationWebhook}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("targets %v, want %v", got, want)
+	}
+	if err := deliverTo(t, sinks, activities.Delivery{Target: want[0], Notification: n}); err != nil || hook.count() != 1 {
+		t.Fatalf("delivery: %v, webhook called %d times", err, hook.count())
+	}
+}
+
+func TestNotifyReceiverDropsATargetNoLongerConfigured(t *testing.T) {
+	var out syncBuffer
+	chat := &fakeNotifier{}
+	routing := activities.Routing{
+		Route:     func(alert.State) []string { return nil },
+		Receivers: map[string]activities.Receiver{"chat": {activities.IntegrationSlack: chat}},
+	}
+	sinks := activities.NewRoutedSinks(logger(&out), nil, nil, routing)
+	n := notifytest.Notification(notify.KindResolved)
+	for _, gone := range []activities.Target{{Receiver: "pager", Integration: activities.IntegrationPagerDuty}, {Receiver: "chat", Integration: activities.IntegrationWebhook}} {
+		if err := deliverTo(t, sinks, activities.Delivery{Target: gone, Notification: n}); err != nil {
+			t.Errorf("%v: %v, want dropped without a retry", gone, err)
+		}
+	}
+	if !strings.Contains(out.String(), "no longer configured") || chat.count() != 0 {
+		t.Errorf("chat called %d times; log:\n%s", chat.count(), out.String())
+	}
+}
+
+func TestNotifyReceiverClassifiesFailuresLikeTheSinks(t *testing.T) {
+	refused := &fakeNotifier{err: notify.Permanent(errors.New("400 Bad Request"))}
+	routing := activities.Routing{
+		Route:     func(alert.State) []string { return []string{"pager"} },
+		Receivers: map[string]activities.Receiver{"pager": {activities.IntegrationPagerDuty: refused}},
+	}
+	sinks := activities.NewRoutedSinks(nil, nil, nil, routing)
+	err := deliverTo(t, sinks, activities.Delivery{
+		Target:       activities.Target{Receiver: "pager", Integration: activities.IntegrationPagerDuty},
+		Notification: notifytest.Notification(notify.KindOpened),
+	})
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeRejected || !appErr.NonRetryable() {
+		t.Fatalf("a refused delivery returned %v, want a non-retryable %s", err, activities.ErrTypeRejected)
+	}
+}
