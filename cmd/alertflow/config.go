@@ -50,11 +50,14 @@ type config struct {
 	Hold             time.Duration
 	AutoResolveAfter time.Duration
 	Children         alert.ChildMode
-	WebhookURL       string
-	WebhookSecret    string
-	SlackURL         string
-	MaxBody          int64
-	MaxBodyInFlight  int64
+	// ConfigFile is the routing configuration (receivers and the route
+	// tree); "" when the notification variables make one default receiver.
+	ConfigFile      string
+	WebhookURL      string
+	WebhookSecret   string
+	SlackURL        string
+	MaxBody         int64
+	MaxBodyInFlight int64
 	// AlertRate and AlertBurst bound the deliveries a second to one alert.
 	AlertRate      float64
 	AlertBurst     int
@@ -168,6 +171,8 @@ func settings() []setting {
 				c.Children = m
 				return err
 			}},
+		{"ALERTFLOW_CONFIG", "", "routing configuration file (YAML: receivers and the route tree; see docs/routing.md); unset, the three notification settings below make one receiver for every alert (worker)",
+			func(c *config, v string) error { c.ConfigFile = strings.TrimSpace(v); return nil }},
 		{"ALERTFLOW_NOTIFY_WEBHOOK_URL", "", "generic webhook that receives every notification as signed JSON (worker)",
 			notifyURL(func(c *config) *string { return &c.WebhookURL })},
 		{"ALERTFLOW_NOTIFY_WEBHOOK_SECRET", "", "HMAC-SHA256 key of the X-Alertflow-Signature header of the generic webhook (worker)",
@@ -354,6 +359,12 @@ Commands:
   serve    run worker and ingress in one process against TEMPORAL_ADDRESS
   ingress  run only the HTTP intake (scale it out behind a load balancer)
   worker   run only the Temporal worker (scale it out as load needs)
+  config check [FILE]
+           validate the routing configuration (FILE, else ALERTFLOW_CONFIG)
+           without connecting to anything; exit 0 when it is good, 1 if not
+  routes test [FILE] --project P --ref R --severity S [flags]
+           print the receivers an alert with these labels reaches, in
+           order, one a line ("alertflow routes test -h" lists the flags)
 
 `)
 	if cmd != "" {

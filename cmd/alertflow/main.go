@@ -40,6 +40,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 0
 	}
 	cmd := args[0]
+	switch cmd {
+	case "config":
+		return runConfigCommand(args[1:], getenv, stdout, stderr)
+	case "routes":
+		return runRoutesCommand(args[1:], getenv, stdout, stderr)
+	}
 	var mode func(context.Context, config, bool, *slog.Logger, io.Writer) error
 	switch cmd {
 	case "dev":

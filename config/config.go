@@ -1,0 +1,123 @@
+// Package config reads alertflow's routing configuration: the receivers
+// (each with a signed webhook, Slack and/or PagerDuty) and the routing tree
+// that picks them (package route). It validates the whole file, naming the
+// file, the line and what is wrong, and never quotes a secret.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/alertflow/alertflow/route"
+)
+
+// DefaultPagerDutyURL is PagerDuty's Events API v2 endpoint; EU accounts
+// and tests set their own.
+const DefaultPagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
+
+// DefaultReceiver is the name of the one receiver FromEnv makes.
+const DefaultReceiver = "default"
+
+// Config is the routing configuration.
+type Config struct {
+	Receivers []Receiver
+	// Route is the root of the tree. In a loaded file every node names
+	// its receiver: a child written without one gets its parent's.
+	Route *route.Route
+}
+
+// Receiver is a named set of integrations that hear the same alerts.
+type Receiver struct {
+	Name      string
+	Webhook   *Webhook // nil when absent
+	Slack     *Slack
+	PagerDuty *PagerDuty
+}
+
+// Webhook is alertflow's signed JSON webhook.
+type Webhook struct {
+	URL Secret
+	// Secret is the HMAC-SHA256 key of X-Alertflow-Signature; zero when
+	// the file gives none.
+	Secret Secret
+}
+
+// Slack is a Slack incoming webhook; its URL is itself a credential.
+type Slack struct {
+	URL Secret
+}
+
+// PagerDuty is one PagerDuty service, through the Events API v2.
+type PagerDuty struct {
+	RoutingKey Secret
+	URL        string // DefaultPagerDutyURL unless the file says otherwise
+}
+
+// The integrations, in the order Integrations lists them.
+const (
+	IntegrationWebhook   = "webhook"
+	IntegrationSlack     = "slack"
+	IntegrationPagerDuty = "pagerduty"
+)
+
+// Integrations names a receiver's integrations in a fixed order:
+// "webhook", "slack", "pagerduty".
+func (r Receiver) Integrations() []string {
+	var out []string
+	if r.Webhook != nil {
+		out = append(out, IntegrationWebhook)
+	}
+	if r.Slack != nil {
+		out = append(out, IntegrationSlack)
+	}
+	if r.PagerDuty != nil {
+		out = append(out, IntegrationPagerDuty)
+	}
+	return out
+}
+
+// Receiver finds a receiver by name.
+func (c *Config) Receiver(name string) (Receiver, bool) {
+	for _, r := range c.Receivers {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Receiver{}, false
+}
+
+// FromEnv is the configuration when no file is given: one receiver named
+// "default" with the webhook (if webhookURL != "") and Slack (if slackURL !=
+// ""), and the root route to it. A receiver with no integration is allowed
+// here (notifications are only logged), not in a file.
+func FromEnv(webhookURL, webhookSecret, slackURL string) *Config {
+	r := Receiver{Name: DefaultReceiver}
+	if webhookURL != "" {
+		r.Webhook = &Webhook{URL: NewSecret(webhookURL), Secret: NewSecret(webhookSecret)}
+	}
+	if slackURL != "" {
+		r.Slack = &Slack{URL: NewSecret(slackURL)}
+	}
+	return &Config{Receivers: []Receiver{r}, Route: &route.Route{Receiver: DefaultReceiver}}
+}
+
+// Load reads and validates the file at path. lookup expands ${VAR}
+// (os.LookupEnv in production). A relative *_file path is read relative to
+// the directory of the file at path, as Alertmanager reads its own. Errors
+// name the file, the line and what is wrong, one per line:
+//
+//	alertflow.yaml:14: route.routes[1].receiver: unknown receiver "team-b"
+func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the routing configuration: %w", err)
+	}
+	dir := filepath.Dir(path)
+	return Parse(path, data, lookup, func(p string) ([]byte, error) {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		return os.ReadFile(p)
+	})
+}
