@@ -73,8 +73,10 @@ func sameHostRedirect(req *http.Request, via []*http.Request) error {
 // query and user info are redacted from the rest of a transport error and
 // from the receiver's answer, which may echo them: none of it reaches the
 // error chain that is logged and that Temporal stores in the history.
-// Transport failures (refused, reset, timed out) are retryable.
-func Post(ctx context.Context, client *http.Client, rawURL string, header http.Header, body []byte) error {
+// Transport failures (refused, reset, timed out) are retryable. secrets
+// are further credentials to redact the same way, for a receiver whose key
+// travels in the body rather than the URL (a PagerDuty routing key).
+func Post(ctx context.Context, client *http.Client, rawURL string, header http.Header, body []byte, secrets ...string) error {
 	where := RedactURL(rawURL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
@@ -84,7 +86,7 @@ func Post(ctx context.Context, client *http.Client, rawURL string, header http.H
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	red := newRedactor(rawURL)
+	red := newRedactor(rawURL, secrets...)
 	resp, err := client.Do(req)
 	if err != nil {
 		if ue, ok := errors.AsType[*url.Error](err); ok {

@@ -259,3 +259,32 @@ func TestDefaultClientFollowsOnlyBodyKeepingRedirectsOnTheSameHost(t *testing.T)
 		})
 	}
 }
+
+func TestPostRedactsTheSecretsItIsGivenFromAnEchoedAnswer(t *testing.T) {
+	const key = "R0UT1NGK3Y0123456789abcdefABCDEF"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write(b) // a proxy that echoes the request
+	}))
+	t.Cleanup(srv.Close)
+
+	for _, body := range []string{
+		`{"routing_key":"` + key + `"}`,
+		// Cut by the read limit in the middle of the key; the white
+		// space folds away, so the snippet would begin with the cut key.
+		strings.Repeat(" ", readLimit-10) + key,
+	} {
+		err := Post(t.Context(), DefaultHTTPClient(), srv.URL+"/v2/enqueue", nil, []byte(body), key)
+		if err == nil {
+			t.Fatal("Post to a 400 succeeded")
+		}
+		if strings.Contains(err.Error(), key[:10]) {
+			t.Errorf("error quotes the secret: %q", err)
+		}
+	}
+	err := Post(t.Context(), DefaultHTTPClient(), srv.URL, nil, []byte(`{"routing_key":"`+key+`"}`), key)
+	if !strings.Contains(err.Error(), `"routing_key":"[redacted]"`) {
+		t.Errorf("error = %q, want the echoed key replaced by [redacted]", err)
+	}
+}

@@ -1,9 +1,9 @@
 // Package notify delivers the notifications an alert sends when its
 // lifecycle moves, after Alertmanager's notify package: the Notification,
 // the Notifier each receiver implements (one package per receiver: webhook,
-// slack), the HTTP post they share and the classification of a receiver's
-// answer into delivered, retry (maybe after a delay) or give up. It knows
-// nothing of Temporal; the activities package adapts it.
+// slack, pagerduty), the HTTP post they share and the classification of a
+// receiver's answer into delivered, retry (maybe after a delay) or give up.
+// It knows nothing of Temporal; the activities package adapts it.
 package notify
 
 import (

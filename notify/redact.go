@@ -19,10 +19,11 @@ const redactedText = "[redacted]"
 const minSecretPart = 6
 
 // redactor hides the secret parts of a receiver's URL (its path, query and
-// user info, as a whole and piece by piece, raw and decoded) in what a
-// delivery keeps from the receiver's answer or from the transport. A
-// receiver, or a proxy in front of it, may echo the request URL in an
-// error body, and that body ends up in logs and the workflow history.
+// user info, as a whole and piece by piece, raw and decoded), and any other
+// credential the receiver is sent (whole), in what a delivery keeps from
+// the receiver's answer or from the transport. A receiver, or a proxy in
+// front of it, may echo the request in an error body, and that body ends
+// up in logs and the workflow history.
 type redactor struct {
 	// secrets are longest first, so a whole URL is replaced before the
 	// path inside it.
@@ -32,7 +33,7 @@ type redactor struct {
 // jsonEscapes writes a string as the most escaping JSON encoders do.
 var jsonEscapes = strings.NewReplacer("/", `\/`, "&", `\u0026`)
 
-func newRedactor(rawURL string) redactor {
+func newRedactor(rawURL string, extra ...string) redactor {
 	secrets := []string{rawURL}
 	add := func(least int, parts ...string) {
 		for _, p := range parts {
@@ -41,9 +42,13 @@ func newRedactor(rawURL string) redactor {
 			}
 		}
 	}
+	for _, e := range extra {
+		// Whole, however short: the caller says it is a secret.
+		add(1, e, jsonEscapes.Replace(e))
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return redactor{secrets: secrets}
+		return redactor{secrets: sortSecrets(secrets)}
 	}
 	whole := []string{rawURL, u.String(), u.EscapedPath(), u.Path, u.RawQuery, u.RequestURI()}
 	if q, err := url.QueryUnescape(u.RawQuery); err == nil {
@@ -74,10 +79,15 @@ func newRedactor(rawURL string) redactor {
 		add(1, u.User.String())
 		add(minSecretPart, u.User.Username(), pass)
 	}
+	return redactor{secrets: sortSecrets(secrets)}
+}
+
+// sortSecrets puts the longest first and drops repeats.
+func sortSecrets(secrets []string) []string {
 	slices.SortFunc(secrets, func(a, b string) int {
 		return cmp.Or(len(b)-len(a), strings.Compare(a, b))
 	})
-	return redactor{secrets: slices.Compact(secrets)}
+	return slices.Compact(secrets)
 }
 
 // text returns s with every secret replaced.
