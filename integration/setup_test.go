@@ -174,6 +174,9 @@ type stack struct {
 	http      *httptest.Server
 	// webhook, when set before the worker starts, receives notifications.
 	webhook notify.Notifier
+	// sinks, when set before the worker starts, replace the webhook: the
+	// worker's notification activities, routing and all.
+	sinks *activities.Sinks
 }
 
 func newStack(t *testing.T) *stack {
@@ -191,8 +194,15 @@ func newStackWith(t *testing.T, webhook notify.Notifier) *stack {
 // newStackConfig is newStackWith whose intake starts alerts with in.
 func newStackConfig(t *testing.T, webhook notify.Notifier, in workflows.Input) *stack {
 	t.Helper()
+	return newStackOf(t, &stack{webhook: webhook}, in)
+}
+
+// newStackOf starts the stack s describes (its webhook or sinks), whose
+// intake starts alerts with in.
+func newStackOf(t *testing.T, s *stack, in workflows.Input) *stack {
+	t.Helper()
 	requireServer(t)
-	s := &stack{t: t, client: devServer.Client(), taskQueue: "it-" + strings.ReplaceAll(t.Name(), "/", "-"), webhook: webhook}
+	s.t, s.client, s.taskQueue = t, devServer.Client(), "it-"+strings.ReplaceAll(t.Name(), "/", "-")
 	s.startWorker()
 	t.Cleanup(s.stopWorker)
 	tokens, err := ingress.ParseTokens("gitlab=" + sourceToken)
@@ -211,7 +221,11 @@ func newStackConfig(t *testing.T, webhook notify.Notifier, in workflows.Input) *
 
 func (s *stack) startWorker() {
 	s.t.Helper()
-	s.worker = worker.New(s.client, s.taskQueue, activities.NewSinks(slog.New(slog.DiscardHandler), s.webhook, nil))
+	sinks := s.sinks
+	if sinks == nil {
+		sinks = activities.NewSinks(slog.New(slog.DiscardHandler), s.webhook, nil)
+	}
+	s.worker = worker.New(s.client, s.taskQueue, sinks)
 	if err := s.worker.Start(); err != nil {
 		s.t.Fatalf("start worker: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/alertflow/alertflow/alert"
+	routeconfig "github.com/alertflow/alertflow/config"
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/notify"
 )
@@ -52,7 +53,11 @@ type config struct {
 	Children         alert.ChildMode
 	// ConfigFile is the routing configuration (receivers and the route
 	// tree); "" when the notification variables make one default receiver.
-	ConfigFile      string
+	ConfigFile string
+	// routing is the loaded ConfigFile, or the receiver the webhook and
+	// Slack variables make without one; set for the commands that run a
+	// worker.
+	routing         *routeconfig.Config
 	WebhookURL      string
 	WebhookSecret   string
 	SlackURL        string

@@ -14,12 +14,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
-	"github.com/alertflow/alertflow/notify"
-	"github.com/alertflow/alertflow/notify/slack"
-	"github.com/alertflow/alertflow/notify/webhook"
 	"github.com/alertflow/alertflow/worker"
 	"github.com/alertflow/alertflow/workflows"
 )
@@ -68,6 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err == nil && !cfg.sourceTokensSet && (cmd == "serve" || cmd == "ingress") {
 		err = errors.New("ALERTFLOW_SOURCE_TOKENS: required: name=token[,name=token...]")
 	}
+	if err == nil && cmd != "ingress" {
+		// The worker routes notifications: a bad routing file stops it
+		// before it connects to anything.
+		cfg.routing, err = routingOf(cfg, getenv)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "alertflow %s: %v\n", cmd, err)
 		return 2
@@ -88,18 +89,6 @@ func newLogger(w io.Writer) *slog.Logger {
 		}
 	}
 	return slog.New(slog.NewJSONHandler(w, nil))
-}
-
-// sinks builds the notification sinks the configuration turns on.
-func sinks(cfg config, logger *slog.Logger) *activities.Sinks {
-	var hook, slk notify.Notifier
-	if cfg.WebhookURL != "" {
-		hook = webhook.New(cfg.WebhookURL, cfg.WebhookSecret, notify.DefaultHTTPClient())
-	}
-	if cfg.SlackURL != "" {
-		slk = slack.New(cfg.SlackURL, notify.DefaultHTTPClient())
-	}
-	return activities.NewSinks(logger, hook, slk)
 }
 
 // roles are what one alertflow process runs: the HTTP intake (webhook,
@@ -140,12 +129,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, r roles) error 
 		if err := worker.EnsureSearchAttributes(ctx, c, cfg.Namespace); err != nil {
 			return err
 		}
-		w := worker.New(c, cfg.TaskQueue, sinks(cfg, logger))
+		w := worker.New(c, cfg.TaskQueue, sinks(cfg.routing, logger))
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
 		}
 		defer w.Stop()
-		logger.Info("worker started", "task_queue", cfg.TaskQueue, "namespace", cfg.Namespace)
+		logger.Info("worker started", "task_queue", cfg.TaskQueue, "namespace", cfg.Namespace,
+			"routing_file", cfg.ConfigFile, "receivers", receiverNames(cfg.routing))
 	}
 
 	handler := workerMux(c, reg, logger)

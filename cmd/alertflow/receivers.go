@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/alert"
+	routeconfig "github.com/alertflow/alertflow/config"
+	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/notify/pagerduty"
+	"github.com/alertflow/alertflow/notify/slack"
+	"github.com/alertflow/alertflow/notify/webhook"
+	"github.com/alertflow/alertflow/route"
+)
+
+// routingOf reads where notifications go: the routing file that
+// ALERTFLOW_CONFIG names, or, without one, a single receiver made of the
+// webhook and Slack variables, as before routing existed.
+func routingOf(cfg config, getenv func(string) string) (*routeconfig.Config, error) {
+	if cfg.ConfigFile == "" {
+		return routeconfig.FromEnv(cfg.WebhookURL, cfg.WebhookSecret, cfg.SlackURL), nil
+	}
+	// Two places to say where notifications go would leave people
+	// guessing which one wins.
+	for _, v := range []struct{ name, value string }{
+		{"ALERTFLOW_NOTIFY_WEBHOOK_URL", cfg.WebhookURL}, {"ALERTFLOW_SLACK_WEBHOOK_URL", cfg.SlackURL},
+	} {
+		if v.value != "" {
+			return nil, fmt.Errorf("%s is set alongside ALERTFLOW_CONFIG: define that receiver in %s instead", v.name, cfg.ConfigFile)
+		}
+	}
+	rc, err := routeconfig.Load(cfg.ConfigFile, envLookup(getenv).LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("ALERTFLOW_CONFIG: %w", err)
+	}
+	return rc, nil
+}
+
+// sinks builds the notification activities of a routing configuration:
+// one notifier per integration of each receiver.
+func sinks(rc *routeconfig.Config, logger *slog.Logger) *activities.Sinks {
+	client := notify.DefaultHTTPClient()
+	receivers := make(map[string]activities.Receiver, len(rc.Receivers))
+	for _, r := range rc.Receivers {
+		rcv := activities.Receiver{}
+		if r.Webhook != nil {
+			rcv[activities.IntegrationWebhook] = webhook.New(r.Webhook.URL.Value(), r.Webhook.Secret.Value(), client)
+		}
+		if r.Slack != nil {
+			rcv[activities.IntegrationSlack] = slack.New(r.Slack.URL.Value(), client)
+		}
+		if r.PagerDuty != nil {
+			rcv[activities.IntegrationPagerDuty] = pagerduty.New(r.PagerDuty.URL, r.PagerDuty.RoutingKey.Value(), client)
+		}
+		receivers[r.Name] = rcv
+	}
+	tree := rc.Route
+	// Alerts opened before routing existed send to "the" webhook and Slack
+	// by name: those of the root receiver.
+	root := receivers[tree.Receiver]
+	return activities.NewRoutedSinks(logger, root[activities.IntegrationWebhook], root[activities.IntegrationSlack], activities.Routing{
+		Route:     func(s alert.State) []string { return tree.Receivers(route.LabelsOf(s)) },
+		Receivers: receivers,
+	})
+}
+
+// receiverNames lists the configured receivers, for the start-up log line.
+func receiverNames(rc *routeconfig.Config) []string {
+	names := make([]string, 0, len(rc.Receivers))
+	for _, r := range rc.Receivers {
+		names = append(names, r.Name)
+	}
+	return names
+}

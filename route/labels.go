@@ -1,0 +1,20 @@
+package route
+
+import "github.com/alertflow/alertflow/alert"
+
+// LabelsOf are the labels of an alert as it is now: its project and ref,
+// and the source and protected_ref of its newest pipeline.
+func LabelsOf(s alert.State) Labels {
+	l := Labels{
+		ProjectID:     s.Project.ID,
+		Project:       s.Project.Path,
+		Ref:           s.Ref,
+		Tag:           s.Tag,
+		Severity:      s.Severity,
+		DefaultBranch: s.Project.DefaultBranch,
+	}
+	if s.Pipeline != nil {
+		l.Source, l.Protected = s.Pipeline.Source, s.Pipeline.Protected
+	}
+	return l
+}
