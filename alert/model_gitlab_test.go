@@ -1,9 +1,12 @@
 package alert_test
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,8 +52,11 @@ func (g *generator) gitlabStep() gitlabOp {
 		return gitlabOp{op: op{by: g.pick([]string{"bob", ""})}, deleted: true}
 	case n < 17:
 		// A retry: the pipeline runs again with the finished time it had.
-		for k, st := range g.states {
-			if !st.finished.IsZero() && g.r.IntN(2) == 0 {
+		// The states in a fixed order, so that a seed replays.
+		for _, k := range slices.SortedFunc(maps.Keys(g.states), func(a, b [2]int64) int {
+			return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
+		}) {
+			if st := g.states[k]; !st.finished.IsZero() && g.r.IntN(2) == 0 {
 				ev := alert.Event{Project: alert.Project{ID: modelProject, Path: "team/app"},
 					Pipeline: alert.Pipeline{ID: k[0], Ref: modelRef, Status: "running", FinishedAt: st.finished}, User: g.pick(modelUsers)}
 				g.history = append(g.history, ev)

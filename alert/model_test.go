@@ -17,14 +17,15 @@ import (
 	"github.com/alertflow/alertflow/alert/alertmodel"
 )
 
-// The model-based test of the first rules (RulesFirst, which alerts recorded
-// before RulesGitLab still run): random sequences of pipeline events for one
-// project and branch, with acknowledgements and resolutions by hand in
-// between, are applied to a State and to refModel, a reference written from
-// docs/design.md's rules 1 to 5 without any of the alert package's helpers. After
-// every step both must agree, and the State must keep its invariants. What
-// the two rule sets share (rule 1's severities, rule 5's check, shrinking)
-// comes from alertmodel, which also holds the reference of RulesGitLab
+// The model-based test of the first rules (RulesFirst, which alerts
+// recorded before RulesGitLab still run): random sequences of pipeline
+// events for one project and branch, with acknowledgements and resolutions
+// by hand in between, are applied to a State and to refModel, a reference
+// written from docs/design.md's rules 1 to 5 without any of the alert
+// package's helpers. After every step both must agree, and the State must
+// keep its invariants. What the two rule sets share (severities, dedup
+// keys, the check of manual actions, counting, shrinking) comes from
+// alertmodel, which also holds the reference of RulesGitLab
 // (model_gitlab_test.go).
 //
 // Replay a failure with the seed it prints:
@@ -255,14 +256,7 @@ type refModel struct {
 	entries []alert.Entry
 }
 
-func (m *refModel) remembers(key string) bool { return slices.Contains(m.keys, key) }
-
-func (m *refModel) remember(keys []string) {
-	m.keys = append(m.keys, keys...)
-	if len(m.keys) > m.keyCap {
-		m.keys = m.keys[len(m.keys)-m.keyCap:]
-	}
-}
+func (m *refModel) remember(keys []string) { m.keys = alertmodel.Remember(m.keys, keys, m.keyCap) }
 
 func (m *refModel) becomesNewest(ev alert.Event) {
 	m.seen = true
@@ -270,18 +264,8 @@ func (m *refModel) becomesNewest(ev alert.Event) {
 }
 
 func (m *refModel) apply(ev alert.Event, now time.Time) alert.Outcome {
-	m.counts.Events++
 	out := m.outcome(ev)
-	switch out {
-	case alert.OutcomeStale:
-		m.counts.Stale++
-	case alert.OutcomeDuplicate:
-		m.counts.Duplicates++
-	case alert.OutcomeIgnored, alert.OutcomeReopen:
-		m.counts.Ignored++
-	default:
-		m.counts.Applied++
-	}
+	alertmodel.Count(&m.counts, out)
 	m.entries = append(m.entries, alert.Entry{Time: now, Kind: out, PipelineID: ev.Pipeline.ID, Status: ev.Pipeline.Status,
 		Severity: m.severity, Actor: ev.User})
 	return out
@@ -289,17 +273,8 @@ func (m *refModel) apply(ev alert.Event, now time.Time) alert.Outcome {
 
 func (m *refModel) outcome(ev alert.Event) alert.Outcome {
 	p := ev.Pipeline
-	// Rule 3: the content key is the pipeline state, the idempotency key
-	// the delivery.
-	finished := "none"
-	if !p.FinishedAt.IsZero() {
-		finished = strconv.FormatInt(p.FinishedAt.Unix(), 10)
-	}
-	keys := []string{fmt.Sprintf("state %d %s %s", p.ID, p.Status, finished)}
-	if ev.IdempotencyKey != "" {
-		keys = append(keys, "delivery "+ev.IdempotencyKey)
-	}
-	if slices.ContainsFunc(keys, m.remembers) {
+	keys := alertmodel.DedupKeys(ev) // rule 3
+	if alertmodel.Remembers(m.keys, keys) {
 		return alert.OutcomeDuplicate
 	}
 	// Rule 2: older pipeline ids are stale; within one id, so is a state

@@ -204,8 +204,8 @@ func (m *branchModel) check(st *alert.State) error {
 	if !m.exact {
 		got, want = splitUnknown(got), splitUnknown(want)
 	}
-	if got != want {
-		return fmt.Errorf("alert %+v, model %+v", got, want)
+	if diff := got.Diff(want); diff != "" {
+		return fmt.Errorf("alert %s: %s", pipelineOf(st), diff)
 	}
 	return nil
 }

@@ -1,7 +1,8 @@
-// Package alertmodel is test support: reference models of the rules an
-// alert follows (docs/design.md), written out plainly and apart from the
-// alert package's own helpers, for tests to compare alert.State and the
-// running system with. Nothing outside tests imports it.
+// Package alertmodel is test support: the reference model of the rules
+// every new alert follows (docs/design.md), written out plainly and apart
+// from the alert package's own logic, for tests to compare alert.State and
+// the running system with, and what the reference model of the older rules
+// shares with it. Only tests import it.
 //
 // There are two rule sets because alerts keep the rules they were created
 // with, so that a recorded run replays as it ran:
@@ -17,6 +18,7 @@
 //     run. Its reference model lives beside its only test
 //     (TestStateAgreesWithAReferenceModel in alert's model_test.go), and
 //     takes what the two rule sets share from here: the severity of a
-//     status and the order of severities (rule 1), the check of a manual
-//     action (rule 5), and shrinking a failing sequence.
+//     status and their order (rule 1), the dedup keys (rule 3), the check
+//     of a manual action (rule 5), the bucket each outcome is counted in
+//     (rule 12), and shrinking a failing sequence.
 package alertmodel

@@ -3,8 +3,8 @@ package alertmodel
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -65,13 +65,7 @@ func (m mark) newerThan(o mark) bool {
 // (zero announces a cancel or skip at once), starting from what its ID
 // remembers of the alert before: nothing, or another model's Memory.
 func NewGitLab(limits alert.Limits, hold time.Duration, mem alert.Memory) *GitLab {
-	d := alert.DefaultLimits()
-	if limits.KeyCap <= 0 {
-		limits.KeyCap = d.KeyCap
-	}
-	if limits.TimelineCap <= 0 {
-		limits.TimelineCap = d.TimelineCap
-	}
+	limits = alert.New(limits).Limits // the defaults, as every alert takes them
 	m := &GitLab{keyCap: limits.KeyCap, timelineCap: limits.TimelineCap, hold: hold, newest: mem.Newest}
 	if mem.Verdict.Family != 0 {
 		m.verdict, m.hasVerdict = mark{mem.Verdict.ID, mem.Verdict.FinishedAt}, true
@@ -108,12 +102,7 @@ func (m *GitLab) Status() alert.Status { return m.status }
 // Cause is the pipeline the alert is about, and its status; 0 before any.
 func (m *GitLab) Cause() (id int64, status string) { return m.cause.id, m.causeStatus }
 
-func (m *GitLab) remember(keys []string) {
-	m.keys = append(m.keys, keys...)
-	if len(m.keys) > m.keyCap {
-		m.keys = m.keys[len(m.keys)-m.keyCap:]
-	}
-}
+func (m *GitLab) remember(keys []string) { m.keys = Remember(m.keys, keys, m.keyCap) }
 
 func (m *GitLab) raise(s alert.Severity) {
 	if Rank(s) > Rank(m.severity) {
@@ -155,22 +144,8 @@ func (m *GitLab) open(by string, s alert.Severity) {
 // Apply applies one pipeline event at now and returns its outcome, as
 // alert.State.Apply must.
 func (m *GitLab) Apply(ev alert.Event, now time.Time) alert.Outcome {
-	m.counts.Events++
 	out := m.outcome(ev, now)
-	switch out {
-	case alert.OutcomeStale:
-		m.counts.Stale++
-	case alert.OutcomeDuplicate:
-		m.counts.Duplicates++
-	case alert.OutcomeSuperseded:
-		m.counts.Superseded++
-	case alert.OutcomeChild:
-		m.counts.Children++
-	case alert.OutcomeIgnored, alert.OutcomeReopen, alert.OutcomeNoVerdict:
-		m.counts.Ignored++
-	default:
-		m.counts.Applied++
-	}
+	Count(&m.counts, out)
 	m.entries = append(m.entries, alert.Entry{Time: now, Kind: out, PipelineID: ev.Pipeline.ID, Status: ev.Pipeline.Status,
 		Severity: m.severity, Actor: ev.User})
 	return out
@@ -178,17 +153,8 @@ func (m *GitLab) Apply(ev alert.Event, now time.Time) alert.Outcome {
 
 func (m *GitLab) outcome(ev alert.Event, now time.Time) alert.Outcome {
 	p := ev.Pipeline
-	// Rule 3: the content key is the pipeline state, the idempotency key
-	// the delivery.
-	finished := "none"
-	if !p.FinishedAt.IsZero() {
-		finished = strconv.FormatInt(p.FinishedAt.Unix(), 10)
-	}
-	keys := []string{fmt.Sprintf("state %d %s %s", p.ID, p.Status, finished)}
-	if ev.IdempotencyKey != "" {
-		keys = append(keys, "delivery "+ev.IdempotencyKey)
-	}
-	if slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(m.keys, k) }) {
+	keys := DedupKeys(ev)
+	if Remembers(m.keys, keys) {
 		return alert.OutcomeDuplicate
 	}
 	if p.Source == alert.SourceParentPipeline {
@@ -428,6 +394,19 @@ func (m *GitLab) Outline() Outline {
 	return Outline{Status: m.status, Severity: m.severity, Peak: m.peak, Quiet: m.quiet,
 		Cause: m.cause.id, CauseStatus: m.causeStatus, Resolution: m.resolution,
 		Counts: m.counts, Memory: m.Memory(), Recorded: len(m.entries)}
+}
+
+// Diff lists the fields in which o differs from the model's outline want,
+// "" when none does.
+func (o Outline) Diff(want Outline) string {
+	got, exp := reflect.ValueOf(o), reflect.ValueOf(want)
+	var diffs []string
+	for i := range got.NumField() {
+		if g, w := got.Field(i).Interface(), exp.Field(i).Interface(); g != w {
+			diffs = append(diffs, fmt.Sprintf("%s %+v, model %+v", got.Type().Field(i).Name, g, w))
+		}
+	}
+	return strings.Join(diffs, "; ")
 }
 
 // OutlineOf is the outline of a State, to compare with a model's.

@@ -1,6 +1,9 @@
 package alertmodel
 
 import (
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/alertflow/alertflow/alert"
@@ -49,4 +52,51 @@ func ValidManual(status alert.Status, by, text string) error {
 		return alert.ErrResolved
 	}
 	return nil
+}
+
+// DedupKeys is rule 3: the keys an event is known by, its pipeline state
+// (the content) and, when GitLab sent one, its delivery's Idempotency-Key.
+func DedupKeys(ev alert.Event) []string {
+	p := ev.Pipeline
+	finished := "none"
+	if !p.FinishedAt.IsZero() {
+		finished = strconv.FormatInt(p.FinishedAt.Unix(), 10)
+	}
+	keys := []string{fmt.Sprintf("state %d %s %s", p.ID, p.Status, finished)}
+	if ev.IdempotencyKey != "" {
+		keys = append(keys, "delivery "+ev.IdempotencyKey)
+	}
+	return keys
+}
+
+// Remembers reports whether any of keys is among the remembered ones.
+func Remembers(remembered, keys []string) bool {
+	return slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(remembered, k) })
+}
+
+// Remember adds keys to the remembered ones, oldest first, and forgets the
+// oldest beyond capacity.
+func Remember(remembered, keys []string, capacity int) []string {
+	remembered = append(remembered, keys...)
+	return remembered[max(0, len(remembered)-capacity):]
+}
+
+// Count is rule 12: it tallies an event's outcome in the bucket of
+// alert.Counts it belongs to.
+func Count(c *alert.Counts, out alert.Outcome) {
+	c.Events++
+	switch out {
+	case alert.OutcomeStale:
+		c.Stale++
+	case alert.OutcomeDuplicate:
+		c.Duplicates++
+	case alert.OutcomeSuperseded:
+		c.Superseded++
+	case alert.OutcomeChild:
+		c.Children++
+	case alert.OutcomeIgnored, alert.OutcomeReopen, alert.OutcomeNoVerdict:
+		c.Ignored++
+	default:
+		c.Applied++
+	}
 }
