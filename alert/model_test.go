@@ -1,4 +1,4 @@
-package alert
+package alert_test
 
 import (
 	"errors"
@@ -12,13 +12,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/alert/alertmodel"
 )
 
-// The model-based test: random sequences of pipeline events for one project
-// and branch, with acknowledgements and resolutions by hand in between, are
-// applied to a State and to refModel, a reference written from docs/design.md's
-// rules without any of this package's helpers. After every step both must
-// agree, and the State must keep its invariants.
+// The model-based test of the first rules (RulesFirst, which alerts
+// recorded before RulesGitLab still run): random sequences of pipeline
+// events for one project and branch, with acknowledgements and resolutions
+// by hand in between, are applied to a State and to refModel, a reference
+// written from docs/design.md's rules 1 to 5 without any of the alert
+// package's helpers. After every step both must agree, and the State must
+// keep its invariants. What the two rule sets share (severities, dedup
+// keys, the check of manual actions, counting, shrinking) comes from
+// alertmodel, which also holds the reference of RulesGitLab
+// (model_gitlab_test.go).
 //
 // Replay a failure with the seed it prints:
 //
@@ -71,7 +79,7 @@ const (
 // what lets a failure shrink to its minimal step list.
 type op struct {
 	kind opKind
-	ev   Event
+	ev   alert.Event
 	by   string
 	text string // the note of an acknowledgement, the reason of a resolution
 	how  string // how the generator made the step, for the failure report
@@ -106,7 +114,7 @@ type pipelineState struct {
 type generator struct {
 	r       *rand.Rand
 	states  map[[2]int64]pipelineState // by pipeline id and attempt
-	history []Event
+	history []alert.Event
 	keys    int
 }
 
@@ -124,7 +132,7 @@ func (g *generator) newKey() string {
 }
 
 // fresh is a delivery of a random pipeline state.
-func (g *generator) fresh() Event {
+func (g *generator) fresh() alert.Event {
 	id := 100 + g.r.Int64N(6)
 	var st pipelineState
 	if g.r.IntN(8) == 0 {
@@ -143,9 +151,9 @@ func (g *generator) fresh() Event {
 			g.states[k] = st
 		}
 	}
-	ev := Event{
-		Project:  Project{ID: modelProject, Path: "team/app"},
-		Pipeline: Pipeline{ID: id, Ref: modelRef, Status: st.status, FinishedAt: st.finished},
+	ev := alert.Event{
+		Project:  alert.Project{ID: modelProject, Path: "team/app"},
+		Pipeline: alert.Pipeline{ID: id, Ref: modelRef, Status: st.status, FinishedAt: st.finished},
 		User:     g.pick(modelUsers),
 	}
 	if g.r.IntN(2) == 0 {
@@ -169,9 +177,9 @@ func (g *generator) actor() string {
 }
 
 func (g *generator) step() op {
-	earlier := func() (Event, bool) {
+	earlier := func() (alert.Event, bool) {
 		if len(g.history) == 0 {
-			return Event{}, false
+			return alert.Event{}, false
 		}
 		return g.history[g.r.IntN(len(g.history))], true
 	}
@@ -220,19 +228,19 @@ func generate(seed uint64, seq int) []op {
 // limitsOf gives every fourth sequence small caps, so the timeline drops
 // entries and the dedup keys are forgotten; the others stay under the
 // default caps.
-func limitsOf(seq int) Limits {
+func limitsOf(seq int) alert.Limits {
 	if seq%4 == 3 {
-		return Limits{TimelineCap: 8, KeyCap: 6}
+		return alert.Limits{TimelineCap: 8, KeyCap: 6}
 	}
-	return DefaultLimits()
+	return alert.DefaultLimits()
 }
 
 // refModel is the reference: the rules 1 to 5 of docs/design.md, written out plainly.
 type refModel struct {
 	keyCap, timelineCap int
 
-	status         Status
-	severity, peak Severity
+	status         alert.Status
+	severity, peak alert.Severity
 	seen           bool // a pipeline has become the newest
 	newestID       int64
 	newestStatus   string
@@ -241,139 +249,96 @@ type refModel struct {
 	ackBy          string
 	resolvedBy     string
 	resolution     string
-	counts         Counts
+	counts         alert.Counts
 	// keys are the remembered dedup keys, oldest first; only the newest
 	// keyCap of them are remembered.
 	keys    []string
-	entries []Entry
+	entries []alert.Entry
 }
 
-// Rule 1.
-var refSeverity = map[string]Severity{"failed": SeverityHigh, "canceled": SeverityMedium, "skipped": SeverityLow}
+func (m *refModel) remember(keys []string) { m.keys = alertmodel.Remember(m.keys, keys, m.keyCap) }
 
-var refRank = map[Severity]int{SeverityNone: 0, SeverityLow: 1, SeverityMedium: 2, SeverityHigh: 3}
-
-func (m *refModel) remembers(key string) bool { return slices.Contains(m.keys, key) }
-
-func (m *refModel) remember(keys []string) {
-	m.keys = append(m.keys, keys...)
-	if len(m.keys) > m.keyCap {
-		m.keys = m.keys[len(m.keys)-m.keyCap:]
-	}
-}
-
-func (m *refModel) becomesNewest(ev Event) {
+func (m *refModel) becomesNewest(ev alert.Event) {
 	m.seen = true
 	m.newestID, m.newestStatus, m.newestFinished = ev.Pipeline.ID, ev.Pipeline.Status, ev.Pipeline.FinishedAt
 }
 
-func (m *refModel) apply(ev Event, now time.Time) Outcome {
-	m.counts.Events++
+func (m *refModel) apply(ev alert.Event, now time.Time) alert.Outcome {
 	out := m.outcome(ev)
-	switch out {
-	case OutcomeStale:
-		m.counts.Stale++
-	case OutcomeDuplicate:
-		m.counts.Duplicates++
-	case OutcomeIgnored, OutcomeReopen:
-		m.counts.Ignored++
-	default:
-		m.counts.Applied++
-	}
-	m.entries = append(m.entries, Entry{Time: now, Kind: out, PipelineID: ev.Pipeline.ID, Status: ev.Pipeline.Status,
+	alertmodel.Count(&m.counts, out)
+	m.entries = append(m.entries, alert.Entry{Time: now, Kind: out, PipelineID: ev.Pipeline.ID, Status: ev.Pipeline.Status,
 		Severity: m.severity, Actor: ev.User})
 	return out
 }
 
-func (m *refModel) outcome(ev Event) Outcome {
+func (m *refModel) outcome(ev alert.Event) alert.Outcome {
 	p := ev.Pipeline
-	// Rule 3: the content key is the pipeline state, the idempotency key
-	// the delivery.
-	finished := "none"
-	if !p.FinishedAt.IsZero() {
-		finished = strconv.FormatInt(p.FinishedAt.Unix(), 10)
-	}
-	keys := []string{fmt.Sprintf("state %d %s %s", p.ID, p.Status, finished)}
-	if ev.IdempotencyKey != "" {
-		keys = append(keys, "delivery "+ev.IdempotencyKey)
-	}
-	if slices.ContainsFunc(keys, m.remembers) {
-		return OutcomeDuplicate
+	keys := alertmodel.DedupKeys(ev) // rule 3
+	if alertmodel.Remembers(m.keys, keys) {
+		return alert.OutcomeDuplicate
 	}
 	// Rule 2: older pipeline ids are stale; within one id, so is a state
 	// that finished before the newest one seen.
 	if m.seen && (p.ID < m.newestID || p.ID == m.newestID && !p.FinishedAt.IsZero() &&
 		!m.newestFinished.IsZero() && p.FinishedAt.Before(m.newestFinished)) {
 		m.remember(keys)
-		return OutcomeStale
+		return alert.OutcomeStale
 	}
-	sev, bad := refSeverity[p.Status]
-	if m.status == StatusResolved {
+	sev, bad := alertmodel.SeverityOf(p.Status) // rule 1
+	if m.status == alert.StatusResolved {
 		if bad {
 			// For the next alert under the same ID: neither applied
 			// nor remembered here.
-			return OutcomeReopen
+			return alert.OutcomeReopen
 		}
 		m.remember(keys)
-		return OutcomeIgnored
+		return alert.OutcomeIgnored
 	}
 	m.remember(keys)
 	switch {
 	case bad:
 		m.becomesNewest(ev)
-		if m.status == StatusNone {
-			m.status, m.severity, m.peak, m.openedBy = StatusOpen, sev, sev, ev.User
-			return OutcomeOpened
+		if m.status == alert.StatusNone {
+			m.status, m.severity, m.peak, m.openedBy = alert.StatusOpen, sev, sev, ev.User
+			return alert.OutcomeOpened
 		}
 		prev := m.severity
 		m.severity = sev
-		if refRank[sev] > refRank[m.peak] {
+		if alertmodel.Rank(sev) > alertmodel.Rank(m.peak) {
 			m.peak = sev
 		}
 		if sev != prev {
-			return OutcomeSeverityChanged
+			return alert.OutcomeSeverityChanged
 		}
-		return OutcomeUpdated
+		return alert.OutcomeUpdated
 	case p.Status == "success":
 		// Rule 4: a success that is not stale is from the newest pipeline.
 		m.becomesNewest(ev)
-		if m.status == StatusNone {
-			return OutcomeIgnored
+		if m.status == alert.StatusNone {
+			return alert.OutcomeIgnored
 		}
-		m.status, m.resolvedBy = StatusResolved, ev.User
+		m.status, m.resolvedBy = alert.StatusResolved, ev.User
 		m.resolution = fmt.Sprintf("pipeline #%d succeeded", p.ID)
-		return OutcomeResolved
+		return alert.OutcomeResolved
 	default:
-		return OutcomeIgnored
+		return alert.OutcomeIgnored
 	}
 }
 
 // Rule 5.
-func (m *refModel) validManual(by, text string) error { return refValidManual(m.status, by, text) }
-
-// refValidManual is rule 5's check of a manual action on an alert in status.
-func refValidManual(status Status, by, text string) error {
-	if strings.TrimSpace(by) == "" || len(by) > 200 || len(text) > 2000 {
-		return ErrInvalidInput
-	}
-	switch status {
-	case StatusNone:
-		return ErrNotOpened
-	case StatusResolved:
-		return ErrResolved
-	}
-	return nil
+func (m *refModel) validManual(by, text string) error {
+	return alertmodel.ValidManual(m.status, by, text)
 }
 
 func (m *refModel) acknowledge(by, note string, now time.Time) (bool, error) {
 	if err := m.validManual(by, note); err != nil {
 		return false, err
 	}
-	if m.status == StatusAcknowledged {
+	if m.status == alert.StatusAcknowledged {
 		return false, nil
 	}
-	m.status, m.ackBy = StatusAcknowledged, strings.TrimSpace(by)
-	m.entries = append(m.entries, Entry{Time: now, Kind: OutcomeAcknowledged, Severity: m.severity, Actor: m.ackBy, Note: note})
+	m.status, m.ackBy = alert.StatusAcknowledged, strings.TrimSpace(by)
+	m.entries = append(m.entries, alert.Entry{Time: now, Kind: alert.OutcomeAcknowledged, Severity: m.severity, Actor: m.ackBy, Note: note})
 	return true, nil
 }
 
@@ -381,16 +346,16 @@ func (m *refModel) resolve(by, reason string, now time.Time) error {
 	if err := m.validManual(by, reason); err != nil {
 		return err
 	}
-	m.status, m.resolvedBy, m.resolution = StatusResolved, strings.TrimSpace(by), "resolved by hand"
+	m.status, m.resolvedBy, m.resolution = alert.StatusResolved, strings.TrimSpace(by), "resolved by hand"
 	if reason != "" {
 		m.resolution += ": " + reason
 	}
-	m.entries = append(m.entries, Entry{Time: now, Kind: OutcomeResolved, Severity: m.severity, Actor: m.resolvedBy, Note: reason})
+	m.entries = append(m.entries, alert.Entry{Time: now, Kind: alert.OutcomeResolved, Severity: m.severity, Actor: m.resolvedBy, Note: reason})
 	return nil
 }
 
 // agrees compares the State with the model.
-func (m *refModel) agrees(s *State) error {
+func (m *refModel) agrees(s *alert.State) error {
 	switch {
 	case m.counts.Events > 0 && (s.ID != fmt.Sprintf("%d-%s", modelProject, modelRef) || s.Ref != modelRef || s.Project.ID != modelProject):
 		return fmt.Errorf("identity %q %d %q", s.ID, s.Project.ID, s.Ref)
@@ -425,7 +390,7 @@ func (m *refModel) agrees(s *State) error {
 }
 
 // snapshot deep-copies a State so a step can be compared with the one before.
-func snapshot(s *State) State {
+func snapshot(s *alert.State) alert.State {
 	c := *s
 	c.Timeline = slices.Clone(s.Timeline)
 	c.RecentKeys = slices.Clone(s.RecentKeys)
@@ -437,8 +402,8 @@ func snapshot(s *State) State {
 }
 
 // withoutBookkeeping blanks what every event changes whatever its outcome.
-func withoutBookkeeping(s State, keys bool) State {
-	s.Counts, s.Timeline, s.TimelineDropped = Counts{}, nil, 0
+func withoutBookkeeping(s alert.State, keys bool) alert.State {
+	s.Counts, s.Timeline, s.TimelineDropped = alert.Counts{}, nil, 0
 	if keys {
 		s.RecentKeys = nil
 	}
@@ -446,7 +411,7 @@ func withoutBookkeeping(s State, keys bool) State {
 }
 
 // invariants are checked after every step, independently of the model.
-func invariants(before, after State, o op, out Outcome, events, records int) error {
+func invariants(before, after alert.State, o op, out alert.Outcome, events, records int) error {
 	c := after.Counts
 	switch {
 	case c.Events != events:
@@ -457,9 +422,9 @@ func invariants(before, after State, o op, out Outcome, events, records int) err
 		return fmt.Errorf("timeline has %d entries and dropped %d, want %d in all", len(after.Timeline), after.TimelineDropped, records)
 	case len(after.Timeline) > after.Limits.TimelineCap || len(after.RecentKeys) > after.Limits.KeyCap:
 		return fmt.Errorf("over the caps %+v: %d entries, %d keys", after.Limits, len(after.Timeline), len(after.RecentKeys))
-	case before.Status == StatusResolved && after.Status != StatusResolved:
+	case before.Status == alert.StatusResolved && after.Status != alert.StatusResolved:
 		return fmt.Errorf("status went back from resolved to %q", after.Status)
-	case refRank[after.PeakSeverity] < refRank[before.PeakSeverity] || refRank[after.PeakSeverity] < refRank[after.Severity]:
+	case alertmodel.Rank(after.PeakSeverity) < alertmodel.Rank(before.PeakSeverity) || alertmodel.Rank(after.PeakSeverity) < alertmodel.Rank(after.Severity):
 		return fmt.Errorf("peak %q after %q with severity %q", after.PeakSeverity, before.PeakSeverity, after.Severity)
 	case before.Pipeline != nil && (after.Pipeline == nil || after.Pipeline.ID < before.Pipeline.ID):
 		return fmt.Errorf("newest pipeline went from %d to %+v", before.Pipeline.ID, after.Pipeline)
@@ -470,10 +435,10 @@ func invariants(before, after State, o op, out Outcome, events, records int) err
 			return fmt.Errorf("the event's timeline entry is %+v", last)
 		}
 		switch out {
-		case OutcomeDuplicate, OutcomeReopen, OutcomeStale:
+		case alert.OutcomeDuplicate, alert.OutcomeReopen, alert.OutcomeStale:
 			// Duplicates and reopens are not even remembered; a stale
 			// event is, so a resend of it is a duplicate.
-			keys := out == OutcomeStale
+			keys := out == alert.OutcomeStale
 			if !reflect.DeepEqual(withoutBookkeeping(before, keys), withoutBookkeeping(after, keys)) {
 				return fmt.Errorf("a %s event changed the alert:\n before %+v\n after  %+v", out, before, after)
 			}
@@ -487,20 +452,24 @@ func invariants(before, after State, o op, out Outcome, events, records int) err
 
 // modelRun is what one run of a sequence saw, for the coverage check.
 type modelRun struct {
-	outcomes map[Outcome]int
+	outcomes map[alert.Outcome]int
 	errs     map[error]int
+}
+
+func newModelRun() *modelRun {
+	return &modelRun{outcomes: map[alert.Outcome]int{}, errs: map[error]int{}}
 }
 
 // runSequence applies ops to a State and to the model and reports the
 // first step where they part or an invariant breaks.
-func runSequence(ops []op, limits Limits, seen *modelRun) (failedAt int, err error) {
-	s := New(limits)
+func runSequence(ops []op, limits alert.Limits, seen *modelRun) (failedAt int, err error) {
+	s := alert.New(limits)
 	m := &refModel{keyCap: s.Limits.KeyCap, timelineCap: s.Limits.TimelineCap}
 	events, records := 0, 0
 	for i, o := range ops {
 		now := modelT0.Add(time.Duration(i) * time.Second)
 		before := snapshot(s)
-		var out Outcome
+		var out alert.Outcome
 		err := func() (err error) {
 			defer func() {
 				if p := recover(); p != nil {
@@ -517,18 +486,18 @@ func runSequence(ops []op, limits Limits, seen *modelRun) (failedAt int, err err
 				}
 				seen.outcomes[out]++
 			case opAcknowledge:
-				changed, err := s.Acknowledge(Acknowledgement{By: o.by, Note: o.text}, now)
+				changed, err := s.Acknowledge(alert.Acknowledgement{By: o.by, Note: o.text}, now)
 				wantChanged, wantErr := m.acknowledge(o.by, o.text, now)
 				if changed != wantChanged || !errors.Is(err, wantErr) || (err == nil) != (wantErr == nil) {
 					return fmt.Errorf("acknowledge: changed %v err %v, model changed %v err %v", changed, err, wantChanged, wantErr)
 				}
 				if changed {
 					records++
-					seen.outcomes[OutcomeAcknowledged]++
+					seen.outcomes[alert.OutcomeAcknowledged]++
 				}
 				seen.errs[wantErr]++
 			case opResolve:
-				err := s.Resolve(Resolution{By: o.by, Reason: o.text}, now)
+				err := s.Resolve(alert.Resolution{By: o.by, Reason: o.text}, now)
 				wantErr := m.resolve(o.by, o.text, now)
 				if !errors.Is(err, wantErr) || (err == nil) != (wantErr == nil) {
 					return fmt.Errorf("resolve: err %v, model err %v", err, wantErr)
@@ -552,24 +521,17 @@ func runSequence(ops []op, limits Limits, seen *modelRun) (failedAt int, err err
 }
 
 // shrink removes steps from a failing sequence while it still fails.
-func shrink(ops []op, limits Limits) []op {
-	scratch := &modelRun{outcomes: map[Outcome]int{}, errs: map[error]int{}}
-	for removed := true; removed; {
-		removed = false
-		for i := 0; i < len(ops); i++ {
-			shorter := slices.Delete(slices.Clone(ops), i, i+1)
-			if _, err := runSequence(shorter, limits, scratch); err != nil {
-				ops, removed = shorter, true
-				i--
-			}
-		}
-	}
-	return ops
+func shrink(ops []op, limits alert.Limits) []op {
+	scratch := newModelRun()
+	return alertmodel.Shrink(ops, func(ops []op) bool {
+		_, err := runSequence(ops, limits, scratch)
+		return err != nil
+	})
 }
 
 func TestStateAgreesWithAReferenceModel(t *testing.T) {
 	seed := modelSeed(t)
-	seen := &modelRun{outcomes: map[Outcome]int{}, errs: map[error]int{}}
+	seen := newModelRun()
 	steps := 0
 	for seq := range *modelSequencesFlag {
 		ops, limits := generate(seed, seq), limitsOf(seq)
@@ -579,7 +541,7 @@ func TestStateAgreesWithAReferenceModel(t *testing.T) {
 			continue
 		}
 		minimal := shrink(ops[:at+1], limits)
-		_, minErr := runSequence(minimal, limits, &modelRun{outcomes: map[Outcome]int{}, errs: map[error]int{}})
+		_, minErr := runSequence(minimal, limits, newModelRun())
 		var b strings.Builder
 		for i, o := range minimal {
 			fmt.Fprintf(&b, "\n  %2d: %s", i, o)
@@ -590,13 +552,13 @@ func TestStateAgreesWithAReferenceModel(t *testing.T) {
 			seed, seq, limits, at, err, len(minimal), at+1, minErr, b.String(), seed)
 	}
 	// The generator must reach every rule, or agreeing proves little.
-	for _, o := range []Outcome{OutcomeOpened, OutcomeSeverityChanged, OutcomeUpdated, OutcomeResolved, OutcomeStale,
-		OutcomeDuplicate, OutcomeIgnored, OutcomeReopen, OutcomeAcknowledged, "resolved by hand"} {
+	for _, o := range []alert.Outcome{alert.OutcomeOpened, alert.OutcomeSeverityChanged, alert.OutcomeUpdated, alert.OutcomeResolved, alert.OutcomeStale,
+		alert.OutcomeDuplicate, alert.OutcomeIgnored, alert.OutcomeReopen, alert.OutcomeAcknowledged, "resolved by hand"} {
 		if seen.outcomes[o] == 0 && *modelSequencesFlag >= 1000 {
 			t.Errorf("no sequence reached outcome %q", o)
 		}
 	}
-	for _, e := range []error{nil, ErrInvalidInput, ErrNotOpened, ErrResolved} {
+	for _, e := range []error{nil, alert.ErrInvalidInput, alert.ErrNotOpened, alert.ErrResolved} {
 		if seen.errs[e] == 0 && *modelSequencesFlag >= 1000 {
 			t.Errorf("no manual action ended with error %v", e)
 		}

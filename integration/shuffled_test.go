@@ -49,7 +49,8 @@ func TestShuffledResentAndConcurrentDeliveriesEndWhereTheModelSays(t *testing.T)
 	uniqueEvents, posts := 0, 0
 	for project := firstProject; project < firstProject+25; project++ {
 		for _, ref := range []string{"main", "feature/e2e"} {
-			b := &e2eBranch{branch: branch{project, ref}, bodies: map[pipelineEvent][]byte{}, keys: map[pipelineEvent]string{}}
+			b := &e2eBranch{branch: branch{project, ref}, bodies: map[pipelineEvent][]byte{}, keys: map[pipelineEvent]string{},
+				events: map[pipelineEvent]alert.Event{}}
 			script := scriptRandom
 			switch len(branches) % 10 {
 			case 9:
@@ -69,9 +70,9 @@ func TestShuffledResentAndConcurrentDeliveriesEndWhereTheModelSays(t *testing.T)
 	var open, resolved, never, bursts, concurrentSteps, concurrentPosts int
 	for _, b := range branches {
 		switch {
-		case b.model.open != nil:
+		case b.model.open():
 			open++
-		case b.model.started:
+		case b.model.started():
 			resolved++
 		default:
 			never++
@@ -239,7 +240,7 @@ func TestShuffledResentAndConcurrentDeliveriesEndWhereTheModelSays(t *testing.T)
 func checkFinal(ctx context.Context, c client.Client, b *e2eBranch) error {
 	id := b.id()
 	d, err := c.DescribeWorkflowExecution(ctx, id, "")
-	if !b.model.started {
+	if !b.model.started() {
 		if isNotFound(err) {
 			return nil
 		}
@@ -253,7 +254,7 @@ func checkFinal(ctx context.Context, c client.Client, b *e2eBranch) error {
 	}
 	info := d.GetWorkflowExecutionInfo()
 	runID := info.GetExecution().GetRunId()
-	if inc := b.model.open; inc != nil {
+	if b.model.open() {
 		if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			return fmt.Errorf("run %s is %s, want running with an open alert", runID, info.GetStatus())
 		}
@@ -261,7 +262,7 @@ func checkFinal(ctx context.Context, c client.Client, b *e2eBranch) error {
 		if err != nil {
 			return err
 		}
-		return inc.check(st)
+		return b.model.check(st)
 	}
 	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		return fmt.Errorf("run %s is %s, want completed", runID, info.GetStatus())
@@ -270,11 +271,7 @@ func checkFinal(ctx context.Context, c client.Client, b *e2eBranch) error {
 	if err := c.GetWorkflow(ctx, id, runID).Get(ctx, &st); err != nil {
 		return err
 	}
-	want := b.model.resolvedBy
-	if st.Status != alert.StatusResolved || pipelineOf(&st) != want.String() || st.Resolution != fmt.Sprintf("pipeline #%d succeeded", want.pipeline) {
-		return fmt.Errorf("completed as %s by %s (%q), want resolved by %s", st.Status, pipelineOf(&st), st.Resolution, want)
-	}
-	return nil
+	return b.model.checkResolved(&st)
 }
 
 // describe lists a branch's deliveries and answers, for a failure message.
