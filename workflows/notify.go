@@ -190,14 +190,14 @@ func (r *run) notify(ctx workflow.Context, n notify.Notification) workflow.Futur
 }
 
 // follow sends through the sink named key once prev's notification to
-// that sink is done, and returns a future ready once this one is.
-func (this *notice) follow(ctx workflow.Context, prev *notice, key string, send func(workflow.Context) workflow.Future) workflow.Future {
+// that sink is done, and returns a future ready once nt's is.
+func (nt *notice) follow(ctx workflow.Context, prev *notice, key string, send func(workflow.Context) workflow.Future) workflow.Future {
 	var before workflow.Future
 	if prev != nil {
 		before = prev.sinks[key]
 	}
 	f, set := workflow.NewFuture(ctx)
-	this.sinks[key] = f
+	nt.sinks[key] = f
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		if before != nil {
 			_ = before.Get(ctx, nil)
