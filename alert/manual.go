@@ -175,7 +175,7 @@ func (s *State) Reject(action string, by string, err error, now time.Time) {
 // RemindersDue reports whether an alert in this state needs reminders:
 // open and nobody has acknowledged it.
 func (s *State) RemindersDue() bool {
-	return s.Status == StatusOpen
+	return s.Status == StatusOpen && s.Snoozed == nil
 }
 
 // Remind records a reminder sent at now and when the next one is due.

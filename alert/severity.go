@@ -28,6 +28,9 @@ func (s Severity) rank() int {
 	}
 }
 
+// Above reports whether s is more urgent than o.
+func (s Severity) Above(o Severity) bool { return s.rank() > o.rank() }
+
 // Status is where an alert is in its lifecycle.
 type Status string
 

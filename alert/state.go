@@ -211,6 +211,8 @@ type State struct {
 	InProgress *Progress `json:"in_progress,omitempty"`
 	// LastEventAt is when the alert last received a pipeline event.
 	LastEventAt time.Time `json:"last_event_at,omitzero"`
+	// Snoozed is the alert's snooze while it lasts; nil when none.
+	Snoozed *Snooze `json:"snoozed,omitempty"`
 }
 
 // NewWith returns the state of an alert that has seen nothing yet, applying

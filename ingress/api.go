@@ -62,6 +62,7 @@ func (s *Server) routeAPI() {
 	// come first so that "…/acknowledge" is not read as part of an ID.
 	api.HandleFunc("/alerts/{id:.+}/acknowledge", s.acknowledgeAlert).Methods(http.MethodPost)
 	api.HandleFunc("/alerts/{id:.+}/resolve", s.resolveAlert).Methods(http.MethodPost)
+	api.HandleFunc("/alerts/{id:.+}/snooze", s.snoozeAlert).Methods(http.MethodPost)
 	api.HandleFunc("/alerts/{id:.+}", s.showAlert).Methods(http.MethodGet)
 }
 
@@ -320,6 +321,11 @@ func (s *Server) resolveAlert(w http.ResponseWriter, r *http.Request) {
 	s.updateAlert(w, r, workflows.UpdateResolve, &res)
 }
 
+func (s *Server) snoozeAlert(w http.ResponseWriter, r *http.Request) {
+	var req alert.SnoozeRequest
+	s.updateAlert(w, r, workflows.UpdateSnooze, &req)
+}
+
 // updateAlert runs a manual action as a workflow update and answers with
 // the alert's new state: 404 when there is no open alert, 400 for bad
 // input, 409 when the alert cannot take the action any more.
@@ -366,6 +372,10 @@ func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, name string
 		writeError(w, http.StatusBadRequest, "", appErr.Message())
 	case errors.As(err, &appErr) && (appErr.Type() == workflows.ErrTypeResolved || appErr.Type() == workflows.ErrTypeNotOpened):
 		writeError(w, http.StatusConflict, "", appErr.Message())
+	case errors.As(err, &appErr) && strings.HasPrefix(appErr.Message(), "unknown update"):
+		// An alert opened by an alertflow that did not have this action
+		// yet (snooze) keeps running the way it started.
+		writeError(w, http.StatusConflict, "", id+" was opened before alertflow could "+name+" alerts; it cannot take "+name)
 	default:
 		s.unavailable(w, r, "update_"+name, id, err)
 	}

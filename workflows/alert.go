@@ -37,6 +37,10 @@ const (
 	// SignalBranchDeleted carries an alert.Deletion: GitLab deleted the
 	// alert's branch or tag, so its alert resolves.
 	SignalBranchDeleted = "branch_deleted"
+	// SignalSnooze and UpdateSnooze carry an alert.SnoozeRequest:
+	// {"by","for","note"} (RevisionRouted on).
+	SignalSnooze = "snooze"
+	UpdateSnooze = "snooze"
 )
 
 // Error types of rejected updates, for callers to tell apart.
@@ -205,6 +209,11 @@ type run struct {
 	// the one that checks for an alert gone quiet; nil when none is set.
 	hold, autoResolve workflow.Future
 	cancelHold        workflow.CancelFunc
+	// snoozeEnd is the timer that ends a snooze at snoozeUntil; nil when
+	// none is set.
+	snoozeEnd       workflow.Future
+	cancelSnoozeEnd workflow.CancelFunc
+	snoozeUntil     time.Time
 	// wake lets update handlers, which run beside the main loop, make it
 	// look at the state again.
 	wake workflow.Channel
@@ -245,7 +254,7 @@ func (r *run) register(ctx workflow.Context) error {
 	); err != nil {
 		return fmt.Errorf("register %s update: %w", UpdateResolve, err)
 	}
-	return nil
+	return r.registerSnooze(ctx)
 }
 
 // snapshot is a copy of the state as it is now, for update results. From
@@ -285,10 +294,16 @@ func rejection(err error) error {
 // channels are the signal channels of an alert.
 type channels struct {
 	pipelines, acks, resolves, deletions workflow.ReceiveChannel
+	// snoozes is nil before RevisionRouted, whose runs do not take them.
+	snoozes workflow.ReceiveChannel
 }
 
 func (c channels) pending() int {
-	return c.pipelines.Len() + c.acks.Len() + c.resolves.Len() + c.deletions.Len()
+	n := c.pipelines.Len() + c.acks.Len() + c.resolves.Len() + c.deletions.Len()
+	if c.snoozes != nil {
+		n += c.snoozes.Len()
+	}
+	return n
 }
 
 func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
@@ -297,6 +312,9 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 		acks:      workflow.GetSignalChannel(ctx, SignalAcknowledge),
 		resolves:  workflow.GetSignalChannel(ctx, SignalResolve),
 		deletions: workflow.GetSignalChannel(ctx, SignalBranchDeleted),
+	}
+	if r.in.Revision >= RevisionRouted {
+		ch.snoozes = workflow.GetSignalChannel(ctx, SignalSnooze)
 	}
 	for i, ev := range r.in.Pending {
 		if r.st.Status == alert.StatusResolved {
@@ -341,6 +359,16 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 			c.Receive(ctx, &d)
 			r.deleted(ctx, d)
 		})
+		if ch.snoozes != nil {
+			sel.AddReceive(ch.snoozes, func(c workflow.ReceiveChannel, _ bool) {
+				var req alert.SnoozeRequest
+				c.Receive(ctx, &req)
+				err = r.signalled(ctx, SignalSnooze, req.By, r.snooze(ctx, req))
+			})
+			if timer := r.snoozeTimer(ctx); timer != nil {
+				sel.AddFuture(timer, func(f workflow.Future) { r.endSnooze(ctx, f) })
+			}
+		}
 		sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
 		if timer := r.reminderTimer(ctx); timer != nil {
 			sel.AddFuture(timer, func(f workflow.Future) { err = r.remind(ctx, f) })
@@ -372,6 +400,7 @@ func (r *run) apply(ctx workflow.Context, ev alert.Event) {
 	// of the run from the sticky cache during a signal storm.
 	out := r.st.Apply(ev, now)
 	r.opened(now, out)
+	r.raisedWhileSnoozed(ctx, out, previous)
 	r.changed(ctx, out, ev.User, "", previous)
 }
 
@@ -503,6 +532,7 @@ func (r *run) drain(ctx workflow.Context, ch channels) (resolved bool, err error
 		var ev alert.Event
 		var a alert.Acknowledgement
 		var res alert.Resolution
+		var sn alert.SnoozeRequest
 		switch {
 		case ch.pipelines.ReceiveAsync(&ev):
 			r.apply(ctx, ev)
@@ -510,6 +540,8 @@ func (r *run) drain(ctx workflow.Context, ch channels) (resolved bool, err error
 			err = r.signalled(ctx, SignalAcknowledge, a.By, r.acknowledge(ctx, a))
 		case ch.resolves.ReceiveAsync(&res):
 			err = r.signalled(ctx, SignalResolve, res.By, r.resolve(ctx, res))
+		case ch.snoozes != nil && ch.snoozes.ReceiveAsync(&sn):
+			err = r.signalled(ctx, SignalSnooze, sn.By, r.snooze(ctx, sn))
 		default:
 			var d alert.Deletion
 			ch.deletions.ReceiveAsync(&d)
@@ -590,6 +622,7 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 		var ev alert.Event
 		var a alert.Acknowledgement
 		var res alert.Resolution
+		var sn alert.SnoozeRequest
 		switch {
 		case ch.pipelines.ReceiveAsync(&ev):
 			take(ev)
@@ -597,6 +630,8 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 			r.st.Reject(SignalAcknowledge, a.By, r.st.CheckAcknowledge(a), workflow.Now(ctx))
 		case ch.resolves.ReceiveAsync(&res):
 			r.st.Reject(SignalResolve, res.By, r.st.CheckResolve(res), workflow.Now(ctx))
+		case ch.snoozes != nil && ch.snoozes.ReceiveAsync(&sn):
+			r.st.Reject(SignalSnooze, sn.By, r.st.CheckSnooze(sn), workflow.Now(ctx))
 		default:
 			var d alert.Deletion
 			ch.deletions.ReceiveAsync(&d)

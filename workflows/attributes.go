@@ -117,6 +117,13 @@ func detailsOf(s *alert.State) string {
 		}
 		b.WriteString("\n\n")
 	}
+	if s.Snoozed != nil {
+		fmt.Fprintf(&b, "Snoozed by **%s** until %s", md(s.Snoozed.By), s.Snoozed.Until.UTC().Format(time.RFC3339))
+		if s.Snoozed.Note != "" {
+			fmt.Fprintf(&b, ": %s", md(s.Snoozed.Note))
+		}
+		b.WriteString("\n\n")
+	}
 	if s.Status == alert.StatusResolved {
 		fmt.Fprintf(&b, "Resolved by **%s**: %s\n\n", md(s.ResolvedBy), md(s.Resolution))
 	}
