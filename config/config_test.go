@@ -221,6 +221,7 @@ func TestParseRefusesBadFiles(t *testing.T) {
 		{"not YAML", "receivers: [\n", []string{"alertflow.yaml:1: not valid YAML: did not find expected node content"}},
 		{"not a mapping", "- a\n- b\n", []string{"alertflow.yaml:1: want a mapping of receivers, route, not a list"}},
 		{"two documents", goodReceivers + "route:\n  receiver: chat\n---\nroute: {}\n", []string{"alertflow.yaml:10: a second YAML document: want one"}},
+		{"a second document that does not parse", goodReceivers + "route:\n  receiver: chat\n---\nroute: [\n", []string{"alertflow.yaml:11: not valid YAML: did not find expected node content"}},
 		{"no receivers and no route", "{}\n", []string{
 			"alertflow.yaml:1: receivers: required: the list of receivers",
 			"alertflow.yaml:1: route: required: the root of the routing tree"}},
@@ -314,6 +315,17 @@ func TestParseRefusesBadFiles(t *testing.T) {
 			`alertflow.yaml:12: route.routes[0].continue: want true or false`}},
 		{"errors in a grandchild route", goodReceivers + "route:\n  receiver: chat\n  routes:\n    - match:\n        project: a/**\n      routes:\n        - receiver: ghost\n", []string{
 			`alertflow.yaml:14: route.routes[0].routes[0].receiver: unknown receiver "ghost"`}},
+		{"a route that contains itself", goodReceivers + "route: &r\n  receiver: chat\n  routes: [*r]\n", []string{
+			`alertflow.yaml:10: route.routes[0]: a route that contains itself (through an alias)`}},
+		{"aliases that multiply the tree", goodReceivers + "route:\n  receiver: chat\n  routes:\n" +
+			"    - &a {receiver: pager}\n" +
+			"    - &b {routes: [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]}\n" +
+			"    - &c {routes: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]}\n" +
+			"    - &d {routes: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]}\n" +
+			"    - &e {routes: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]}\n" +
+			"    - &f {routes: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]}\n" +
+			"    - {routes: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]}\n", []string{
+			`alertflow.yaml:12: route.routes[4].routes[7].routes[8].routes[8].routes[8]: more than 10000 routes`}},
 		{"merge keys", goodReceivers + "route:\n  receiver: chat\n  routes:\n    - &r\n      receiver: pager\n    - <<: *r\n", []string{
 			`alertflow.yaml:13: route.routes[1]: merge keys (<<) are not supported; write the keys out`}},
 	}

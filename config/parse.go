@@ -46,7 +46,7 @@ func (e *Error) Error() string {
 // reads is trimmed. Parse reports every problem it finds, not only the first:
 // the error joins them (errors.Join), one *Error per line, in file order.
 func Parse(name string, data []byte, lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (*Config, error) {
-	p := &parser{file: name, lookup: lookup, readFile: readFile}
+	p := &parser{file: name, lookup: lookup, readFile: readFile, inRoute: map[*yaml.Node]bool{}}
 	c := p.parse(data)
 	if len(p.errs) > 0 {
 		slices.SortStableFunc(p.errs, func(a, b *Error) int { return a.Line - b.Line })
@@ -64,7 +64,13 @@ type parser struct {
 	lookup   func(string) (string, bool)
 	readFile func(string) ([]byte, error)
 	errs     []*Error
+	// inRoute are the route nodes being read, the root's path down.
+	inRoute map[*yaml.Node]bool
+	routes  int // read so far
 }
+
+// maxRoutes bounds the tree; a real one has tens.
+const maxRoutes = 10000
 
 func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
 	line := 0
@@ -87,19 +93,14 @@ func (p *parser) parse(data []byte) *Config {
 		return nil
 	}
 	if err != nil {
-		// go-yaml's syntax errors describe the syntax, never the values.
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		line := 0
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		}
-		p.errs = append(p.errs, &Error{File: p.file, Line: line, Msg: "not valid YAML: " + msg})
+		p.syntaxError(err)
 		return nil
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		p.errorf(&extra, "", "a second YAML document: want one")
+	} else if !errors.Is(err, io.EOF) {
+		p.syntaxError(err)
 	}
 
 	top := p.mapping(doc.Content[0], "", "receivers", "route")
@@ -119,6 +120,18 @@ func (p *parser) parse(data []byte) *Config {
 		c.Route = p.route(n.key, n.val, "route", "", known, true)
 	}
 	return c
+}
+
+// syntaxError reports go-yaml's error, whose messages describe the syntax,
+// never the values.
+func (p *parser) syntaxError(err error) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	p.errs = append(p.errs, &Error{File: p.file, Line: line, Msg: "not valid YAML: " + msg})
 }
 
 // entry is one key and its value in a mapping.
@@ -464,6 +477,21 @@ func (p *parser) expanded(n *yaml.Node, path string) (string, bool) {
 // route reads one node of the tree; inherited is its parent's receiver and
 // at is where an error about the node as a whole points.
 func (p *parser) route(at, n *yaml.Node, path, inherited string, known map[string]bool, root bool) *route.Route {
+	// An alias may make a route its own descendant: an endless tree.
+	n = resolve(n)
+	if p.inRoute[n] {
+		p.errorf(at, path, "a route that contains itself (through an alias)")
+		return nil
+	}
+	p.inRoute[n] = true
+	defer delete(p.inRoute, n)
+	// Aliases can also multiply a small file into a huge tree.
+	if p.routes++; p.routes > maxRoutes {
+		if p.routes == maxRoutes+1 {
+			p.errorf(at, path, "more than %d routes", maxRoutes)
+		}
+		return nil
+	}
 	m := p.mapping(n, path, "receiver", "match", "continue", "routes")
 	if m == nil {
 		return nil

@@ -54,6 +54,8 @@ func TestMatchersMatches(t *testing.T) {
 		{"an exact ref does not match a longer one", Matchers{Ref: "main"}, with(func(l *Labels) { l.Ref = "main-2" }), false},
 		{"a ref glob matches within a segment", Matchers{Ref: "release/*"}, with(func(l *Labels) { l.Ref = "release/1.2" }), true},
 		{"a ref glob's * does not cross a slash", Matchers{Ref: "release/*"}, with(func(l *Labels) { l.Ref = "release/1.2/hotfix" }), false},
+		{"a ref glob's class matches a tag", Matchers{Ref: "v[0-9]*"}, with(func(l *Labels) { l.Ref = "v1.2.0" }), true},
+		{"a ref glob's class does not match another letter", Matchers{Ref: "v[0-9]*"}, with(func(l *Labels) { l.Ref = "version-1" }), false},
 		{"a ref holding glob characters matches itself exactly", Matchers{Ref: "feat-{x}"}, with(func(l *Labels) { l.Ref = "feat-{x}" }), true},
 		{"ref_regex must match the whole ref, not a prefix", *mustRegex(t, "release-[0-9]+"), with(func(l *Labels) { l.Ref = "release-12-rc" }), false},
 		{"ref_regex must match the whole ref, not a suffix", *mustRegex(t, "release-[0-9]+"), with(func(l *Labels) { l.Ref = "hotfix-release-12" }), false},

@@ -176,7 +176,7 @@ func settings() []setting {
 				c.Children = m
 				return err
 			}},
-		{"ALERTFLOW_CONFIG", "", "routing configuration file (YAML: receivers and the route tree; see docs/routing.md); unset, the three notification settings below make one receiver for every alert (worker)",
+		{"ALERTFLOW_CONFIG", "", "routing configuration file (YAML: receivers and the route tree; see docs/routing.md; flag -config too); unset, the three notification settings below make one receiver for every alert (worker)",
 			func(c *config, v string) error { c.ConfigFile = strings.TrimSpace(v); return nil }},
 		{"ALERTFLOW_NOTIFY_WEBHOOK_URL", "", "generic webhook that receives every notification as signed JSON (worker)",
 			notifyURL(func(c *config) *string { return &c.WebhookURL })},
@@ -295,6 +295,10 @@ func port(field func(c *config) *int) func(c *config, v string) error {
 	}
 }
 
+// configFlagName is the short flag of ALERTFLOW_CONFIG, as the routing
+// documentation writes it; -alertflow-config works too.
+const configFlagName = "config"
+
 func flagName(env string) string {
 	return strings.ReplaceAll(strings.ToLower(env), "_", "-")
 }
@@ -310,6 +314,9 @@ func loadConfig(cmd string, args []string, getenv func(string) string, usage io.
 	values := make([]*string, len(all))
 	for i, s := range all {
 		values[i] = fs.String(flagName(s.env), "", s.help)
+		if s.env == "ALERTFLOW_CONFIG" {
+			fs.Var(fs.Lookup(flagName(s.env)).Value, configFlagName, "short for -"+flagName(s.env))
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		return config{}, false, err

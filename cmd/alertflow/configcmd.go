@@ -15,10 +15,10 @@ import (
 	"github.com/alertflow/alertflow/route"
 )
 
-const configCheckUsage = `Usage: alertflow config check [FILE]
+const configCheckUsage = `Usage: alertflow config check [FILE | -config FILE]
 
-Validates the routing configuration FILE (else the file ALERTFLOW_CONFIG
-names) as start-up does: every key, receiver, glob and regular expression,
+Validates the routing configuration FILE (else -config, else the file
+ALERTFLOW_CONFIG names) as start-up does: every key, receiver, glob and regular expression,
 and every ${VAR} and *_file it reads. It connects to nothing. It prints
 "FILE: ok (N receivers, M routes)" and exits 0, or every problem as
 FILE:LINE: where: what, and exits 1; it never prints a secret.
@@ -27,19 +27,21 @@ FILE:LINE: where: what, and exits 1; it never prints a secret.
 const routesTestUsage = `Usage: alertflow routes test [FILE] --project PATH --ref REF --severity SEVERITY [flags]
 
 Prints the receivers an alert with these labels reaches under the routing
-configuration FILE (else the file ALERTFLOW_CONFIG names), in order, one a
-line. It connects to nothing.
+configuration FILE (else -config, else the file ALERTFLOW_CONFIG names), in
+order, one a line. It connects to nothing.
 
 Flags:
 `
 
-// configFileArg is the file a command works on: its argument, else
-// ALERTFLOW_CONFIG.
-func configFileArg(arg string, getenv func(string) string) string {
-	if arg != "" {
-		return arg
+// configFileArg is the file a command works on: its argument, else its
+// -config flag, else ALERTFLOW_CONFIG.
+func configFileArg(arg, flagValue string, getenv func(string) string) string {
+	for _, f := range []string{arg, flagValue, getenv("ALERTFLOW_CONFIG")} {
+		if f = strings.TrimSpace(f); f != "" {
+			return f
+		}
 	}
-	return strings.TrimSpace(getenv("ALERTFLOW_CONFIG"))
+	return ""
 }
 
 // loadRouting loads the file, printing what is wrong with it to stderr.
@@ -64,22 +66,20 @@ func runConfigCommand(args []string, getenv func(string) string, stdout, stderr 
 		fmt.Fprint(stderr, "alertflow config: want the subcommand check\n\n"+configCheckUsage)
 		return 2
 	}
-	args = args[1:]
-	if len(args) > 0 && isHelp(args[0]) {
+	fs := flag.NewFlagSet("alertflow config check", flag.ContinueOnError)
+	fileFlag := configFlag(fs)
+	file, err := parseWithFile(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, configCheckUsage)
 		return 0
 	}
-	if len(args) > 1 {
-		fmt.Fprintf(stderr, "alertflow config check: unexpected argument %q\n\n%s", args[1], configCheckUsage)
-		return 2
+	if err == nil {
+		if file = configFileArg(file, *fileFlag, getenv); file == "" {
+			err = errors.New("no file: give FILE or set ALERTFLOW_CONFIG")
+		}
 	}
-	arg := ""
-	if len(args) == 1 {
-		arg = args[0]
-	}
-	file := configFileArg(arg, getenv)
-	if file == "" {
-		fmt.Fprint(stderr, "alertflow config check: no file: give FILE or set ALERTFLOW_CONFIG\n\n"+configCheckUsage)
+	if err != nil {
+		fmt.Fprintf(stderr, "alertflow config check: %v\n\n%s", err, configCheckUsage)
 		return 2
 	}
 	c, ok := loadRouting(file, getenv, stderr)
@@ -88,6 +88,30 @@ func runConfigCommand(args []string, getenv func(string) string, stdout, stderr 
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d receivers, %d routes)\n", file, len(c.Receivers), c.Route.Count())
 	return 0
+}
+
+// configFlag declares -config, the flag of ALERTFLOW_CONFIG, on fs.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String(configFlagName, "", "the routing configuration, when FILE is not given (default $ALERTFLOW_CONFIG)")
+}
+
+// parseWithFile parses fs's flags in args, and one FILE before, between
+// or after them.
+func parseWithFile(fs *flag.FlagSet, args []string) (file string, _ error) {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	for {
+		if err := fs.Parse(args); err != nil {
+			return "", err
+		}
+		if fs.NArg() == 0 {
+			return file, nil
+		}
+		if file != "" {
+			return "", fmt.Errorf("unexpected argument %q: one FILE only", fs.Arg(0))
+		}
+		file, args = fs.Arg(0), fs.Args()[1:]
+	}
 }
 
 func isHelp(arg string) bool {
@@ -110,13 +134,13 @@ func runRoutesCommand(args []string, getenv func(string) string, stdout, stderr 
 		printRoutesTestUsage(stderr)
 		return 2
 	}
-	file, labels, err := parseRoutesTest(args[1:])
+	file, fileFlag, labels, err := parseRoutesTest(args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		printRoutesTestUsage(stdout)
 		return 0
 	}
 	if err == nil {
-		if file = configFileArg(file, getenv); file == "" {
+		if file = configFileArg(file, fileFlag, getenv); file == "" {
 			err = errors.New("no file: give FILE or set ALERTFLOW_CONFIG")
 		}
 	}
@@ -146,6 +170,7 @@ func routesTestFlags(fs *flag.FlagSet) (l *route.Labels, severity *string) {
 	fs.BoolVar(&l.Protected, "protected", false, "the ref is protected (GitLab's protected_ref)")
 	fs.StringVar(&l.DefaultBranch, "default-branch", "", "the project's default branch; without it no ref is the default branch")
 	fs.BoolVar(&l.Tag, "tag", false, "the ref is a tag")
+	configFlag(fs)
 	return l, severity
 }
 
@@ -157,35 +182,26 @@ func printRoutesTestUsage(w io.Writer) {
 	fs.PrintDefaults()
 }
 
-// parseRoutesTest reads the arguments of routes test. FILE may stand
-// before, between or after the flags.
-func parseRoutesTest(args []string) (file string, _ route.Labels, _ error) {
+// parseRoutesTest reads the arguments of routes test: FILE, -config and
+// the labels.
+func parseRoutesTest(args []string) (file, fileFlag string, _ route.Labels, _ error) {
 	fs := flag.NewFlagSet("alertflow routes test", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
 	l, severity := routesTestFlags(fs)
-	for {
-		if err := fs.Parse(args); err != nil {
-			return "", route.Labels{}, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		if file != "" {
-			return "", route.Labels{}, fmt.Errorf("unexpected argument %q: one FILE only", fs.Arg(0))
-		}
-		file, args = fs.Arg(0), fs.Args()[1:]
+	cf := fs.Lookup(configFlagName)
+	file, err := parseWithFile(fs, args)
+	if err != nil {
+		return "", "", route.Labels{}, err
 	}
 	for _, name := range []string{"project", "ref", "severity"} {
 		if strings.TrimSpace(fs.Lookup(name).Value.String()) == "" {
-			return "", route.Labels{}, fmt.Errorf("-%s is required", name)
+			return "", "", route.Labels{}, fmt.Errorf("-%s is required", name)
 		}
 	}
 	switch s := alert.Severity(strings.ToUpper(*severity)); s {
 	case alert.SeverityHigh, alert.SeverityMedium, alert.SeverityLow:
 		l.Severity = s
 	default:
-		return "", route.Labels{}, fmt.Errorf("-severity %q: want HIGH, MEDIUM or LOW", *severity)
+		return "", "", route.Labels{}, fmt.Errorf("-severity %q: want HIGH, MEDIUM or LOW", *severity)
 	}
-	return file, *l, nil
+	return file, cf.Value.String(), *l, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,10 +176,14 @@ func TestConfigCheckCommandLine(t *testing.T) {
 		{"without a file or ALERTFLOW_CONFIG exits 2 saying so", env{}, []string{"config", "check"}, 2, "", "no file: give FILE or set ALERTFLOW_CONFIG"},
 		{"without a subcommand exits 2", env{}, []string{"config"}, 2, "", "want the subcommand check"},
 		{"with an unknown subcommand exits 2", env{}, []string{"config", "lint"}, 2, "", "want the subcommand check"},
-		{"with two files exits 2", env{}, []string{"config", "check", "a.yaml", "b.yaml"}, 2, "", `unexpected argument "b.yaml"`},
+		{"with two files exits 2", env{}, []string{"config", "check", "a.yaml", "b.yaml"}, 2, "", `unexpected argument "b.yaml": one FILE only`},
 		{"with a file that does not exist exits 1 naming it", env{}, []string{"config", "check", "no/such.yaml"}, 1, "", "no/such.yaml"},
-		{"-h prints the usage and exits 0", env{}, []string{"config", "check", "-h"}, 0, "Usage: alertflow config check [FILE]", ""},
-		{"config -h prints the usage and exits 0", env{}, []string{"config", "-h"}, 0, "Usage: alertflow config check [FILE]", ""},
+		{"-config names the file", exampleEnv, []string{"config", "check", "-config", exampleFile}, 0, exampleFile + ": ok", ""},
+		{"FILE wins over -config and ALERTFLOW_CONFIG", envWith(exampleEnv, "ALERTFLOW_CONFIG", "no/such.yaml"), []string{"config", "check", "-config", "no/such.yaml", exampleFile}, 0, exampleFile + ": ok", ""},
+		{"-config wins over ALERTFLOW_CONFIG", envWith(exampleEnv, "ALERTFLOW_CONFIG", "no/such.yaml"), []string{"config", "check", "-config", exampleFile}, 0, exampleFile + ": ok", ""},
+		{"an unknown flag exits 2 naming it", env{}, []string{"config", "check", "-strict", exampleFile}, 2, "", "-strict"},
+		{"-h prints the usage and exits 0", env{}, []string{"config", "check", "-h"}, 0, "Usage: alertflow config check [FILE", ""},
+		{"config -h prints the usage and exits 0", env{}, []string{"config", "-h"}, 0, "Usage: alertflow config check [FILE", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,6 +247,7 @@ func TestRoutesTestCommandLine(t *testing.T) {
 		{"FILE after the flags", exampleEnv, append(append([]string{"routes", "test"}, labels...), exampleFile), 0, both, ""},
 		{"FILE between the flags", exampleEnv, append(append(append([]string{"routes", "test"}, labels[:4]...), exampleFile), labels[4:]...), 0, both, ""},
 		{"single-dash flags", exampleEnv, []string{"routes", "test", exampleFile, "-project", "team-b/x", "-ref", "main", "-severity", "LOW"}, 0, "audit\n", ""},
+		{"FILE from -config", exampleEnv, append([]string{"routes", "test", "--config", exampleFile}, labels...), 0, both, ""},
 		{"FILE from ALERTFLOW_CONFIG", envWith(exampleEnv, "ALERTFLOW_CONFIG", exampleFile), append([]string{"routes", "test"}, labels...), 0, both, ""},
 		{"without a file or ALERTFLOW_CONFIG exits 2 saying so", exampleEnv, append([]string{"routes", "test"}, labels...), 2, "", "no file: give FILE or set ALERTFLOW_CONFIG"},
 		{"without --project exits 2 naming it", exampleEnv, []string{"routes", "test", exampleFile, "--ref", "main", "--severity", "HIGH"}, 2, "", "-project is required"},
@@ -271,7 +277,7 @@ func TestRoutesTestCommandLine(t *testing.T) {
 	}
 	t.Run("-h lists every flag", func(t *testing.T) {
 		_, stdout, _ := runCmd(t, env{}, "routes", "test", "-h")
-		for _, f := range []string{"-project", "-project-id", "-ref", "-severity", "-source", "-protected", "-default-branch", "-tag"} {
+		for _, f := range []string{"-project", "-project-id", "-ref", "-severity", "-source", "-protected", "-default-branch", "-tag", "-config"} {
 			if !strings.Contains(stdout, "  "+f+" ") && !strings.Contains(stdout, "  "+f+"\n") {
 				t.Errorf("the usage does not list %s:\n%s", f, stdout)
 			}
@@ -285,5 +291,31 @@ func TestUsageListsTheRoutingCommands(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("alertflow --help does not mention %q", want)
 		}
+	}
+}
+
+func TestLoadConfigReadsALERTFLOW_CONFIG(t *testing.T) {
+	tests := []struct {
+		name string
+		env  env
+		args []string
+		want string
+	}{
+		{"unset: no file", env{}, nil, ""},
+		{"from the environment", env{"ALERTFLOW_CONFIG": "/etc/alertflow/alertflow.yaml"}, nil, "/etc/alertflow/alertflow.yaml"},
+		{"from -config", env{}, []string{"-config", "a.yaml"}, "a.yaml"},
+		{"from -alertflow-config", env{}, []string{"-alertflow-config", "a.yaml"}, "a.yaml"},
+		{"the flag wins over the environment", env{"ALERTFLOW_CONFIG": "env.yaml"}, []string{"-config", "flag.yaml"}, "flag.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _, err := loadConfig("worker", tt.args, tt.env.get, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.ConfigFile != tt.want {
+				t.Errorf("ConfigFile = %q, want %q", cfg.ConfigFile, tt.want)
+			}
+		})
 	}
 }
