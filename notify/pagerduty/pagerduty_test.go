@@ -435,3 +435,17 @@ func TestTriggerMatchesTheDocumentedExample(t *testing.T) {
 		t.Errorf("docs/notifications.md does not show %s as a json block", golden)
 	}
 }
+
+func TestNotifierTriggerFallsBackWhenGitLabSentLess(t *testing.T) {
+	n := notifytest.Notification(notify.KindOpened)
+	n.Alert.Project.Path = ""
+	n.Alert.Pipeline.FinishedAt = time.Time{}
+	p := send(t, n)[0].Payload
+	if p.Source != "http://192.168.64.1:3005/gitlab-org/gitlab-test" || p.Timestamp != "2016-08-12T15:26:29Z" || p.Group != "" {
+		t.Errorf("source %q timestamp %q group %q, want the project URL, the opening time and no group", p.Source, p.Timestamp, p.Group)
+	}
+	n.Alert.Project.URL = ""
+	if got := send(t, n)[0].Payload.Source; got != "project 1" {
+		t.Errorf("source without path or URL = %q, want project 1", got)
+	}
+}
