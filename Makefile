@@ -76,7 +76,7 @@ test: $(TEMPORAL) fmt-check vet staticcheck cross test-deps compose-check
 # The inner loop: the domain, the intake, the workflows (in the SDK's test
 # environment), the activities, notify/ and worker/, without a server, a process or
 # the race detector; well under a minute. make test still checks everything.
-UNIT_PACKAGES := ./alert/... ./ingress/... ./workflows/... ./activities/... ./notify/... ./worker/...
+UNIT_PACKAGES := ./alert/... ./ingress/... ./workflows/... ./activities/... ./notify/... ./worker/... ./route/... ./config/...
 test-unit:
 	$(GO) test -count=1 $(UNIT_PACKAGES)
 
