@@ -111,7 +111,11 @@ func TestAFloodOfTheLargestEventsWhileTheReceiverFailsLosesNothing(t *testing.T)
 		}
 	})
 	limited := httptest.NewServer(ingress.New(ingress.Config{
-		TaskQueue: s.taskQueue, Tokens: tokens, AlertRate: 10, AlertBurst: 20,
+		// A burst of 40, then two a second: a fast machine accepts some
+		// fifty in the flood's six seconds, and a loaded one, whose
+		// intake may manage only a few deliveries a second, still goes
+		// past the rate.
+		TaskQueue: s.taskQueue, Tokens: tokens, AlertRate: 2, AlertBurst: 40,
 		Workflow: workflows.Input{MaxHistoryBytes: 256 << 10},
 	}, s.client, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	t.Cleanup(limited.Close)
@@ -123,8 +127,8 @@ func TestAFloodOfTheLargestEventsWhileTheReceiverFailsLosesNothing(t *testing.T)
 	}
 	var accepted, tooFast, unavailable atomic.Int64
 	// The flood comes at up to 100 deliveries a second, well past the
-	// alert's rate of 10 even when a loaded machine slows the intake down,
-	// for six seconds.
+	// alert's rate even when a loaded machine slows the intake down, for
+	// six seconds.
 	next := make(chan int)
 	go func() {
 		tick := time.NewTicker(10 * time.Millisecond)
@@ -169,8 +173,15 @@ func TestAFloodOfTheLargestEventsWhileTheReceiverFailsLosesNothing(t *testing.T)
 		if st, err = s.state(context.Background(), id); err != nil {
 			return err
 		}
-		if int64(st.Counts.Events) != accepted.Load() {
-			return fmt.Errorf("%d of %d accepted deliveries counted", st.Counts.Events, accepted.Load())
+		// Every accepted delivery is counted. A delivery answered 503
+		// may have reached the alert before the intake gave up waiting
+		// (GitLab would resend it): it may be counted too, nothing else.
+		counted := int64(st.Counts.Events)
+		if counted < accepted.Load() {
+			return fmt.Errorf("%d of %d accepted deliveries counted", counted, accepted.Load())
+		}
+		if counted > accepted.Load()+unavailable.Load() {
+			return fmt.Errorf("%d deliveries counted, more than the %d accepted and %d answered 503", counted, accepted.Load(), unavailable.Load())
 		}
 		return nil
 	})
