@@ -415,23 +415,12 @@ func TestTriggerMatchesTheDocumentedExample(t *testing.T) {
 	}
 	got = append(got, '\n')
 	golden := filepath.Join("testdata", "trigger.json")
-	if os.Getenv("ALERTFLOW_UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("trigger changed:\n%s\nwant (%s):\n%s", got, golden, want)
-	}
+	notifytest.MatchGolden(t, "trigger", got, golden)
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "notifications.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(doc, []byte("```json\n"+string(want)+"```\n")) {
+	if !bytes.Contains(doc, []byte("```json\n"+string(got)+"```\n")) {
 		t.Errorf("docs/notifications.md does not show %s as a json block", golden)
 	}
 }

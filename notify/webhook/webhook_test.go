@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -171,18 +170,7 @@ func TestPayloadMatchesTheDocumentedExample(t *testing.T) {
 	}
 	got = append(got, '\n')
 	golden := filepath.Join("testdata", "opened.json")
-	if os.Getenv("ALERTFLOW_UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("payload changed:\n%s\nwant (%s):\n%s", got, golden, want)
-	}
+	notifytest.MatchGolden(t, "payload", got, golden)
 }
 
 func TestNotifySendsTheDocumentedHeaders(t *testing.T) {
