@@ -1,11 +1,16 @@
 package integration
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"slices"
 	"testing"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
@@ -48,20 +53,26 @@ route:
 // PagerDuty fake and two scripted webhook receivers.
 type routedStack struct {
 	*stack
-	pd          *pagerdutytest.Server
-	chat, audit *scriptedReceiver
+	pd                *pagerdutytest.Server
+	chat, audit       *scriptedReceiver
+	chatURL, auditURL string
 }
+
+// The routing key and the webhooks' signing secret of routingFile.
+const (
+	routingKey    = "0123456789abcdef0123456789abcdef"
+	routingSecret = "routing-secret"
+)
 
 func newRoutedStack(t *testing.T) *routedStack {
 	t.Helper()
-	const secret = "routing-secret"
 	// PagerDuty throttles the first event: it is retried, and arrives
 	// before the events after it.
 	pd := pagerdutytest.New(t, pagerdutytest.RateLimitOnce(1, ""))
-	chat, chatSrv := newScriptedReceiver(t, secret)
-	audit, auditSrv := newScriptedReceiver(t, secret)
+	chat, chatSrv := newScriptedReceiver(t, routingSecret)
+	audit, auditSrv := newScriptedReceiver(t, routingSecret)
 	vars := map[string]string{
-		"PD_KEY": "0123456789abcdef0123456789abcdef", "PD_URL": pd.URL(), "SECRET": secret,
+		"PD_KEY": routingKey, "PD_URL": pd.URL(), "SECRET": routingSecret,
 		"CHAT_URL": chatSrv.URL + chat.path, "AUDIT_URL": auditSrv.URL + audit.path,
 	}
 	cfg, err := routeconfig.Parse("routing.yaml", []byte(routingFile), func(k string) (string, bool) {
@@ -88,7 +99,8 @@ func newRoutedStack(t *testing.T) *routedStack {
 	})
 	// No hold, so that a skip opens at once.
 	s := newStackOf(t, &stack{sinks: sinks}, workflows.Input{})
-	return &routedStack{stack: s, pd: pd, chat: chat, audit: audit}
+	return &routedStack{stack: s, pd: pd, chat: chat, audit: audit,
+		chatURL: vars["CHAT_URL"], auditURL: vars["AUDIT_URL"]}
 }
 
 // teamPayload is payload for a project of the given path.
@@ -174,6 +186,25 @@ func TestRoutedAlertsReachTheirReceiversThroughTheirWholeLifecycle(t *testing.T)
 	_, _, _, _, chatPayloads, _ := s.chat.snapshot()
 	if len(chatPayloads) != 7 || len(forAlert(chatPayloads, c.AlertID)) != 0 {
 		t.Errorf("the chat got %s", kindsOf(chatPayloads))
+	}
+	// The history names receivers, never their keys, URLs or secrets.
+	for _, id := range []string{a.AlertID, b.AlertID, c.AlertID} {
+		iter := s.client.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := proto.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, secret := range []string{routingKey, routingSecret, s.pd.URL(), s.chatURL, s.auditURL} {
+				if bytes.Contains(raw, []byte(secret)) {
+					t.Fatalf("the history of %s holds %q (event %d, %s)", id, secret, ev.GetEventId(), ev.GetEventType())
+				}
+			}
+		}
 	}
 	recordHistory(t, "routed-two-receivers", a.AlertID)
 	recordHistory(t, "routed-severity-raise-adds-a-receiver", b.AlertID)
