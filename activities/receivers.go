@@ -3,9 +3,11 @@ package activities
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/route"
 )
 
 // Activity names of routed notifications (RevisionRouted on).
@@ -42,6 +44,22 @@ type Target struct {
 
 func (t Target) String() string { return t.Receiver + "/" + t.Integration }
 
+// RouteAnswer is what ActivityRouteNotification answers: the targets an
+// alert reaches, and where it escalates when nobody acknowledges it.
+type RouteAnswer struct {
+	Targets    []Target    `json:"targets,omitempty"`
+	Escalation *Escalation `json:"escalation,omitempty"`
+}
+
+// Escalation is where an unacknowledged alert escalates: every integration
+// of Receiver, After it opened or once it has sent Reminders reminders.
+type Escalation struct {
+	Receiver  string        `json:"receiver"`
+	Targets   []Target      `json:"targets"`
+	After     time.Duration `json:"after,omitempty"`
+	Reminders int           `json:"reminders,omitempty"`
+}
+
 // RouteRequest is the input of ActivityRouteNotification.
 type RouteRequest struct {
 	Notification notify.Notification `json:"notification"`
@@ -63,6 +81,9 @@ type Receiver map[string]notify.Notifier
 type Routing struct {
 	// Route names the receivers an alert reaches, in order, each once.
 	Route func(alert.State) []string
+	// Escalate is where an alert escalates, nil when nowhere; a nil
+	// Escalate escalates nothing.
+	Escalate func(alert.State) *route.Escalation
 	// Receivers are the configured receivers by name.
 	Receivers map[string]Receiver
 }
@@ -104,27 +125,41 @@ func (s *Sinks) currentRouting() Routing {
 // this worker's routing: each integration of each receiver, receivers in
 // route order. A receiver the routing names but that is not configured
 // is logged and left out.
-func (s *Sinks) RouteNotification(ctx context.Context, req RouteRequest) ([]Target, error) {
+func (s *Sinks) RouteNotification(ctx context.Context, req RouteRequest) (RouteAnswer, error) {
 	s.log(ctx, req.Notification)
 	if !req.Route {
-		return nil, nil
+		return RouteAnswer{}, nil
 	}
 	r := s.currentRouting()
+	a := req.Notification.Alert
+	var answer RouteAnswer
+	for _, name := range r.Route(a) {
+		answer.Targets = append(answer.Targets, s.targetsOf(ctx, r, name, a.ID)...)
+	}
+	if r.Escalate == nil {
+		return answer, nil
+	}
+	if e := r.Escalate(a); e != nil {
+		answer.Escalation = &Escalation{Receiver: e.To, Targets: s.targetsOf(ctx, r, e.To, a.ID), After: e.After, Reminders: e.Reminders}
+	}
+	return answer, nil
+}
+
+// targetsOf are the integrations of receiver name, in a fixed order; none,
+// logged, when the routing names a receiver nobody configured.
+func (s *Sinks) targetsOf(ctx context.Context, r Routing, name, alertID string) []Target {
+	rcv, ok := r.Receivers[name]
+	if !ok {
+		s.logger.ErrorContext(ctx, "Route names a receiver that is not configured", "receiver", name, "alert_id", alertID)
+		return nil
+	}
 	var targets []Target
-	for _, name := range r.Route(req.Notification.Alert) {
-		rcv, ok := r.Receivers[name]
-		if !ok {
-			s.logger.ErrorContext(ctx, "Route names a receiver that is not configured",
-				"receiver", name, "alert_id", req.Notification.Alert.ID)
-			continue
-		}
-		for _, integration := range integrationOrder {
-			if rcv[integration] != nil {
-				targets = append(targets, Target{Receiver: name, Integration: integration})
-			}
+	for _, integration := range integrationOrder {
+		if rcv[integration] != nil {
+			targets = append(targets, Target{Receiver: name, Integration: integration})
 		}
 	}
-	return targets, nil
+	return targets
 }
 
 // NotifyReceiver delivers the notification to one target. A target that

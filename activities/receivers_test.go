@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -13,11 +14,12 @@ import (
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/notify/notifytest"
+	"github.com/alertflow/alertflow/route"
 )
 
 // routeOf runs RouteNotification for real in the SDK's activity test
 // environment.
-func routeOf(t *testing.T, sinks *activities.Sinks, req activities.RouteRequest) []activities.Target {
+func routeOf(t *testing.T, sinks *activities.Sinks, req activities.RouteRequest) activities.RouteAnswer {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
@@ -26,13 +28,13 @@ func routeOf(t *testing.T, sinks *activities.Sinks, req activities.RouteRequest)
 	if err != nil {
 		t.Fatalf("route: %v", err)
 	}
-	var targets []activities.Target
+	var answer activities.RouteAnswer
 	if v.HasValue() {
-		if err := v.Get(&targets); err != nil {
+		if err := v.Get(&answer); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return targets
+	return answer
 }
 
 func deliverTo(t *testing.T, sinks *activities.Sinks, d activities.Delivery) error {
@@ -55,7 +57,7 @@ func TestRouteNotificationNamesEachIntegrationOfEachReceiverInRouteOrder(t *test
 	}
 	sinks := activities.NewRoutedSinks(logger(&out), nil, nil, routing)
 	n := notifytest.Notification(notify.KindOpened)
-	got := routeOf(t, sinks, activities.RouteRequest{Notification: n, Route: true})
+	got := routeOf(t, sinks, activities.RouteRequest{Notification: n, Route: true}).Targets
 	want := []activities.Target{
 		{Receiver: "team", Integration: activities.IntegrationSlack},
 		{Receiver: "team", Integration: activities.IntegrationPagerDuty},
@@ -67,8 +69,8 @@ func TestRouteNotificationNamesEachIntegrationOfEachReceiverInRouteOrder(t *test
 	if !strings.Contains(out.String(), `"receiver":"missing"`) {
 		t.Errorf("the receiver the route names but nobody configured is not logged:\n%s", out.String())
 	}
-	if got := routeOf(t, sinks, activities.RouteRequest{Notification: n}); got != nil {
-		t.Errorf("a request that does not ask for a route got %v", got)
+	if got := routeOf(t, sinks, activities.RouteRequest{Notification: n}); got.Targets != nil || got.Escalation != nil {
+		t.Errorf("a request that does not ask for a route got %+v", got)
 	}
 }
 
@@ -76,7 +78,7 @@ func TestWithoutRoutingEveryAlertReachesTheDefaultReceiver(t *testing.T) {
 	hook := &fakeNotifier{}
 	sinks := activities.NewSinks(nil, hook, nil)
 	n := notifytest.Notification(notify.KindOpened)
-	got := routeOf(t, sinks, activities.RouteRequest{Notification: n, Route: true})
+	got := routeOf(t, sinks, activities.RouteRequest{Notification: n, Route: true}).Targets
 	want := []activities.Target{{Receiver: activities.DefaultReceiver, Integration: activities.IntegrationWebhook}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("targets %v, want %v", got, want)
@@ -119,5 +121,24 @@ func TestNotifyReceiverClassifiesFailuresLikeTheSinks(t *testing.T) {
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeRejected || !appErr.NonRetryable() {
 		t.Fatalf("a refused delivery returned %v, want a non-retryable %s", err, activities.ErrTypeRejected)
+	}
+}
+
+func TestRouteNotificationNamesTheEscalationAndItsTargets(t *testing.T) {
+	routing := activities.Routing{
+		Route:    func(alert.State) []string { return []string{"team"} },
+		Escalate: func(alert.State) *route.Escalation { return &route.Escalation{To: "lead", After: 30 * time.Minute} },
+		Receivers: map[string]activities.Receiver{
+			"team": {activities.IntegrationSlack: &fakeNotifier{}},
+			"lead": {activities.IntegrationPagerDuty: &fakeNotifier{}, activities.IntegrationWebhook: &fakeNotifier{}},
+		},
+	}
+	got := routeOf(t, activities.NewRoutedSinks(nil, nil, nil, routing), activities.RouteRequest{Notification: notifytest.Notification(notify.KindOpened), Route: true})
+	want := &activities.Escalation{Receiver: "lead", After: 30 * time.Minute, Targets: []activities.Target{
+		{Receiver: "lead", Integration: activities.IntegrationWebhook}, {Receiver: "lead", Integration: activities.IntegrationPagerDuty},
+	}}
+	if got.Escalation == nil || got.Escalation.Receiver != want.Receiver || got.Escalation.After != want.After ||
+		!slices.Equal(got.Escalation.Targets, want.Targets) {
+		t.Fatalf("escalation %+v, want %+v", got.Escalation, want)
 	}
 }

@@ -87,7 +87,7 @@ const (
 // must hear about.
 func (o Outcome) Notifies() bool {
 	switch o {
-	case OutcomeOpened, OutcomeSeverityChanged, OutcomeResolved, OutcomeAcknowledged, OutcomeReminder:
+	case OutcomeOpened, OutcomeSeverityChanged, OutcomeResolved, OutcomeAcknowledged, OutcomeReminder, OutcomeEscalated:
 		return true
 	}
 	return false
@@ -213,6 +213,10 @@ type State struct {
 	LastEventAt time.Time `json:"last_event_at,omitzero"`
 	// Snoozed is the alert's snooze while it lasts; nil when none.
 	Snoozed *Snooze `json:"snoozed,omitempty"`
+	// EscalatedAt and EscalatedTo say when and to which receiver the alert
+	// escalated, nobody having acknowledged it; zero when it did not.
+	EscalatedAt time.Time `json:"escalated_at,omitzero"`
+	EscalatedTo string    `json:"escalated_to,omitempty"`
 }
 
 // NewWith returns the state of an alert that has seen nothing yet, applying

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -233,13 +234,23 @@ func TestParseRefusesBadFiles(t *testing.T) {
 		{"an unknown key in an integration", goodReceivers + "  - name: hook\n    webhook:\n      url: https://example.com\n      secert: x\nroute:\n  receiver: chat\n", []string{
 			`alertflow.yaml:11: receivers[2].webhook.secert: unknown key "secert": want one of url, url_file, secret, secret_file`}},
 		{"an unknown key in a route", goodReceivers + "route:\n  receiver: chat\n  routes:\n    - receiver: pager\n      contine: true\n", []string{
-			`alertflow.yaml:12: route.routes[0].contine: unknown key "contine": want one of receiver, match, continue, routes`}},
+			`alertflow.yaml:12: route.routes[0].contine: unknown key "contine": want one of receiver, match, continue, routes, escalate_to, escalate_after`}},
 		{"an unknown key in a match", goodReceivers + "route:\n  receiver: chat\n  routes:\n    - receiver: pager\n      match:\n        branch: default\n", []string{
 			`alertflow.yaml:13: route.routes[0].match.branch: unknown key "branch": want one of project, project_id, ref, ref_regex, branches, tag, source, severity`}},
 		{"a key given twice", goodReceivers + "route:\n  receiver: chat\n  receiver: pager\n", []string{
 			`alertflow.yaml:10: route.receiver: given twice (first on line 9)`}},
 		{"an unknown receiver", goodReceivers + "route:\n  receiver: chat\n  routes:\n    - receiver: pager\n    - receiver: team-b\n", []string{
 			`alertflow.yaml:12: route.routes[1].receiver: unknown receiver "team-b"`}},
+		{"escalate_to without escalate_after", goodReceivers + "route:\n  receiver: chat\n  escalate_to: pager\n", []string{
+			`alertflow.yaml:10: route.escalate_after: required with escalate_to: a number of unacknowledged reminders (2) or a duration after the alert opened (30m)`}},
+		{"escalate_after without escalate_to", goodReceivers + "route:\n  receiver: chat\n  escalate_after: 2\n", []string{
+			`alertflow.yaml:10: route.escalate_to: required with escalate_after: the receiver an unacknowledged alert escalates to`}},
+		{"an escalation to an unknown receiver", goodReceivers + "route:\n  receiver: chat\n  escalate_to: boss\n  escalate_after: 30m\n", []string{
+			`alertflow.yaml:10: route.escalate_to: unknown receiver "boss"`}},
+		{"an escalation after no reminders", goodReceivers + "route:\n  receiver: chat\n  escalate_to: pager\n  escalate_after: 0\n", []string{
+			`alertflow.yaml:11: route.escalate_after: 0 reminders: want at least 1`}},
+		{"an escalation after something that is not a time", goodReceivers + "route:\n  receiver: chat\n  escalate_to: pager\n  escalate_after: soon\n", []string{
+			`alertflow.yaml:11: route.escalate_after: "soon" is neither a number of reminders (2) nor a positive duration (30m)`}},
 		{"an unknown receiver at the root", goodReceivers + "route:\n  receiver: nobody\n", []string{
 			`alertflow.yaml:9: route.receiver: unknown receiver "nobody"`}},
 		{"a duplicate receiver name", goodReceivers + "  - name: chat\n    webhook:\n      url: https://example.com\nroute:\n  receiver: chat\n", []string{
@@ -500,5 +511,18 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	if !(Secret{}).IsZero() || s.IsZero() {
 		t.Error("IsZero wrong")
+	}
+}
+
+func TestParseReadsEscalations(t *testing.T) {
+	c, err := parse(goodReceivers + "route:\n  receiver: chat\n  escalate_to: pager\n  escalate_after: 45m\n  routes:\n    - receiver: chat\n      escalate_to: pager\n      escalate_after: 3\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := c.Route.Escalation; e == nil || e.To != "pager" || e.After != 45*time.Minute || e.Reminders != 0 {
+		t.Errorf("root escalation %+v", e)
+	}
+	if e := c.Route.Routes[0].Escalation; e == nil || e.To != "pager" || e.Reminders != 3 || e.After != 0 {
+		t.Errorf("child escalation %+v", e)
 	}
 }

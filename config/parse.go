@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -492,7 +493,7 @@ func (p *parser) route(at, n *yaml.Node, path, inherited string, known map[strin
 		}
 		return nil
 	}
-	m := p.mapping(n, path, "receiver", "match", "continue", "routes")
+	m := p.mapping(n, path, "receiver", "match", "continue", "routes", "escalate_to", "escalate_after")
 	if m == nil {
 		return nil
 	}
@@ -521,6 +522,7 @@ func (p *parser) route(at, n *yaml.Node, path, inherited string, known map[strin
 			r.Continue, _ = p.boolean(e.val, path+".continue")
 		}
 	}
+	r.Escalation = p.escalation(at, m, path, known)
 	if e, ok := m["routes"]; ok {
 		children := resolve(e.val)
 		if children.Kind != yaml.SequenceNode {
@@ -534,6 +536,53 @@ func (p *parser) route(at, n *yaml.Node, path, inherited string, known map[strin
 		}
 	}
 	return r
+}
+
+// escalation reads a route's escalate_to and escalate_after, which come
+// together: a number of unacknowledged reminders, or a duration after the
+// alert opened.
+func (p *parser) escalation(at *yaml.Node, m map[string]entry, path string, known map[string]bool) *route.Escalation {
+	to, hasTo := m["escalate_to"]
+	after, hasAfter := m["escalate_after"]
+	switch {
+	case !hasTo && !hasAfter:
+		return nil
+	case !hasAfter:
+		p.errorf(to.key, path+".escalate_after", "required with escalate_to: a number of unacknowledged reminders (2) or a duration after the alert opened (30m)")
+		return nil
+	case !hasTo:
+		p.errorf(after.key, path+".escalate_to", "required with escalate_after: the receiver an unacknowledged alert escalates to")
+		return nil
+	}
+	e := &route.Escalation{}
+	name, ok := p.scalar(to.val, path+".escalate_to")
+	if !ok {
+		return nil
+	}
+	if !known[name] {
+		p.errorf(to.val, path+".escalate_to", "unknown receiver %q", name)
+		return nil
+	}
+	e.To = name
+	text, ok := p.scalar(after.val, path+".escalate_after")
+	if !ok {
+		return nil
+	}
+	if n, err := strconv.Atoi(text); err == nil {
+		if n < 1 {
+			p.errorf(after.val, path+".escalate_after", "%d reminders: want at least 1", n)
+			return nil
+		}
+		e.Reminders = n
+		return e
+	}
+	d, err := time.ParseDuration(text)
+	if err != nil || d <= 0 {
+		p.errorf(after.val, path+".escalate_after", "%q is neither a number of reminders (2) nor a positive duration (30m)", text)
+		return nil
+	}
+	e.After = d
+	return e
 }
 
 func (p *parser) matchers(n *yaml.Node, path string) route.Matchers {

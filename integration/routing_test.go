@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -23,9 +24,9 @@ import (
 	"github.com/alertflow/alertflow/workflows"
 )
 
-// routingFile pages team-a's HIGH alerts and tells team-a's chat of all of
-// them; everything else goes to the root, audit.
-const routingFile = `
+// routingReceivers are a PagerDuty fake and two scripted webhooks, by the
+// variables newRoutedStackWith sets.
+const routingReceivers = `
 receivers:
   - name: pager
     pagerduty:
@@ -39,7 +40,11 @@ receivers:
     webhook:
       url: ${AUDIT_URL}
       secret: ${SECRET}
-route:
+`
+
+// routingFile pages team-a's HIGH alerts and tells team-a's chat of all of
+// them; everything else goes to the root, audit.
+const routingFile = routingReceivers + `route:
   receiver: audit
   routes:
     - match: {project: "team-a/**", severity: [HIGH]}
@@ -66,6 +71,13 @@ const (
 
 func newRoutedStack(t *testing.T) *routedStack {
 	t.Helper()
+	return newRoutedStackWith(t, routingFile)
+}
+
+// newRoutedStackWith is newRoutedStack whose worker routes with file,
+// which may use the receivers and variables of routingFile.
+func newRoutedStackWith(t *testing.T, file string) *routedStack {
+	t.Helper()
 	// PagerDuty throttles the first event: it is retried, and arrives
 	// before the events after it.
 	pd := pagerdutytest.New(t, pagerdutytest.RateLimitOnce(1, ""))
@@ -75,7 +87,7 @@ func newRoutedStack(t *testing.T) *routedStack {
 		"PD_KEY": routingKey, "PD_URL": pd.URL(), "SECRET": routingSecret,
 		"CHAT_URL": chatSrv.URL + chat.path, "AUDIT_URL": auditSrv.URL + audit.path,
 	}
-	cfg, err := routeconfig.Parse("routing.yaml", []byte(routingFile), func(k string) (string, bool) {
+	cfg, err := routeconfig.Parse("routing.yaml", []byte(file), func(k string) (string, bool) {
 		v, ok := vars[k]
 		return v, ok
 	}, nil)
@@ -95,6 +107,7 @@ func newRoutedStack(t *testing.T) *routedStack {
 	}
 	sinks := activities.NewRoutedSinks(slog.New(slog.DiscardHandler), nil, nil, activities.Routing{
 		Route:     func(s alert.State) []string { return cfg.Route.Receivers(route.LabelsOf(s)) },
+		Escalate:  func(s alert.State) *route.Escalation { return cfg.Route.EscalationOf(route.LabelsOf(s)) },
 		Receivers: receivers,
 	})
 	// No hold, so that a skip opens at once.
@@ -152,7 +165,16 @@ func TestRoutedAlertsReachTheirReceiversThroughTheirWholeLifecycle(t *testing.T)
 	b := s.mustSignal(teamPayload(t, 1902, "team-a/worker", 19020, "skipped"))
 	s.chat.waitReceiver(t, "the skip", func(_, _ int, ps []contract.Payload) bool { return len(forAlert(ps, b.AlertID)) == 1 })
 	s.mustSignal(teamPayload(t, 1902, "team-a/worker", 19021, "failed"))
-
+	// An update may be handled before a signal that came just ahead of it
+	// is applied: acknowledge once each alert shows its failure.
+	for _, id := range []string{a.AlertID, b.AlertID, c.AlertID} {
+		s.waitState(id, func(st *alert.State) error {
+			if st.Severity != alert.SeverityHigh {
+				return fmt.Errorf("%s is %s %s", id, st.Status, st.Severity)
+			}
+			return nil
+		})
+	}
 	for _, id := range []string{a.AlertID, b.AlertID, c.AlertID} {
 		if code, body := s.apiCall(http.MethodPost, "/api/v1/alerts/"+id+"/acknowledge", map[string]string{"by": "alice"}); code != http.StatusOK {
 			t.Fatalf("acknowledge %s: %d %s", id, code, body)
@@ -208,4 +230,65 @@ func TestRoutedAlertsReachTheirReceiversThroughTheirWholeLifecycle(t *testing.T)
 	}
 	recordHistory(t, "routed-two-receivers", a.AlertID)
 	recordHistory(t, "routed-severity-raise-adds-a-receiver", b.AlertID)
+}
+
+// escalatingFile pages team A and escalates to audit when nobody
+// acknowledges within five seconds.
+const escalatingFile = routingReceivers + `route:
+  receiver: chat
+  routes:
+    - match: {project: "team-a/**"}
+      receiver: pager
+      escalate_to: audit
+      escalate_after: 5s
+`
+
+func TestAnUnacknowledgedAlertEscalatesAndAcknowledgingStopsIt(t *testing.T) {
+	t.Parallel() // own task queue and project ids
+	s := newRoutedStackWith(t, escalatingFile)
+	// One alert acknowledged at once, one left alone, opened after it.
+	quick := s.mustSignal(teamPayload(t, 1911, "team-a/api", 19110, "failed"))
+	s.waitState(quick.AlertID, func(st *alert.State) error {
+		if st.Status != alert.StatusOpen {
+			return fmt.Errorf("%s", st.Status)
+		}
+		return nil
+	})
+	if code, body := s.apiCall(http.MethodPost, "/api/v1/alerts/"+quick.AlertID+"/acknowledge", map[string]string{"by": "alice"}); code != http.StatusOK {
+		t.Fatalf("acknowledge: %d %s", code, body)
+	}
+	left := s.mustSignal(teamPayload(t, 1912, "team-a/api", 19120, "failed"))
+	s.audit.waitReceiver(t, "the escalation", func(_, _ int, ps []contract.Payload) bool {
+		return slices.Equal(forAlert(ps, left.AlertID), []string{"escalated"})
+	})
+	st := s.waitState(left.AlertID, func(st *alert.State) error {
+		if st.EscalatedTo != "audit" {
+			return fmt.Errorf("escalated to %q", st.EscalatedTo)
+		}
+		return nil
+	})
+	if st.Status != alert.StatusOpen {
+		t.Fatalf("the escalated alert is %s", st.Status)
+	}
+	// The acknowledged alert opened first, so its time has passed too.
+	if st, err := s.state(context.Background(), quick.AlertID); err != nil || !st.EscalatedAt.IsZero() {
+		t.Fatalf("the acknowledged alert: %+v, %v", st, err)
+	}
+	// From now on the escalation receiver hears the alert, and
+	// acknowledging it goes to both.
+	if code, body := s.apiCall(http.MethodPost, "/api/v1/alerts/"+left.AlertID+"/acknowledge", map[string]string{"by": "bob"}); code != http.StatusOK {
+		t.Fatalf("acknowledge: %d %s", code, body)
+	}
+	s.audit.waitReceiver(t, "the acknowledgement", func(_, _ int, ps []contract.Payload) bool {
+		return slices.Equal(forAlert(ps, left.AlertID), []string{"escalated", "acknowledged"})
+	})
+	events := s.pd.WaitFor(t, 4, settleWithin)
+	if got := pdActions(events, left.AlertID); !slices.Equal(got, []string{"trigger", "acknowledge"}) {
+		t.Errorf("PagerDuty heard %s as %v", left.AlertID, got)
+	}
+	_, _, _, _, auditPayloads, _ := s.audit.snapshot()
+	if got := forAlert(auditPayloads, quick.AlertID); len(got) != 0 {
+		t.Errorf("the acknowledged alert reached the escalation receiver: %v", got)
+	}
+	recordHistory(t, "routed-escalated-then-acknowledged", left.AlertID)
 }

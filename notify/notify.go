@@ -28,6 +28,9 @@ const (
 	KindAcknowledged Kind = "acknowledged"
 	// KindResolved: a green pipeline or a person resolved the alert.
 	KindResolved Kind = "resolved"
+	// KindEscalated: nobody acknowledged the alert in time; it goes to
+	// the receiver its route escalates to, which hears it from now on.
+	KindEscalated Kind = "escalated"
 )
 
 // Notification is what every receiver is sent. The workflow builds it once
@@ -96,6 +99,8 @@ func KindOf(out alert.Outcome) Kind {
 		return KindAcknowledged
 	case alert.OutcomeResolved:
 		return KindResolved
+	case alert.OutcomeEscalated:
+		return KindEscalated
 	}
 	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
 
@@ -169,6 +170,24 @@ type Route struct {
 	// Continue lets the next siblings try an alert this node matched.
 	Continue bool
 	Routes   []*Route
+	// Escalation, when set, hands the alerts this node takes to another
+	// receiver when nobody acknowledges them in time.
+	Escalation *Escalation
+}
+
+// Escalation hands an alert that nobody acknowledges to receiver To:
+// After it opened, or once it has sent Reminders reminders. Exactly one
+// of After and Reminders is set.
+type Escalation struct {
+	To        string
+	After     time.Duration
+	Reminders int
+}
+
+// taken is a node that takes an alert, with the receiver it sends to.
+type taken struct {
+	receiver string
+	node     *Route
 }
 
 // Receivers returns the receivers an alert with labels l reaches, in order,
@@ -181,18 +200,32 @@ func (r *Route) Receivers(l Labels) []string {
 		return nil
 	}
 	var out []string
-	for _, n := range r.walk(l, "", true) {
-		if n != "" && !slices.Contains(out, n) {
-			out = append(out, n)
+	for _, t := range r.walk(l, "", true) {
+		if t.receiver != "" && !slices.Contains(out, t.receiver) {
+			out = append(out, t.receiver)
 		}
 	}
 	return out
 }
 
-// walk returns the receivers of the nodes that take l under r, nil when r
-// does not match. inherited is the receiver of r's nearest ancestor that
-// names one.
-func (r *Route) walk(l Labels, inherited string, root bool) []string {
+// EscalationOf returns the escalation of the first node that takes an
+// alert with labels l and has one, or nil: an alert escalates once, to
+// one receiver.
+func (r *Route) EscalationOf(l Labels) *Escalation {
+	if r == nil {
+		return nil
+	}
+	for _, t := range r.walk(l, "", true) {
+		if t.node.Escalation != nil {
+			return t.node.Escalation
+		}
+	}
+	return nil
+}
+
+// walk returns the nodes that take l under r, nil when r does not match.
+// inherited is the receiver of r's nearest ancestor that names one.
+func (r *Route) walk(l Labels, inherited string, root bool) []taken {
 	if !root && !r.Match.Matches(l) {
 		return nil
 	}
@@ -200,7 +233,7 @@ func (r *Route) walk(l Labels, inherited string, root bool) []string {
 	if recv == "" {
 		recv = inherited
 	}
-	var all []string
+	var all []taken
 	for _, c := range r.Routes {
 		got := c.walk(l, recv, false)
 		all = append(all, got...)
@@ -209,7 +242,7 @@ func (r *Route) walk(l Labels, inherited string, root bool) []string {
 		}
 	}
 	if len(all) == 0 {
-		all = []string{recv}
+		all = []taken{{receiver: recv, node: r}}
 	}
 	return all
 }

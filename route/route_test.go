@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alertflow/alertflow/alert"
 )
@@ -263,5 +264,31 @@ func TestRouteReceiversOfANilTreeIsEmpty(t *testing.T) {
 func TestRouteCount(t *testing.T) {
 	if got := platformTree().Count(); got != 3 {
 		t.Errorf("Count() = %d, want 3 (the root and two children)", got)
+	}
+}
+
+func TestEscalationOfIsTheFirstEscalationOfTheNodesThatTakeTheAlert(t *testing.T) {
+	toLead := &Escalation{To: "lead", After: 30 * time.Minute}
+	toBoss := &Escalation{To: "boss", Reminders: 2}
+	tree := &Route{Receiver: "audit", Escalation: &Escalation{To: "root-escalation", Reminders: 1}, Routes: []*Route{
+		{Receiver: "pager", Match: Matchers{Severity: []alert.Severity{alert.SeverityHigh}}, Continue: true, Escalation: toLead},
+		{Receiver: "chat", Match: Matchers{Project: "team-a/**"}, Escalation: toBoss},
+	}}
+	tests := []struct {
+		name string
+		l    Labels
+		want *Escalation
+	}{
+		{"the first taking node's escalation wins", base(), toLead},
+		{"a later sibling's escalation when the first does not take it", with(func(l *Labels) { l.Severity = alert.SeverityLow }), toBoss},
+		{"the root's when no child takes the alert", with(func(l *Labels) { l.Project = "team-b/web"; l.Severity = alert.SeverityLow }), tree.Escalation},
+	}
+	for _, tt := range tests {
+		if got := tree.EscalationOf(tt.l); got != tt.want {
+			t.Errorf("%s: %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+	if (&Route{Receiver: "audit"}).EscalationOf(base()) != nil {
+		t.Error("a tree without escalations escalated")
 	}
 }

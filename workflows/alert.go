@@ -214,6 +214,10 @@ type run struct {
 	snoozeEnd       workflow.Future
 	cancelSnoozeEnd workflow.CancelFunc
 	snoozeUntil     time.Time
+	// escalation is the timer of an escalation due a while after the
+	// alert opened; nil when none is set.
+	escalation       workflow.Future
+	cancelEscalation workflow.CancelFunc
 	// wake lets update handlers, which run beside the main loop, make it
 	// look at the state again.
 	wake workflow.Channel
@@ -368,6 +372,9 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 			if timer := r.snoozeTimer(ctx); timer != nil {
 				sel.AddFuture(timer, func(f workflow.Future) { r.endSnooze(ctx, f) })
 			}
+			if timer := r.escalationTimer(ctx); timer != nil {
+				sel.AddFuture(timer, func(f workflow.Future) { r.escalationDue(ctx, f) })
+			}
 		}
 		sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
 		if timer := r.reminderTimer(ctx); timer != nil {
@@ -489,6 +496,9 @@ func (r *run) remind(ctx workflow.Context, timer workflow.Future) error {
 	now := workflow.Now(ctx)
 	r.st.Remind(now, now.Add(r.in.ReminderInterval))
 	r.changed(ctx, alert.OutcomeReminder, "", "", r.st.Severity)
+	if r.in.Revision >= RevisionRouted {
+		r.remindedEnough(ctx)
+	}
 	return nil
 }
 

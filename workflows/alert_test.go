@@ -74,9 +74,9 @@ func newAlertEnvWithRecall(t *testing.T, mem *alert.Memory, notifyDelay ...time.
 		heard(n)
 		return nil, nil
 	})
-	routed := e.OnActivity(activities.ActivityRouteNotification, mock.Anything, mock.Anything).Return(func(_ context.Context, req activities.RouteRequest) ([]activities.Target, error) {
+	routed := e.OnActivity(activities.ActivityRouteNotification, mock.Anything, mock.Anything).Return(func(_ context.Context, req activities.RouteRequest) (activities.RouteAnswer, error) {
 		heard(req.Notification)
-		return nil, nil
+		return activities.RouteAnswer{}, nil
 	})
 	for _, d := range notifyDelay {
 		logged.After(d)

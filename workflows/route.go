@@ -2,10 +2,12 @@ package workflows
 
 import (
 	"slices"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/notify"
 )
 
@@ -14,6 +16,10 @@ import (
 // cannot make a replay take another path.
 type Routed struct {
 	Targets []activities.Target `json:"targets"`
+	// Escalation is where the alert escalates when nobody acknowledges
+	// it; Escalated is set once it did.
+	Escalation *activities.Escalation `json:"escalation,omitempty"`
+	Escalated  bool                   `json:"escalated,omitempty"`
 }
 
 // reroutes says whether a notification of kind k asks the routing again:
@@ -41,13 +47,20 @@ func (r *run) notifyRouted(ctx workflow.Context, n notify.Notification) workflow
 			_ = prev.logged.Get(ctx, nil)
 		}
 		req := activities.RouteRequest{Notification: n, Route: r.reroutes(n.Kind)}
-		var found []activities.Target
+		var found activities.RouteAnswer
 		lctx := workflow.WithLocalActivityOptions(ctx, logOptions())
 		err := workflow.ExecuteLocalActivity(lctx, activities.ActivityRouteNotification, req).Get(ctx, &found)
 		added := r.addTargets(req.Route && err == nil, found)
 		actx := workflow.WithActivityOptions(ctx, notifyOptions())
+		targets := r.targets()
+		if n.Kind == notify.KindEscalated && r.routed != nil && r.routed.Escalation != nil {
+			// The escalation receiver hears that the alert escalated,
+			// and from now on everything the others hear.
+			targets = r.routed.Escalation.Targets
+			r.addTargets(true, activities.RouteAnswer{Targets: targets})
+		}
 		var sent []workflow.Future
-		for _, t := range r.targets() {
+		for _, t := range targets {
 			m := n
 			if n.Kind == notify.KindSeverityChanged && slices.Contains(added, t) {
 				m.Kind, m.PreviousSeverity = notify.KindOpened, ""
@@ -65,8 +78,9 @@ func (r *run) notifyRouted(ctx workflow.Context, n notify.Notification) workflow
 
 // addTargets records what a routing answered, when it did, and returns the
 // targets that are new to the alert. The first answer of an alert that
-// had had none counts as routing it, even when it names nobody.
-func (r *run) addTargets(answered bool, found []activities.Target) []activities.Target {
+// had had none counts as routing it, even when it names nobody. The first
+// escalation an answer names is the alert's.
+func (r *run) addTargets(answered bool, found activities.RouteAnswer) []activities.Target {
 	if !answered {
 		return nil
 	}
@@ -74,8 +88,13 @@ func (r *run) addTargets(answered bool, found []activities.Target) []activities.
 	if first {
 		r.routed = &Routed{}
 	}
+	if r.routed.Escalation == nil && found.Escalation != nil {
+		r.routed.Escalation = found.Escalation
+		// The loop sets the escalation's timer when it looks again.
+		r.wake.SendAsync(true)
+	}
 	var added []activities.Target
-	for _, t := range found {
+	for _, t := range found.Targets {
 		if !slices.Contains(r.routed.Targets, t) {
 			r.routed.Targets = append(r.routed.Targets, t)
 			if !first {
@@ -91,4 +110,53 @@ func (r *run) targets() []activities.Target {
 		return nil
 	}
 	return r.routed.Targets
+}
+
+// escalationTimer returns the timer of an escalation due a while after the
+// alert opened, while nobody has acknowledged it.
+func (r *run) escalationTimer(ctx workflow.Context) workflow.Future {
+	due := r.routed != nil && r.routed.Escalation != nil && r.routed.Escalation.After > 0 &&
+		!r.routed.Escalated && r.st.Status == alert.StatusOpen && !r.st.OpenedAt.IsZero()
+	if !due {
+		if r.escalation != nil {
+			r.cancelEscalation()
+			r.escalation, r.cancelEscalation = nil, nil
+		}
+		return nil
+	}
+	if r.escalation == nil {
+		tctx, cancel := workflow.WithCancel(ctx)
+		d := r.st.OpenedAt.Add(r.routed.Escalation.After).Sub(workflow.Now(ctx))
+		r.escalation, r.cancelEscalation = workflow.NewTimer(tctx, max(d, time.Millisecond)), cancel
+	}
+	return r.escalation
+}
+
+func (r *run) escalationDue(ctx workflow.Context, timer workflow.Future) {
+	r.escalation, r.cancelEscalation = nil, nil
+	if timer.Get(ctx, nil) == nil {
+		r.escalate(ctx)
+	}
+}
+
+// remindedEnough escalates an alert whose escalation counts reminders,
+// once it has sent that many.
+func (r *run) remindedEnough(ctx workflow.Context) {
+	if r.routed != nil && r.routed.Escalation != nil && r.routed.Escalation.Reminders > 0 &&
+		r.st.Reminders >= r.routed.Escalation.Reminders {
+		r.escalate(ctx)
+	}
+}
+
+// escalate hands an open, unacknowledged alert to its escalation
+// receiver, once.
+func (r *run) escalate(ctx workflow.Context) {
+	if r.routed == nil || r.routed.Escalation == nil || r.routed.Escalated {
+		return
+	}
+	to := r.routed.Escalation.Receiver
+	if out := r.st.Escalate(workflow.Now(ctx), to); out != "" {
+		r.routed.Escalated = true
+		r.changed(ctx, out, "", to, r.st.Severity)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/route"
 )
 
 // Workflow tests of routing: the real routing activities of package
@@ -52,9 +53,10 @@ func (f notifierFunc) Notify(ctx context.Context, n notify.Notification) error {
 // changed configuration file would.
 type routedEnv struct {
 	*alertEnv
-	heard *heardLog
-	mu    sync.Mutex
-	route func(alert.State) []string
+	heard    *heardLog
+	mu       sync.Mutex
+	route    func(alert.State) []string
+	escalate *route.Escalation
 }
 
 func newRoutedEnv(t *testing.T) *routedEnv {
@@ -75,6 +77,11 @@ func newRoutedEnv(t *testing.T) *routedEnv {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			return e.route(st)
+		},
+		Escalate: func(alert.State) *route.Escalation {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return e.escalate
 		},
 		Receivers: map[string]activities.Receiver{
 			"pager": {activities.IntegrationPagerDuty: e.heard.receiver("pager")},
@@ -182,18 +189,80 @@ func TestAContinuedRunKeepsItsRoute(t *testing.T) {
 
 func TestRoutedTargetsAreOrderedByRouteThenIntegration(t *testing.T) {
 	r := &run{}
+	ans := func(ts ...activities.Target) activities.RouteAnswer { return activities.RouteAnswer{Targets: ts} }
 	a := activities.Target{Receiver: "a", Integration: activities.IntegrationWebhook}
 	b := activities.Target{Receiver: "b", Integration: activities.IntegrationSlack}
-	if added := r.addTargets(true, []activities.Target{a}); len(added) != 0 {
+	if added := r.addTargets(true, ans(a)); len(added) != 0 {
 		t.Fatalf("the first routing added %v: the alert opens there, nothing is new", added)
 	}
-	if added := r.addTargets(true, []activities.Target{b, a}); !slices.Equal(added, []activities.Target{b}) {
+	if added := r.addTargets(true, ans(b, a)); !slices.Equal(added, []activities.Target{b}) {
 		t.Fatalf("added %v, want %v", added, b)
 	}
-	if added := r.addTargets(false, []activities.Target{{Receiver: "c"}}); added != nil {
+	if added := r.addTargets(false, ans(activities.Target{Receiver: "c"})); added != nil {
 		t.Fatalf("a routing that failed added %v", added)
 	}
 	if got := fmt.Sprint(r.targets()); got != fmt.Sprint([]activities.Target{a, b}) {
 		t.Fatalf("targets %s", got)
 	}
+}
+
+func TestAnUnacknowledgedAlertEscalatesAfterItsTimeAndTheEscalationHearsTheRest(t *testing.T) {
+	e := newRoutedEnv(t)
+	e.escalate = &route.Escalation{To: "audit", After: 30 * time.Minute}
+	e.signalAt(time.Second, pipelineEvent(1, "failed"))
+	e.stateAt(t, 29*time.Minute, func(s *alert.State) {
+		if !s.EscalatedAt.IsZero() {
+			t.Errorf("escalated at %v, before its time", s.EscalatedAt)
+		}
+	})
+	e.stateAt(t, 31*time.Minute, func(s *alert.State) {
+		if s.EscalatedTo != "audit" {
+			t.Errorf("not escalated after 30 minutes: %q", s.EscalatedTo)
+		}
+	})
+	e.signalAt(time.Hour, pipelineEvent(2, "success"))
+	e.ExecuteWorkflow(AlertWorkflow, routedInput())
+	e.result(t)
+	e.expect(t, map[string][]notify.Kind{
+		"pager": {notify.KindOpened, notify.KindResolved},
+		"chat":  {notify.KindOpened, notify.KindResolved},
+		"audit": {notify.KindEscalated, notify.KindResolved},
+	})
+}
+
+func TestAcknowledgingStopsTheEscalation(t *testing.T) {
+	e := newRoutedEnv(t)
+	e.escalate = &route.Escalation{To: "audit", After: 30 * time.Minute}
+	e.signalAt(time.Second, pipelineEvent(1, "failed"))
+	e.RegisterDelayedCallback(func() {
+		e.SignalWorkflow(SignalAcknowledge, alert.Acknowledgement{By: "alice"})
+	}, 10*time.Minute)
+	e.signalAt(2*time.Hour, pipelineEvent(2, "success"))
+	e.ExecuteWorkflow(AlertWorkflow, routedInput())
+	if s := e.result(t); !s.EscalatedAt.IsZero() {
+		t.Fatalf("an acknowledged alert escalated at %v", s.EscalatedAt)
+	}
+	e.expect(t, map[string][]notify.Kind{
+		"pager": {notify.KindOpened, notify.KindAcknowledged, notify.KindResolved},
+		"chat":  {notify.KindOpened, notify.KindAcknowledged, notify.KindResolved},
+	})
+}
+
+func TestAnEscalationCountingRemindersComesWithTheLastOfThem(t *testing.T) {
+	e := newRoutedEnv(t)
+	e.escalate = &route.Escalation{To: "audit", Reminders: 2}
+	e.signalAt(time.Second, pipelineEvent(1, "failed"))
+	// Reminders at 1h and 2h: the escalation comes with the second; the
+	// third, at 3h, reaches the escalation receiver too.
+	e.signalAt(3*time.Hour+time.Minute, pipelineEvent(2, "success"))
+	in := routedInput()
+	in.ReminderInterval = time.Hour
+	e.ExecuteWorkflow(AlertWorkflow, in)
+	e.result(t)
+	reminded := []notify.Kind{notify.KindOpened, notify.KindReminder, notify.KindReminder, notify.KindReminder, notify.KindResolved}
+	e.expect(t, map[string][]notify.Kind{
+		"pager": reminded,
+		"chat":  reminded,
+		"audit": {notify.KindEscalated, notify.KindReminder, notify.KindResolved},
+	})
 }

@@ -110,7 +110,7 @@ func TestConfigCheckRefusesBadFiles(t *testing.T) {
 	}{
 		{"an empty file", "", []string{":1: the file is empty: want receivers and route"}},
 		{"an unknown key", head + "route:\n  receiver: chat\n  routes:\n    - receiver: pager\n      continu: true\n",
-			[]string{`:12: route.routes[0].continu: unknown key "continu": want one of receiver, match, continue, routes`}},
+			[]string{`:12: route.routes[0].continu: unknown key "continu": want one of receiver, match, continue, routes, escalate_to, escalate_after`}},
 		{"an unknown receiver", head + "route:\n  receiver: chat\n  routes:\n    - receiver: pager\n    - receiver: team-b\n",
 			[]string{`:12: route.routes[1].receiver: unknown receiver "team-b"`}},
 		{"a duplicate receiver", head + "  - name: chat\n    webhook:\n      url: https://example.com\nroute:\n  receiver: chat\n",

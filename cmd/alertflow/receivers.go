@@ -61,6 +61,7 @@ func sinks(rc *routeconfig.Config, logger *slog.Logger) *activities.Sinks {
 	root := receivers[tree.Receiver]
 	return activities.NewRoutedSinks(logger, root[activities.IntegrationWebhook], root[activities.IntegrationSlack], activities.Routing{
 		Route:     func(s alert.State) []string { return tree.Receivers(route.LabelsOf(s)) },
+		Escalate:  func(s alert.State) *route.Escalation { return tree.EscalationOf(route.LabelsOf(s)) },
 		Receivers: receivers,
 	})
 }

@@ -208,9 +208,19 @@ func actionLine(n notify.Notification) string {
 			line += " (" + escape(clip(why, maxNote)) + ")"
 		}
 		return line
+	case notify.KindEscalated:
+		return "*Escalated*: nobody acknowledged it in time" + escalatedTo(n)
 	default:
 		return "*" + escape(string(n.Kind)) + "*"
 	}
+}
+
+// escalatedTo names the receiver an alert escalated to, if known.
+func escalatedTo(n notify.Notification) string {
+	if to := cmp.Or(n.Note, n.Alert.EscalatedTo); to != "" {
+		return "; escalated to " + escape(clip(to, maxText))
+	}
+	return ""
 }
 
 // plainAction is actionLine without formatting, for the fallback text.
@@ -236,6 +246,8 @@ func plainAction(n notify.Notification) string {
 			return "resolved by " + escape(clip(by, maxText))
 		}
 		return "resolved"
+	case notify.KindEscalated:
+		return "escalated, nobody acknowledged it in time" + escalatedTo(n)
 	default:
 		return escape(string(n.Kind))
 	}

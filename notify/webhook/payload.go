@@ -84,6 +84,8 @@ func kindOf(k notify.Kind) (contract.Kind, error) {
 		return contract.KindAcknowledged, nil
 	case notify.KindResolved:
 		return contract.KindResolved, nil
+	case notify.KindEscalated:
+		return contract.KindEscalated, nil
 	}
 	return "", fmt.Errorf("unknown notification kind %q", k)
 }

@@ -86,7 +86,7 @@ func assertNoSecrets(t *testing.T, err error) {
 func TestNotifyPostsThePayloadOfTheNotification(t *testing.T) {
 	for _, kind := range []notify.Kind{
 		notify.KindOpened, notify.KindSeverityChanged, notify.KindReminder,
-		notify.KindAcknowledged, notify.KindResolved,
+		notify.KindAcknowledged, notify.KindResolved, notify.KindEscalated,
 	} {
 		t.Run(string(kind), func(t *testing.T) {
 			r := newReceiver(t, http.StatusOK, nil, "")

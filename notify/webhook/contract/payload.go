@@ -146,4 +146,8 @@ const (
 	KindAcknowledged Kind = "acknowledged"
 	// KindResolved: a green pipeline or a person resolved the alert.
 	KindResolved Kind = "resolved"
+	// KindEscalated: nobody acknowledged the alert in time; this receiver
+	// is the one its route escalates to, and hears the alert from now on.
+	// Note names the receiver. (An addition: the version stays "1".)
+	KindEscalated Kind = "escalated"
 )
