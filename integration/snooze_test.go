@@ -1,12 +1,15 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/client"
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/workflows"
@@ -88,5 +91,30 @@ func TestASnoozeOverRESTStopsRemindersThenTheAlertComesBack(t *testing.T) {
 	s.waitClosed(id)
 	if code, body := s.apiCall(http.MethodPost, "/api/v1/alerts/"+id+"/snooze", map[string]string{"by": "alice", "for": "1h"}); code != http.StatusNotFound {
 		t.Errorf("snoozing a resolved alert: %d %s, want 404", code, body)
+	}
+}
+
+func TestAnAlertOpenedBeforeSnoozeExistedAnswers409(t *testing.T) {
+	t.Parallel() // own task queue and project ids
+	s := newStack(t)
+	const id = "1952-master"
+	// Started as the intake started alerts before routing and snooze.
+	_, err := s.client.SignalWithStartWorkflow(context.Background(), id, workflows.SignalPipeline, mustEvent(t, payload(t, 1952, "master", 19520, "failed")),
+		client.StartWorkflowOptions{ID: id, TaskQueue: s.taskQueue}, workflows.AlertWorkflow, workflows.Input{Revision: workflows.RevisionGitLab})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.waitState(id, func(st *alert.State) error {
+		if st.Status != alert.StatusOpen {
+			return fmt.Errorf("%s", st.Status)
+		}
+		return nil
+	})
+	code, body := s.apiCall(http.MethodPost, "/api/v1/alerts/"+id+"/snooze", map[string]string{"by": "alice", "for": "1h"})
+	if code != http.StatusConflict || !strings.Contains(string(body), "cannot take snooze") {
+		t.Fatalf("snoozing an alert of an earlier revision: %d %s, want 409", code, body)
+	}
+	if st, err := s.state(context.Background(), id); err != nil || st.Snoozed != nil || st.Status != alert.StatusOpen {
+		t.Fatalf("the alert after the refused snooze: %+v, %v", st, err)
 	}
 }
