@@ -1,0 +1,243 @@
+package config
+
+// Reading the receivers of a routing file: names, integrations and their
+// secrets.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// receiverName is what a receiver may be called: names reach logs,
+// metrics and the output of routes test, so plain ones only.
+var receiverName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func (p *parser) receivers(n *yaml.Node, known map[string]bool) []Receiver {
+	n = resolve(n)
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "receivers", "want a list of receivers, not %s", kind(n))
+		return nil
+	}
+	if len(n.Content) == 0 {
+		p.errorf(n, "receivers", "is empty: want at least one receiver")
+		return nil
+	}
+	firstLine := map[string]int{}
+	var out []Receiver
+	for i, rn := range n.Content {
+		path := fmt.Sprintf("receivers[%d]", i)
+		m := p.mapping(rn, path, "name", IntegrationWebhook, IntegrationSlack, IntegrationPagerDuty)
+		if m == nil {
+			continue
+		}
+		r := Receiver{}
+		if e, ok := m["name"]; !ok {
+			p.errorf(rn, path+".name", "required")
+		} else if name, ok := p.scalar(e.val, path+".name"); ok {
+			switch {
+			case !receiverName.MatchString(name):
+				p.errorf(e.val, path+".name", "%q: want letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+			case firstLine[name] != 0:
+				p.errorf(e.val, path+".name", "duplicate receiver %q (first on line %d)", name, firstLine[name])
+			default:
+				firstLine[name] = e.val.Line
+			}
+			// Known even when something else about it is wrong, so
+			// that routes to it do not report it unknown as well.
+			known[name] = true
+			r.Name = name
+		}
+		if e, ok := m[IntegrationWebhook]; ok {
+			r.Webhook = p.webhook(e, path+"."+IntegrationWebhook)
+		}
+		if e, ok := m[IntegrationSlack]; ok {
+			r.Slack = p.slack(e, path+"."+IntegrationSlack)
+		}
+		if e, ok := m[IntegrationPagerDuty]; ok {
+			r.PagerDuty = p.pagerDuty(e, path+"."+IntegrationPagerDuty)
+		}
+		if _, w := m[IntegrationWebhook]; !w {
+			if _, s := m[IntegrationSlack]; !s {
+				if _, pd := m[IntegrationPagerDuty]; !pd {
+					p.errorf(rn, path, "no integration: want one or more of webhook, slack, pagerduty")
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// integration reads an integration's mapping; `slack:` with nothing after
+// it is an empty mapping, so the missing keys get named.
+func (p *parser) integration(e entry, path string, keys ...string) map[string]entry {
+	if e.val.Kind == yaml.ScalarNode && e.val.Tag == "!!null" {
+		return map[string]entry{}
+	}
+	return p.mapping(e.val, path, keys...)
+}
+
+func (p *parser) webhook(e entry, path string) *Webhook {
+	m := p.integration(e, path, "url", "url_file", "secret", "secret_file")
+	if m == nil {
+		return nil
+	}
+	w := &Webhook{}
+	w.URL, _ = p.secret(m, e, path, "url", true, true)
+	w.Secret, _ = p.secret(m, e, path, "secret", false, false)
+	return w
+}
+
+func (p *parser) slack(e entry, path string) *Slack {
+	m := p.integration(e, path, "url", "url_file")
+	if m == nil {
+		return nil
+	}
+	s := &Slack{}
+	s.URL, _ = p.secret(m, e, path, "url", true, true)
+	return s
+}
+
+func (p *parser) pagerDuty(e entry, path string) *PagerDuty {
+	m := p.integration(e, path, "routing_key", "routing_key_file", "url")
+	if m == nil {
+		return nil
+	}
+	pd := &PagerDuty{URL: DefaultPagerDutyURL}
+	pd.RoutingKey, _ = p.secret(m, e, path, "routing_key", true, false)
+	if u, ok := m["url"]; ok {
+		if v, ok := p.expanded(u.val, path+".url"); ok && p.checkURL(u.val, path+".url", v) {
+			pd.URL = v
+		}
+	}
+	return pd
+}
+
+// secret reads key or key_file of an integration: one of them when
+// required, never both. isURL checks the value as a URL (without quoting
+// it: a Slack URL is a credential).
+func (p *parser) secret(m map[string]entry, integ entry, path, key string, required, isURL bool) (Secret, bool) {
+	fileKey := key + "_file"
+	direct, hasDirect := m[key]
+	file, hasFile := m[fileKey]
+	switch {
+	case hasDirect && hasFile:
+		p.errorf(file.key, join(path, fileKey), "give %s or %s, not both", key, fileKey)
+		return Secret{}, false
+	case !hasDirect && !hasFile:
+		if required {
+			p.errorf(integ.key, path, "%s or %s is required", key, fileKey)
+		}
+		return Secret{}, false
+	}
+	var v string
+	at, atPath := direct.val, join(path, key)
+	if hasDirect {
+		var ok bool
+		if v, ok = p.expanded(direct.val, atPath); !ok {
+			return Secret{}, false
+		}
+	} else {
+		at, atPath = file.val, join(path, fileKey)
+		name, ok := p.expanded(file.val, atPath)
+		if !ok {
+			return Secret{}, false
+		}
+		data, err := p.readFile(name)
+		if err != nil {
+			// A PathError repeats the (possibly resolved) path; the
+			// file is named as written instead.
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			p.errorf(file.val, atPath, "cannot read %s: %v", name, err)
+			return Secret{}, false
+		}
+		v = string(data)
+		if s, ok := strings.CutSuffix(v, "\n"); ok {
+			v = strings.TrimSuffix(s, "\r")
+		}
+		if v == "" {
+			p.errorf(file.val, atPath, "%s is empty", name)
+			return Secret{}, false
+		}
+	}
+	if isURL && !p.checkURL(at, atPath, v) {
+		return Secret{}, false
+	}
+	return NewSecret(v), true
+}
+
+// checkURL reports whether v is an absolute http(s) URL with a host,
+// without ever quoting it.
+func (p *parser) checkURL(n *yaml.Node, path, v string) bool {
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		p.errorf(n, path, "not a valid URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		p.errorf(n, path, "the URL must start with https:// or http://")
+	case u.Host == "":
+		p.errorf(n, path, "the URL has no host")
+	default:
+		return true
+	}
+	return false
+}
+
+// envName is what may stand between ${ and }.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// expanded is a scalar with every ${VAR} replaced from the environment. A
+// variable unset (or set empty) is an error naming it. Only ${NAME} is
+// expanded: a lone $ stays as it is, and a value that must hold "${" goes in
+// a *_file.
+func (p *parser) expanded(n *yaml.Node, path string) (string, bool) {
+	s, ok := p.scalar(n, path)
+	if !ok {
+		return "", false
+	}
+	var b strings.Builder
+	good := true
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			p.errorf(n, path, "a ${ without its }: write ${NAME}")
+			return "", false
+		}
+		name := s[i+2 : i+end]
+		if !envName.MatchString(name) {
+			// Not quoted: it may be part of a secret.
+			p.errorf(n, path, "a malformed ${...}: write ${NAME}, NAME of letters, digits and _")
+			return "", false
+		}
+		v, set := p.lookup(name)
+		if !set || v == "" {
+			p.errorf(n, path, "${%s} is not set (or empty) in the environment", name)
+			good = false
+		}
+		b.WriteString(v)
+		s = s[i+end+1:]
+	}
+	if !good {
+		return "", false
+	}
+	if b.Len() == 0 {
+		p.errorf(n, path, "is empty")
+		return "", false
+	}
+	return b.String(), true
+}
