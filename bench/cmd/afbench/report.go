@@ -68,6 +68,8 @@ type Scenario struct {
 	Memory                   *Memory      `json:"memory,omitempty"`
 	Floods                   []Flood      `json:"floods,omitempty"`
 	Notify                   []NotifyRate `json:"notify,omitempty"`
+	Sustained                *Sustained   `json:"notify_sustained,omitempty"`
+	Burst                    *Burst       `json:"burst,omitempty"`
 	// Date and LoadAverage are set on a scenario merged into the results
 	// of an earlier run (-merge): its own, not the file's.
 	Date        *time.Time `json:"date,omitempty"`
@@ -229,7 +231,9 @@ func (r *Results) evaluate() {
 			}
 			r.Targets = append(r.Targets, Target{"mixed no alert", "webhooks that touch no alert (ignored, none): p99 < 1 ms at the ingress", got, met})
 		case s.Name == "notify":
-			r.Targets = append(r.Targets, notifyTargets(s.Notify)...)
+			r.Targets = append(r.Targets, notifyTargets(s.Notify, s.Sustained)...)
+		case s.Name == "burst" && s.Burst != nil:
+			r.Targets = append(r.Targets, burstTargets(s.Burst)...)
 		case s.Name == "flood":
 			r.Targets = append(r.Targets, floodTargets(s.Floods)...)
 		case s.Name == "memory" && s.Memory != nil:
@@ -246,6 +250,9 @@ func (r *Results) evaluate() {
 					fmt.Sprintf("%d of %d listed open; %d queried: %d open, %d failed", o.Listed, o.Alerts, o.Queried, o.Open, o.Failed),
 					o.Listed == o.Alerts && o.Open == o.Queried && o.Failed == 0})
 		}
+	}
+	if t, ok := stallTarget(r.Scenarios); ok {
+		r.Targets = append(r.Targets, t)
 	}
 }
 
@@ -303,7 +310,11 @@ func (r *Results) print(w io.Writer) {
 		}
 		if len(s.Notify) > 0 {
 			fmt.Fprintln(w)
-			printNotify(w, s.Notify)
+			printNotify(w, s.Notify, s.Sustained)
+		}
+		if s.Burst != nil {
+			fmt.Fprintln(w)
+			printBurst(w, s.Burst)
 		}
 		if s.Alertflow == nil {
 			continue
