@@ -44,42 +44,43 @@ import (
 
 // options are afbench's flags.
 type options struct {
-	scenarios           string
-	rounds              int
-	concurrency         int
-	branches            int
-	hotEvents           int
-	mixedBranches       int
-	openAlerts          int
-	querySample         int
-	openDrain           time.Duration
-	floodDeliveries     int
-	floodFor            time.Duration
-	floodSenders        int
-	floodDrain          time.Duration
-	jobs                int
-	sameCalls           bool
-	split               bool
-	settleTimeout       time.Duration
-	alertflowBin        string
-	temporalBin         string
-	template            string
-	cluster             bool
-	clusterScript       string
-	beside              string
-	out                 string
-	keep                bool
-	merge               bool
-	notifyRates         []float64
-	notifyRounds        int
-	notifyFor           time.Duration
-	notifyWarmup        time.Duration
-	notifySearch        []float64
-	notifySearchFor     time.Duration
-	notifySearchWarmup  time.Duration
-	burst               int
-	baselineSDKDefaults bool
-	burstWithin         time.Duration
+	scenarios            string
+	rounds               int
+	concurrency          int
+	branches             int
+	hotEvents            int
+	mixedBranches        int
+	openAlerts           int
+	querySample          int
+	openDrain            time.Duration
+	floodDeliveries      int
+	floodFor             time.Duration
+	floodSenders         int
+	floodDrain           time.Duration
+	jobs                 int
+	sameCalls            bool
+	split                bool
+	settleTimeout        time.Duration
+	alertflowBin         string
+	temporalBin          string
+	template             string
+	cluster              bool
+	clusterScript        string
+	beside               string
+	out                  string
+	keep                 bool
+	merge                bool
+	notifyRates          []float64
+	notifyRounds         int
+	notifyFor            time.Duration
+	notifyWarmup         time.Duration
+	notifySearch         []float64
+	notifySearchFor      time.Duration
+	notifySearchWarmup   time.Duration
+	burst                int
+	notifyFloorSameCalls bool
+	baselineSDKDefaults  bool
+	burstWithin          time.Duration
 }
 
 func main() {
@@ -111,6 +112,7 @@ func main() {
 	flag.DurationVar(&o.notifySearchFor, "notify-search-for", 20*time.Second, "notify: how long each round of the search sends")
 	flag.DurationVar(&o.notifySearchWarmup, "notify-search-warmup", 5*time.Second, "notify: how much of the start of each round of the search is left out")
 	flag.BoolVar(&o.baselineSDKDefaults, "baseline-sdk-defaults", false, "run the baseline's and the floor's worker with the SDK's default worker options (two pollers shared by the normal and sticky queues, which stall now and then) instead of alertflow's")
+	flag.BoolVar(&o.notifyFloorSameCalls, "notify-floor-same-calls", false, "notify, burst: the floor starts its workflows with alertflow's start options (search attributes, memo, summary), the same-calls yardstick, instead of an ID and a task queue only")
 	flag.IntVar(&o.burst, "burst", 2000, "burst: failed pipelines on distinct branches")
 	flag.DurationVar(&o.burstWithin, "burst-within", 20*time.Second, "burst: the time they all arrive within, evenly spread")
 	flag.IntVar(&o.jobs, "jobs", 20, "jobs in the builds array of every webhook")

@@ -170,7 +170,7 @@ func (b *bench) notifySetup(ctx context.Context, name, queue string, webhooks in
 	}
 	stops = append(stops, func() { bw.stop(15 * time.Second) }, func() { b.cleanUp(queue + "-floor") })
 	loads = []notifyLoad{
-		{"floor", floorSender(b.client, queue+"-floor", srv.URL)},
+		{"floor", floorSender(b.client, queue+"-floor", srv.URL, b.o.notifyFloorSameCalls)},
 		{"alertflow", webhookSender(af.url, b.token, webhooks)},
 	}
 	b.logf("%s: alertflow (pids %v) and the floor's worker (pid %d) started", name, af.pids(), bw.pid())
@@ -191,7 +191,7 @@ func (b *bench) notifyScenario(ctx context.Context, index int, name, queue strin
 	}
 	defer stop()
 
-	sc := &Scenario{Name: name}
+	sc := &Scenario{Name: name, FloorCalls: b.floorCalls()}
 	// rate runs rounds rounds of the loads still searched at one rate.
 	rate := func(ri int, perSec float64, rounds int, sendFor, warmup time.Duration, search bool, skip map[string]bool) (NotifyRate, error) {
 		nr := NotifyRate{PerSec: perSec, Seconds: sendFor.Seconds(), WarmupSec: warmup.Seconds(), Search: search}
@@ -354,7 +354,7 @@ func (b *bench) burstScenario(ctx context.Context, index int, name, queue string
 			bu.Floor = bl
 		}
 	}
-	return &Scenario{Name: name, Burst: bu}, nil
+	return &Scenario{Name: name, Burst: bu, FloorCalls: b.floorCalls()}, nil
 }
 
 // burstSenders is how many deliveries of the burst may be in flight at
@@ -471,11 +471,24 @@ func (b *bench) notifyRound(ctx context.Context, rc *receiver, send sender, base
 	return res, nil
 }
 
+// floorCalls says what the floor's signal-with-start calls carry.
+func (b *bench) floorCalls() string {
+	if b.o.notifyFloorSameCalls {
+		return "raw SDK signal-with-start with alertflow's start options (search attributes, memo, summary), one activity posting \"opened\""
+	}
+	return "raw SDK signal-with-start with a workflow ID and a task queue only, one activity posting \"opened\""
+}
+
 // floorSender signals-with-start the floor's NotifyWorkflow, which posts
-// "opened" to url.
-func floorSender(c client.Client, taskQueue, url string) sender {
+// "opened" to url. With sameOptions it starts it with the options
+// alertflow starts alerts with (search attributes, memo, summary), as the
+// same-calls baseline does; otherwise with an ID and a task queue only.
+func floorSender(c client.Client, taskQueue, url string, sameOptions bool) sender {
 	return func(ctx context.Context, r *request, _ string) (bool, error) {
 		opts := client.StartWorkflowOptions{ID: r.alertID, TaskQueue: taskQueue}
+		if sameOptions {
+			opts = workflows.StartOptions(taskQueue, workflows.Input{Revision: workflows.CurrentRevision}, r.event)
+		}
 		if _, err := c.SignalWithStartWorkflow(ctx, r.alertID, workflows.SignalPipeline, r.event, opts, baseline.NotifyWorkflow, url); err != nil {
 			return false, fmt.Errorf("signal-with-start %s: %w", r.alertID, err)
 		}

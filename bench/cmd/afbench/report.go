@@ -70,6 +70,8 @@ type Scenario struct {
 	Notify                   []NotifyRate `json:"notify,omitempty"`
 	Sustained                *Sustained   `json:"notify_sustained,omitempty"`
 	Burst                    *Burst       `json:"burst,omitempty"`
+	// FloorCalls says what the notify and burst floor's calls carry.
+	FloorCalls string `json:"floor_calls,omitempty"`
 	// Date and LoadAverage are set on a scenario merged into the results
 	// of an earlier run (-merge): its own, not the file's.
 	Date        *time.Time `json:"date,omitempty"`
@@ -310,6 +312,9 @@ func (r *Results) print(w io.Writer) {
 		}
 		if len(s.Notify) > 0 {
 			fmt.Fprintln(w)
+			if s.FloorCalls != "" {
+				fmt.Fprintf(w, "floor: %s\n", s.FloorCalls)
+			}
 			printNotify(w, s.Notify, s.Sustained)
 		}
 		if s.Burst != nil {
