@@ -94,7 +94,7 @@ histories: $(TEMPORAL)
 	ALERTFLOW_RECORD_HISTORIES=$(CURDIR)/testdata/histories ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) \
 		$(GO) test -count=1 -short ./integration
 
-# Load benchmark (bench/, about twenty minutes on two cores): the parsing
+# Load benchmark (bench/, about 25 minutes on two cores): the parsing
 # micro-benchmarks, then afbench, which starts the dev server through
 # bin/alertflow dev and measures raw SDK calls against alertflow in
 # alternating rounds; it prints the table and writes bench/results.json.
@@ -102,7 +102,7 @@ histories: $(TEMPORAL)
 # queries every one of them. notify measures the time from a failed
 # pipeline to its notification at 10, 30 and 50 a second and searches for
 # the highest rate kept under 2 s p99; burst sends 2 000 failures within
-# 20 s (together about ten minutes). Then the spread load again against make
+# 20 s (together about 15 minutes). Then the spread load again against make
 # cluster's Temporal server on PostgreSQL (-cluster, bench/results-cluster.json),
 # printed beside the dev server's figures.
 # BENCH_SCENARIOS=notify,burst (or any list of afbench's scenarios) runs

@@ -626,7 +626,7 @@ const (
 
 // stallTarget: in no scenario did a round of a load drain more than
 // stallRatio × the median drain of that load's rounds (and stallSlack
-// more than it): the minute-long stalls of the dev server's matching.
+// more than it): the minute-long stalls of the SDK's default pollers.
 func stallTarget(scs []Scenario) (Target, bool) {
 	type series struct {
 		name   string
@@ -647,20 +647,9 @@ func stallTarget(scs []Scenario) (Target, bool) {
 			}
 			all = append(all, series{s.Name + " " + l.name, ds})
 		}
-		// The notify rounds of each load at the fixed rates, pooled: two
-		// rounds a rate give no median to stand out from.
-		var af, fl []float64
-		for _, r := range s.Notify {
-			if r.Search {
-				continue
-			}
-			for _, p := range r.Rounds {
-				af, fl = append(af, p.AlertflowDrain), append(fl, p.FloorDrain)
-			}
-		}
-		if len(af) >= 3 {
-			all = append(all, series{s.Name + " alertflow", af}, series{s.Name + " floor", fl})
-		}
+		// The notify rounds are left out: two rounds a rate give no median
+		// to stand out from, and pooled over the rates, the drains of an
+		// overloaded rate stand out from those of a rate kept up with.
 	}
 	if len(all) == 0 {
 		return Target{}, false

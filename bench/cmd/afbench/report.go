@@ -378,6 +378,23 @@ func merged(path string, now *Results) (*Results, error) {
 	return &old, nil
 }
 
+// reevaluate evaluates the targets of the results stored at path again,
+// prints them and stores them.
+func reevaluate(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read results: %w", err)
+	}
+	var r Results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("decode results (%s): %w", path, err)
+	}
+	r.Targets = nil
+	r.evaluate()
+	r.print(os.Stdout)
+	return r.write(path)
+}
+
 // write stores the results as indented JSON at path.
 func (r *Results) write(path string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
