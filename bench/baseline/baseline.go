@@ -83,10 +83,11 @@ func PostOpened(ctx context.Context, url, id string) error {
 	return nil
 }
 
-// NewWorker returns a worker with the SDK's default options that runs
-// Workflow and NotifyWorkflow on taskQueue. It is not started.
-func NewWorker(c client.Client, taskQueue string) worker.Worker {
-	w := worker.New(c, taskQueue, worker.Options{})
+// NewWorker returns a worker with options opts (alertflow's, or the SDK's
+// defaults) that runs Workflow and NotifyWorkflow on taskQueue. It is not
+// started.
+func NewWorker(c client.Client, taskQueue string, opts worker.Options) worker.Worker {
+	w := worker.New(c, taskQueue, opts)
 	w.RegisterWorkflow(Workflow)
 	w.RegisterWorkflow(NotifyWorkflow)
 	w.RegisterActivity(PostOpened)

@@ -28,56 +28,70 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/alertflow/alertflow/bench/baseline"
 	"github.com/alertflow/alertflow/bench/payload"
+	alertworker "github.com/alertflow/alertflow/worker"
 )
 
 // options are afbench's flags.
 type options struct {
-	scenarios       string
-	rounds          int
-	concurrency     int
-	branches        int
-	hotEvents       int
-	mixedBranches   int
-	openAlerts      int
-	querySample     int
-	openDrain       time.Duration
-	floodDeliveries int
-	floodFor        time.Duration
-	floodSenders    int
-	floodDrain      time.Duration
-	jobs            int
-	sameCalls       bool
-	split           bool
-	settleTimeout   time.Duration
-	alertflowBin    string
-	temporalBin     string
-	template        string
-	cluster         bool
-	clusterScript   string
-	beside          string
-	out             string
-	keep            bool
-	merge           bool
-	notifyRates     []float64
-	notifyFor       time.Duration
-	notifyWarmup    time.Duration
+	scenarios            string
+	rounds               int
+	concurrency          int
+	branches             int
+	hotEvents            int
+	mixedBranches        int
+	openAlerts           int
+	querySample          int
+	openDrain            time.Duration
+	floodDeliveries      int
+	floodFor             time.Duration
+	floodSenders         int
+	floodDrain           time.Duration
+	jobs                 int
+	sameCalls            bool
+	split                bool
+	settleTimeout        time.Duration
+	alertflowBin         string
+	temporalBin          string
+	template             string
+	cluster              bool
+	clusterScript        string
+	beside               string
+	out                  string
+	keep                 bool
+	merge                bool
+	notifyRates          []float64
+	notifyRounds         int
+	notifyFor            time.Duration
+	notifyWarmup         time.Duration
+	notifySearch         []float64
+	notifySearchFor      time.Duration
+	notifySearchWarmup   time.Duration
+	burst                int
+	notifyFloorSameCalls bool
+	baselineSDKDefaults  bool
+	burstWithin          time.Duration
 }
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "baseline-worker" {
 		os.Exit(baselineWorker(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "waits" {
+		os.Exit(waitsCommand(os.Args[2:]))
+	}
 	var o options
-	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k,memory,flood", "comma-separated scenarios: spread, hot, mixed, open10k, memory, flood, notify (not run unless named: about 2 × -rounds × -notify-for per rate)")
+	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k,memory,flood,notify,burst", "comma-separated scenarios: spread, hot, mixed, open10k, memory, flood, notify, burst (notify,burst alone are the time-to-notify scenarios); empty evaluates the targets of the -json results again, running nothing")
 	flag.IntVar(&o.rounds, "rounds", 3, "measured rounds of each load per scenario, alternating")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "webhooks in flight at once, for both loads")
 	flag.IntVar(&o.branches, "branches", 1000, "spread: project-branches per round")
@@ -91,8 +105,16 @@ func main() {
 	flag.IntVar(&o.floodSenders, "flood-senders", 64, "flood: deliveries in flight at most, so a slow intake does not slow the flood down")
 	flag.DurationVar(&o.floodDrain, "flood-drain", 5*time.Minute, "flood: how long the alert may take after the last answer to count every accepted delivery")
 	rates := flag.String("notify-rates", "10,30,50", "notify: failed pipelines a second, on distinct branches, one rate after the other")
-	flag.DurationVar(&o.notifyFor, "notify-for", time.Minute, "notify: how long each round of each load sends at its rate")
-	flag.DurationVar(&o.notifyWarmup, "notify-warmup", 15*time.Second, "notify: how much of the start of each round is left out of the figures")
+	flag.IntVar(&o.notifyRounds, "notify-rounds", 2, "notify: rounds of each load at each of -notify-rates, alternating")
+	flag.DurationVar(&o.notifyFor, "notify-for", 30*time.Second, "notify: how long each round of each load sends at its rate")
+	flag.DurationVar(&o.notifyWarmup, "notify-warmup", 10*time.Second, "notify: how much of the start of each round is left out of the figures")
+	search := flag.String("notify-search", "70,100,140,200", "notify: the rates above -notify-rates tried, one round each, until both loads miss p99 < 2 s; empty for none")
+	flag.DurationVar(&o.notifySearchFor, "notify-search-for", 20*time.Second, "notify: how long each round of the search sends")
+	flag.DurationVar(&o.notifySearchWarmup, "notify-search-warmup", 5*time.Second, "notify: how much of the start of each round of the search is left out")
+	flag.BoolVar(&o.baselineSDKDefaults, "baseline-sdk-defaults", false, "run the baseline's and the floor's worker with the SDK's default worker options (two pollers shared by the normal and sticky queues, which stall now and then) instead of alertflow's")
+	flag.BoolVar(&o.notifyFloorSameCalls, "notify-floor-same-calls", false, "notify, burst: the floor starts its workflows with alertflow's start options (search attributes, memo, summary), the same-calls yardstick, instead of an ID and a task queue only")
+	flag.IntVar(&o.burst, "burst", 2000, "burst: failed pipelines on distinct branches")
+	flag.DurationVar(&o.burstWithin, "burst-within", 20*time.Second, "burst: the time they all arrive within, evenly spread")
 	flag.IntVar(&o.jobs, "jobs", 20, "jobs in the builds array of every webhook")
 	flag.BoolVar(&o.split, "split", false, "run alertflow's intake and worker in processes of their own, as docker-compose.yml does, rather than both in one (alertflow serve, as make run runs them)")
 	flag.BoolVar(&o.sameCalls, "same-calls", true, "also run the baseline with the start options alertflow sends (search attributes, memo, summary, details): the yardstick of the spread targets")
@@ -108,11 +130,26 @@ func main() {
 	flag.StringVar(&o.beside, "beside", "", "print this run's alertflow figures beside those of an earlier run's JSON (the dev server's bench/results.json)")
 	flag.Parse()
 	var err error
-	if o.notifyRates, err = parseRates(*rates); err != nil {
+	if o.notifyRates, err = parseRates("-notify-rates", *rates); err != nil {
 		fmt.Fprintln(os.Stderr, "afbench:", err)
 		os.Exit(2)
 	}
+	if *search != "" {
+		if o.notifySearch, err = parseRates("-notify-search", *search); err != nil {
+			fmt.Fprintln(os.Stderr, "afbench:", err)
+			os.Exit(2)
+		}
+	}
 
+	if o.scenarios == "" {
+		// Only the targets again, of the stored results, as the code
+		// evaluates them now.
+		if err := reevaluate(o.out); err != nil {
+			fmt.Fprintln(os.Stderr, "afbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
@@ -351,7 +388,7 @@ func (b *bench) startBaselineWorker(ctx context.Context, scenario, queue string)
 	}
 	logPath := filepath.Join(b.tmp, "baseline-"+scenario+".log")
 	p, err := startProc("baseline worker", logPath, []string{"TEMPORAL_ADDRESS=" + b.address, "TEMPORAL_NAMESPACE=" + b.namespace},
-		self, "baseline-worker", "-task-queue", queue)
+		self, "baseline-worker", "-task-queue", queue, "-sdk-defaults="+strconv.FormatBool(b.o.baselineSDKDefaults))
 	if err != nil {
 		return nil, err
 	}
@@ -375,6 +412,7 @@ func (b *bench) startBaselineWorker(ctx context.Context, scenario, queue string)
 func baselineWorker(args []string) int {
 	fs := flag.NewFlagSet("afbench baseline-worker", flag.ExitOnError)
 	queue := fs.String("task-queue", "afbench-baseline", "task queue of the baseline workflow")
+	sdkDefaults := fs.Bool("sdk-defaults", false, "run with the SDK's default worker options rather than alertflow's")
 	_ = fs.Parse(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -384,7 +422,11 @@ func baselineWorker(args []string) int {
 		return 1
 	}
 	defer c.Close()
-	w := baseline.NewWorker(c, *queue)
+	opts := alertworker.Options()
+	if *sdkDefaults {
+		opts = worker.Options{}
+	}
+	w := baseline.NewWorker(c, *queue, opts)
 	if err := w.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "baseline worker: start:", err)
 		return 1

@@ -68,6 +68,10 @@ type Scenario struct {
 	Memory                   *Memory      `json:"memory,omitempty"`
 	Floods                   []Flood      `json:"floods,omitempty"`
 	Notify                   []NotifyRate `json:"notify,omitempty"`
+	Sustained                *Sustained   `json:"notify_sustained,omitempty"`
+	Burst                    *Burst       `json:"burst,omitempty"`
+	// FloorCalls says what the notify and burst floor's calls carry.
+	FloorCalls string `json:"floor_calls,omitempty"`
 	// Date and LoadAverage are set on a scenario merged into the results
 	// of an earlier run (-merge): its own, not the file's.
 	Date        *time.Time `json:"date,omitempty"`
@@ -229,7 +233,9 @@ func (r *Results) evaluate() {
 			}
 			r.Targets = append(r.Targets, Target{"mixed no alert", "webhooks that touch no alert (ignored, none): p99 < 1 ms at the ingress", got, met})
 		case s.Name == "notify":
-			r.Targets = append(r.Targets, notifyTargets(s.Notify)...)
+			r.Targets = append(r.Targets, notifyTargets(s.Notify, s.Sustained)...)
+		case s.Name == "burst" && s.Burst != nil:
+			r.Targets = append(r.Targets, burstTargets(s.Burst)...)
 		case s.Name == "flood":
 			r.Targets = append(r.Targets, floodTargets(s.Floods)...)
 		case s.Name == "memory" && s.Memory != nil:
@@ -246,6 +252,9 @@ func (r *Results) evaluate() {
 					fmt.Sprintf("%d of %d listed open; %d queried: %d open, %d failed", o.Listed, o.Alerts, o.Queried, o.Open, o.Failed),
 					o.Listed == o.Alerts && o.Open == o.Queried && o.Failed == 0})
 		}
+	}
+	if t, ok := stallTarget(r.Scenarios); ok {
+		r.Targets = append(r.Targets, t)
 	}
 }
 
@@ -303,7 +312,14 @@ func (r *Results) print(w io.Writer) {
 		}
 		if len(s.Notify) > 0 {
 			fmt.Fprintln(w)
-			printNotify(w, s.Notify)
+			if s.FloorCalls != "" {
+				fmt.Fprintf(w, "floor: %s\n", s.FloorCalls)
+			}
+			printNotify(w, s.Notify, s.Sustained)
+		}
+		if s.Burst != nil {
+			fmt.Fprintln(w)
+			printBurst(w, s.Burst)
 		}
 		if s.Alertflow == nil {
 			continue
@@ -360,6 +376,23 @@ func merged(path string, now *Results) (*Results, error) {
 	}
 	old.Targets = nil
 	return &old, nil
+}
+
+// reevaluate evaluates the targets of the results stored at path again,
+// prints them and stores them.
+func reevaluate(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read results: %w", err)
+	}
+	var r Results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("decode results (%s): %w", path, err)
+	}
+	r.Targets = nil
+	r.evaluate()
+	r.print(os.Stdout)
+	return r.write(path)
 }
 
 // write stores the results as indented JSON at path.

@@ -52,10 +52,11 @@ func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario
 		"memory":  nil,
 		"flood":   nil,
 		"notify":  nil,
+		"burst":   nil,
 	}
 	buildRound, ok := build[name]
 	if !ok {
-		return nil, errors.New("no such scenario (spread, hot, mixed, open10k, memory, flood, notify)")
+		return nil, errors.New("no such scenario (spread, hot, mixed, open10k, memory, flood, notify, burst)")
 	}
 	queue := fmt.Sprintf("afbench-%d-%s", b.offset/100_000_000, name)
 	switch name {
@@ -63,6 +64,8 @@ func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario
 		return b.floodScenario(ctx, index, name, queue)
 	case "notify":
 		return b.notifyScenario(ctx, index, name, queue)
+	case "burst":
+		return b.burstScenario(ctx, index, name, queue)
 	}
 	af, err := b.startAlertflow(ctx, name, queue+"-alertflow")
 	if err != nil {
