@@ -95,7 +95,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "measured rounds of each load per scenario, alternating")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "webhooks in flight at once, for both loads")
 	flag.IntVar(&o.branches, "branches", 1000, "spread: project-branches per round")
-	flag.IntVar(&o.hotEvents, "hot-events", 1000, "hot: webhooks on the one branch per round")
+	flag.IntVar(&o.hotEvents, "hot-events", hotBurst, "hot: webhooks on the one branch per round (at most the 500 one alert takes at once)")
 	flag.IntVar(&o.mixedBranches, "mixed-branches", 200, "mixed: project-branches per round (20 webhooks each)")
 	flag.IntVar(&o.openAlerts, "open-alerts", 10_000, "open10k: alerts opened and left open")
 	flag.IntVar(&o.querySample, "query-sample", 1000, "open10k: alerts to query, evenly spread; 0 queries every one")

@@ -41,6 +41,9 @@ type subject struct {
 	rounds             []Round
 }
 
+// hotBurst is the largest burst the settings let one alert take.
+const hotBurst = 500
+
 // scenario runs one scenario: a fresh alertflow process and baseline
 // worker, a warm-up, then rounds of both loads in alternating order.
 func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario, error) {
@@ -67,7 +70,19 @@ func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario
 	case "burst":
 		return b.burstScenario(ctx, index, name, queue)
 	}
-	af, err := b.startAlertflow(ctx, name, queue+"-alertflow")
+	var extra []string
+	if name == "hot" {
+		// One alert takes at most ALERTFLOW_ALERT_BURST deliveries at
+		// once, then ALERTFLOW_ALERT_RATE a second, and answers 429 to
+		// the rest: a hot round at the highest limits the settings allow,
+		// and no larger than the burst, is all accepted, and its last
+		// delivery resolves the alert.
+		if b.o.hotEvents > hotBurst {
+			return nil, fmt.Errorf("-hot-events %d: at most %d, the largest burst one alert takes", b.o.hotEvents, hotBurst)
+		}
+		extra = []string{"ALERTFLOW_ALERT_RATE=50", fmt.Sprintf("ALERTFLOW_ALERT_BURST=%d", hotBurst)}
+	}
+	af, err := b.startAlertflow(ctx, name, queue+"-alertflow", extra...)
 	if err != nil {
 		return nil, err
 	}
