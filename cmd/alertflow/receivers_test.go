@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A worker's routing is read before it connects to anything: a bad file,
+// or a file beside the variables it replaces, stops start-up with a
+// message that names what is wrong, and exit status 2.
+func TestAWorkerWithABadRoutingSetUpDoesNotStart(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "alertflow.yaml")
+	if err := os.WriteFile(bad, []byte("receivers:\n  - name: chat\n    slack:\n      url: https://hooks.slack.com/services/x\nroute:\n  receiver: nobody\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	example := filepath.Join("..", "..", "deploy", "alertflow.example.yaml")
+	vars := env{"PD_TEAM_A": "k", "SLACK_TEAM_A": "https://hooks.slack.com/services/secret-path", "AUDIT_WEBHOOK_URL": "https://audit.example.com/x", "AUDIT_WEBHOOK_SECRET": "s"}
+	tests := []struct {
+		name string
+		env  env
+		want []string
+	}{
+		{"an unknown receiver", env{"ALERTFLOW_CONFIG": bad},
+			[]string{"alertflow worker: ALERTFLOW_CONFIG: ", "alertflow.yaml:6: route.receiver: unknown receiver \"nobody\""}},
+		{"a file beside the webhook variable", overlay(vars, env{"ALERTFLOW_CONFIG": example, "ALERTFLOW_NOTIFY_WEBHOOK_URL": "https://example.com/hook"}),
+			[]string{"ALERTFLOW_NOTIFY_WEBHOOK_URL is set alongside ALERTFLOW_CONFIG"}},
+		{"a file beside the Slack variable", overlay(vars, env{"ALERTFLOW_CONFIG": example, "ALERTFLOW_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/y"}),
+			[]string{"ALERTFLOW_SLACK_WEBHOOK_URL is set alongside ALERTFLOW_CONFIG"}},
+		{"a variable the file needs is unset", env{"ALERTFLOW_CONFIG": example},
+			[]string{"${PD_TEAM_A} is not set"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			// TEMPORAL_ADDRESS points nowhere: the worker must stop before
+			// it dials.
+			e := overlay(tt.env, env{"TEMPORAL_ADDRESS": "127.0.0.1:1"})
+			if code := run(context.Background(), []string{"worker"}, e.get, &stdout, &stderr); code != 2 {
+				t.Fatalf("exit %d, want 2; stderr:\n%s", code, stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr does not say %q:\n%s", w, stderr.String())
+				}
+			}
+			if strings.Contains(stderr.String(), "secret-path") {
+				t.Errorf("stderr gives away a Slack URL:\n%s", stderr.String())
+			}
+		})
+	}
+}
