@@ -217,6 +217,10 @@ type State struct {
 	// escalated, nobody having acknowledged it; zero when it did not.
 	EscalatedAt time.Time `json:"escalated_at,omitzero"`
 	EscalatedTo string    `json:"escalated_to,omitempty"`
+	// FlappedAt is when the alert was found flapping (its ID opened and
+	// resolved too often within the flapping window); zero when it was
+	// not. The flapping rule sets it and the alert statistics count it.
+	FlappedAt time.Time `json:"flapped_at,omitzero"`
 }
 
 // NewWith returns the state of an alert that has seen nothing yet, applying
