@@ -34,10 +34,10 @@ type Snooze struct {
 	Note  string    `json:"note,omitempty"`
 }
 
-// duration parses and bounds r.For: a Go duration ("90m", "2h30m") or a
-// number of days ("2d"), which people type and Go does not read.
-func (r SnoozeRequest) duration() (time.Duration, error) {
-	text := strings.TrimSpace(r.For)
+// ParseDuration reads a Go duration ("90m", "2h30m") or a number of days
+// ("2d"), which people type and Go does not read.
+func ParseDuration(text string) (time.Duration, error) {
+	text = strings.TrimSpace(text)
 	d, err := time.ParseDuration(text)
 	if days, ok := strings.CutSuffix(text, "d"); ok && err != nil {
 		var n int
@@ -45,6 +45,12 @@ func (r SnoozeRequest) duration() (time.Duration, error) {
 			d, err = time.Duration(n)*24*time.Hour, nil
 		}
 	}
+	return d, err
+}
+
+// duration parses and bounds r.For.
+func (r SnoozeRequest) duration() (time.Duration, error) {
+	d, err := ParseDuration(r.For)
 	switch {
 	case strings.TrimSpace(r.For) == "":
 		return 0, fmt.Errorf("%w: \"for\" is required: how long to snooze, such as \"2h\"", ErrInvalidInput)
