@@ -213,6 +213,11 @@ type State struct {
 	LastEventAt time.Time `json:"last_event_at,omitzero"`
 	// Snoozed is the alert's snooze while it lasts; nil when none.
 	Snoozed *Snooze `json:"snoozed,omitempty"`
+	// Silenced is the silence holding the alert; nil when none does.
+	Silenced *Silenced `json:"silenced,omitempty"`
+	// SilencesEnded are the IDs of the last silences that ended holding
+	// the alert, which never hold it again.
+	SilencesEnded []string `json:"silences_ended,omitempty"`
 	// EscalatedAt and EscalatedTo say when and to which receiver the alert
 	// escalated, nobody having acknowledged it; zero when it did not.
 	EscalatedAt time.Time `json:"escalated_at,omitzero"`
