@@ -49,6 +49,9 @@ func (t Target) String() string { return t.Receiver + "/" + t.Integration }
 type RouteAnswer struct {
 	Targets    []Target    `json:"targets,omitempty"`
 	Escalation *Escalation `json:"escalation,omitempty"`
+	// Silenced names the silence holding the notification back, when
+	// the request asked and one does.
+	Silenced *Silencing `json:"silenced,omitempty"`
 }
 
 // Escalation is where an unacknowledged alert escalates: every integration
@@ -65,6 +68,14 @@ type RouteRequest struct {
 	Notification notify.Notification `json:"notification"`
 	// Route asks for the targets of the alert; false only logs.
 	Route bool `json:"route,omitempty"`
+	// Silences asks whether a silence holds the notification back.
+	Silences bool `json:"silences,omitempty"`
+	// Ended are silences that ended holding the alert: they are passed
+	// over even while this worker still lists them.
+	Ended []string `json:"ended,omitempty"`
+	// At is when the run sends the notification, by its clock: the time
+	// silences are judged at.
+	At time.Time `json:"at,omitzero"`
 }
 
 // Delivery is the input of ActivityNotifyReceiver.
@@ -126,13 +137,26 @@ func (s *Sinks) currentRouting() Routing {
 // route order. A receiver the routing names but that is not configured
 // is logged and left out.
 func (s *Sinks) RouteNotification(ctx context.Context, req RouteRequest) (RouteAnswer, error) {
-	s.log(ctx, req.Notification)
+	var answer RouteAnswer
+	a := req.Notification.Alert
+	if req.Silences {
+		at := req.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		answer.Silenced = s.silencing(ctx, route.LabelsOf(a), a.ID, req.Ended, at)
+	}
+	if answer.Silenced != nil {
+		s.logger.InfoContext(ctx, "Notification suppressed by a silence", "notification_id", req.Notification.ID,
+			"kind", req.Notification.Kind, "alert_id", a.ID, "silence_id", answer.Silenced.ID,
+			"until", answer.Silenced.Until.UTC().Format(time.RFC3339))
+	} else {
+		s.log(ctx, req.Notification)
+	}
 	if !req.Route {
-		return RouteAnswer{}, nil
+		return answer, nil
 	}
 	r := s.currentRouting()
-	a := req.Notification.Alert
-	var answer RouteAnswer
 	for _, name := range r.Route(a) {
 		answer.Targets = append(answer.Targets, s.targetsOf(ctx, r, name, a.ID)...)
 	}

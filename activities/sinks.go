@@ -57,6 +57,8 @@ type Sinks struct {
 	// through; its zero value routes every alert to the webhook and Slack
 	// above.
 	routing Routing
+	// silences, when set, are checked before each routed notification.
+	silences Silences
 }
 
 // NewSinks returns the notification activities. A nil webhook or slack

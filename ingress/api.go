@@ -64,6 +64,7 @@ func (s *Server) routeAPI() {
 	api.HandleFunc("/alerts/{id:.+}/resolve", s.resolveAlert).Methods(http.MethodPost)
 	api.HandleFunc("/alerts/{id:.+}/snooze", s.snoozeAlert).Methods(http.MethodPost)
 	api.HandleFunc("/alerts/{id:.+}", s.showAlert).Methods(http.MethodGet)
+	s.routeSilences(api)
 }
 
 func (s *Server) requireAPIToken(next http.Handler) http.Handler {

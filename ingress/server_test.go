@@ -72,6 +72,15 @@ func (f *fakeTemporal) UpdateWorkflow(_ context.Context, o client.UpdateWorkflow
 	return nil, f.updateErr
 }
 
+// Silences are exercised against a real server (integration tests).
+func (f *fakeTemporal) ExecuteWorkflow(context.Context, client.StartWorkflowOptions, any, ...any) (client.WorkflowRun, error) {
+	return nil, errors.New("fakeTemporal does not start workflows")
+}
+
+func (f *fakeTemporal) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	return nil, errors.New("fakeTemporal does not describe workflows")
+}
+
 func (f *fakeTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

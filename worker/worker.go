@@ -23,13 +23,18 @@ import (
 const deadlockDetection = 5 * time.Second
 
 // New returns a worker on taskQueue that runs AlertWorkflow and the
-// notification activities of sinks, and the local activity that recalls an
-// alert ID's memory. It is not started.
+// notification activities of sinks, the local activity that recalls an
+// alert ID's memory, and SilenceWorkflow; sinks check the silences kept
+// on the server c talks to. It is not started.
 func New(c client.Client, taskQueue string, sinks *activities.Sinks) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, Options())
 	w.RegisterWorkflow(workflows.AlertWorkflow)
+	w.RegisterWorkflow(workflows.SilenceWorkflow)
+	silences := workflows.NewSilenceStore(c)
+	activities.SilenceWith(sinks, silences.Active)
 	w.RegisterActivity(sinks)
 	w.RegisterActivityWithOptions(workflows.NewRecaller(c).RecallMemory, activity.RegisterOptions{Name: workflows.ActivityRecall})
+	w.RegisterActivityWithOptions(silences.ReleaseSilenced, activity.RegisterOptions{Name: workflows.ActivityReleaseSilenced})
 	return w
 }
 

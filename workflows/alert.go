@@ -101,9 +101,14 @@ const (
 	// reaches, and sends every notification to each target in an
 	// activity of its own.
 	RevisionRouted Revision = 3
+	// RevisionSilenced asks, before each notification, whether a silence
+	// holds it back: a held notification is recorded in the timeline
+	// instead, and the silence's end hands over one notification of
+	// where the alert stands. It takes SignalSilenceEnded.
+	RevisionSilenced Revision = 4
 	// CurrentRevision is what the intake starts alerts with and what
 	// continue-as-new moves a run to: a new run has no history to replay.
-	CurrentRevision = RevisionRouted
+	CurrentRevision = RevisionSilenced
 )
 
 // Input starts or continues an alert. A run started by the intake gets
@@ -209,11 +214,8 @@ type run struct {
 	// the one that checks for an alert gone quiet; nil when none is set.
 	hold, autoResolve workflow.Future
 	cancelHold        workflow.CancelFunc
-	// snoozeEnd is the timer that ends a snooze at snoozeUntil; nil when
-	// none is set.
-	snoozeEnd       workflow.Future
-	cancelSnoozeEnd workflow.CancelFunc
-	snoozeUntil     time.Time
+	// snoozeEnd and silenceEnd end the alert's snooze and silence.
+	snoozeEnd, silenceEnd deadline
 	// escalation is the timer of an escalation due a while after the
 	// alert opened; nil when none is set.
 	escalation       workflow.Future
@@ -300,12 +302,17 @@ type channels struct {
 	pipelines, acks, resolves, deletions workflow.ReceiveChannel
 	// snoozes is nil before RevisionRouted, whose runs do not take them.
 	snoozes workflow.ReceiveChannel
+	// silencesEnded is nil before RevisionSilenced.
+	silencesEnded workflow.ReceiveChannel
 }
 
 func (c channels) pending() int {
 	n := c.pipelines.Len() + c.acks.Len() + c.resolves.Len() + c.deletions.Len()
 	if c.snoozes != nil {
 		n += c.snoozes.Len()
+	}
+	if c.silencesEnded != nil {
+		n += c.silencesEnded.Len()
 	}
 	return n
 }
@@ -319,6 +326,9 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 	}
 	if r.in.Revision >= RevisionRouted {
 		ch.snoozes = workflow.GetSignalChannel(ctx, SignalSnooze)
+	}
+	if r.in.Revision >= RevisionSilenced {
+		ch.silencesEnded = workflow.GetSignalChannel(ctx, SignalSilenceEnded)
 	}
 	for i, ev := range r.in.Pending {
 		if r.st.Status == alert.StatusResolved {
@@ -374,6 +384,16 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 			}
 			if timer := r.escalationTimer(ctx); timer != nil {
 				sel.AddFuture(timer, func(f workflow.Future) { r.escalationDue(ctx, f) })
+			}
+		}
+		if ch.silencesEnded != nil {
+			sel.AddReceive(ch.silencesEnded, func(c workflow.ReceiveChannel, _ bool) {
+				var id string
+				c.Receive(ctx, &id)
+				r.endSilence(ctx, id, "silence "+id+" was expired")
+			})
+			if timer := r.silenceTimer(ctx); timer != nil {
+				sel.AddFuture(timer, func(f workflow.Future) { r.silenceOver(ctx, f) })
 			}
 		}
 		sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
@@ -507,7 +527,7 @@ func (r *run) remind(ctx workflow.Context, timer workflow.Future) error {
 func (r *run) show(ctx workflow.Context) error {
 	now := attrsOf(r.st)
 	if now != r.shown {
-		if err := workflow.UpsertTypedSearchAttributes(ctx, now.updates()...); err != nil {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, now.updates(r.shown)...); err != nil {
 			return fmt.Errorf("upsert search attributes: %w", err)
 		}
 		if err := workflow.UpsertMemo(ctx, memoOf(r.st)); err != nil {
@@ -543,6 +563,7 @@ func (r *run) drain(ctx workflow.Context, ch channels) (resolved bool, err error
 		var a alert.Acknowledgement
 		var res alert.Resolution
 		var sn alert.SnoozeRequest
+		var silenceID string
 		switch {
 		case ch.pipelines.ReceiveAsync(&ev):
 			r.apply(ctx, ev)
@@ -552,6 +573,8 @@ func (r *run) drain(ctx workflow.Context, ch channels) (resolved bool, err error
 			err = r.signalled(ctx, SignalResolve, res.By, r.resolve(ctx, res))
 		case ch.snoozes != nil && ch.snoozes.ReceiveAsync(&sn):
 			err = r.signalled(ctx, SignalSnooze, sn.By, r.snooze(ctx, sn))
+		case ch.silencesEnded != nil && ch.silencesEnded.ReceiveAsync(&silenceID):
+			r.endSilence(ctx, silenceID, "silence "+silenceID+" was expired")
 		default:
 			var d alert.Deletion
 			ch.deletions.ReceiveAsync(&d)
@@ -642,6 +665,8 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 			r.st.Reject(SignalResolve, res.By, r.st.CheckResolve(res), workflow.Now(ctx))
 		case ch.snoozes != nil && ch.snoozes.ReceiveAsync(&sn):
 			r.st.Reject(SignalSnooze, sn.By, r.st.CheckSnooze(sn), workflow.Now(ctx))
+		case ch.silencesEnded != nil && ch.silencesEnded.ReceiveAsync(nil):
+			// A resolved alert has nothing to hand over.
 		default:
 			var d alert.Deletion
 			ch.deletions.ReceiveAsync(&d)

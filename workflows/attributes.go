@@ -27,6 +27,9 @@ var (
 	AttrProject    = temporal.NewSearchAttributeKeyKeyword("GitLabProject")
 	AttrRef        = temporal.NewSearchAttributeKeyKeyword("GitLabRef")
 	AttrPipelineID = temporal.NewSearchAttributeKeyInt64("PipelineID")
+	// AttrSilencedBy is the ID of the silence holding the alert's
+	// notifications back; unset when none does (RevisionSilenced on).
+	AttrSilencedBy = temporal.NewSearchAttributeKeyKeyword("AlertSilencedBy")
 )
 
 // SearchAttributeTypes lists every custom search attribute with its index
@@ -39,6 +42,7 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 		AttrProject.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		AttrRef.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		AttrPipelineID.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
+		AttrSilencedBy.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }
 
@@ -47,6 +51,7 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 type attrs struct {
 	status, severity, project, ref string
 	projectID, pipelineID          int64
+	silencedBy                     string
 }
 
 func attrsOf(s *alert.State) attrs {
@@ -60,6 +65,9 @@ func attrsOf(s *alert.State) attrs {
 	if s.Pipeline != nil {
 		a.pipelineID = s.Pipeline.ID
 	}
+	if s.Silenced != nil {
+		a.silencedBy = s.Silenced.ID
+	}
 	return a
 }
 
@@ -72,10 +80,25 @@ func attrsFrom(sa temporal.SearchAttributes) attrs {
 	a.ref, _ = sa.GetKeyword(AttrRef)
 	a.projectID, _ = sa.GetInt64(AttrProjectID)
 	a.pipelineID, _ = sa.GetInt64(AttrPipelineID)
+	a.silencedBy, _ = sa.GetKeyword(AttrSilencedBy)
 	return a
 }
 
-func (a attrs) updates() []temporal.SearchAttributeUpdate {
+// updates sets every attribute; since shows the attributes as they are,
+// so that the silence marker is written only by alerts that had one, as
+// the runs recorded before silences never did.
+func (a attrs) updates(since attrs) []temporal.SearchAttributeUpdate {
+	u := a.plain()
+	switch {
+	case a.silencedBy != "":
+		u = append(u, AttrSilencedBy.ValueSet(a.silencedBy))
+	case since.silencedBy != "":
+		u = append(u, AttrSilencedBy.ValueUnset())
+	}
+	return u
+}
+
+func (a attrs) plain() []temporal.SearchAttributeUpdate {
 	return []temporal.SearchAttributeUpdate{
 		AttrStatus.ValueSet(a.status),
 		AttrSeverity.ValueSet(a.severity),
@@ -121,6 +144,13 @@ func detailsOf(s *alert.State) string {
 		fmt.Fprintf(&b, "Snoozed by **%s** until %s", md(s.Snoozed.By), s.Snoozed.Until.UTC().Format(time.RFC3339))
 		if s.Snoozed.Note != "" {
 			fmt.Fprintf(&b, ": %s", md(s.Snoozed.Note))
+		}
+		b.WriteString("\n\n")
+	}
+	if sl := s.Silenced; sl != nil {
+		fmt.Fprintf(&b, "Silenced by %s until %s: %d notifications held back", md(sl.ID), sl.Until.UTC().Format(time.RFC3339), sl.Suppressed)
+		if sl.Unheard {
+			b.WriteString(", nobody has heard of it yet")
 		}
 		b.WriteString("\n\n")
 	}
@@ -228,7 +258,7 @@ func StartOptions(taskQueue string, in Input, ev alert.Event) client.StartWorkfl
 		ID:                    ev.AlertID(),
 		TaskQueue:             taskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(attrsOf(s).updates()...),
+		TypedSearchAttributes: temporal.NewSearchAttributes(attrsOf(s).plain()...),
 		Memo:                  memoOf(s),
 		// The Web UI renders the summary as markdown too.
 		StaticSummary: md(s.Title()),

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -47,10 +48,21 @@ func (r *run) notifyRouted(ctx workflow.Context, n notify.Notification) workflow
 			_ = prev.logged.Get(ctx, nil)
 		}
 		req := activities.RouteRequest{Notification: n, Route: r.reroutes(n.Kind)}
+		r.silenceRequest(ctx, &req)
 		var found activities.RouteAnswer
 		lctx := workflow.WithLocalActivityOptions(ctx, logOptions())
 		err := workflow.ExecuteLocalActivity(lctx, activities.ActivityRouteNotification, req).Get(ctx, &found)
 		added := r.addTargets(req.Route && err == nil, found)
+		if err == nil && r.silenced(ctx, n, found) {
+			// Held back: the next notification to each target still
+			// follows the one before this.
+			if prev != nil {
+				maps.Copy(this.sinks, prev.sinks)
+			}
+			logged.Set(nil, nil)
+			settled.Set(nil, nil)
+			return
+		}
 		actx := workflow.WithActivityOptions(ctx, notifyOptions())
 		targets := r.targets()
 		if n.Kind == notify.KindEscalated && r.routed != nil && r.routed.Escalation != nil {
@@ -116,7 +128,7 @@ func (r *run) targets() []activities.Target {
 // alert opened, while nobody has acknowledged it.
 func (r *run) escalationTimer(ctx workflow.Context) workflow.Future {
 	due := r.routed != nil && r.routed.Escalation != nil && r.routed.Escalation.After > 0 &&
-		!r.routed.Escalated && r.st.Status == alert.StatusOpen && !r.st.OpenedAt.IsZero()
+		!r.routed.Escalated && r.st.Status == alert.StatusOpen && !r.st.OpenedAt.IsZero() && !silencedNow(r.st)
 	if !due {
 		if r.escalation != nil {
 			r.cancelEscalation()
@@ -151,7 +163,8 @@ func (r *run) remindedEnough(ctx workflow.Context) {
 // escalate hands an open, unacknowledged alert to its escalation
 // receiver, once.
 func (r *run) escalate(ctx workflow.Context) {
-	if r.routed == nil || r.routed.Escalation == nil || r.routed.Escalated {
+	if r.routed == nil || r.routed.Escalation == nil || r.routed.Escalated || silencedNow(r.st) {
+		// A silenced alert escalates once its silence ends, if still due.
 		return
 	}
 	to := r.routed.Escalation.Receiver

@@ -57,6 +57,7 @@ type routedEnv struct {
 	mu       sync.Mutex
 	route    func(alert.State) []string
 	escalate *route.Escalation
+	sinks    *activities.Sinks
 }
 
 func newRoutedEnv(t *testing.T) *routedEnv {
@@ -89,7 +90,8 @@ func newRoutedEnv(t *testing.T) *routedEnv {
 			"audit": {activities.IntegrationWebhook: e.heard.receiver("audit")},
 		},
 	}
-	e.RegisterActivity(activities.NewRoutedSinks(slog.New(slog.DiscardHandler), nil, nil, routing))
+	e.sinks = activities.NewRoutedSinks(slog.New(slog.DiscardHandler), nil, nil, routing)
+	e.RegisterActivity(e.sinks)
 	return e
 }
 

@@ -46,29 +46,16 @@ func (r *run) snooze(ctx workflow.Context, req alert.SnoozeRequest) error {
 // snoozeTimer returns the timer that ends the snooze, starting it when the
 // alert is snoozed, and starting it again when a new snooze moved the end.
 func (r *run) snoozeTimer(ctx workflow.Context) workflow.Future {
-	s := r.st.Snoozed
-	if s == nil || !r.st.Status.Active() {
-		if r.snoozeEnd != nil {
-			r.cancelSnoozeEnd()
-			r.snoozeEnd, r.cancelSnoozeEnd = nil, nil
-		}
-		return nil
+	var until time.Time
+	if s := r.st.Snoozed; s != nil && r.st.Status.Active() {
+		until = s.Until
 	}
-	if r.snoozeEnd != nil && !r.snoozeUntil.Equal(s.Until) {
-		r.cancelSnoozeEnd()
-		r.snoozeEnd = nil
-	}
-	if r.snoozeEnd == nil {
-		tctx, cancel := workflow.WithCancel(ctx)
-		r.snoozeEnd, r.cancelSnoozeEnd = workflow.NewTimer(tctx, max(s.Until.Sub(workflow.Now(ctx)), time.Millisecond)), cancel
-		r.snoozeUntil = s.Until
-	}
-	return r.snoozeEnd
+	return r.snoozeEnd.until(ctx, until)
 }
 
 // endSnooze ends a snooze whose time is up.
 func (r *run) endSnooze(ctx workflow.Context, timer workflow.Future) {
-	r.snoozeEnd, r.cancelSnoozeEnd = nil, nil
+	r.snoozeEnd.fired()
 	if timer.Get(ctx, nil) != nil || r.st.Snoozed == nil {
 		return
 	}

@@ -44,7 +44,7 @@ func TestDevServerArgsMatchTheDesign(t *testing.T) {
 	want := []string{
 		"AlertStatus=Keyword", "AlertSeverity=Keyword",
 		"GitLabProjectID=Int", "GitLabProject=Keyword",
-		"GitLabRef=Keyword", "PipelineID=Int",
+		"GitLabRef=Keyword", "PipelineID=Int", "AlertSilencedBy=Keyword",
 	}
 	for _, sa := range want {
 		if !hasPair(args, "--search-attribute", sa) {

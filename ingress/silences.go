@@ -1,0 +1,218 @@
+package ingress
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/alertflow/alertflow/silence"
+	"github.com/alertflow/alertflow/workflows"
+)
+
+// maxSilencesListed bounds GET /silences: far more than a team keeps
+// within the namespace's retention.
+const maxSilencesListed = 1000
+
+// SilenceAnswer is a silence as the REST API shows it: as kept, and where
+// it stands now.
+type SilenceAnswer struct {
+	silence.Silence
+	State silence.State `json:"state"`
+}
+
+// SilenceList is the answer of GET /api/v1/silences.
+type SilenceList struct {
+	Silences []SilenceAnswer `json:"silences"`
+}
+
+func (s *Server) routeSilences(api *mux.Router) {
+	api.HandleFunc("/silences", s.createSilence).Methods(http.MethodPost)
+	api.HandleFunc("/silences", s.listSilences).Methods(http.MethodGet)
+	api.HandleFunc("/silences/{id}", s.showSilence).Methods(http.MethodGet)
+	api.HandleFunc("/silences/{id}", s.expireSilence).Methods(http.MethodDelete)
+}
+
+// decodeBody reads one JSON object into v, refusing unknown fields and
+// anything after it.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, example string) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "", "body must be JSON like "+example+": "+err.Error())
+		return false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "", "body must be one JSON object with nothing after it")
+		return false
+	}
+	return true
+}
+
+func (s *Server) createSilence(w http.ResponseWriter, r *http.Request) {
+	var req silence.Request
+	if !decodeBody(w, r, &req, `{"matchers":{"project":"team-a/*"},"duration":"2h","created_by":"alice"}`) {
+		return
+	}
+	now := time.Now().UTC()
+	sl, err := silence.New(silence.IDPrefix+uuid.NewString(), req, now)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "", err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
+	defer cancel()
+	_, err = s.temporal.ExecuteWorkflow(ctx, workflows.SilenceStartOptions(s.cfg.TaskQueue, sl), workflows.SilenceWorkflowType, sl)
+	if err != nil {
+		s.unavailable(w, r, "create_silence", "", err)
+		return
+	}
+	s.logger.InfoContext(r.Context(), "Silence created", "silence_id", sl.ID, "created_by", sl.CreatedBy,
+		"starts_at", sl.StartsAt, "ends_at", sl.EndsAt)
+	writeJSON(w, http.StatusCreated, SilenceAnswer{Silence: sl, State: sl.StateAt(now)})
+}
+
+func (s *Server) listSilences(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
+	defer cancel()
+	resp, err := s.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query:    "WorkflowType = '" + workflows.SilenceWorkflowType + "'",
+		PageSize: maxSilencesListed,
+	})
+	if err != nil {
+		s.unavailable(w, r, "list_silences", "", err)
+		return
+	}
+	now := time.Now()
+	list := SilenceList{Silences: []SilenceAnswer{}}
+	for _, run := range resp.GetExecutions() {
+		sl, ok := workflows.SilenceOf(run)
+		if !ok {
+			continue // refused at start: it never was a silence
+		}
+		list.Silences = append(list.Silences, answerOf(sl, run.GetStatus(), now))
+	}
+	// Active first, then those to come, then the expired; newest first.
+	rank := map[silence.State]int{silence.StateActive: 0, silence.StatePending: 1, silence.StateExpired: 2}
+	slices.SortStableFunc(list.Silences, func(a, b SilenceAnswer) int {
+		if d := rank[a.State] - rank[b.State]; d != 0 {
+			return d
+		}
+		return b.CreatedAt.Compare(a.CreatedAt)
+	})
+	writeJSON(w, http.StatusOK, list)
+}
+
+// answerOf is sl as it stands at now; a silence whose workflow ended is
+// over whatever its times say (it was expired, or failed).
+func answerOf(sl silence.Silence, status enumspb.WorkflowExecutionStatus, now time.Time) SilenceAnswer {
+	st := sl.StateAt(now)
+	if status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		st = silence.StateExpired
+	}
+	return SilenceAnswer{Silence: sl, State: st}
+}
+
+// silenceID reads the {id} of a silence route.
+func silenceID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := mux.Vars(r)["id"]
+	if !strings.HasPrefix(id, silence.IDPrefix) {
+		writeError(w, http.StatusBadRequest, "id", "a silence ID starts with "+silence.IDPrefix)
+		return "", false
+	}
+	return id, true
+}
+
+// describeSilence reads silence id from its workflow; false after
+// answering when there is none.
+func (s *Server) describeSilence(ctx context.Context, w http.ResponseWriter, r *http.Request, id string) (SilenceAnswer, bool) {
+	d, err := s.temporal.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		if isNotFound(err) {
+			writeError(w, http.StatusNotFound, "", "no silence "+id)
+		} else {
+			s.unavailable(w, r, "describe_silence", "", err)
+		}
+		return SilenceAnswer{}, false
+	}
+	info := d.GetWorkflowExecutionInfo()
+	sl, ok := workflows.SilenceOf(info)
+	if info.GetType().GetName() != workflows.SilenceWorkflowType || !ok {
+		writeError(w, http.StatusNotFound, "", "no silence "+id)
+		return SilenceAnswer{}, false
+	}
+	return answerOf(sl, info.GetStatus(), time.Now()), true
+}
+
+func (s *Server) showSilence(w http.ResponseWriter, r *http.Request) {
+	id, ok := silenceID(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
+	defer cancel()
+	if a, ok := s.describeSilence(ctx, w, r, id); ok {
+		writeJSON(w, http.StatusOK, a)
+	}
+}
+
+// expireSilence ends a silence early. Who expires it comes from ?by= or
+// a body {"by"}; without either, "api". Expiring a silence that is over
+// already answers it as it is: DELETE is idempotent.
+func (s *Server) expireSilence(w http.ResponseWriter, r *http.Request) {
+	id, ok := silenceID(w, r)
+	if !ok {
+		return
+	}
+	req := workflows.ExpireRequest{By: r.URL.Query().Get("by")}
+	if r.ContentLength > 0 && !decodeBody(w, r, &req, `{"by":"alice"}`) {
+		return
+	}
+	if strings.TrimSpace(req.By) == "" {
+		req.By = "api"
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
+	defer cancel()
+	current, ok := s.describeSilence(ctx, w, r, id)
+	if !ok {
+		return
+	}
+	if current.State == silence.StateExpired {
+		writeJSON(w, http.StatusOK, current)
+		return
+	}
+	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: workflows.UpdateExpire, Args: []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var sl silence.Silence
+	if err == nil {
+		err = h.Get(ctx, &sl)
+	}
+	var appErr *temporal.ApplicationError
+	switch {
+	case err == nil:
+		s.logger.InfoContext(r.Context(), "Silence expired", "silence_id", id, "expired_by", sl.ExpiredBy)
+		writeJSON(w, http.StatusOK, SilenceAnswer{Silence: sl, State: silence.StateExpired})
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidInput:
+		writeError(w, http.StatusBadRequest, "", appErr.Message())
+	case isNotFound(err):
+		// It ended between the two calls.
+		if a, ok := s.describeSilence(ctx, w, r, id); ok {
+			writeJSON(w, http.StatusOK, a)
+		}
+	default:
+		s.unavailable(w, r, "expire_silence", "", err)
+	}
+}

@@ -1,0 +1,145 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/alertflow/alertflow/silence"
+)
+
+// A silence is a workflow of its own, so that it is durable, listed with
+// its memo, and expires on a timer: SilenceWorkflow runs until the
+// silence's end, or until someone expires it.
+const (
+	// SilenceWorkflowType is the type name SilenceWorkflow is registered
+	// and listed under.
+	SilenceWorkflowType = "SilenceWorkflow"
+	// SignalExpire and UpdateExpire, carrying an ExpireRequest, end a
+	// silence early; the update answers with the silence.
+	SignalExpire = "expire"
+	UpdateExpire = "expire"
+	// QuerySilence returns the silence.Silence.
+	QuerySilence = "silence"
+	// SignalSilenceEnded, carrying the silence's ID, tells an alert it
+	// holds that the silence was expired early (RevisionSilenced on).
+	SignalSilenceEnded = "silence_ended"
+	// ActivityReleaseSilenced tells every open alert a silence holds that
+	// it was expired early.
+	ActivityReleaseSilenced = "ReleaseSilenced"
+	// MemoSilence is the memo key a silence workflow keeps its silence
+	// under, for listing silences without querying each.
+	MemoSilence = "silence"
+)
+
+// ExpireRequest is someone expiring a silence early: {"by"}.
+type ExpireRequest struct {
+	By string `json:"by"`
+}
+
+// releaseAgainAfter is how long after an early expiry the silence tells
+// the alerts it holds a second time: a worker that listed the silence
+// just before it expired may have silenced another alert meanwhile (it
+// lists silences at most silenceListTTL old).
+const releaseAgainAfter = 3 * silenceListTTL
+
+// SilenceWorkflow keeps one silence until it ends. It completes with the
+// silence, expired early or not.
+func SilenceWorkflow(ctx workflow.Context, s silence.Silence) (*silence.Silence, error) {
+	if s.ID == "" {
+		// Started from the CLI without one: the workflow ID is the
+		// silence's, as the REST API makes it. (An ID given is kept, so
+		// that a replay, which runs under another workflow ID, does the
+		// same.)
+		s.ID = workflow.GetInfo(ctx).WorkflowExecution.ID
+	}
+	if err := s.Check(); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, nil)
+	}
+	// Started from the temporal CLI, a silence has no memo yet.
+	if err := workflow.UpsertMemo(ctx, map[string]any{MemoSilence: s}); err != nil {
+		return nil, fmt.Errorf("upsert memo: %w", err)
+	}
+	if err := workflow.SetQueryHandler(ctx, QuerySilence, func() (silence.Silence, error) { return s, nil }); err != nil {
+		return nil, fmt.Errorf("register %s query: %w", QuerySilence, err)
+	}
+	expire := func(ctx workflow.Context, req ExpireRequest) {
+		if s.ExpiredAt.IsZero() {
+			s.ExpiredAt, s.ExpiredBy = workflow.Now(ctx), strings.TrimSpace(req.By)
+		}
+	}
+	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateExpire,
+		func(ctx workflow.Context, req ExpireRequest) (silence.Silence, error) {
+			expire(ctx, req)
+			return s, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ExpireRequest) error {
+			if strings.TrimSpace(req.By) == "" {
+				return temporal.NewNonRetryableApplicationError(`"by" is required: who expires the silence`, ErrTypeInvalidInput, nil)
+			}
+			return nil
+		}},
+	)
+	if err != nil {
+		return nil, fmt.Errorf("register %s update: %w", UpdateExpire, err)
+	}
+	expires := workflow.GetSignalChannel(ctx, SignalExpire)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var req ExpireRequest
+			expires.Receive(ctx, &req)
+			if strings.TrimSpace(req.By) == "" {
+				req.By = "signal"
+			}
+			expire(ctx, req)
+		}
+	})
+	// Awaiting the expiry with a timeout is the silence's timer: it ends
+	// at EndsAt, or as soon as someone expires it.
+	if _, err := workflow.AwaitWithTimeout(ctx, max(s.EndsAt.Sub(workflow.Now(ctx)), time.Millisecond),
+		func() bool { return !s.ExpiredAt.IsZero() }); err != nil {
+		return nil, err
+	}
+	if s.ExpiredAt.IsZero() {
+		// Over in time: each alert it holds ends its silence on its own
+		// timer at the same moment.
+		return &s, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	}
+	if err := workflow.UpsertMemo(ctx, map[string]any{MemoSilence: s}); err != nil {
+		return nil, fmt.Errorf("upsert memo: %w", err)
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
+	})
+	for i := range 2 {
+		if i > 0 {
+			if err := workflow.Sleep(ctx, releaseAgainAfter); err != nil {
+				return nil, err
+			}
+		}
+		if err := workflow.ExecuteActivity(actx, ActivityReleaseSilenced, s.ID).Get(ctx, nil); err != nil {
+			return nil, fmt.Errorf("release the alerts of silence %s: %w", s.ID, err)
+		}
+	}
+	return &s, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+
+// SilenceStartOptions are the options a silence workflow is started with:
+// its ID, and the memo the silence list reads, there from the start rather
+// than once the workflow ran.
+func SilenceStartOptions(taskQueue string, s silence.Silence) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                    s.ID,
+		TaskQueue:             taskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		Memo:                  map[string]any{MemoSilence: s},
+		StaticSummary:         md("Silence by " + s.CreatedBy + " until " + s.EndsAt.UTC().Format(time.RFC3339) + ": " + string(s.Matchers)),
+		StaticDetails:         md(s.Comment),
+	}
+}

@@ -1,0 +1,98 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
+)
+
+// Silences (RevisionSilenced on): each notification asks, in the local
+// activity that routes it, whether a silence holds it back. A held one is
+// recorded in the timeline instead of being sent; the alert keeps the
+// silence's ID (shown in a search attribute) and its end. When the silence
+// ends, on the alert's own timer or because someone expired it early, the
+// alert hands over one notification of where it stands: its opening when
+// nobody heard of it, a reminder when people did; nothing once resolved.
+// The resolve of an alert people heard of is sent even while silenced, so
+// that their pager clears: it pages nobody.
+
+// silenced decides, once the routing answered, whether n is held back by a
+// silence, and records it. A notification that goes out while the alert
+// was silenced ends its silence: people hear of it again.
+func (r *run) silenced(ctx workflow.Context, n notify.Notification, found activities.RouteAnswer) bool {
+	if r.in.Revision < RevisionSilenced {
+		return false
+	}
+	now := workflow.Now(ctx)
+	by := found.Silenced
+	if by != nil && !(n.Kind == notify.KindResolved && r.st.HeardOf()) {
+		r.st.Suppress(now, string(n.Kind), n.Kind == notify.KindOpened, by.ID, by.Until)
+		r.dirty = true
+		r.wake.SendAsync(true)
+		return true
+	}
+	if r.st.Silenced != nil && r.st.Status.Active() {
+		r.st.EndSilence(now, "no silence holds the alert any more: people hear of it again")
+		r.dirty = true
+		r.wake.SendAsync(true)
+	}
+	return false
+}
+
+// silenceRequest fills in what the routing needs to know of silences.
+func (r *run) silenceRequest(ctx workflow.Context, req *activities.RouteRequest) {
+	if r.in.Revision >= RevisionSilenced {
+		req.Silences, req.Ended, req.At = true, r.st.SilencesEnded, workflow.Now(ctx)
+	}
+}
+
+// silenceTimer returns the timer that ends the alert's silence.
+func (r *run) silenceTimer(ctx workflow.Context) workflow.Future {
+	var until time.Time
+	if s := r.st.Silenced; s != nil && r.st.Status.Active() {
+		until = s.Until
+	}
+	return r.silenceEnd.until(ctx, until)
+}
+
+// silenceOver ends a silence whose time is up.
+func (r *run) silenceOver(ctx workflow.Context, timer workflow.Future) {
+	r.silenceEnd.fired()
+	if timer.Get(ctx, nil) != nil || r.st.Silenced == nil {
+		return
+	}
+	r.endSilence(ctx, r.st.Silenced.ID, "silence "+r.st.Silenced.ID+" is over")
+}
+
+// endSilence ends silence id, if it is the one holding the alert, and
+// hands over what people must hear now.
+func (r *run) endSilence(ctx workflow.Context, id, why string) {
+	if r.st.Silenced == nil || r.st.Silenced.ID != id {
+		return
+	}
+	now := workflow.Now(ctx)
+	out := r.st.EndSilence(now, why)
+	r.dirty = true
+	if out == "" || r.st.Quiet {
+		return
+	}
+	r.queue(ctx, notify.KindOf(out), "", why, r.st.Severity)
+	// The handover is this round's reminder: the next comes a whole
+	// interval after it, not moments later.
+	if r.in.ReminderInterval > 0 && r.st.RemindersDue() {
+		r.st.NextReminderAt = now.Add(r.in.ReminderInterval)
+		if r.reminder != nil {
+			r.cancelReminder()
+			r.reminder, r.cancelReminder = nil, nil
+		}
+	}
+}
+
+// silencedNow says a silence holds the alert: escalation waits for it.
+func silencedNow(st *alert.State) bool {
+	return st.Silenced != nil
+}

@@ -1,0 +1,254 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/route"
+	"github.com/alertflow/alertflow/silence"
+)
+
+// Workflow tests of silences: the real routing activity checks silences
+// the test keeps, in the SDK's test environment, which skips time ahead.
+
+// silenceSet is the silences a test's worker lists; a test changes it
+// while the alert runs, as people create silences.
+type silenceSet struct {
+	mu  sync.Mutex
+	set []silence.Active
+}
+
+func (s *silenceSet) list(context.Context) ([]silence.Active, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]silence.Active(nil), s.set...), nil
+}
+
+func (s *silenceSet) add(t *testing.T, id string, matchers string, from, to time.Time) {
+	t.Helper()
+	sl, err := silence.New(id, silence.Request{Matchers: json.RawMessage(matchers), CreatedBy: "alice", EndsAt: &to}, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := silence.Activate(sl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.set = append(s.set, a)
+}
+
+func newSilencedEnv(t *testing.T) (*routedEnv, *silenceSet) {
+	e := newRoutedEnv(t)
+	set := &silenceSet{}
+	activities.SilenceWith(e.sinks, set.list)
+	return e, set
+}
+
+func silencedInput(reminders time.Duration) Input {
+	return Input{Revision: CurrentRevision, ReminderInterval: reminders}
+}
+
+func TestASilencedFailureOpensQuietlyAndIsAnnouncedWhenTheSilenceIsOver(t *testing.T) {
+	e, set := newSilencedEnv(t)
+	start := e.Now()
+	set.add(t, "silence-a", `{"project":"gitlab-org/*","ref":"master"}`, start, start.Add(2*time.Hour))
+	e.signalAt(time.Second, pipelineEvent(31, "failed"))
+	e.stateAt(t, time.Hour+50*time.Minute, func(s *alert.State) {
+		// Opened, and the reminders at 25m, 50m, 1h15 and 1h40, held back.
+		if s.Status != alert.StatusOpen || s.Silenced == nil || s.Silenced.ID != "silence-a" || !s.Silenced.Unheard || s.Silenced.Suppressed != 5 {
+			t.Errorf("during the silence: %s, silenced %+v", s.Status, s.Silenced)
+		}
+	})
+	e.signalActionAt(2*time.Hour+10*time.Minute, SignalResolve, alert.Resolution{By: "bob"})
+	e.ExecuteWorkflow(AlertWorkflow, silencedInput(25*time.Minute))
+	st := e.result(t)
+	e.expect(t, map[string][]notify.Kind{
+		"pager": {notify.KindOpened, notify.KindResolved},
+		"chat":  {notify.KindOpened, notify.KindResolved},
+	})
+	if st.Silenced != nil || len(st.SilencesEnded) != 1 || st.SilencesEnded[0] != "silence-a" {
+		t.Fatalf("after the silence: silenced %+v, ended %v", st.Silenced, st.SilencesEnded)
+	}
+}
+
+func TestASilenceCreatedForAnOpenAlertStopsItsReminders(t *testing.T) {
+	e, set := newSilencedEnv(t)
+	start := e.Now()
+	e.signalAt(time.Second, pipelineEvent(31, "failed"))
+	e.RegisterDelayedCallback(func() {
+		set.add(t, "silence-b", `{"project_id":[1]}`, start.Add(10*time.Minute), start.Add(2*time.Hour))
+	}, 10*time.Minute)
+	e.signalActionAt(2*time.Hour+5*time.Minute, SignalAcknowledge, alert.Acknowledgement{By: "carol"})
+	e.ExecuteWorkflow(AlertWorkflow, silencedInput(30*time.Minute))
+	e.stillOpen(t)
+	// The reminders at 30m, 1h and 1h30 are held back; the silence's end
+	// at 2h hands over one reminder of where the alert stands.
+	e.expect(t, map[string][]notify.Kind{
+		"pager": {notify.KindOpened, notify.KindReminder, notify.KindAcknowledged},
+		"chat":  {notify.KindOpened, notify.KindReminder, notify.KindAcknowledged},
+	})
+}
+
+func TestAnAlertNobodyHeardOfThatResolvesDuringItsSilenceSendsNothing(t *testing.T) {
+	e, set := newSilencedEnv(t)
+	start := e.Now()
+	set.add(t, "silence-c", `{"ref":"master"}`, start, start.Add(24*time.Hour))
+	e.signalAt(time.Second, pipelineEvent(31, "failed"))
+	e.signalAt(time.Hour, pipelineEvent(32, "success"))
+	e.ExecuteWorkflow(AlertWorkflow, silencedInput(0))
+	st := e.result(t)
+	e.expect(t, map[string][]notify.Kind{})
+	var suppressed int
+	for _, en := range st.Timeline {
+		if en.Kind == alert.OutcomeSuppressed {
+			suppressed++
+		}
+	}
+	if suppressed != 2 || st.Silenced == nil || st.Silenced.Suppressed != 2 {
+		t.Fatalf("%d suppressed entries, silenced %+v: want the opening and the resolve held back", suppressed, st.Silenced)
+	}
+}
+
+func TestTheResolveOfAnAlertPeopleHeardOfGoesOutDuringASilence(t *testing.T) {
+	e, set := newSilencedEnv(t)
+	start := e.Now()
+	e.signalAt(time.Second, pipelineEvent(31, "failed"))
+	e.RegisterDelayedCallback(func() {
+		set.add(t, "silence-d", `{"ref":"master"}`, start.Add(time.Minute), start.Add(24*time.Hour))
+	}, time.Minute)
+	e.signalAt(time.Hour, pipelineEvent(32, "success"))
+	e.ExecuteWorkflow(AlertWorkflow, silencedInput(20*time.Minute))
+	e.result(t)
+	// The reminders at 20m and 40m are held back; the resolve clears the
+	// pager that heard the alert open.
+	e.expect(t, map[string][]notify.Kind{
+		"pager": {notify.KindOpened, notify.KindResolved},
+		"chat":  {notify.KindOpened, notify.KindResolved},
+	})
+}
+
+func TestASilenceExpiredEarlyHandsOverAtOnceAndNeverHoldsTheAlertAgain(t *testing.T) {
+	e, set := newSilencedEnv(t)
+	start := e.Now()
+	// The worker keeps listing the silence after it was expired, as a
+	// worker's list may be a moment old.
+	set.add(t, "silence-e", `{"severity":"HIGH"}`, start, start.Add(10*time.Hour))
+	e.signalAt(time.Second, pipelineEvent(31, "failed"))
+	e.signalActionAt(time.Hour, SignalSilenceEnded, "silence-e")
+	e.signalActionAt(2*time.Hour, SignalResolve, alert.Resolution{By: "bob"})
+	e.ExecuteWorkflow(AlertWorkflow, silencedInput(45*time.Minute))
+	e.result(t)
+	// 45m: held back; 1h: the opening handed over; 1h30: a reminder.
+	e.expect(t, map[string][]notify.Kind{
+		"pager": {notify.KindOpened, notify.KindReminder, notify.KindResolved},
+		"chat":  {notify.KindOpened, notify.KindReminder, notify.KindResolved},
+	})
+}
+
+func TestAnEscalationDueDuringASilenceWaitsForItsEnd(t *testing.T) {
+	e, set := newSilencedEnv(t)
+	e.escalate = &route.Escalation{To: "audit", After: 30 * time.Minute}
+	start := e.Now()
+	set.add(t, "silence-f", `{"project":"gitlab-org/gitlab-test"}`, start, start.Add(time.Hour))
+	e.signalAt(time.Second, pipelineEvent(31, "failed"))
+	e.signalActionAt(2*time.Hour, SignalAcknowledge, alert.Acknowledgement{By: "carol"})
+	e.ExecuteWorkflow(AlertWorkflow, silencedInput(0))
+	e.stillOpen(t)
+	e.expect(t, map[string][]notify.Kind{
+		"pager": {notify.KindOpened, notify.KindAcknowledged},
+		"chat":  {notify.KindOpened, notify.KindAcknowledged},
+		"audit": {notify.KindEscalated, notify.KindAcknowledged},
+	})
+}
+
+func newSilenceEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]string) {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	e := s.NewTestWorkflowEnvironment()
+	e.RegisterWorkflow(SilenceWorkflow)
+	var released []string
+	e.RegisterActivityWithOptions(func(_ context.Context, id string) (int, error) {
+		released = append(released, id)
+		return 0, nil
+	}, activity.RegisterOptions{Name: ActivityReleaseSilenced})
+	return e, &released
+}
+
+func testSilence(t *testing.T, from time.Time, d time.Duration) silence.Silence {
+	t.Helper()
+	to := from.Add(d)
+	sl, err := silence.New("default-test-workflow-id", silence.Request{
+		Matchers: json.RawMessage(`{"project":"team-a/*"}`), CreatedBy: "alice", EndsAt: &to}, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sl
+}
+
+func TestASilenceWorkflowEndsAtItsEndWithoutTellingAlerts(t *testing.T) {
+	e, released := newSilenceEnv(t)
+	sl := testSilence(t, e.Now(), 2*time.Hour)
+	sl.ID = "silence-1"
+	e.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "silence-1"})
+	e.ExecuteWorkflow(SilenceWorkflow, sl)
+	if err := e.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var got silence.Silence
+	if err := e.GetWorkflowResult(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.ExpiredAt.IsZero() || len(*released) != 0 {
+		t.Fatalf("expired at %v, released %v: want over on its own, nobody told", got.ExpiredAt, *released)
+	}
+}
+
+func TestASilenceExpiredEarlyTellsTheAlertsItHoldsTwice(t *testing.T) {
+	e, released := newSilenceEnv(t)
+	sl := testSilence(t, e.Now(), 2*time.Hour)
+	sl.ID = "silence-2"
+	e.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "silence-2"})
+	var answered silence.Silence
+	e.RegisterDelayedCallback(func() {
+		e.UpdateWorkflow(UpdateExpire, "u1", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("expire rejected: %v", err) },
+			OnComplete: func(v any, err error) {
+				if err != nil {
+					t.Errorf("expire: %v", err)
+					return
+				}
+				answered = v.(silence.Silence)
+			},
+		}, ExpireRequest{By: "bob"})
+	}, 30*time.Minute)
+	e.ExecuteWorkflow(SilenceWorkflow, sl)
+	if err := e.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if answered.ExpiredBy != "bob" || answered.ExpiredAt.IsZero() {
+		t.Fatalf("the update answered %+v", answered)
+	}
+	if len(*released) != 2 || (*released)[0] != "silence-2" {
+		t.Fatalf("released %v, want silence-2 twice", *released)
+	}
+}
+
+func TestASilenceWorkflowRefusesAnInvalidSilence(t *testing.T) {
+	e, _ := newSilenceEnv(t)
+	e.ExecuteWorkflow(SilenceWorkflow, silence.Silence{ID: "silence-3", CreatedBy: "alice"})
+	if err := e.GetWorkflowError(); err == nil {
+		t.Fatal("an invalid silence ran")
+	}
+}
