@@ -237,14 +237,15 @@ func (s *Server) readStatsRuns(ctx context.Context, hist historyReader, runs []*
 		wg      sync.WaitGroup
 	)
 	slots := make(chan struct{}, statsReaders)
-reading:
 	for _, run := range runs {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
 			// Out of time: the caller answers 503 once the readers under
 			// way are done.
-			break reading
+			break
 		}
 		wg.Add(1)
 		go func() {

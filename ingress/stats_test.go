@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -213,5 +214,32 @@ func TestTheStatsCountEachAlertOnceWhateverRunsItSpans(t *testing.T) {
 	slices.Sort(f.queried)
 	if want := []string{"r2", "r4", "r5"}; !slices.Equal(f.queried, want) {
 		t.Fatalf("queried %v, want %v", f.queried, want)
+	}
+}
+
+// blockingTemporal answers no query until the caller gives up, as when no
+// worker polls the task queue.
+type blockingTemporal struct{ statsTemporal }
+
+func (f *blockingTemporal) QueryWorkflow(ctx context.Context, _, _, _ string, _ ...any) (converter.EncodedValue, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestReadingStatsRunsStopsWhenTimeIsUpAndWaitsForTheReadersUnderWay(t *testing.T) {
+	f := &blockingTemporal{}
+	for i := range 3 * statsReaders {
+		f.run(fmt.Sprintf("r%d", i), enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING)
+	}
+	srv := New(Config{TaskQueue: "alertflow"}, f, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	states, counted := srv.readStatsRuns(ctx, f, f.runs)
+	if ctx.Err() == nil {
+		t.Fatal("reading returned before the time was up, with every query blocked")
+	}
+	// Only the first batch was started; each gave up with the deadline.
+	if len(states) != 0 || counted.Read != 0 || counted.Unreadable != statsReaders {
+		t.Fatalf("states %d, counted %+v, want %d unreadable", len(states), counted, statsReaders)
 	}
 }
