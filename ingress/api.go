@@ -58,6 +58,7 @@ func (s *Server) routeAPI() {
 	api := s.router.PathPrefix("/api/v1").Subrouter()
 	api.Use(s.requireAPIToken)
 	api.HandleFunc("/alerts", s.listAlerts).Methods(http.MethodGet)
+	api.HandleFunc("/stats", s.alertStats).Methods(http.MethodGet)
 	// Alert IDs hold the ref, which may hold slashes: the action routes
 	// come first so that "…/acknowledge" is not read as part of an ID.
 	api.HandleFunc("/alerts/{id:.+}/acknowledge", s.acknowledgeAlert).Methods(http.MethodPost)

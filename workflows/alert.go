@@ -447,6 +447,7 @@ func (r *run) changed(ctx workflow.Context, out alert.Outcome, actor, note strin
 	if r.st.Heard(out) {
 		r.queue(ctx, notify.KindOf(out), actor, note, previous)
 	}
+	r.measure(ctx, out)
 }
 
 func (r *run) acknowledge(ctx workflow.Context, a alert.Acknowledgement) error {

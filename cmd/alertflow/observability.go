@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.temporal.io/sdk/client"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/workflows"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
@@ -35,13 +37,24 @@ func newMetrics(logger *slog.Logger) (*prometheus.Registry, client.MetricsHandle
 	if err != nil {
 		return nil, nil, fmt.Errorf("create metrics exporter: %w", err)
 	}
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter),
+		sdkmetric.WithView(histogramView(workflows.MetricTimeToAcknowledge), histogramView(workflows.MetricTimeToResolve)))
 	handler := opentelemetry.NewMetricsHandler(opentelemetry.MetricsHandlerOptions{
 		Meter: provider.Meter("temporal-sdk-go"),
 		// A metric that cannot be recorded is no reason to stop alerting.
 		OnError: func(err error) { logger.Warn("sdk metric not recorded", "error", err) },
 	})
 	return reg, handler, nil
+}
+
+// histogramView gives one of the alert histograms its on-call buckets
+// and keeps its severity label only: the SDK tags every workflow metric
+// with namespace, task queue and workflow type, which say nothing here.
+func histogramView(name string) sdkmetric.View {
+	return sdkmetric.NewView(sdkmetric.Instrument{Name: name}, sdkmetric.Stream{
+		Aggregation:     sdkmetric.AggregationExplicitBucketHistogram{Boundaries: workflows.MetricBuckets},
+		AttributeFilter: attribute.NewAllowKeysFilter(attribute.Key(workflows.MetricSeverityTag)),
+	})
 }
 
 // workerMux is the HTTP surface of a worker-only process: health,
