@@ -295,6 +295,9 @@ const simTimeout = time.Minute
 // run replays one run of workflow id from start: events at their
 // recorded times, until it completes, continues as new or reaches Until.
 func (s Simulation) run(id string, input workflows.Input, start time.Time, events []Event, memory *alert.Memory, log *simLog) (runResult, error) {
+	if !s.Until.After(start) {
+		return runResult{}, nil
+	}
 	logger := s.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -305,9 +308,6 @@ func (s Simulation) run(id string, input workflows.Input, start time.Time, event
 	env.SetStartTime(start)
 	env.SetTestTimeout(simTimeout)
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: id, TaskQueue: "replay"})
-	if !s.Until.After(start) {
-		return runResult{}, nil
-	}
 	env.SetWorkflowRunTimeout(s.Until.Sub(start))
 	env.RegisterWorkflow(workflows.AlertWorkflow)
 
@@ -326,7 +326,6 @@ func (s Simulation) run(id string, input workflows.Input, start time.Time, event
 	var mu sync.Mutex
 	delivered := 0
 	for _, ev := range events {
-		ev := ev
 		env.RegisterDelayedCallback(func() {
 			mu.Lock()
 			delivered++
