@@ -59,6 +59,17 @@ func TestReplayOfRecordedAlertsChangesNothingUnderTheirOwnPolicyAndExactlyWhatAC
 	for _, id := range []string{a.AlertID, z.AlertID, c.AlertID} {
 		s.waitClosed(id)
 	}
+	// Team A's API fails again: a second run on the same ID, which
+	// recalls the first one's memory, opens and resolves.
+	s.mustSignal(teamPayload(t, 1971, "team-a/replay-api", 19712, "failed"))
+	s.waitState(a.AlertID, func(st *alert.State) error {
+		if st.Status != alert.StatusOpen {
+			return fmt.Errorf("%s is %s", a.AlertID, st.Status)
+		}
+		return nil
+	})
+	s.mustSignal(teamPayload(t, 1971, "team-a/replay-api", 19713, "success"))
+	s.waitClosed(a.AlertID)
 
 	reader := replay.Reader{Client: s.client, Namespace: "default", LegacyReceiver: "audit"}
 	filter := replay.Filter{Since: since, Project: replayProjects}
@@ -81,8 +92,8 @@ func TestReplayOfRecordedAlertsChangesNothingUnderTheirOwnPolicyAndExactlyWhatAC
 			if err != nil {
 				return err
 			}
-			if rep.Alerts != 3 || rep.Runs != 3 {
-				return fmt.Errorf("replayed %d alerts (%d runs), want 3", rep.Alerts, rep.Runs)
+			if rep.Alerts != 3 || rep.Runs != 4 {
+				return fmt.Errorf("replayed %d alerts (%d runs), want 3 (4 runs)", rep.Alerts, rep.Runs)
 			}
 			return nil
 		})
@@ -106,22 +117,24 @@ func TestReplayOfRecordedAlertsChangesNothingUnderTheirOwnPolicyAndExactlyWhatAC
 	if same.Changed != 0 || len(same.Differences) != 0 {
 		t.Errorf("under the policy they were recorded with, the alerts changed: %+v", same.Differences)
 	}
-	wantTotals := []replay.Total{{Receiver: "audit", Sent: 2, Would: 2}, {Receiver: "chat", Sent: 5, Would: 5}, {Receiver: "pager", Sent: 3, Would: 3}}
+	wantTotals := []replay.Total{{Receiver: "audit", Sent: 2, Would: 2}, {Receiver: "chat", Sent: 7, Would: 7}, {Receiver: "pager", Sent: 5, Would: 5}}
 	if !reflect.DeepEqual(same.Totals, wantTotals) {
 		t.Errorf("totals = %+v, want %+v", same.Totals, wantTotals)
 	}
 
-	// Team A's pages go to audit: each of the failure's three
-	// notifications is re-routed, nothing else moves.
+	// Team A's pages go to audit: each notification of the two
+	// failures is re-routed, nothing else moves.
 	moved := run(pagingElsewhere, nil)
-	rerouted := func(kind string) replay.Change {
-		return replay.Change{Op: replay.Rerouted, Kind: kind, N: 1, From: "pager", Receiver: "audit"}
+	rerouted := func(kind string, n int) replay.Change {
+		return replay.Change{Op: replay.Rerouted, Kind: kind, N: n, From: "pager", Receiver: "audit"}
 	}
-	want := map[string][]replay.Change{a.AlertID: {rerouted("opened"), rerouted("acknowledged"), rerouted("resolved")}}
+	want := map[string][]replay.Change{a.AlertID: {
+		rerouted("opened", 1), rerouted("acknowledged", 1), rerouted("resolved", 1), rerouted("opened", 2), rerouted("resolved", 2),
+	}}
 	if got := changesOf(moved); !reflect.DeepEqual(got, want) {
 		t.Errorf("with team A's pages to audit, changes = %+v, want %+v", got, want)
 	}
-	wantTotals = []replay.Total{{Receiver: "audit", Sent: 2, Would: 5}, {Receiver: "chat", Sent: 5, Would: 5}, {Receiver: "pager", Sent: 3, Would: 0}}
+	wantTotals = []replay.Total{{Receiver: "audit", Sent: 2, Would: 7}, {Receiver: "chat", Sent: 7, Would: 7}, {Receiver: "pager", Sent: 5, Would: 0}}
 	if !reflect.DeepEqual(moved.Totals, wantTotals) {
 		t.Errorf("totals = %+v, want %+v", moved.Totals, wantTotals)
 	}
