@@ -168,6 +168,11 @@ func (s Simulation) Simulate(h History) (would []Notice, notes []string, _ error
 		i += res.delivered
 		if res.next != nil {
 			input, start = *res.next, res.end
+			if input.State == nil {
+				// It carried a failure that came after the resolve
+				// into a new alert.
+				log.newAlert()
+			}
 			continue
 		}
 		if res.final == nil {
@@ -222,8 +227,10 @@ type simLog struct {
 	// to are the receivers each notification was delivered to.
 	to map[string][]string
 	// alert counts the alerts started on the ID: the test environment
-	// gives every run the same run ID, so a notification's id is only
-	// unique within one alert (continue-as-new included).
+	// gives every run the same run ID, so a notification's id, made of
+	// the run ID and the alert's timeline position, is only unique within
+	// one alert. Within one alert it is kept across continue-as-new,
+	// which hands notifications over with their ids: they count once.
 	alert int
 }
 

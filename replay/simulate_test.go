@@ -105,3 +105,24 @@ func TestSimulateStopsAtUntilAndStartsANewRunAfterAResolve(t *testing.T) {
 		t.Fatalf("notes = %v, want one on the dropped resolve", notes)
 	}
 }
+
+func TestSimulateCarriesAFailureThatArrivesWithTheResolveIntoTheNextAlert(t *testing.T) {
+	// The success and the next failure arrive together: the run that
+	// resolves carries the failure on (continue-as-new) or a new run
+	// takes it; either way people hear of a second alert.
+	h := oneRun(
+		pipelineSignal(t, 0, 1, "failed"),
+		pipelineSignal(t, time.Minute, 2, "success"),
+		pipelineSignal(t, time.Minute, 3, "failed"),
+		pipelineSignal(t, 5*time.Minute, 4, "success"),
+	)
+	sim := Simulation{Policy: toTeam("chat"), Until: t0.Add(time.Hour)}
+	got, notes, err := sim.Simulate(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Notice{notice("opened", "chat"), notice("resolved", "chat"), notice("opened", "chat"), notice("resolved", "chat")}
+	if !reflect.DeepEqual(got, want) || len(notes) != 0 {
+		t.Fatalf("Simulate = %v (notes %v), want %v", got, notes, want)
+	}
+}
