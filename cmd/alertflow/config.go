@@ -377,6 +377,9 @@ Commands:
   routes test [FILE] --project P --ref R --severity S [flags]
            print the receivers an alert with these labels reaches, in
            order, one a line ("alertflow routes test -h" lists the flags)
+  replay --config FILE [--since 720h] [--project GLOB] [--json]
+           what a candidate policy would have notified, against what the
+           recorded alerts did ("alertflow replay -h" lists the flags)
 
 `)
 	if cmd != "" {

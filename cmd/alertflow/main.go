@@ -41,6 +41,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runConfigCommand(args[1:], getenv, stdout, stderr)
 	case "routes":
 		return runRoutesCommand(args[1:], getenv, stdout, stderr)
+	case "replay":
+		return runReplayCommand(ctx, args[1:], getenv, stdout, stderr)
 	}
 	var mode func(context.Context, config, bool, *slog.Logger, io.Writer) error
 	switch cmd {
