@@ -33,6 +33,7 @@ func TestReplayOfRecordedAlertsChangesNothingUnderTheirOwnPolicyAndExactlyWhatAC
 	t.Parallel() // own task queue and project ids
 	s := newRoutedStack(t)
 	since := time.Now().Add(-time.Minute)
+	sl := s.createSilence(map[string]any{"matchers": map[string]any{"project_id": 1974}, "duration": "1h", "created_by": "alice"})
 
 	// Team A's failure pages and tells the chat, is acknowledged and goes
 	// green; team Z's goes to audit and a person resolves it; team A's
@@ -71,7 +72,27 @@ func TestReplayOfRecordedAlertsChangesNothingUnderTheirOwnPolicyAndExactlyWhatAC
 	s.mustSignal(teamPayload(t, 1971, "team-a/replay-api", 19713, "success"))
 	s.waitClosed(a.AlertID)
 
+	// Team Z's quiet service fails under a silence and goes green before
+	// it ends: nobody hears of it. (The silence was made first: a worker
+	// reads silences at most every two seconds.)
+	q := s.mustSignal(teamPayload(t, 1974, "team-z/replay-quiet", 19740, "failed"))
+	s.waitState(q.AlertID, func(st *alert.State) error {
+		if st.Silenced == nil {
+			return fmt.Errorf("%s is not silenced", q.AlertID)
+		}
+		return nil
+	})
+	s.mustSignal(teamPayload(t, 1974, "team-z/replay-quiet", 19741, "success"))
+	s.waitClosed(q.AlertID)
+	if code, body := s.apiCall(http.MethodDelete, "/api/v1/silences/"+sl.ID, nil); code != http.StatusOK {
+		t.Fatalf("expire %s: %d %s", sl.ID, code, body)
+	}
+
 	reader := replay.Reader{Client: s.client, Namespace: "default", LegacyReceiver: "audit"}
+	silences, err := reader.Silences(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	filter := replay.Filter{Since: since, Project: replayProjects}
 	run := func(file string, change func(*replay.Policy)) replay.Report {
 		t.Helper()
@@ -82,6 +103,7 @@ func TestReplayOfRecordedAlertsChangesNothingUnderTheirOwnPolicyAndExactlyWhatAC
 			t.Fatal(err)
 		}
 		policy := replay.PolicyOf(cfg)
+		policy.Silences = silences
 		if change != nil {
 			change(&policy)
 		}
@@ -92,8 +114,8 @@ func TestReplayOfRecordedAlertsChangesNothingUnderTheirOwnPolicyAndExactlyWhatAC
 			if err != nil {
 				return err
 			}
-			if rep.Alerts != 3 || rep.Runs != 4 {
-				return fmt.Errorf("replayed %d alerts (%d runs), want 3 (4 runs)", rep.Alerts, rep.Runs)
+			if rep.Alerts != 4 || rep.Runs != 5 {
+				return fmt.Errorf("replayed %d alerts (%d runs), want 4 (5 runs)", rep.Alerts, rep.Runs)
 			}
 			return nil
 		})
@@ -137,6 +159,17 @@ func TestReplayOfRecordedAlertsChangesNothingUnderTheirOwnPolicyAndExactlyWhatAC
 	wantTotals = []replay.Total{{Receiver: "audit", Sent: 2, Would: 7}, {Receiver: "chat", Sent: 7, Would: 7}, {Receiver: "pager", Sent: 5, Would: 0}}
 	if !reflect.DeepEqual(moved.Totals, wantTotals) {
 		t.Errorf("totals = %+v, want %+v", moved.Totals, wantTotals)
+	}
+
+	// Without the silence, team Z's quiet failure would have gone to
+	// audit, open and resolved.
+	unsilenced := run(routingFile, func(p *replay.Policy) { p.Silences = nil })
+	want = map[string][]replay.Change{q.AlertID: {
+		{Op: replay.Added, Kind: "opened", N: 1, Receiver: "audit"},
+		{Op: replay.Added, Kind: "resolved", N: 1, Receiver: "audit"},
+	}}
+	if got := changesOf(unsilenced); !reflect.DeepEqual(got, want) {
+		t.Errorf("without the silence, changes = %+v, want %+v", got, want)
 	}
 
 	// A one-minute hold swallows the cancel that the success superseded.

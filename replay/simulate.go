@@ -22,6 +22,7 @@ import (
 	"github.com/alertflow/alertflow/config"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/route"
+	"github.com/alertflow/alertflow/silence"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -40,6 +41,9 @@ type Policy struct {
 	ReminderInterval *time.Duration
 	AutoResolveAfter *time.Duration
 	Children         *alert.ChildMode
+	// Silences are the silences the notifications are checked against:
+	// those the server kept, as they were (Reader.Silences).
+	Silences []silence.Active
 }
 
 // PolicyOf is the routing of a configuration file, with the recorded
@@ -319,6 +323,8 @@ func (s Simulation) run(id string, input workflows.Input, start time.Time, event
 	env.RegisterWorkflow(workflows.AlertWorkflow)
 
 	sinks := activities.NewRoutedSinks(logger, nil, nil, s.Policy.recordingRouting(log))
+	silences := s.Policy.Silences
+	activities.SilenceWith(sinks, func(context.Context) ([]silence.Active, error) { return silences, nil })
 	env.RegisterActivityWithOptions(func(ctx context.Context, req activities.RouteRequest) (activities.RouteAnswer, error) {
 		// The order notifications are routed in is the order the alert
 		// sent them in; deliveries to several receivers run in parallel.

@@ -158,9 +158,11 @@ const (
 )
 
 // StateAt says whether s has not started, is active or is over at now.
+// An early expiry counts from its time on: a replay of the days before it
+// finds the silence active then.
 func (s Silence) StateAt(now time.Time) State {
 	switch {
-	case !s.ExpiredAt.IsZero() || !now.Before(s.EndsAt):
+	case !s.ExpiredAt.IsZero() && !now.Before(s.ExpiredAt), !now.Before(s.EndsAt):
 		return StateExpired
 	case now.Before(s.StartsAt):
 		return StatePending

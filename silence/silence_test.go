@@ -124,6 +124,9 @@ func TestAnExpiredSilenceSilencesNothing(t *testing.T) {
 	if _, ok := Silencing([]Active{a}, route.Labels{Ref: "main"}, now.Add(2*time.Minute)); ok {
 		t.Fatal("an expired silence silences")
 	}
+	if _, ok := Silencing([]Active{a}, route.Labels{Ref: "main"}, now.Add(30*time.Second)); !ok {
+		t.Fatal("before its early expiry, the silence silenced nothing")
+	}
 }
 
 func TestCheckRefusesASilenceStartedWithoutItsFields(t *testing.T) {

@@ -208,8 +208,12 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 	}
 	defer c.Close()
 	until := time.Now().UTC()
-	rep, err := replay.Replay(ctx,
-		replay.Reader{Client: c, Namespace: cfg.Namespace, LegacyReceiver: rc.Route.Receiver},
+	reader := replay.Reader{Client: c, Namespace: cfg.Namespace, LegacyReceiver: rc.Route.Receiver}
+	if policy.Silences, err = reader.Silences(ctx); err != nil {
+		fmt.Fprintf(stderr, "alertflow replay: %v\n", err)
+		return 1
+	}
+	rep, err := replay.Replay(ctx, reader,
 		replay.Filter{Since: until.Add(-a.since), Project: a.project},
 		replay.Simulation{Policy: policy, Until: until})
 	if err != nil {
