@@ -101,9 +101,15 @@ const (
 	// reaches, and sends every notification to each target in an
 	// activity of its own.
 	RevisionRouted Revision = 3
+	// RevisionFlapping applies Input.Rules' flapping settings: an alert
+	// on an ID whose alerts kept opening and resolving says "flapping"
+	// once, stays open while the branch flips, and resolves as "stable"
+	// on a timer once the branch has been green for the flapping window.
+	// Earlier revisions drop the flapping settings.
+	RevisionFlapping Revision = 4
 	// CurrentRevision is what the intake starts alerts with and what
 	// continue-as-new moves a run to: a new run has no history to replay.
-	CurrentRevision = RevisionRouted
+	CurrentRevision = RevisionFlapping
 )
 
 // Input starts or continues an alert. A run started by the intake gets
@@ -154,6 +160,9 @@ func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 	if fresh {
 		rules := in.Rules
 		rules.Version = alert.RulesGitLab
+		if in.Revision < RevisionFlapping {
+			rules.FlapThreshold, rules.FlapWindow = 0, 0
+		}
 		r.st = alert.NewWith(in.Limits, rules, alert.Memory{})
 	}
 	if r.st == nil {
@@ -214,6 +223,11 @@ type run struct {
 	snoozeEnd       workflow.Future
 	cancelSnoozeEnd workflow.CancelFunc
 	snoozeUntil     time.Time
+	// stable is the timer that finds a flapping alert stable at
+	// stableAt; nil when none is set.
+	stable       workflow.Future
+	cancelStable workflow.CancelFunc
+	stableAt     time.Time
 	// escalation is the timer of an escalation due a while after the
 	// alert opened; nil when none is set.
 	escalation       workflow.Future
@@ -386,6 +400,9 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 		if timer := r.autoResolveTimer(ctx); timer != nil {
 			sel.AddFuture(timer, func(f workflow.Future) { r.autoResolved(ctx, f) })
 		}
+		if timer := r.stableTimer(ctx); timer != nil {
+			sel.AddFuture(timer, func(f workflow.Future) { r.stableDue(ctx, f) })
+		}
 		sel.Select(ctx)
 		if err != nil {
 			return nil, err
@@ -413,7 +430,7 @@ func (r *run) apply(ctx workflow.Context, ev alert.Event) {
 
 // opened starts the reminders of an alert that people were just told of.
 func (r *run) opened(now time.Time, out alert.Outcome) {
-	if out == alert.OutcomeOpened && r.in.ReminderInterval > 0 {
+	if (out == alert.OutcomeOpened || out == alert.OutcomeFlapping) && r.in.ReminderInterval > 0 {
 		r.st.NextReminderAt = now.Add(r.in.ReminderInterval)
 	}
 }

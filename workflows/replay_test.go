@@ -13,8 +13,8 @@ import (
 // integration tests (make histories) against today's AlertWorkflow: a
 // change that would break alerts already running fails here. The
 // subdirectories keep histories of earlier revisions (v0: RevisionFirst,
-// v1: RevisionLean, v2: RevisionGitLab), which running alerts may still
-// have.
+// v1: RevisionLean, v2: RevisionGitLab, v3: RevisionRouted), which running
+// alerts may still have.
 func TestRecordedHistoriesReplay(t *testing.T) {
 	var files []string
 	for _, pattern := range []string{"*.json", "*/*.json"} {

@@ -1,0 +1,52 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/alertflow/alertflow/alert"
+)
+
+// Flapping (RevisionFlapping on): alert.State decides when an alert is
+// flapping from the memory its ID carries from run to run; the run adds
+// the timer that finds a green flapping branch stable. Only states of
+// RevisionFlapping runs have flapping settings, so older histories never
+// set it.
+
+// stableTimer returns the timer that fires when a flapping alert's branch
+// will have been green for the whole flapping window, starting it when the
+// branch went green and starting it again when it went green anew.
+func (r *run) stableTimer(ctx workflow.Context) workflow.Future {
+	at := r.st.StableAt()
+	if r.in.Revision < RevisionFlapping || at.IsZero() {
+		if r.stable != nil {
+			r.cancelStable()
+			r.stable, r.cancelStable = nil, nil
+		}
+		return nil
+	}
+	if r.stable != nil && !r.stableAt.Equal(at) {
+		r.cancelStable()
+		r.stable = nil
+	}
+	if r.stable == nil {
+		tctx, cancel := workflow.WithCancel(ctx)
+		r.stable, r.cancelStable = workflow.NewTimer(tctx, max(at.Sub(workflow.Now(ctx)), time.Millisecond)), cancel
+		r.stableAt = at
+	}
+	return r.stable
+}
+
+// stableDue resolves the flapping alert whose branch has stayed green for
+// the window: people hear that it is stable.
+func (r *run) stableDue(ctx workflow.Context, timer workflow.Future) {
+	r.stable, r.cancelStable = nil, nil
+	if timer.Get(ctx, nil) != nil {
+		return
+	}
+	severity := r.st.Severity
+	if out := r.st.Stabilize(workflow.Now(ctx)); out != "" {
+		r.changed(ctx, out, alert.ResolvedByAlertflow, r.st.Resolution, severity)
+	}
+}
