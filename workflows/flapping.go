@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -49,4 +50,15 @@ func (r *run) stableDue(ctx workflow.Context, timer workflow.Future) {
 	if out := r.st.Stabilize(workflow.Now(ctx)); out != "" {
 		r.changed(ctx, out, alert.ResolvedByAlertflow, r.st.Resolution, severity)
 	}
+}
+
+// flappingDetails is the Web UI's line on a flapping alert: since when,
+// how often it flipped, and when it will be stable if it stays green.
+func flappingDetails(s *alert.State) string {
+	line := fmt.Sprintf("**Flapping** since %s, flips: %d", s.FlappedAt.UTC().Format(time.RFC3339), s.Flips)
+	if at := s.StableAt(); !at.IsZero() {
+		line += fmt.Sprintf("; green since %s, stable at %s unless it fails again",
+			s.GreenSince.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
+	}
+	return line + "\n\n"
 }

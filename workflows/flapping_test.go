@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +124,23 @@ func TestAFlappingAlertKeepsItsStableTimeAcrossContinueAsNew(t *testing.T) {
 	}
 	if want := []notify.Kind{notify.KindStable}; !equalKinds(e2.kinds(), want) {
 		t.Fatalf("the continued run notified %v, want %v", e2.kinds(), want)
+	}
+}
+
+func TestTheWebUIDetailsShowAFlappingAlertAndWhenItWillBeStable(t *testing.T) {
+	s := alert.NewWith(alert.DefaultLimits(), alert.Rules{Version: alert.RulesGitLab, FlapThreshold: 3, FlapWindow: time.Hour}, *flappingMemory())
+	s.Apply(pipelineEvent(31, "failed"), t0)
+	if got := detailsOf(s); !strings.Contains(got, "**Flapping** since 2026-11-25T12:00:00Z, flips: 0\n\n") {
+		t.Fatalf("details of a flapping alert:\n%s", got)
+	}
+	s.Apply(pipelineEvent(32, "success"), t0.Add(time.Minute))
+	want := "**Flapping** since 2026-11-25T12:00:00Z, flips: 1; green since 2026-11-25T12:01:00Z, stable at 2026-11-25T13:01:00Z unless it fails again"
+	if got := detailsOf(s); !strings.Contains(got, want) {
+		t.Fatalf("details of a flapping alert gone green:\n%s\nwant the line %q", got, want)
+	}
+	plain := alert.NewWith(alert.DefaultLimits(), alert.Rules{Version: alert.RulesGitLab}, alert.Memory{})
+	plain.Apply(pipelineEvent(31, "failed"), t0)
+	if got := detailsOf(plain); strings.Contains(got, "Flapping") {
+		t.Fatalf("details of an alert that is not flapping mention it:\n%s", got)
 	}
 }
