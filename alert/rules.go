@@ -55,6 +55,13 @@ type Rules struct {
 	Hold time.Duration `json:"hold,omitempty"`
 	// Children is what child pipelines do; "" means ChildParent.
 	Children ChildMode `json:"children,omitempty"`
+	// FlapThreshold is how many alerts on one ID must have opened and
+	// resolved within FlapWindow for the next one to be flapping; zero
+	// turns flapping detection off.
+	FlapThreshold int `json:"flap_threshold,omitempty"`
+	// FlapWindow is how far back resolves count, and how long a flapping
+	// branch must stay green to be stable; zero is DefaultFlapWindow.
+	FlapWindow time.Duration `json:"flap_window,omitempty"`
 }
 
 // Memory is what an alert ID remembers across its alerts: the newest
@@ -68,6 +75,9 @@ type Memory struct {
 	Closed Mark `json:"closed,omitzero"`
 	// Newest is the newest pipeline (family) id seen with any status.
 	Newest int64 `json:"newest,omitempty"`
+	// Resolves are when the ID's recent alerts resolved, oldest first:
+	// those within the flapping window, at most Rules.FlapThreshold.
+	Resolves []time.Time `json:"resolves,omitempty"`
 }
 
 // Mark places a pipeline state in the order of a ref's pipelines.

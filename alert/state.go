@@ -87,7 +87,8 @@ const (
 // must hear about.
 func (o Outcome) Notifies() bool {
 	switch o {
-	case OutcomeOpened, OutcomeSeverityChanged, OutcomeResolved, OutcomeAcknowledged, OutcomeReminder, OutcomeEscalated:
+	case OutcomeOpened, OutcomeSeverityChanged, OutcomeResolved, OutcomeAcknowledged, OutcomeReminder, OutcomeEscalated,
+		OutcomeFlapping, OutcomeStable:
 		return true
 	}
 	return false
@@ -98,7 +99,7 @@ func (o Outcome) Notifies() bool {
 func (o Outcome) Changed() bool {
 	switch o {
 	case OutcomeOpened, OutcomeSeverityChanged, OutcomeUpdated, OutcomeResolved, OutcomeAcknowledged,
-		OutcomeHeld, OutcomeProgress:
+		OutcomeHeld, OutcomeProgress, OutcomeFlapping, OutcomeFlipped, OutcomeStable:
 		return true
 	}
 	return false
@@ -226,6 +227,12 @@ type State struct {
 	// resolved too often within the flapping window); zero when it was
 	// not. The flapping rule sets it and the alert statistics count it.
 	FlappedAt time.Time `json:"flapped_at,omitzero"`
+	// GreenSince is when a flapping alert's branch last went green; zero
+	// while it is red. Green for the whole flapping window, it is stable.
+	GreenSince time.Time `json:"green_since,omitzero"`
+	// Flips counts the times a flapping alert's branch went green or red
+	// again after it was found flapping.
+	Flips int `json:"flips,omitempty"`
 }
 
 // NewWith returns the state of an alert that has seen nothing yet, applying

@@ -78,6 +78,10 @@ func (s *State) applyVerdict(ev Event, m Mark, keys []string, now time.Time) (Ou
 			return OutcomeIgnored, "no open alert"
 		}
 		s.setCause(ev, m)
+		if s.flapping() {
+			// A flapping alert stays open until its branch is stable.
+			return s.wentGreen(now)
+		}
 		wasQuiet := s.Quiet
 		s.close(now, ev.User, fmt.Sprintf("pipeline #%d succeeded", ev.Pipeline.ID))
 		if wasQuiet {
@@ -93,7 +97,11 @@ func (s *State) applyVerdict(ev Event, m Mark, keys []string, now time.Time) (Ou
 			note = "a newer pipeline failed while the alert was held"
 		}
 		s.announce(now, ev.User, SeverityHigh)
-		return OutcomeOpened, note
+		out, flapNote := s.opening(now)
+		return out, joinNotes(note, flapNote)
+	}
+	if s.flapping() && !s.GreenSince.IsZero() {
+		return s.wentRed(now)
 	}
 	prev := s.Severity
 	s.raise(SeverityHigh, true)
@@ -124,7 +132,7 @@ func (s *State) applyNoVerdict(ev Event, m Mark, keys []string, now time.Time) (
 		s.setCause(ev, m)
 		if s.Rules.Hold <= 0 {
 			s.announce(now, ev.User, sev)
-			return OutcomeOpened, ""
+			return s.opening(now)
 		}
 		s.Status, s.Quiet = StatusPending, true
 		s.Severity, s.PeakSeverity, s.OpenedBy = sev, sev, ev.User
@@ -178,9 +186,10 @@ func (s *State) EndHold(now time.Time) (Outcome, bool) {
 	}
 	held := s.Cause
 	s.announce(now, s.OpenedBy, s.Severity)
-	s.record(Entry{Time: now, Kind: OutcomeOpened, PipelineID: held.ID, Status: s.Pipeline.Status, Severity: s.Severity,
-		Actor: s.OpenedBy, Note: "held, and no newer pipeline superseded it"})
-	return OutcomeOpened, true
+	out, flapNote := s.opening(now)
+	s.record(Entry{Time: now, Kind: out, PipelineID: held.ID, Status: s.Pipeline.Status, Severity: s.Severity,
+		Actor: s.OpenedBy, Note: joinNotes("held, and no newer pipeline superseded it", flapNote)})
+	return out, true
 }
 
 // announce opens the alert for people to hear of, at severity sev or the
@@ -217,6 +226,7 @@ func (s *State) close(now time.Time, by, resolution string) {
 	if s.Rules.Version >= RulesGitLab && s.Cause.after(s.Memory.Closed) {
 		s.Memory.Closed = s.Cause
 	}
+	s.noteResolve(now)
 }
 
 func (s *State) noteNewest(m Mark) {

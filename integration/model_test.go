@@ -181,7 +181,7 @@ func (m *branchModel) burst(events []alert.Event) {
 			reversed.deliver(byID[len(byID)-1-i])
 		}
 	}
-	if a, b := splitUnknown(m.alert.Outline()), splitUnknown(reversed.alert.Outline()); a != b || m.alerts != reversed.alerts {
+	if a, b := splitUnknown(m.alert.Outline()), splitUnknown(reversed.alert.Outline()); a.Diff(b) != "" || m.alerts != reversed.alerts {
 		panic(fmt.Sprintf("model: the order of a burst matters beyond applied and stale: %+v (%d alerts) oldest first, %+v (%d alerts) newest first",
 			a, m.alerts, b, reversed.alerts))
 	}

@@ -31,6 +31,13 @@ const (
 	// KindEscalated: nobody acknowledged the alert in time; it goes to
 	// the receiver its route escalates to, which hears it from now on.
 	KindEscalated Kind = "escalated"
+	// KindFlapping: the alert opened on a branch that keeps going red
+	// and green; it stays open, and pages nobody again, until the branch
+	// is stable. People hear it instead of "opened".
+	KindFlapping Kind = "flapping"
+	// KindStable: a flapping branch stayed green for the flapping window;
+	// the alert resolved.
+	KindStable Kind = "stable"
 )
 
 // Notification is what every receiver is sent. The workflow builds it once
@@ -101,6 +108,10 @@ func KindOf(out alert.Outcome) Kind {
 		return KindResolved
 	case alert.OutcomeEscalated:
 		return KindEscalated
+	case alert.OutcomeFlapping:
+		return KindFlapping
+	case alert.OutcomeStable:
+		return KindStable
 	}
 	return ""
 }

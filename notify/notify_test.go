@@ -16,7 +16,8 @@ var allOutcomes = []alert.Outcome{
 	alert.OutcomeOpened, alert.OutcomeSeverityChanged, alert.OutcomeUpdated,
 	alert.OutcomeResolved, alert.OutcomeStale, alert.OutcomeDuplicate,
 	alert.OutcomeIgnored, alert.OutcomeReopen, alert.OutcomeAcknowledged,
-	alert.OutcomeReminder, alert.OutcomeRejected,
+	alert.OutcomeReminder, alert.OutcomeRejected, alert.OutcomeEscalated,
+	alert.OutcomeFlapping, alert.OutcomeFlipped, alert.OutcomeStable,
 }
 
 func TestKindOfNamesEachNotifyingOutcomeWithItsFixedKind(t *testing.T) {
@@ -28,6 +29,9 @@ func TestKindOfNamesEachNotifyingOutcomeWithItsFixedKind(t *testing.T) {
 		alert.OutcomeReminder:        "reminder",
 		alert.OutcomeAcknowledged:    "acknowledged",
 		alert.OutcomeResolved:        "resolved",
+		alert.OutcomeEscalated:       "escalated",
+		alert.OutcomeFlapping:        "flapping",
+		alert.OutcomeStable:          "stable",
 	}
 	for _, out := range allOutcomes {
 		got := notify.KindOf(out)

@@ -41,6 +41,8 @@ type Policy struct {
 	ReminderInterval *time.Duration
 	AutoResolveAfter *time.Duration
 	Children         *alert.ChildMode
+	FlapThreshold    *int
+	FlapWindow       *time.Duration
 	// Silences are the silences the notifications are checked against:
 	// those the server kept, as they were (Reader.Silences).
 	Silences []silence.Active
@@ -108,6 +110,12 @@ func (p Policy) InputFor(recorded workflows.Input) workflows.Input {
 		}
 		if p.Children != nil {
 			r.Children = *p.Children
+		}
+		if p.FlapThreshold != nil {
+			r.FlapThreshold = *p.FlapThreshold
+		}
+		if p.FlapWindow != nil {
+			r.FlapWindow = *p.FlapWindow
 		}
 	}
 	rules(&in.Rules)

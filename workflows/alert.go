@@ -106,9 +106,15 @@ const (
 	// instead, and the silence's end hands over one notification of
 	// where the alert stands. It takes SignalSilenceEnded.
 	RevisionSilenced Revision = 4
+	// RevisionFlapping applies Input.Rules' flapping settings: an alert
+	// on an ID whose alerts kept opening and resolving says "flapping"
+	// once, stays open while the branch flips, and resolves as "stable"
+	// on a timer once the branch has been green for the flapping window.
+	// Earlier revisions drop the flapping settings.
+	RevisionFlapping Revision = 5
 	// CurrentRevision is what the intake starts alerts with and what
 	// continue-as-new moves a run to: a new run has no history to replay.
-	CurrentRevision = RevisionSilenced
+	CurrentRevision = RevisionFlapping
 )
 
 // Input starts or continues an alert. A run started by the intake gets
@@ -159,6 +165,9 @@ func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 	if fresh {
 		rules := in.Rules
 		rules.Version = alert.RulesGitLab
+		if in.Revision < RevisionFlapping {
+			rules.FlapThreshold, rules.FlapWindow = 0, 0
+		}
 		r.st = alert.NewWith(in.Limits, rules, alert.Memory{})
 	}
 	if r.st == nil {
@@ -214,8 +223,9 @@ type run struct {
 	// the one that checks for an alert gone quiet; nil when none is set.
 	hold, autoResolve workflow.Future
 	cancelHold        workflow.CancelFunc
-	// snoozeEnd and silenceEnd end the alert's snooze and silence.
-	snoozeEnd, silenceEnd deadline
+	// snoozeEnd, silenceEnd and stable end the alert's snooze, its
+	// silence, and (flapping) the wait for a green branch to be stable.
+	snoozeEnd, silenceEnd, stable deadline
 	// escalation is the timer of an escalation due a while after the
 	// alert opened; nil when none is set.
 	escalation       workflow.Future
@@ -406,6 +416,9 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 		if timer := r.autoResolveTimer(ctx); timer != nil {
 			sel.AddFuture(timer, func(f workflow.Future) { r.autoResolved(ctx, f) })
 		}
+		if timer := r.stableTimer(ctx); timer != nil {
+			sel.AddFuture(timer, func(f workflow.Future) { r.stableDue(ctx, f) })
+		}
 		sel.Select(ctx)
 		if err != nil {
 			return nil, err
@@ -433,7 +446,7 @@ func (r *run) apply(ctx workflow.Context, ev alert.Event) {
 
 // opened starts the reminders of an alert that people were just told of.
 func (r *run) opened(now time.Time, out alert.Outcome) {
-	if out == alert.OutcomeOpened && r.in.ReminderInterval > 0 {
+	if (out == alert.OutcomeOpened || out == alert.OutcomeFlapping) && r.in.ReminderInterval > 0 {
 		r.st.NextReminderAt = now.Add(r.in.ReminderInterval)
 	}
 }

@@ -154,6 +154,9 @@ func detailsOf(s *alert.State) string {
 		}
 		b.WriteString("\n\n")
 	}
+	if !s.FlappedAt.IsZero() {
+		b.WriteString(flappingDetails(s))
+	}
 	if s.Status == alert.StatusResolved {
 		fmt.Fprintf(&b, "Resolved by **%s**: %s\n\n", md(s.ResolvedBy), md(s.Resolution))
 	}

@@ -402,7 +402,7 @@ func (o Outline) Diff(want Outline) string {
 	got, exp := reflect.ValueOf(o), reflect.ValueOf(want)
 	var diffs []string
 	for i := range got.NumField() {
-		if g, w := got.Field(i).Interface(), exp.Field(i).Interface(); g != w {
+		if g, w := got.Field(i).Interface(), exp.Field(i).Interface(); !reflect.DeepEqual(g, w) {
 			diffs = append(diffs, fmt.Sprintf("%s %+v, model %+v", got.Type().Field(i).Name, g, w))
 		}
 	}

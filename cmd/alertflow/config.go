@@ -51,6 +51,9 @@ type config struct {
 	Hold             time.Duration
 	AutoResolveAfter time.Duration
 	Children         alert.ChildMode
+	// FlapThreshold and FlapWindow say when an alert ID is flapping.
+	FlapThreshold int
+	FlapWindow    time.Duration
 	// ConfigFile is the routing configuration (receivers and the route
 	// tree); "" when the notification variables make one default receiver.
 	ConfigFile string
@@ -175,6 +178,24 @@ func settings() []setting {
 				m, err := alert.ParseChildMode(v)
 				c.Children = m
 				return err
+			}},
+		{"ALERTFLOW_FLAP_THRESHOLD", strconv.Itoa(alert.DefaultFlapThreshold), "an ID whose alerts opened and resolved this often within ALERTFLOW_FLAP_WINDOW is flapping: its next alert sends one flapping notification, then stable once the branch stays green for the window; 0 turns flapping detection off (read where alerts start)",
+			func(c *config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 || n > 100 {
+					return errors.New("want a number of alerts from 0 (off) to 100, such as 3")
+				}
+				c.FlapThreshold = n
+				return nil
+			}},
+		{"ALERTFLOW_FLAP_WINDOW", alert.DefaultFlapWindow.String(), "how far back ALERTFLOW_FLAP_THRESHOLD counts resolves, and how long a flapping branch must stay green to be stable (read where alerts start)",
+			func(c *config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < time.Second || d > 7*24*time.Hour {
+					return errors.New("want a duration from 1s to 168h, such as 1h")
+				}
+				c.FlapWindow = d
+				return nil
 			}},
 		{"ALERTFLOW_CONFIG", "", "routing configuration file (YAML: receivers and the route tree; see docs/routing.md; flag -config too); unset, the three notification settings below make one receiver for every alert (worker)",
 			func(c *config, v string) error { c.ConfigFile = strings.TrimSpace(v); return nil }},

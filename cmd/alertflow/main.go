@@ -152,7 +152,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, r roles) error 
 			AlertBurst:      cfg.AlertBurst,
 			Workflow: workflows.Input{
 				ReminderInterval: cfg.ReminderInterval,
-				Rules:            alert.Rules{Hold: cfg.Hold, Children: cfg.Children},
+				Rules:            alert.Rules{Hold: cfg.Hold, Children: cfg.Children, FlapThreshold: cfg.FlapThreshold, FlapWindow: cfg.FlapWindow},
 				AutoResolveAfter: cfg.AutoResolveAfter,
 			},
 			Registry: reg,

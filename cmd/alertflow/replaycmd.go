@@ -37,7 +37,8 @@ Flags:
 // their setting's name; the flag is the name without "alertflow-" (-hold).
 // Only flags count: the environment a replay runs in is likely the
 // worker's, whose values the recorded alerts already have.
-var replayPolicySettings = []string{"ALERTFLOW_HOLD", "ALERTFLOW_REMINDER_INTERVAL", "ALERTFLOW_AUTO_RESOLVE_AFTER", "ALERTFLOW_CHILD_PIPELINES"}
+var replayPolicySettings = []string{"ALERTFLOW_HOLD", "ALERTFLOW_REMINDER_INTERVAL", "ALERTFLOW_AUTO_RESOLVE_AFTER", "ALERTFLOW_CHILD_PIPELINES",
+	"ALERTFLOW_FLAP_THRESHOLD", "ALERTFLOW_FLAP_WINDOW"}
 
 // replayArgs are the parsed arguments of alertflow replay.
 type replayArgs struct {
@@ -117,6 +118,10 @@ func parseReplay(args []string) (replayArgs, error) {
 			a.policy.AutoResolveAfter = &c.AutoResolveAfter
 		case "ALERTFLOW_CHILD_PIPELINES":
 			a.policy.Children = &c.Children
+		case "ALERTFLOW_FLAP_THRESHOLD":
+			a.policy.FlapThreshold = &c.FlapThreshold
+		case "ALERTFLOW_FLAP_WINDOW":
+			a.policy.FlapWindow = &c.FlapWindow
 		}
 	}
 	return a, nil
@@ -198,6 +203,7 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 	policy := replay.PolicyOf(rc)
 	policy.Hold, policy.ReminderInterval, policy.AutoResolveAfter, policy.Children =
 		a.policy.Hold, a.policy.ReminderInterval, a.policy.AutoResolveAfter, a.policy.Children
+	policy.FlapThreshold, policy.FlapWindow = a.policy.FlapThreshold, a.policy.FlapWindow
 
 	// Warnings only: the report is what stdout is for.
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -161,7 +161,9 @@ type Link struct {
 //     with the dedup_key of an open alert into that alert (one more trigger
 //     in its log, with the new severity and details) rather than opening
 //     another incident.
-//   - acknowledged acknowledges, resolved resolves.
+//   - flapping triggers too: it comes instead of opened, for an alert on
+//     a branch that keeps going red and green.
+//   - acknowledged acknowledges, resolved and stable resolve.
 //   - reminder sends nothing. A reminder says nobody has acknowledged the
 //     alert; PagerDuty's own escalation policy already re-notifies, and
 //     escalates, on exactly that, and a trigger for an alert it has open
@@ -171,11 +173,11 @@ type Link struct {
 //     not go unheard) and sends nothing once it is resolved.
 func Action(kind notify.Kind, status alert.Status) string {
 	switch kind {
-	case notify.KindOpened, notify.KindSeverityChanged:
+	case notify.KindOpened, notify.KindSeverityChanged, notify.KindFlapping:
 		return ActionTrigger
 	case notify.KindAcknowledged:
 		return ActionAcknowledge
-	case notify.KindResolved:
+	case notify.KindResolved, notify.KindStable:
 		return ActionResolve
 	case notify.KindReminder:
 		return ""

@@ -55,6 +55,8 @@ func TestNotifierMapsEachKindToItsEventAction(t *testing.T) {
 		{"acknowledged acknowledges", notifytest.Notification(notify.KindAcknowledged), "acknowledge"},
 		{"resolved resolves", notifytest.Notification(notify.KindResolved), "resolve"},
 		{"reminder sends nothing", notifytest.Notification(notify.KindReminder), ""},
+		{"flapping triggers", notifytest.Notification(notify.KindFlapping), "trigger"},
+		{"stable resolves", notifytest.Notification(notify.KindStable), "resolve"},
 		{"an unknown kind on an open alert triggers", escalated, "trigger"},
 		{"an unknown kind on an acknowledged alert triggers", escalatedAcked, "trigger"},
 		{"an unknown kind on a resolved alert sends nothing", escalatedResolved, ""},

@@ -210,9 +210,32 @@ func actionLine(n notify.Notification) string {
 		return line
 	case notify.KindEscalated:
 		return "*Escalated*: nobody acknowledged it in time" + escalatedTo(n)
+	case notify.KindFlapping:
+		return "*Flapping*: this branch keeps going red and green; no more pages until it has been green for " +
+			window(s)
+	case notify.KindStable:
+		line := "*Stable*: green for " + window(s) + " after flapping; resolved"
+		if !s.GreenSince.IsZero() {
+			line += fmt.Sprintf(" (green since <!date^%d^{date_short_pretty} at {time}|%s>)",
+				s.GreenSince.Unix(), s.GreenSince.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+		return line
 	default:
 		return "*" + escape(string(n.Kind)) + "*"
 	}
+}
+
+// window is the alert's flapping window as people write it: "1h", "1h30m",
+// "20s".
+func window(s alert.State) string {
+	w := s.Rules.EffectiveFlapWindow().String()
+	if strings.HasSuffix(w, "m0s") {
+		w = strings.TrimSuffix(w, "0s")
+	}
+	if strings.HasSuffix(w, "h0m") {
+		w = strings.TrimSuffix(w, "0m")
+	}
+	return w
 }
 
 // escalatedTo names the receiver an alert escalated to, if known.
@@ -248,6 +271,10 @@ func plainAction(n notify.Notification) string {
 		return "resolved"
 	case notify.KindEscalated:
 		return "escalated, nobody acknowledged it in time" + escalatedTo(n)
+	case notify.KindFlapping:
+		return "flapping, no more pages until green for " + window(s)
+	case notify.KindStable:
+		return "stable, green for " + window(s) + "; resolved"
 	default:
 		return escape(string(n.Kind))
 	}

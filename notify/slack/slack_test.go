@@ -83,6 +83,23 @@ func TestTheMessageSaysWhatHappenedToWhichPipeline(t *testing.T) {
 			},
 			wantFallback: "[RESOLVED] Pipeline #31 failed on gitlab-org/gitlab-test@master: resolved by alice",
 		},
+		{
+			kind: notify.KindFlapping,
+			wantBlocks: []string{
+				":red_circle: *HIGH* " + pipeline31,
+				"*Flapping*: this branch keeps going red and green; no more pages until it has been green for 1h",
+			},
+			wantFallback: "[HIGH] Pipeline #31 failed on gitlab-org/gitlab-test@master: flapping, no more pages until green for 1h",
+		},
+		{
+			kind: notify.KindStable,
+			wantBlocks: []string{
+				":white_check_mark: *RESOLVED* " + pipeline31,
+				fmt.Sprintf("*Stable*: green for 30m after flapping; resolved (green since <!date^%d^{date_short_pretty} at {time}|2016-08-12 15:32 UTC>)",
+					notifytest.LaterAt().Add(-30*time.Minute).Unix()),
+			},
+			wantFallback: "[RESOLVED] Pipeline #31 failed on gitlab-org/gitlab-test@master: stable, green for 30m; resolved",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.kind), func(t *testing.T) {

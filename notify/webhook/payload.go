@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/notify"
@@ -39,6 +40,9 @@ func NewPayload(n notify.Notification) (contract.Payload, error) {
 			Resolution:   s.Resolution,
 			Reminders:    s.Reminders,
 			Counts:       contract.Counts(s.Counts),
+			FlappedAt:    utcOrZero(s.FlappedAt),
+			GreenSince:   utcOrZero(s.GreenSince),
+			Flips:        s.Flips,
 		},
 	}
 	if p.Title == "" {
@@ -86,8 +90,21 @@ func kindOf(k notify.Kind) (contract.Kind, error) {
 		return contract.KindResolved, nil
 	case notify.KindEscalated:
 		return contract.KindEscalated, nil
+	case notify.KindFlapping:
+		return contract.KindFlapping, nil
+	case notify.KindStable:
+		return contract.KindStable, nil
 	}
 	return "", fmt.Errorf("unknown notification kind %q", k)
+}
+
+// utcOrZero is t in UTC, or zero: the zero time in UTC is not IsZero, and
+// omitzero would send it.
+func utcOrZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
 }
 
 func jobs(in []alert.Job) []contract.Job {

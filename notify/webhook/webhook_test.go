@@ -87,6 +87,7 @@ func TestNotifyPostsThePayloadOfTheNotification(t *testing.T) {
 	for _, kind := range []notify.Kind{
 		notify.KindOpened, notify.KindSeverityChanged, notify.KindReminder,
 		notify.KindAcknowledged, notify.KindResolved, notify.KindEscalated,
+		notify.KindFlapping, notify.KindStable,
 	} {
 		t.Run(string(kind), func(t *testing.T) {
 			r := newReceiver(t, http.StatusOK, nil, "")
@@ -150,6 +151,21 @@ func TestPayloadCarriesEachTransitionsDetails(t *testing.T) {
 			r := p.Alert.Resolved
 			if r == nil || r.By != "alice" || p.Alert.Resolution != "resolved by hand: flaky runner" || p.Note != "flaky runner" {
 				t.Errorf("resolved = %+v, resolution %q, note %q", r, p.Alert.Resolution, p.Note)
+			}
+			if !p.Alert.FlappedAt.IsZero() || !p.Alert.GreenSince.IsZero() || p.Alert.Flips != 0 {
+				t.Errorf("an alert that never flapped has flapped_at %v, green_since %v, flips %d", p.Alert.FlappedAt, p.Alert.GreenSince, p.Alert.Flips)
+			}
+		}},
+		{notify.KindFlapping, func(t *testing.T, p contract.Payload) {
+			if p.Kind != "flapping" || p.Alert.Status != "open" || !p.Alert.FlappedAt.Equal(notifytest.OpenedAt()) || !p.Alert.GreenSince.IsZero() {
+				t.Errorf("flapping: kind %q, %s, flapped at %v, green since %v", p.Kind, p.Alert.Status, p.Alert.FlappedAt, p.Alert.GreenSince)
+			}
+		}},
+		{notify.KindStable, func(t *testing.T, p contract.Payload) {
+			r := p.Alert.Resolved
+			if p.Kind != "stable" || p.Alert.Status != "resolved" || r == nil || r.By != "alertflow" ||
+				!p.Alert.GreenSince.Equal(notifytest.LaterAt().Add(-30*time.Minute)) || p.Alert.Flips != 3 {
+				t.Errorf("stable: kind %q, %s, resolved %+v, green since %v, flips %d", p.Kind, p.Alert.Status, r, p.Alert.GreenSince, p.Alert.Flips)
 			}
 		}},
 	}

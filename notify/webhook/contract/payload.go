@@ -21,7 +21,7 @@ type Payload struct {
 	// also sent as the Idempotency-Key header.
 	ID string `json:"id"`
 	// Kind is the transition: opened, severity_changed, reminder,
-	// acknowledged or resolved.
+	// acknowledged, resolved, escalated, flapping or stable.
 	Kind Kind `json:"kind"`
 	// Title is the one-line summary,
 	// "Pipeline #31 failed on gitlab-org/gitlab-test@master".
@@ -62,6 +62,13 @@ type Alert struct {
 	Pipeline     *Pipeline     `json:"pipeline,omitempty"`
 	MergeRequest *MergeRequest `json:"merge_request,omitempty"`
 	Counts       Counts        `json:"counts"`
+	// FlappedAt is when the alert was found flapping, GreenSince when its
+	// branch last went green since, and Flips how often it went green or
+	// red again; all left out for an alert that is not flapping.
+	// (Additions: the version stays "1".)
+	FlappedAt  time.Time `json:"flapped_at,omitzero"`
+	GreenSince time.Time `json:"green_since,omitzero"`
+	Flips      int       `json:"flips,omitempty"`
 }
 
 // Action is who did something to the alert, and when.
@@ -150,4 +157,12 @@ const (
 	// is the one its route escalates to, and hears the alert from now on.
 	// Note names the receiver. (An addition: the version stays "1".)
 	KindEscalated Kind = "escalated"
+	// KindFlapping: the alert opened on a branch that keeps going red and
+	// green; it stays open, and pages nobody again, until the branch is
+	// stable. It comes instead of opened. (An addition: the version stays
+	// "1".)
+	KindFlapping Kind = "flapping"
+	// KindStable: a flapping branch stayed green for the flapping window,
+	// and the alert resolved. (An addition: the version stays "1".)
+	KindStable Kind = "stable"
 )
