@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,64 +19,15 @@ import (
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/stats"
 	"github.com/alertflow/alertflow/workflows"
+	"github.com/alertflow/alertflow/workflows/metricstest"
 )
-
-// timerRecorder is a metrics handler that keeps what the alert histograms
-// record, as "name SEVERITY duration".
-type timerRecorder struct {
-	mu   *sync.Mutex
-	tags map[string]string
-	got  *[]string
-}
-
-func (h *timerRecorder) WithTags(tags map[string]string) client.MetricsHandler {
-	merged := map[string]string{}
-	for k, v := range h.tags {
-		merged[k] = v
-	}
-	for k, v := range tags {
-		merged[k] = v
-	}
-	return &timerRecorder{mu: h.mu, tags: merged, got: h.got}
-}
-
-func (h *timerRecorder) Counter(name string) client.MetricsCounter {
-	return client.MetricsNopHandler.Counter(name)
-}
-
-func (h *timerRecorder) Gauge(name string) client.MetricsGauge {
-	return client.MetricsNopHandler.Gauge(name)
-}
-
-func (h *timerRecorder) Timer(name string) client.MetricsTimer {
-	if name != workflows.MetricTimeToAcknowledge && name != workflows.MetricTimeToResolve {
-		return client.MetricsNopHandler.Timer(name)
-	}
-	return timerFunc(func(d time.Duration) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		*h.got = append(*h.got, fmt.Sprintf("%s %s %s", name, h.tags[workflows.MetricSeverityTag], d))
-	})
-}
-
-func (h *timerRecorder) recorded() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := slices.Clone(*h.got)
-	slices.Sort(out)
-	return out
-}
-
-type timerFunc func(time.Duration)
-
-func (f timerFunc) Record(d time.Duration) { f(d) }
 
 // newMeasuredStack is newStack whose worker's client records the alert
 // histograms.
-func newMeasuredStack(t *testing.T) (*stack, *timerRecorder) {
+func newMeasuredStack(t *testing.T) (*stack, *metricstest.Recorder) {
 	t.Helper()
 	requireServer(t)
-	m := &timerRecorder{mu: &sync.Mutex{}, tags: map[string]string{}, got: &[]string{}}
+	m := metricstest.New(workflows.MetricSeverityTag, workflows.MetricTimeToAcknowledge, workflows.MetricTimeToResolve)
 	c, err := client.Dial(client.Options{HostPort: devServer.FrontendHostPort(), Namespace: "default", Logger: quietLogger(), MetricsHandler: m})
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +177,12 @@ func TestTheStatsAndHistogramsCountTheAlertsTheTestOpensAcknowledgesAndResolves(
 		fmt.Sprintf("%s HIGH %s", workflows.MetricTimeToResolve, fourth.ResolvedAt.Sub(fourth.OpenedAt)),
 	}
 	slices.Sort(want)
-	if rec := m.recorded(); !slices.Equal(rec, want) {
+	sorted := func() []string {
+		rec := m.Recorded()
+		slices.Sort(rec)
+		return rec
+	}
+	if rec := sorted(); !slices.Equal(rec, want) {
 		t.Fatalf("histograms got %q, want %q", rec, want)
 	}
 	// A query of a closed run makes the worker replay it whole, through
@@ -236,7 +191,7 @@ func TestTheStatsAndHistogramsCountTheAlertsTheTestOpensAcknowledgesAndResolves(
 	if replayed != 3 {
 		t.Fatalf("replayed %d closed runs, want 3", replayed)
 	}
-	if rec := m.recorded(); !slices.Equal(rec, want) {
+	if rec := sorted(); !slices.Equal(rec, want) {
 		t.Fatalf("after the replays the histograms got %q, want %q", rec, want)
 	}
 }

@@ -1,74 +1,24 @@
 package workflows
 
 import (
-	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/workflows/metricstest"
 )
 
-// timerRecorder is a metrics handler that keeps what the alert histograms
-// record, with the tags of the handler they were recorded through.
-type timerRecorder struct {
-	mu   *sync.Mutex
-	tags map[string]string
-	got  *[]string
-}
-
-func newTimerRecorder() *timerRecorder {
-	return &timerRecorder{mu: &sync.Mutex{}, tags: map[string]string{}, got: &[]string{}}
-}
-
-func (h *timerRecorder) WithTags(tags map[string]string) client.MetricsHandler {
-	merged := map[string]string{}
-	for k, v := range h.tags {
-		merged[k] = v
-	}
-	for k, v := range tags {
-		merged[k] = v
-	}
-	return &timerRecorder{mu: h.mu, tags: merged, got: h.got}
-}
-
-func (h *timerRecorder) Counter(name string) client.MetricsCounter {
-	return client.MetricsNopHandler.Counter(name)
-}
-
-func (h *timerRecorder) Gauge(name string) client.MetricsGauge {
-	return client.MetricsNopHandler.Gauge(name)
-}
-
-func (h *timerRecorder) Timer(name string) client.MetricsTimer {
-	if name != MetricTimeToAcknowledge && name != MetricTimeToResolve {
-		return client.MetricsNopHandler.Timer(name)
-	}
-	return timerFunc(func(d time.Duration) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		*h.got = append(*h.got, fmt.Sprintf("%s %s %s", name, h.tags[MetricSeverityTag], d))
-	})
-}
-
-func (h *timerRecorder) recorded() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(*h.got)
-}
-
 // newMeasuredEnv is newAlertEnv with the recorder as the metrics handler.
-func newMeasuredEnv(t *testing.T) (*alertEnv, *timerRecorder) {
+func newMeasuredEnv(t *testing.T) (*alertEnv, *metricstest.Recorder) {
 	t.Helper()
-	m := newTimerRecorder()
+	m := metricstest.New(MetricSeverityTag, MetricTimeToAcknowledge, MetricTimeToResolve)
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	s.SetMetricsHandler(m)
@@ -80,10 +30,6 @@ func newMeasuredEnv(t *testing.T) (*alertEnv, *timerRecorder) {
 	e.OnActivity(activities.ActivityRouteNotification, mock.Anything, mock.Anything).Return(activities.RouteAnswer{}, nil)
 	return e, m
 }
-
-type timerFunc func(time.Duration)
-
-func (f timerFunc) Record(d time.Duration) { f(d) }
 
 func TestTheHistogramsGetTheTimesToAcknowledgeAndResolveAtTheSeverityOfThatMoment(t *testing.T) {
 	e, m := newMeasuredEnv(t)
@@ -102,7 +48,7 @@ func TestTheHistogramsGetTheTimesToAcknowledgeAndResolveAtTheSeverityOfThatMomen
 		MetricTimeToAcknowledge + " MEDIUM 2m0s",
 		MetricTimeToResolve + " HIGH 1h0m0s",
 	}
-	if got := m.recorded(); !slices.Equal(got, want) {
+	if got := m.Recorded(); !slices.Equal(got, want) {
 		t.Fatalf("recorded %q, want %q", got, want)
 	}
 }
@@ -114,7 +60,7 @@ func TestTheHistogramsRecordAHandResolveOfAnUnacknowledgedAlertOnly(t *testing.T
 	e.ExecuteWorkflow(AlertWorkflow, Input{Revision: CurrentRevision})
 	e.result(t)
 	want := []string{MetricTimeToResolve + " HIGH 45m0s"}
-	if got := m.recorded(); !slices.Equal(got, want) {
+	if got := m.Recorded(); !slices.Equal(got, want) {
 		t.Fatalf("recorded %q, want %q", got, want)
 	}
 }
@@ -128,7 +74,7 @@ func TestTheHistogramsLeaveOutAnAlertNobodyWasToldOf(t *testing.T) {
 	if s := e.result(t); s.Status != alert.StatusResolved || !s.Quiet {
 		t.Fatalf("final status %s quiet %v, want a quiet resolve", s.Status, s.Quiet)
 	}
-	if got := m.recorded(); len(got) != 0 {
+	if got := m.Recorded(); len(got) != 0 {
 		t.Fatalf("recorded %q for an alert nobody was told of", got)
 	}
 }
