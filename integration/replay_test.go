@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -170,6 +171,23 @@ func TestReplayOfRecordedAlertsChangesNothingUnderTheirOwnPolicyAndExactlyWhatAC
 	}}
 	if got := changesOf(unsilenced); !reflect.DeepEqual(got, want) {
 		t.Errorf("without the silence, changes = %+v, want %+v", got, want)
+	}
+
+	// A candidate silence over team A's worker, from before the test to
+	// after it, holds back its canceled pipeline's opened and resolved.
+	candidate, err := replay.CandidateSilences([]byte(fmt.Sprintf(
+		`[{"matchers":{"project":"team-a/replay-worker"},"starts_at":%q,"ends_at":%q,"created_by":"carol"}]`,
+		since.UTC().Format(time.RFC3339Nano), time.Now().Add(time.Hour).UTC().Format(time.RFC3339Nano))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	quieter := run(routingFile, func(p *replay.Policy) { p.Silences = append(slices.Clone(p.Silences), candidate...) })
+	want = map[string][]replay.Change{c.AlertID: {
+		{Op: replay.Removed, Kind: "opened", N: 1, Receiver: "chat"},
+		{Op: replay.Removed, Kind: "resolved", N: 1, Receiver: "chat"},
+	}}
+	if got := changesOf(quieter); !reflect.DeepEqual(got, want) {
+		t.Errorf("with a candidate silence, changes = %+v, want %+v", got, want)
 	}
 
 	// A one-minute hold swallows the cancel that the success superseded.

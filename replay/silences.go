@@ -1,7 +1,9 @@
 package replay
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"go.temporal.io/api/workflowservice/v1"
@@ -40,4 +42,34 @@ func (r Reader) Silences(ctx context.Context) ([]silence.Active, error) {
 			return set, nil
 		}
 	}
+}
+
+// CandidateSilences reads silences a candidate adds, as a JSON list of
+// silence requests, each with its own starts_at and ends_at (a silence of
+// the past has no "now" to start from): [{"matchers":{…},
+// "starts_at":"…","ends_at":"…","created_by":"…","comment":"…"}]. Every
+// problem is named with the silence's position.
+func CandidateSilences(data []byte) ([]silence.Active, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var reqs []silence.Request
+	if err := dec.Decode(&reqs); err != nil {
+		return nil, fmt.Errorf("want a JSON list of silences like [{\"matchers\":{\"project\":\"team-a/*\"},\"starts_at\":\"2026-11-01T00:00:00Z\",\"ends_at\":\"2026-11-02T00:00:00Z\",\"created_by\":\"alice\"}]: %w", err)
+	}
+	set := make([]silence.Active, 0, len(reqs))
+	for i, req := range reqs {
+		if req.StartsAt == nil || req.Duration != "" {
+			return nil, fmt.Errorf("silence %d: give starts_at and ends_at (a candidate silence has no now to start from)", i+1)
+		}
+		sl, err := silence.New(fmt.Sprintf("%scandidate-%d", silence.IDPrefix, i+1), req, *req.StartsAt)
+		if err != nil {
+			return nil, fmt.Errorf("silence %d: %w", i+1, err)
+		}
+		a, err := silence.Activate(sl)
+		if err != nil {
+			return nil, fmt.Errorf("silence %d: %w", i+1, err)
+		}
+		set = append(set, a)
+	}
+	return set, nil
 }

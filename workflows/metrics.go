@@ -43,7 +43,8 @@ func (r *run) measure(ctx workflow.Context, out alert.Outcome) {
 	switch out {
 	case alert.OutcomeAcknowledged:
 		name, at = MetricTimeToAcknowledge, r.st.AcknowledgedAt
-	case alert.OutcomeResolved:
+	case alert.OutcomeResolved, alert.OutcomeStable:
+		// A flapping alert that turned stable resolved too.
 		name, at = MetricTimeToResolve, r.st.ResolvedAt
 	default:
 		return

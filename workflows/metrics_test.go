@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
@@ -18,6 +19,12 @@ import (
 // newMeasuredEnv is newAlertEnv with the recorder as the metrics handler.
 func newMeasuredEnv(t *testing.T) (*alertEnv, *metricstest.Recorder) {
 	t.Helper()
+	return newMeasuredEnvWithRecall(t, nil)
+}
+
+// newMeasuredEnvWithRecall is newMeasuredEnv on an ID that remembers mem.
+func newMeasuredEnvWithRecall(t *testing.T, mem *alert.Memory) (*alertEnv, *metricstest.Recorder) {
+	t.Helper()
 	m := metricstest.New(MetricSeverityTag, MetricTimeToAcknowledge, MetricTimeToResolve)
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
@@ -25,7 +32,7 @@ func newMeasuredEnv(t *testing.T) (*alertEnv, *metricstest.Recorder) {
 	e := &alertEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment()}
 	e.RegisterWorkflow(AlertWorkflow)
 	e.RegisterActivity(activities.NewSinks(slog.New(slog.DiscardHandler), nil, nil))
-	recallNothing(e.TestWorkflowEnvironment)
+	recall(e.TestWorkflowEnvironment, mem)
 	e.OnActivity(activities.ActivityNotifyLog, mock.Anything, mock.Anything).Return(nil, nil)
 	e.OnActivity(activities.ActivityRouteNotification, mock.Anything, mock.Anything).Return(activities.RouteAnswer{}, nil)
 	return e, m
@@ -76,5 +83,17 @@ func TestTheHistogramsLeaveOutAnAlertNobodyWasToldOf(t *testing.T) {
 	}
 	if got := m.Recorded(); len(got) != 0 {
 		t.Fatalf("recorded %q for an alert nobody was told of", got)
+	}
+}
+
+func TestAFlappingAlertThatTurnsStableRecordsItsTimeToResolve(t *testing.T) {
+	e, m := newMeasuredEnvWithRecall(t, flappingMemory())
+	e.SetStartTime(t0)
+	e.flips(2) // red, then green: stable a window later
+	e.ExecuteWorkflow(AlertWorkflow, flappingInput())
+	s := e.result(t)
+	want := []string{fmt.Sprintf("%s %s %s", MetricTimeToResolve, s.Severity, s.ResolvedAt.Sub(s.OpenedAt))}
+	if s.FlappedAt.IsZero() || !slices.Equal(m.Recorded(), want) {
+		t.Fatalf("flapped at %v, recorded %q, want %q", s.FlappedAt, m.Recorded(), want)
 	}
 }

@@ -10,13 +10,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/alertflow/alertflow/replay"
+	"github.com/alertflow/alertflow/silence"
 )
 
-const replayUsage = `Usage: alertflow replay --config FILE [--since 720h] [--project GLOB] [--json] [flags]
+const replayUsage = `Usage: alertflow replay --config FILE [--since 720h] [--project GLOB] [--silences FILE] [--json] [flags]
 
 Replays the alerts recorded in Temporal (AlertWorkflow runs, open and
 closed, started within --since) under a candidate policy: the routing of
@@ -49,10 +51,13 @@ type replayArgs struct {
 	address        string
 	namespace      string
 	policy         replay.Policy
+	// silences are the candidate's own, added to the server's.
+	silences []silence.Active
 }
 
-func replayFlags(fs *flag.FlagSet) (since, project, address, namespace *string, asJSON *bool, overrides map[string]*string) {
+func replayFlags(fs *flag.FlagSet) (since, project, address, namespace, silences *string, asJSON *bool, overrides map[string]*string) {
 	configFlag(fs)
+	silences = fs.String("silences", "", "a JSON file of candidate silences, added to those the server kept: [{\"matchers\":{…},\"starts_at\":…,\"ends_at\":…,\"created_by\":…}]")
 	since = fs.String("since", "720h", "replay the alerts started within this long before now")
 	project = fs.String("project", "", "only the projects whose path matches this glob, as the routing's project matcher reads it (team-a/*)")
 	asJSON = fs.Bool("json", false, "print the report as JSON")
@@ -68,7 +73,7 @@ func replayFlags(fs *flag.FlagSet) (since, project, address, namespace *string, 
 			overrides[env] = v
 		}
 	}
-	return since, project, address, namespace, asJSON, overrides
+	return since, project, address, namespace, silences, asJSON, overrides
 }
 
 func printReplayUsage(w io.Writer) {
@@ -83,7 +88,7 @@ func printReplayUsage(w io.Writer) {
 // yet. A bad value is an error naming its flag.
 func parseReplay(args []string) (replayArgs, error) {
 	fs := flag.NewFlagSet("alertflow replay", flag.ContinueOnError)
-	since, project, address, namespace, asJSON, overrides := replayFlags(fs)
+	since, project, address, namespace, silences, asJSON, overrides := replayFlags(fs)
 	file, err := parseWithFile(fs, args)
 	if err != nil {
 		return replayArgs{}, err
@@ -96,6 +101,15 @@ func parseReplay(args []string) (replayArgs, error) {
 	}
 	if a.project != "" && !replay.ValidProjectGlob(a.project) {
 		return replayArgs{}, fmt.Errorf("-project %q: not a valid glob", a.project)
+	}
+	if *silences != "" {
+		data, err := os.ReadFile(*silences)
+		if err != nil {
+			return replayArgs{}, fmt.Errorf("-silences: %w", err)
+		}
+		if a.silences, err = replay.CandidateSilences(data); err != nil {
+			return replayArgs{}, fmt.Errorf("-silences %s: %w", *silences, err)
+		}
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -219,6 +233,7 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 		fmt.Fprintf(stderr, "alertflow replay: %v\n", err)
 		return 1
 	}
+	policy.Silences = append(policy.Silences, a.silences...)
 	rep, err := replay.Replay(ctx, reader,
 		replay.Filter{Since: until.Add(-a.since), Project: a.project},
 		replay.Simulation{Policy: policy, Until: until})
