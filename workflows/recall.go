@@ -27,6 +27,16 @@ const ActivityRecall = "RecallMemory"
 // a result (terminated).
 const recallRuns = 5
 
+// recallDivision names the namespace division the server would otherwise
+// add as "TemporalNamespaceDivision IS NULL". On SQLite (the dev server)
+// that added equality led the planner to the division's index, which every
+// run shares, so each recall scanned the whole visibility table on the
+// server's one database connection, and alerts slowed down as the server
+// filled. Written as an OR it is no index equality, and the lookup goes by
+// the workflow ID's index; no run carries an empty division, so the runs
+// found are the same.
+const recallDivision = "(TemporalNamespaceDivision IS NULL OR TemporalNamespaceDivision = '')"
+
 // Recaller reads alert memories from the server's history of earlier runs.
 type Recaller struct {
 	client client.Client
@@ -47,7 +57,7 @@ func (r *Recaller) RecallMemory(ctx context.Context, workflowID, runID string) (
 	resp, err := r.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace: activity.GetInfo(ctx).Namespace,
 		PageSize:  recallRuns,
-		Query:     "WorkflowId = " + quoteQueryValue(workflowID),
+		Query:     "WorkflowId = " + quoteQueryValue(workflowID) + " AND " + recallDivision,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list runs of %s: %w", workflowID, err)

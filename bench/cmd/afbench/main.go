@@ -90,6 +90,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "waits" {
 		os.Exit(waitsCommand(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "lookups" {
+		os.Exit(lookupsCommand(os.Args[2:]))
+	}
 	var o options
 	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k,memory,flood,notify,burst", "comma-separated scenarios: spread, hot, mixed, open10k, memory, flood, notify, burst (notify,burst alone are the time-to-notify scenarios); empty evaluates the targets of the -json results again, running nothing")
 	flag.IntVar(&o.rounds, "rounds", 3, "measured rounds of each load per scenario, alternating")
