@@ -25,8 +25,14 @@ type alertRates struct {
 }
 
 // maxTrackedAlerts bounds the limiters kept: past it, those of alerts that
-// have been quiet long enough to have a full bucket again are dropped.
+// have been quiet long enough to have a full bucket again are dropped at
+// once rather than at the next sweep.
 const maxTrackedAlerts = 10_000
+
+// sweepEvery is how often the intake's per-alert caches drop what has
+// expired, whatever their size: after a busy hour they come back to idle
+// instead of keeping every alert they ever saw up to their bound.
+const sweepEvery = 10 * time.Second
 
 // newAlertRates allows perSecond deliveries a second to each alert, in
 // bursts of up to burst; perSecond zero allows everything.
@@ -53,10 +59,15 @@ func (a *alertRates) allow(alertID string, now time.Time) (ok bool, retryAfter t
 	return false, time.Duration(float64(time.Second) / float64(a.perSecond))
 }
 
-// sweep drops the limiters of alerts whose bucket has filled up again: for
-// them a fresh limiter is the same.
+// sweep drops the limiters of alerts whose bucket has filled up again (for
+// them a fresh limiter is the same): every sweepEvery, or every second
+// once maxTrackedAlerts are kept.
 func (a *alertRates) sweep(now time.Time) {
-	if len(a.byAlert) < maxTrackedAlerts || now.Sub(a.swept) < time.Second {
+	every := sweepEvery
+	if len(a.byAlert) >= maxTrackedAlerts {
+		every = time.Second
+	}
+	if now.Sub(a.swept) < every {
 		return
 	}
 	a.swept = now
@@ -65,6 +76,23 @@ func (a *alertRates) sweep(now time.Time) {
 			delete(a.byAlert, id)
 		}
 	}
+}
+
+// tracked counts the limiters of alerts whose bucket is not full at now:
+// the alerts being slowed down or recently sent to. Zero at rest.
+func (a *alertRates) tracked(now time.Time) int {
+	if a == nil {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, lim := range a.byAlert {
+		if lim.TokensAt(now) < float64(a.burst) {
+			n++
+		}
+	}
+	return n
 }
 
 // retryAfterSeconds renders d as a Retry-After value, at least one second.

@@ -102,3 +102,42 @@ func TestNoAlertsForgetsAfterTheWindow(t *testing.T) {
 		t.Fatal("remembered the wrong IDs or for the wrong time")
 	}
 }
+
+func TestAlertRatesComeBackToIdleAfterThousandsOfAlerts(t *testing.T) {
+	a := newAlertRates(1, 2)
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for i := range 5000 {
+		a.allow(fmt.Sprintf("1-b%d", i), now.Add(time.Duration(i)*time.Millisecond))
+	}
+	if n := a.tracked(now.Add(5 * time.Second)); n == 0 {
+		t.Fatal("no limiter counted while deliveries were recent")
+	}
+	later := now.Add(time.Minute)
+	if n := a.tracked(later); n != 0 {
+		t.Fatalf("%d limiters counted as active a minute after the last delivery", n)
+	}
+	// The next delivery after a sweep interval drops every refilled one.
+	a.allow("1-last", later)
+	if n := len(a.byAlert); n != 1 {
+		t.Fatalf("%d limiters kept after the sweep, want 1", n)
+	}
+}
+
+func TestNoAlertsComeBackToIdleAfterThousandsOfIDs(t *testing.T) {
+	n := newNoAlerts()
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for i := range 5000 {
+		n.note(fmt.Sprintf("1-b%d", i), now)
+	}
+	if c := n.live(now); c != 5000 {
+		t.Fatalf("%d live entries, want 5000", c)
+	}
+	later := now.Add(sweepEvery + noAlertFor)
+	if c := n.live(later); c != 0 {
+		t.Fatalf("%d entries still trusted after the window", c)
+	}
+	n.note("1-last", later)
+	if c := n.size(); c != 1 {
+		t.Fatalf("%d entries kept after the sweep, want 1", c)
+	}
+}

@@ -3,6 +3,8 @@ package ingress
 import (
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // noAlerts remembers, for a few seconds, the alert IDs that Temporal just
@@ -13,8 +15,9 @@ import (
 // many times slower for nothing (make bench's mixed load). Successes and
 // bad outcomes always reach Temporal.
 type noAlerts struct {
-	mu   sync.Mutex
-	seen map[string]time.Time // alert ID → when Temporal said there was none
+	mu    sync.Mutex
+	seen  map[string]time.Time // alert ID → when Temporal said there was none
+	swept time.Time
 }
 
 // noAlertFor is how long a "no alert" answer is trusted: far below the
@@ -39,7 +42,10 @@ func (n *noAlerts) none(id string, now time.Time) bool {
 func (n *noAlerts) note(id string, now time.Time) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if len(n.seen) >= maxNoAlerts {
+	// Expired entries go every sweepEvery, so that the cache comes back
+	// to idle, and at once when it is full.
+	if len(n.seen) >= maxNoAlerts || now.Sub(n.swept) >= sweepEvery {
+		n.swept = now
 		for k, at := range n.seen {
 			if now.Sub(at) >= noAlertFor {
 				delete(n.seen, k)
@@ -56,4 +62,37 @@ func (n *noAlerts) forget(id string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	delete(n.seen, id)
+}
+
+// live counts the IDs whose "no alert" is still trusted at now; zero at rest.
+func (n *noAlerts) live(now time.Time) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := 0
+	for _, at := range n.seen {
+		if now.Sub(at) < noAlertFor {
+			c++
+		}
+	}
+	return c
+}
+
+// size is how many IDs are kept, live or expired, for tests.
+func (n *noAlerts) size() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.seen)
+}
+
+// registerCacheGauges exports what the per-alert caches hold that is still
+// in force, so that an endurance run can see them come back to idle.
+func registerCacheGauges(reg prometheus.Registerer, rates *alertRates, none *noAlerts) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "alertflow_webhook_alert_limiters_active",
+		Help: "Alerts whose delivery rate limiter has not refilled yet (ALERTFLOW_ALERT_RATE).",
+	}, func() float64 { return float64(rates.tracked(time.Now())) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "alertflow_webhook_no_alert_entries",
+			Help: "Alert IDs for which Temporal's recent \"no alert\" is still trusted.",
+		}, func() float64 { return float64(none.live(time.Now())) }))
 }

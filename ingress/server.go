@@ -121,6 +121,7 @@ func New(cfg Config, temporal Temporal, logger *slog.Logger) *Server {
 	s := &Server{cfg: cfg, temporal: temporal, logger: logger, metrics: NewMetrics(cfg.Registry), router: mux.NewRouter(),
 		rates: newAlertRates(cfg.AlertRate, cfg.AlertBurst), noAlerts: newNoAlerts()}
 	s.inflight = newBodyBudget(cfg.MaxBodyInFlight, cfg.Registry)
+	registerCacheGauges(cfg.Registry, s.rates, s.noAlerts)
 	s.router.Use(s.observe)
 	s.router.HandleFunc("/webhooks/gitlab", s.gitlabWebhook).Methods(http.MethodPost)
 	s.router.HandleFunc("/healthz", Healthz).Methods(http.MethodGet)
@@ -219,32 +220,61 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome,
 		refuse(w, refused)
 		return refused.outcome, ""
 	}
-	if isPushKind(kind) {
-		return s.push(w, r, body)
-	}
-	ev, isPipeline, err := ParsePipelineEvent(body)
-	// The event holds copies of what it keeps: the body's bytes go back
-	// to the budget now, not after the Temporal call.
-	done()
-	if err != nil {
-		badPayload(w, err)
+	// The body's bytes go back to the budget exactly once on every path,
+	// a panic included: a path that forgot them once starved every later
+	// delivery of the budget until a restart.
+	release := sync.OnceFunc(done)
+	defer release()
+	d := decode(kind, body)
+	// What was decoded holds copies of what it keeps: the bytes go back
+	// now, not after the Temporal call.
+	release()
+	switch {
+	case d.err != nil:
+		badPayload(w, d.err)
 		return OutcomeBadRequest, ""
-	}
-	if !isPipeline {
-		if kind == "" {
-			// No header: a push event says so in its object_kind.
-			if _, isPush, _ := ParsePushEvent(body); isPush {
-				return s.push(w, r, body)
-			}
-		}
-		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "object_kind is not pipeline"})
+	case d.isPipeline:
+		ev := d.pipeline
+		ev.IdempotencyKey = r.Header.Get("Idempotency-Key")
+		ev.ReceivedAt = time.Now().UTC()
+		// Whatever GitLab sent under the body limit, the signal stays small.
+		ev.Bound()
+		return s.pipeline(w, r, ev)
+	case d.isPush:
+		return s.push(w, r, d.push)
+	case isPushKind(kind):
+		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "object_kind is neither push nor tag_push"})
 		return OutcomeIgnored, ""
 	}
-	ev.IdempotencyKey = r.Header.Get("Idempotency-Key")
-	ev.ReceivedAt = time.Now().UTC()
-	// Whatever GitLab sent under the body limit, the signal stays small.
-	ev.Bound()
-	return s.pipeline(w, r, ev)
+	writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "object_kind is not pipeline"})
+	return OutcomeIgnored, ""
+}
+
+// decoded is a webhook body as alertflow reads it: a pipeline event, a
+// push event, neither, or a malformed one.
+type decoded struct {
+	pipeline   alert.Event
+	push       Push
+	isPipeline bool
+	isPush     bool
+	err        error
+}
+
+// decode reads body as the event its X-Gitlab-Event header kind names;
+// with no header, object_kind says whether it is a pipeline or a push.
+func decode(kind string, body []byte) decoded {
+	if isPushKind(kind) {
+		p, isPush, err := ParsePushEvent(body)
+		return decoded{push: p, isPush: isPush, err: err}
+	}
+	ev, isPipeline, err := ParsePipelineEvent(body)
+	if err != nil || isPipeline || kind != "" {
+		return decoded{pipeline: ev, isPipeline: isPipeline, err: err}
+	}
+	if p, isPush, err := ParsePushEvent(body); isPush {
+		return decoded{push: p, isPush: true, err: err}
+	}
+	return decoded{}
 }
 
 // pipeline hands a pipeline event to its alert. Only a bad outcome may
@@ -303,16 +333,7 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 
 // push resolves the alert of a branch or tag that a push deleted; other
 // pushes are no business of alertflow's.
-func (s *Server) push(w http.ResponseWriter, r *http.Request, body []byte) (outcome, alertID string) {
-	p, isPush, err := ParsePushEvent(body)
-	if err != nil {
-		badPayload(w, err)
-		return OutcomeBadRequest, ""
-	}
-	if !isPush {
-		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "object_kind is neither push nor tag_push"})
-		return OutcomeIgnored, ""
-	}
+func (s *Server) push(w http.ResponseWriter, r *http.Request, p Push) (outcome, alertID string) {
 	if !p.Deleted {
 		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "a push that deletes no branch or tag", AlertID: p.AlertID()})
 		return OutcomeIgnored, p.AlertID()

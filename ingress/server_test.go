@@ -48,6 +48,9 @@ type fakeTemporal struct {
 	queryErr  error
 	updateErr error
 	healthErr error
+	// panicOn "signal" makes SignalWorkflow panic, as a bug below the
+	// handler would.
+	panicOn string
 }
 
 // The REST API's calls: what they were asked and what they answer.
@@ -114,6 +117,9 @@ func (f *fakeTemporal) SignalWorkflow(_ context.Context, id, runID, signal strin
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.signalTries++
+	if f.panicOn == "signal" {
+		panic("fakeTemporal: boom")
+	}
 	if f.signalErr != nil {
 		return f.signalErr
 	}

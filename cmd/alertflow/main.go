@@ -158,5 +158,5 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, r roles) error 
 			Registry: reg,
 		}, c, logger)
 	}
-	return serveHTTP(ctx, ln, handler, logger, httpLimitsOf(cfg))
+	return serveHTTP(ctx, ln, handler, logger, httpLimitsOf(cfg), reg)
 }

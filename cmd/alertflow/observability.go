@@ -117,8 +117,26 @@ func httpLimitsOf(cfg config) httpLimits {
 // connections and lets the requests in flight finish, for at most
 // shutdownTimeout: a webhook being answered when SIGTERM comes is answered,
 // not dropped.
-func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, logger *slog.Logger, limits httpLimits) error {
+//
+// reg, when not nil, gets the gauge of connections open, which must come
+// back to zero when the senders are gone.
+func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, logger *slog.Logger, limits httpLimits, reg prometheus.Registerer) error {
+	open := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "alertflow_http_connections_open",
+		Help: "HTTP connections open, bounded by ALERTFLOW_MAX_CONNECTIONS.",
+	})
+	if reg != nil {
+		reg.MustRegister(open)
+	}
 	srv := &http.Server{
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				open.Inc()
+			case http.StateClosed, http.StateHijacked:
+				open.Dec()
+			}
+		},
 		Handler:           handler,
 		ReadHeaderTimeout: limits.readHeader,
 		ReadTimeout:       limits.read,

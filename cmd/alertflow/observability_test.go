@@ -31,7 +31,7 @@ func TestAWebhookInFlightWhenStopIsAskedIsAnsweredNotDropped(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
-		served <- serveHTTP(ctx, ln, handler, slog.New(slog.DiscardHandler), defaultHTTPLimits())
+		served <- serveHTTP(ctx, ln, handler, slog.New(slog.DiscardHandler), defaultHTTPLimits(), nil)
 	}()
 
 	answered := make(chan *http.Response, 1)
@@ -96,7 +96,7 @@ func TestASlowLorisBodyIsCutOffByTheReadTimeout(t *testing.T) {
 	defer cancel()
 	limits := defaultHTTPLimits()
 	limits.readHeader, limits.read = 200*time.Millisecond, 300*time.Millisecond
-	go func() { _ = serveHTTP(ctx, ln, handler, slog.New(slog.DiscardHandler), limits) }()
+	go func() { _ = serveHTTP(ctx, ln, handler, slog.New(slog.DiscardHandler), limits, nil) }()
 
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -130,7 +130,9 @@ func servedLimits(t *testing.T, ln net.Listener, limits httpLimits) {
 	handler := ingress.New(ingress.Config{Tokens: tokens}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- serveHTTP(ctx, ln, handler, slog.New(slog.NewTextHandler(io.Discard, nil)), limits) }()
+	go func() {
+		served <- serveHTTP(ctx, ln, handler, slog.New(slog.NewTextHandler(io.Discard, nil)), limits, nil)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		<-served
