@@ -66,7 +66,7 @@ func TestAWorkerKilledMidFloodLosesNoEventAndLeavesNoAlertStuck(t *testing.T) {
 			if _, ok := p.bodies[e]; !ok {
 				p.bodies[e] = payload(t, p.project, p.ref, e.pipeline, e.status)
 			}
-			p.deliveries = append(p.deliveries, &e2eDelivery{event: e, want: p.model.deliver(intakeEvent(t, p.bodies[e], ""))})
+			p.deliveries = append(p.deliveries, &e2eDelivery{event: e, want: p.model.Deliver(intakeEvent(t, p.bodies[e], ""))})
 		}
 		total += len(p.deliveries)
 		plans = append(plans, p)
@@ -141,14 +141,14 @@ func TestAWorkerKilledMidFloodLosesNoEventAndLeavesNoAlertStuck(t *testing.T) {
 		}
 		info := d.GetWorkflowExecutionInfo()
 		var st *alert.State
-		if p.model.open() {
+		if p.model.Open() {
 			if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 				return fmt.Errorf("%s, want running", info.GetStatus())
 			}
 			if st, err = runState(ctx, devServer.Client(), p.id(), ""); err != nil {
 				return err
 			}
-			if err := p.model.check(st); err != nil {
+			if err := p.model.Check(st); err != nil {
 				return err
 			}
 		} else {
@@ -159,7 +159,7 @@ func TestAWorkerKilledMidFloodLosesNoEventAndLeavesNoAlertStuck(t *testing.T) {
 			if err := devServer.Client().GetWorkflow(ctx, p.id(), "").Get(ctx, st); err != nil {
 				return err
 			}
-			if err := p.model.checkResolved(st); err != nil {
+			if err := p.model.CheckResolved(st); err != nil {
 				return err
 			}
 		}

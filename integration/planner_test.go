@@ -86,12 +86,12 @@ func (p *planner) sequential(events ...pipelineEvent) {
 			// run closed (none) or not (signaled), and which copy that is
 			// is not known.
 			d1, d2 := &e2eDelivery{event: e}, &e2eDelivery{event: e}
-			d1.want, d2.want = p.b.model.deliver(p.b.events[e]), p.b.model.deliver(p.b.events[e])
+			d1.want, d2.want = p.b.model.Deliver(p.b.events[e]), p.b.model.Deliver(p.b.events[e])
 			p.b.steps = append(p.b.steps, &e2eStep{deliveries: []*e2eDelivery{d1, d2}, concurrent: true})
 			i++
 			continue
 		}
-		d := &e2eDelivery{event: e, want: p.b.model.deliver(p.b.events[e])}
+		d := &e2eDelivery{event: e, want: p.b.model.Deliver(p.b.events[e])}
 		p.b.steps = append(p.b.steps, &e2eStep{deliveries: []*e2eDelivery{d}})
 	}
 }
@@ -124,7 +124,7 @@ func (p *planner) burst(k int) {
 		events[i] = p.b.events[e]
 		step.deliveries = append(step.deliveries, &e2eDelivery{event: e}, &e2eDelivery{event: e})
 	}
-	p.b.model.burst(events)
+	p.b.model.Burst(events)
 	p.b.steps = append(p.b.steps, step)
 }
 
@@ -144,26 +144,26 @@ func (p *planner) plan(script e2eScript, budget int) {
 	for p.b.unique < budget {
 		r := p.rng.IntN(100)
 		switch {
-		case !m.open() && r < 15:
+		case !m.Open() && r < 15:
 			// Green with no alert: none (or the closing run ignores it).
 			p.success(p.fresh())
-		case !m.open() && r < 75, m.open() && r < 35:
+		case !m.Open() && r < 75, m.Open() && r < 35:
 			p.badGroup(1 + p.rng.IntN(3))
-		case !m.open(), r < 55:
+		case !m.Open(), r < 55:
 			p.burst(2 + p.rng.IntN(2))
 		case r < 80:
 			// A newer pipeline succeeded: resolves.
 			p.success(p.fresh())
 		case r < 90:
 			// The newest pipeline, retried, succeeded: resolves too.
-			p.success(m.newest())
+			p.success(m.Newest())
 		default:
 			// An older pipeline succeeded: stale, resolves nothing.
-			p.success(m.newest() - 1)
+			p.success(m.Newest() - 1)
 		}
 	}
 	if script == scriptEndsResolved {
-		if !m.open() {
+		if !m.Open() {
 			p.badGroup(1)
 		}
 		p.success(p.fresh())

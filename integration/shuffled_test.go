@@ -70,9 +70,9 @@ func TestShuffledResentAndConcurrentDeliveriesEndWhereTheModelSays(t *testing.T)
 	var open, resolved, never, bursts, concurrentSteps, concurrentPosts int
 	for _, b := range branches {
 		switch {
-		case b.model.open():
+		case b.model.Open():
 			open++
-		case b.model.started():
+		case b.model.Started():
 			resolved++
 		default:
 			never++
@@ -240,7 +240,7 @@ func TestShuffledResentAndConcurrentDeliveriesEndWhereTheModelSays(t *testing.T)
 func checkFinal(ctx context.Context, c client.Client, b *e2eBranch) error {
 	id := b.id()
 	d, err := c.DescribeWorkflowExecution(ctx, id, "")
-	if !b.model.started() {
+	if !b.model.Started() {
 		if isNotFound(err) {
 			return nil
 		}
@@ -254,7 +254,7 @@ func checkFinal(ctx context.Context, c client.Client, b *e2eBranch) error {
 	}
 	info := d.GetWorkflowExecutionInfo()
 	runID := info.GetExecution().GetRunId()
-	if b.model.open() {
+	if b.model.Open() {
 		if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			return fmt.Errorf("run %s is %s, want running with an open alert", runID, info.GetStatus())
 		}
@@ -262,7 +262,7 @@ func checkFinal(ctx context.Context, c client.Client, b *e2eBranch) error {
 		if err != nil {
 			return err
 		}
-		return b.model.check(st)
+		return b.model.Check(st)
 	}
 	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		return fmt.Errorf("run %s is %s, want completed", runID, info.GetStatus())
@@ -271,7 +271,7 @@ func checkFinal(ctx context.Context, c client.Client, b *e2eBranch) error {
 	if err := c.GetWorkflow(ctx, id, runID).Get(ctx, &st); err != nil {
 		return err
 	}
-	return b.model.checkResolved(&st)
+	return b.model.CheckResolved(&st)
 }
 
 // describe lists a branch's deliveries and answers, for a failure message.
