@@ -10,6 +10,7 @@ import (
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/alert/alertmodel"
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/workflows"
 )
 
 // This file predicts what the running system does with the deliveries of
@@ -48,10 +49,11 @@ import (
 // leaves memory out.
 
 // The alerts of these tests run as the intake configures them when given
-// no workflow settings: default limits, and no hold.
+// no workflow settings: default limits, no hold, and the rules of the
+// revision it starts alerts with.
 var (
 	modelLimits = alert.Limits{}
-	modelHold   time.Duration
+	modelRules  = alert.Rules{Version: workflows.CurrentRevision.Rules()}
 )
 
 // pipelineEvent is one pipeline state of a branch; both copies of a
@@ -145,7 +147,7 @@ func (m *branchModel) deliver(ev alert.Event) expectedAnswer {
 	if m.alert != nil {
 		mem = m.alert.Memory()
 	}
-	next := alertmodel.NewGitLab(modelLimits, modelHold, mem)
+	next := alertmodel.NewFor(modelRules, modelLimits, mem)
 	if out := next.Apply(ev, m.clock); out != alert.OutcomeOpened && out != alert.OutcomeHeld {
 		panic(fmt.Sprintf("model: %s after the alert resolved is %s: what it does would depend on timing (see model_test.go)", e, out))
 	}
