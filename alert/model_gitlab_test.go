@@ -15,15 +15,20 @@ import (
 	"github.com/alertflow/alertflow/alert/alertmodel"
 )
 
-// The model-based test of the rules for real GitLab traffic (RulesGitLab):
-// random sequences of deliveries, holds that end, branch deletions and
-// manual actions, applied to a State that starts from a random memory of
-// an earlier alert, and to alertmodel.GitLab, the one reference model of
-// those rules, which the integration tests use too. Replay a failure with
+// The model-based test of the rules for real GitLab traffic (RulesGitLab,
+// and RulesFinished, which every new alert runs): random sequences of
+// deliveries, holds that end, branch deletions and manual actions, applied
+// to a State that starts from a random memory of an earlier alert, and to
+// alertmodel.GitLab, the one reference model of those rules, which the
+// integration tests use too. Replay a failure with
 //
 //	go test ./alert -run TestGitLabRulesAgreeWithAReferenceModel -model.seed=N
 
 const modelHold = 3 * time.Second
+
+// staleBehindFinished counts, for the coverage check, the deliveries
+// RulesFinished finds stale because a newer pipeline finished.
+const staleBehindFinished alert.Outcome = "stale: older than the newest finished"
 
 // gitlabOp is one step of a sequence under RulesGitLab.
 type gitlabOp struct {
@@ -42,10 +47,16 @@ func (o gitlabOp) String() string {
 }
 
 // gitlabStep makes one step: mostly the generator's deliveries (to which
-// it adds retried pipelines running again and child pipelines), and holds
-// that end and branch deletions.
+// it adds retried pipelines running again, retries of older pipelines
+// that finish after a newer one was canceled or skipped, and child
+// pipelines), and holds that end and branch deletions.
 func (g *generator) gitlabStep() gitlabOp {
 	switch n := g.r.IntN(100); {
+	case n < 5:
+		if ev, ok := g.retryBehind(); ok {
+			g.history = append(g.history, ev)
+			return gitlabOp{op: op{ev: ev, how: "an older pipeline retried after a newer one was canceled or skipped"}}
+		}
 	case n < 10:
 		return gitlabOp{endHold: true}
 	case n < 12:
@@ -73,25 +84,66 @@ func (g *generator) gitlabStep() gitlabOp {
 	return gitlabOp{op: g.step()}
 }
 
-// gitlabMemory is the memory an earlier alert on the ID may have left: none,
-// or one that ended with one of the generator's pipelines.
-func gitlabMemory(r *rand.Rand) alert.Memory {
+// retryBehind is a delivery of the rule RulesFinished adds to: a pipeline
+// older than one the sequence has seen canceled or skipped ran again and
+// now passes or fails, later than anything before it. The states in a
+// fixed order, so that a seed replays.
+func (g *generator) retryBehind() (alert.Event, bool) {
+	for _, k := range slices.SortedFunc(maps.Keys(g.states), func(a, b [2]int64) int {
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
+	}) {
+		st := g.states[k]
+		if st.status != alert.PipelineCanceled && st.status != alert.PipelineSkipped || k[0] == 100 || g.r.IntN(2) == 0 {
+			continue
+		}
+		id := 100 + g.r.Int64N(k[0]-100)
+		retry := [2]int64{id, 3 + g.r.Int64N(2)}
+		if _, ok := g.states[retry]; !ok {
+			g.states[retry] = pipelineState{status: g.pick([]string{alert.PipelineSuccess, alert.PipelineFailed}),
+				finished: modelT0.Add(time.Duration(k[0])*time.Hour + time.Duration(retry[1])*7*time.Minute)}
+		}
+		st = g.states[retry]
+		ev := alert.Event{Project: alert.Project{ID: modelProject, Path: "team/app"},
+			Pipeline: alert.Pipeline{ID: id, Ref: modelRef, Status: st.status, FinishedAt: st.finished}, User: g.pick(modelUsers)}
+		if g.r.IntN(2) == 0 {
+			ev.IdempotencyKey = g.newKey()
+		}
+		return ev, true
+	}
+	return alert.Event{}, false
+}
+
+// gitlabMemory is the memory an earlier alert on the ID may have left under
+// rules: none, or one that ended with one of the generator's pipelines;
+// under RulesFinished, with or without the newest finished pipeline (an
+// alert of RulesGitLab left none).
+func gitlabMemory(r *rand.Rand, rules alert.Rules) alert.Memory {
 	if r.IntN(2) == 0 {
 		return alert.Memory{}
 	}
 	id := 99 + r.Int64N(4)
 	end := alert.Mark{Family: id, ID: id, FinishedAt: modelT0.Add(time.Duration(id) * time.Hour)}
-	return alert.Memory{Verdict: end, Closed: end, Newest: id}
+	mem := alert.Memory{Verdict: end, Closed: end, Newest: id}
+	if rules.Version >= alert.RulesFinished && r.IntN(2) == 0 {
+		mem.Finished = id
+	}
+	return mem
 }
 
-// gitlabRules are the rules of a sequence: every fifth one announces a
-// cancel or skip at once (no hold), as an alertflow configured without a
-// hold does; the others hold it for modelHold.
+// gitlabRules are the rules of a sequence: every third one RulesGitLab,
+// which alerts recorded before RulesFinished still run, the others
+// RulesFinished; every fifth one announces a cancel or skip at once (no
+// hold), as an alertflow configured without a hold does, the others hold
+// it for modelHold.
 func gitlabRules(seq int) alert.Rules {
-	if seq%5 == 4 {
-		return alert.Rules{Version: alert.RulesGitLab}
+	r := alert.Rules{Version: alert.RulesFinished, Hold: modelHold}
+	if seq%3 == 0 {
+		r.Version = alert.RulesGitLab
 	}
-	return alert.Rules{Version: alert.RulesGitLab, Hold: modelHold}
+	if seq%5 == 4 {
+		r.Hold = 0
+	}
+	return r
 }
 
 // gitlabSequence is one generated sequence and what it starts from.
@@ -104,19 +156,20 @@ type gitlabSequence struct {
 
 func generateGitLab(seed uint64, seq int) gitlabSequence {
 	g := &generator{r: rand.New(rand.NewPCG(seed, uint64(seq))), states: map[[2]int64]pipelineState{}}
-	mem := gitlabMemory(g.r)
+	rules := gitlabRules(seq)
+	mem := gitlabMemory(g.r, rules)
 	ops := make([]gitlabOp, 1+g.r.IntN(modelMaxSteps))
 	for i := range ops {
 		ops[i] = g.gitlabStep()
 	}
-	return gitlabSequence{mem: mem, limits: limitsOf(seq), rules: gitlabRules(seq), ops: ops}
+	return gitlabSequence{mem: mem, limits: limitsOf(seq), rules: rules, ops: ops}
 }
 
 // runGitLabSequence applies the steps of sq to a State and to the model
 // and reports the first step where they part.
 func runGitLabSequence(sq gitlabSequence, seen *modelRun) (failedAt int, err error) {
 	s := alert.NewWith(sq.limits, sq.rules, sq.mem)
-	m := alertmodel.NewGitLab(sq.limits, sq.rules.Hold, sq.mem)
+	m := alertmodel.NewFor(sq.rules, sq.limits, sq.mem)
 	for i, o := range sq.ops {
 		now := modelT0.Add(time.Duration(i) * time.Second)
 		err := func() (err error) {
@@ -144,6 +197,9 @@ func runGitLabSequence(sq gitlabSequence, seen *modelRun) (failedAt int, err err
 					return fmt.Errorf("outcome %q, model %q", got, want)
 				}
 				seen.outcomes[got]++
+				if last := s.Timeline[len(s.Timeline)-1]; got == alert.OutcomeStale && strings.HasSuffix(last.Note, "the newest finished") {
+					seen.outcomes[staleBehindFinished]++
+				}
 			case o.kind == opAcknowledge:
 				changed, err := s.Acknowledge(alert.Acknowledgement{By: o.by, Note: o.text}, now)
 				wantChanged, wantErr := m.Acknowledge(o.by, o.text, now)
@@ -202,7 +258,8 @@ func TestGitLabRulesAgreeWithAReferenceModel(t *testing.T) {
 	}
 	for _, o := range []alert.Outcome{alert.OutcomeOpened, alert.OutcomeHeld, "opened after the hold", alert.OutcomeSuperseded,
 		alert.OutcomeProgress, alert.OutcomeChild, alert.OutcomeNoVerdict, alert.OutcomeSeverityChanged, alert.OutcomeUpdated,
-		alert.OutcomeResolved, alert.OutcomeStale, alert.OutcomeDuplicate, alert.OutcomeIgnored, alert.OutcomeReopen} {
+		alert.OutcomeResolved, alert.OutcomeStale, alert.OutcomeDuplicate, alert.OutcomeIgnored, alert.OutcomeReopen,
+		staleBehindFinished} {
 		if seen.outcomes[o] == 0 && *modelSequencesFlag >= 1000 {
 			t.Errorf("no sequence reached outcome %q", o)
 		}

@@ -20,6 +20,12 @@ const (
 	// superseded cancels and skips held, no verdict from canceled or
 	// skipped, child pipelines by family.
 	RulesGitLab RulesVersion = 1
+	// RulesFinished adds to RulesGitLab what GitLab's own ref status does
+	// (docs/design.md, rule 4): only the newest finished pipeline (success,
+	// failed or canceled; skipped is not finished to GitLab) speaks for the
+	// ref, so a success or failure of an older pipeline, a retry included,
+	// is stale once a newer one has finished, even canceled.
+	RulesFinished RulesVersion = 2
 )
 
 // ChildMode says what child pipelines (source "parent_pipeline") do.
@@ -75,6 +81,9 @@ type Memory struct {
 	Closed Mark `json:"closed,omitzero"`
 	// Newest is the newest pipeline (family) id seen with any status.
 	Newest int64 `json:"newest,omitempty"`
+	// Finished is the newest pipeline (family) id seen finished: success,
+	// failed or canceled (RulesFinished on; zero before).
+	Finished int64 `json:"finished,omitempty"`
 	// Resolves are when the ID's recent alerts resolved, oldest first:
 	// those within the flapping window, at most Rules.FlapThreshold.
 	Resolves []time.Time `json:"resolves,omitempty"`

@@ -259,7 +259,8 @@ func New(limits Limits) *State {
 // Apply applies one pipeline event at time now, following the rules of
 // docs/design.md: severity by status, order by pipeline id, dedup by key,
 // and resolve only by the newest pipeline; under RulesGitLab also rules 8
-// to 12. Every event leaves a timeline entry, whatever its outcome, so
+// to 12, and under RulesFinished only the newest finished pipeline gives
+// a verdict. Every event leaves a timeline entry, whatever its outcome, so
 // nothing accepted goes unrecorded.
 func (s *State) Apply(ev Event, now time.Time) Outcome {
 	s.Counts.Events++

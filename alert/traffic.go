@@ -34,7 +34,8 @@ func (s *State) applyGitLab(ev Event, now time.Time) (Outcome, string) {
 }
 
 // stale explains why a delivery placed at m is older than what the ID has
-// already seen (rules 2 and 8), or returns "" when it is not.
+// already seen (rules 2 and 8, and under RulesFinished rule 4's newest
+// finished pipeline), or returns "" when it is not.
 func (s *State) stale(m Mark, status string) string {
 	mem := s.Memory
 	if mem.Verdict.after(m) {
@@ -42,6 +43,11 @@ func (s *State) stale(m Mark, status string) string {
 	}
 	if mem.Closed.Family != 0 && !m.after(mem.Closed) {
 		return fmt.Sprintf("not newer than pipeline #%d, which the last alert ended with", mem.Closed.ID)
+	}
+	if s.Rules.Version >= RulesFinished && (status == PipelineSuccess || status == PipelineFailed) && m.Family < mem.Finished {
+		// Rule 4: only the newest finished pipeline speaks for the ref, as
+		// in GitLab's own ref status; a retry of an older one keeps its id.
+		return fmt.Sprintf("older than pipeline #%d, the newest finished", mem.Finished)
 	}
 	if _, bad := SeverityOf(status); !bad && status != PipelineSuccess &&
 		m.FinishedAt.IsZero() && m.Family == mem.Verdict.Family && !mem.Verdict.FinishedAt.IsZero() {
@@ -63,9 +69,11 @@ func (s *State) applyVerdict(ev Event, m Mark, keys []string, now time.Time) (Ou
 		}
 		s.remember(keys)
 		s.noteVerdict(m)
+		s.noteFinished(m, ev.Pipeline.Status)
 		return OutcomeIgnored, "alert already resolved"
 	}
 	s.remember(keys)
+	s.noteFinished(m, ev.Pipeline.Status)
 	if !failed && s.Status != StatusNone && m.Family == s.Cause.Family && m.ID != s.Cause.ID {
 		// A family of pipelines (a parent and its children) fails when one
 		// member fails: another member's success does not clear it.
@@ -118,6 +126,7 @@ func (s *State) applyVerdict(ev Event, m Mark, keys []string, now time.Time) (Ou
 func (s *State) applyNoVerdict(ev Event, m Mark, keys []string, now time.Time) (Outcome, string) {
 	if s.Memory.Newest > m.Family {
 		s.remember(keys)
+		s.noteFinished(m, ev.Pipeline.Status)
 		return OutcomeSuperseded, fmt.Sprintf("pipeline #%d is newer", s.Memory.Newest)
 	}
 	if s.Status == StatusResolved {
@@ -125,6 +134,7 @@ func (s *State) applyNoVerdict(ev Event, m Mark, keys []string, now time.Time) (
 	}
 	s.remember(keys)
 	s.noteNewest(m)
+	s.noteFinished(m, ev.Pipeline.Status)
 	s.endProgress(m)
 	sev, _ := SeverityOf(ev.Pipeline.Status)
 	switch s.Status {
@@ -239,6 +249,20 @@ func (s *State) noteVerdict(m Mark) {
 	s.noteNewest(m)
 	if s.Memory.Verdict.Family == 0 || m.after(s.Memory.Verdict) || m.Family == s.Memory.Verdict.Family && s.Memory.Verdict.FinishedAt.IsZero() {
 		s.Memory.Verdict = m
+	}
+}
+
+// noteFinished remembers the newest pipeline seen finished, under
+// RulesFinished: a success, a failure or a cancel. A skipped pipeline is
+// not finished to GitLab (its "finished" scope, which its ref status
+// follows, leaves skipped out), so it does not count.
+func (s *State) noteFinished(m Mark, status string) {
+	if s.Rules.Version < RulesFinished {
+		return
+	}
+	switch status {
+	case PipelineSuccess, PipelineFailed, PipelineCanceled:
+		s.Memory.Finished = max(s.Memory.Finished, m.Family)
 	}
 }
 

@@ -96,11 +96,14 @@ func (p *planner) sequential(events ...pipelineEvent) {
 	}
 }
 
-// badStatuses are the bad pipelines the reliability tests send: failures
-// only. The model knows cancels and skips too, but what one does (no
-// verdict, held, superseded) depends on the order it arrives in among
-// newer pipelines, which a burst leaves open; the domain's own model test
-// (alert/) and the delivery sequences of traffic_test.go cover them.
+// badStatuses are the bad pipelines the reliability tests send in groups
+// and bursts: failures only. The model knows cancels and skips too, but
+// what one does (no verdict, held, superseded) depends on the order it
+// arrives in among newer pipelines, which a burst leaves open; the
+// domain's own model test (alert/) and the delivery sequences of
+// traffic_test.go cover them. The one cancel plan sends is on its own,
+// newer than everything, to an open HIGH alert: no verdict, whatever came
+// before.
 var badStatuses = []string{alert.PipelineFailed}
 
 // badGroup: k new bad pipelines, each delivered twice, the 2k deliveries
@@ -154,8 +157,14 @@ func (p *planner) plan(script e2eScript, budget int) {
 		case r < 80:
 			// A newer pipeline succeeded: resolves.
 			p.success(p.fresh())
-		case r < 90:
+		case r < 85:
 			// The newest pipeline, retried, succeeded: resolves too.
+			p.success(m.Newest())
+		case r < 90:
+			// A newer pipeline was canceled, then the alert's pipeline,
+			// retried, succeeded: stale, for only the newest finished
+			// pipeline speaks for the branch.
+			p.sequential(p.event(p.fresh(), alert.PipelineCanceled))
 			p.success(m.Newest())
 		default:
 			// An older pipeline succeeded: stale, resolves nothing.

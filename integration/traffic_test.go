@@ -255,6 +255,29 @@ func TestRealGitLabDeliverySequences(t *testing.T) {
 			want: want{alert.StatusOpen, alert.SeverityHigh, []string{"opened HIGH"}, []string{"signaled", "signaled"}, false},
 		},
 		{
+			ref: "retry-after-a-newer-cancel",
+			send: func(ref string) []answer {
+				a := []answer{
+					g.pipeline(delivery{ref: ref, id: 230, status: "failed", finished: at(10)}),
+					// Someone cancels the newer pipeline, then retries the older one.
+					g.pipeline(delivery{ref: ref, id: 231, status: "canceled", finished: at(12)}),
+					g.pipeline(delivery{file: "pipeline-running-retried.json", ref: ref, id: 230, status: "running", finished: at(10)}),
+					g.pipeline(delivery{ref: ref, id: 230, status: "success", finished: at(20)}),
+				}
+				// Only the newest finished pipeline speaks for the branch: #231,
+				// canceled, says nothing, and the retry of #230 resolves nothing.
+				g.s.waitState(alert.ID(g.project, ref), func(st *alert.State) error {
+					if st.Counts.Events != len(a) || st.Counts.Stale != 1 || st.Status != alert.StatusOpen || st.Severity != alert.SeverityHigh {
+						return fmt.Errorf("%s %s with counts %+v, want open HIGH with the retry's success stale", st.Status, st.Severity, st.Counts)
+					}
+					return nil
+				})
+				return append(a, g.pipeline(delivery{ref: ref, id: 232, status: "success", finished: at(30)}))
+			},
+			want: want{alert.StatusResolved, alert.SeverityHigh, []string{"opened HIGH", "resolved HIGH"},
+				[]string{"signaled", "signaled", "signaled", "signaled", "signaled"}, false},
+		},
+		{
 			ref: "project-and-group-hook",
 			send: func(ref string) []answer {
 				d := delivery{ref: ref, id: 160, status: "failed", finished: at(5)}
@@ -377,11 +400,12 @@ func TestRealGitLabDeliverySequences(t *testing.T) {
 // recorded are the sequences whose histories the replay test in workflows/
 // replays (make histories), by the file name they are kept under.
 var recorded = map[string]string{
-	"auto-cancel-then-success": "held-cancel-superseded-then-success",
-	"cancel-with-no-successor": "held-cancel-opens-after-the-hold",
-	"child-with-depend":        "child-and-parent-fail-then-resolve",
-	"feature/retire-v1":        "branch-deleted",
-	"resend-after-resolve":     "stale-resend-after-resolve",
+	"auto-cancel-then-success":   "held-cancel-superseded-then-success",
+	"cancel-with-no-successor":   "held-cancel-opens-after-the-hold",
+	"child-with-depend":          "child-and-parent-fail-then-resolve",
+	"feature/retire-v1":          "branch-deleted",
+	"resend-after-resolve":       "stale-resend-after-resolve",
+	"retry-after-a-newer-cancel": "stale-retry-after-a-newer-cancel",
 }
 
 // holdPassed returns once a hold that began now would have ended: it holds

@@ -112,10 +112,29 @@ const (
 	// on a timer once the branch has been green for the flapping window.
 	// Earlier revisions drop the flapping settings.
 	RevisionFlapping Revision = 5
+	// RevisionFinished starts fresh alerts under alert.RulesFinished: only
+	// the newest finished pipeline on the ref (success, failed or
+	// canceled) may resolve an alert or change its verdict, so a retry of
+	// an older pipeline that passes after a newer one was canceled is
+	// stale. Alerts of earlier revisions keep alert.RulesGitLab.
+	RevisionFinished Revision = 6
 	// CurrentRevision is what the intake starts alerts with and what
 	// continue-as-new moves a run to: a new run has no history to replay.
-	CurrentRevision = RevisionFlapping
+	CurrentRevision = RevisionFinished
 )
+
+// Rules is the rules version a fresh alert of the revision applies events
+// under. A continued run keeps the version in its state, whatever revision
+// it continues at.
+func (rev Revision) Rules() alert.RulesVersion {
+	switch {
+	case rev >= RevisionFinished:
+		return alert.RulesFinished
+	case rev >= RevisionGitLab:
+		return alert.RulesGitLab
+	}
+	return alert.RulesFirst
+}
 
 // Input starts or continues an alert. A run started by the intake gets
 // only the configuration; a continued run also gets State or Pending.
@@ -137,7 +156,7 @@ type Input struct {
 	// Revision is how the run behaves; the intake sets CurrentRevision.
 	Revision Revision `json:"revision,omitempty"`
 	// Rules are what a fresh alert applies events under, from
-	// RevisionGitLab on (whose rules version they always have).
+	// RevisionGitLab on; their version is always the revision's (Rules).
 	Rules alert.Rules `json:"rules,omitzero"`
 	// AutoResolveAfter resolves an alert that has had no pipeline event
 	// for that long; zero never does. From RevisionGitLab on.
@@ -164,7 +183,7 @@ func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 	fresh := r.st == nil && in.Revision >= RevisionGitLab
 	if fresh {
 		rules := in.Rules
-		rules.Version = alert.RulesGitLab
+		rules.Version = in.Revision.Rules()
 		if in.Revision < RevisionFlapping {
 			rules.FlapThreshold, rules.FlapWindow = 0, 0
 		}

@@ -253,7 +253,7 @@ func StartOptions(taskQueue string, in Input, ev alert.Event) client.StartWorkfl
 	s := alert.New(alert.Limits{})
 	if in.Revision >= RevisionGitLab {
 		rules := in.Rules
-		rules.Version = alert.RulesGitLab
+		rules.Version = in.Revision.Rules()
 		s = alert.NewWith(alert.Limits{}, rules, alert.Memory{})
 	}
 	s.Apply(ev, ev.ReceivedAt)

@@ -44,6 +44,18 @@ import (
 // closing run and move the memory it hands on; that is why the check
 // leaves memory out.
 
+// NewestRules is the rules version the intake starts alerts with
+// (workflows.CurrentRevision's, which a test there holds to this).
+const NewestRules = alert.RulesFinished
+
+func (m *Branch) rules() alert.Rules {
+	r := m.Rules
+	if r.Version == 0 {
+		r.Version = NewestRules
+	}
+	return r
+}
+
 // Answer is what the intake must answer to one delivery.
 type Answer int
 
@@ -60,10 +72,11 @@ const (
 
 // Branch is the model of one branch: its latest alert.
 type Branch struct {
-	// Limits and Hold are the alerts' settings, as the intake starts them:
-	// zero ones are the defaults and no hold.
+	// Limits and Rules are the alerts' settings, as the intake starts
+	// them: zero limits are the defaults, and zero rules are NewestRules
+	// with no hold.
 	Limits alert.Limits
-	Hold   time.Duration
+	Rules  alert.Rules
 	// alert is the branch's latest alert; nil until a bad pipeline
 	// reached the branch and a workflow started under its ID.
 	Alert *GitLab
@@ -114,7 +127,7 @@ func (m *Branch) Deliver(ev alert.Event) Answer {
 	if m.Alert != nil {
 		mem = m.Alert.Memory()
 	}
-	next := NewGitLab(m.Limits, m.Hold, mem)
+	next := NewFor(m.rules(), m.Limits, mem)
 	if out := next.Apply(ev, m.clock); out != alert.OutcomeOpened && out != alert.OutcomeHeld {
 		panic(fmt.Sprintf("model: #%d %s after the alert resolved is %s: what it does would depend on timing (see the comment of Branch)", ev.Pipeline.ID, ev.Pipeline.Status, out))
 	}

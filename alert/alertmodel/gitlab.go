@@ -11,14 +11,16 @@ import (
 	"github.com/alertflow/alertflow/alert"
 )
 
-// GitLab is the reference model of alert.RulesGitLab: one alert, and what
-// its ID remembers of the alerts before it, under the rules of
-// docs/design.md (8 to 12 on top of 1 to 5) written out plainly. It models
-// GitLab's own view of child pipelines (alert.ChildParent): a child is
-// recorded only.
+// GitLab is the reference model of alert.RulesGitLab and of
+// alert.RulesFinished: one alert, and what its ID remembers of the alerts
+// before it, under the rules of docs/design.md (8 to 12 on top of 1 to 5)
+// written out plainly; under RulesFinished, rule 4 also waits for the
+// newest finished pipeline. It models GitLab's own view of child pipelines
+// (alert.ChildParent): a child is recorded only. It leaves flapping out.
 type GitLab struct {
 	keyCap, timelineCap int
 	hold                time.Duration
+	version             alert.RulesVersion
 
 	status         alert.Status
 	severity, peak alert.Severity
@@ -27,10 +29,11 @@ type GitLab struct {
 	cause          mark
 	causeStatus    string
 	// The memory of the ID: the newest verdict, where the last alert
-	// ended, the newest pipeline of any status.
+	// ended, the newest pipeline of any status, and (RulesFinished) the
+	// newest one that finished.
 	verdict, closed        mark
 	hasVerdict, hasClosed  bool
-	newest                 int64
+	newest, lastFinished   int64
 	progress               int64 // 0: none
 	openedBy, ackBy        string
 	resolvedBy, resolution string
@@ -65,8 +68,19 @@ func (m mark) newerThan(o mark) bool {
 // (zero announces a cancel or skip at once), starting from what its ID
 // remembers of the alert before: nothing, or another model's Memory.
 func NewGitLab(limits alert.Limits, hold time.Duration, mem alert.Memory) *GitLab {
+	return NewFor(alert.Rules{Version: alert.RulesGitLab, Hold: hold}, limits, mem)
+}
+
+// NewFor is NewGitLab under the rules version and hold of rules, which
+// must be RulesGitLab or later; their children and flapping settings are
+// not modelled (children are alert.ChildParent's, and nothing flaps).
+func NewFor(rules alert.Rules, limits alert.Limits, mem alert.Memory) *GitLab {
+	if rules.Version < alert.RulesGitLab {
+		panic(fmt.Sprintf("alertmodel: rules version %d is not modelled here", rules.Version))
+	}
 	limits = alert.New(limits).Limits // the defaults, as every alert takes them
-	m := &GitLab{keyCap: limits.KeyCap, timelineCap: limits.TimelineCap, hold: hold, newest: mem.Newest}
+	m := &GitLab{keyCap: limits.KeyCap, timelineCap: limits.TimelineCap, hold: rules.Hold, version: rules.Version,
+		newest: mem.Newest, lastFinished: mem.Finished}
 	if mem.Verdict.Family != 0 {
 		m.verdict, m.hasVerdict = mark{mem.Verdict.ID, mem.Verdict.FinishedAt}, true
 	}
@@ -86,7 +100,7 @@ func (m *GitLab) Clone() *GitLab {
 // Memory is what the alert's ID remembers once this alert is over: what
 // the next alert on the ID starts from.
 func (m *GitLab) Memory() alert.Memory {
-	mem := alert.Memory{Newest: m.newest}
+	mem := alert.Memory{Newest: m.newest, Finished: m.lastFinished}
 	if m.hasVerdict {
 		mem.Verdict = alert.Mark{Family: m.verdict.id, ID: m.verdict.id, FinishedAt: m.verdict.finished}
 	}
@@ -114,6 +128,15 @@ func (m *GitLab) raise(s alert.Severity) {
 }
 
 func (m *GitLab) seeNewest(id int64) { m.newest = max(m.newest, id) }
+
+// seeFinished is rule 4 under RulesFinished: GitLab's ref status follows
+// the newest pipeline that finished, and to GitLab success, failed and
+// canceled are finished; skipped is not.
+func (m *GitLab) seeFinished(id int64, status string) {
+	if m.version >= alert.RulesFinished && status != alert.PipelineSkipped {
+		m.lastFinished = max(m.lastFinished, id)
+	}
+}
 
 func (m *GitLab) seeVerdict(k mark) {
 	m.seeNewest(k.id)
@@ -166,9 +189,13 @@ func (m *GitLab) outcome(ev alert.Event, now time.Time) alert.Outcome {
 	sev, bad := SeverityOf(p.Status)
 	progress := !bad && p.Status != alert.PipelineSuccess
 	// Rules 2 and 8: older than a verdict, not newer than where the last
-	// alert ended, or progress sent before the pipeline's verdict.
+	// alert ended, or progress sent before the pipeline's verdict. Rule 4
+	// under RulesFinished: a verdict older than the newest finished
+	// pipeline, a retry of it included.
+	verdict := p.Status == alert.PipelineFailed || p.Status == alert.PipelineSuccess
 	if m.hasVerdict && m.verdict.newerThan(k) || m.hasClosed && !k.newerThan(m.closed) ||
-		progress && k.finished.IsZero() && m.hasVerdict && m.verdict.id == k.id && !m.verdict.finished.IsZero() {
+		progress && k.finished.IsZero() && m.hasVerdict && m.verdict.id == k.id && !m.verdict.finished.IsZero() ||
+		m.version >= alert.RulesFinished && verdict && k.id < m.lastFinished {
 		m.remember(keys)
 		return alert.OutcomeStale
 	}
@@ -189,6 +216,7 @@ func (m *GitLab) outcome(ev alert.Event, now time.Time) alert.Outcome {
 		// Rules 3 and 9: a cancel or skip carries no verdict.
 		if m.newest > k.id {
 			m.remember(keys)
+			m.seeFinished(k.id, p.Status)
 			return alert.OutcomeSuperseded
 		}
 		if m.status == alert.StatusResolved {
@@ -196,6 +224,7 @@ func (m *GitLab) outcome(ev alert.Event, now time.Time) alert.Outcome {
 		}
 		m.remember(keys)
 		m.seeNewest(k.id)
+		m.seeFinished(k.id, p.Status)
 		m.finished(k)
 		switch m.status {
 		case alert.StatusNone:
@@ -227,10 +256,12 @@ func (m *GitLab) outcome(ev alert.Event, now time.Time) alert.Outcome {
 		}
 		m.remember(keys)
 		m.seeVerdict(k)
+		m.seeFinished(k.id, p.Status)
 		return alert.OutcomeIgnored
 	}
 	m.remember(keys)
 	m.seeVerdict(k)
+	m.seeFinished(k.id, p.Status)
 	m.finished(k)
 	if !bad {
 		if m.status == alert.StatusNone {
@@ -337,8 +368,8 @@ func (m *GitLab) Agrees(s *alert.State) error {
 	if (mem.Closed.Family != 0) != m.hasClosed || m.hasClosed && (mem.Closed.ID != m.closed.id || !mem.Closed.FinishedAt.Equal(m.closed.finished)) {
 		add("closed %+v, model %+v (%v)", mem.Closed, m.closed, m.hasClosed)
 	}
-	if mem.Newest != m.newest {
-		add("newest %d, model %d", mem.Newest, m.newest)
+	if mem.Newest != m.newest || mem.Finished != m.lastFinished {
+		add("newest %d and newest finished %d, model %d and %d", mem.Newest, mem.Finished, m.newest, m.lastFinished)
 	}
 	if progress := s.InProgress; (progress == nil) != (m.progress == 0) || progress != nil && progress.ID != m.progress {
 		add("in progress %+v, model %d", progress, m.progress)
