@@ -253,3 +253,41 @@ func TestASilenceStartedWithTheTemporalCLIIsListed(t *testing.T) {
 		t.Fatalf("after the CLI expired it: %d %s", code, body)
 	}
 }
+
+// A worker that is down when a silence ends runs the fired timer and the
+// success that came after it in one task. People must still hear the
+// alert open before it resolves: "opened", "resolved", as the replay says,
+// never a lone "resolved" of an alert nobody heard open.
+func TestASuccessWhileTheWorkerWasDownAtTheSilencesEndFollowsTheHandover(t *testing.T) {
+	t.Parallel() // own task queue and project ids
+	s, rc := newSilenceStack(t, 0)
+	const id = "1965-master"
+	s.createSilence(map[string]any{"matchers": map[string]any{"project_id": 1965}, "duration": "4s", "created_by": "alice"})
+	s.mustSignal(payload(t, 1965, "master", 19650, "failed"))
+	st := s.waitState(id, func(st *alert.State) error {
+		if st.Silenced == nil {
+			return fmt.Errorf("not silenced yet: %s", st.Status)
+		}
+		return nil
+	})
+	s.stopWorker()
+	// A newer pipeline starts, and the silence's end passes, while no
+	// worker runs.
+	s.mustSignal(payload(t, 1965, "master", 19651, "running"))
+	if err := poll(context.Background(), time.Minute, func() error {
+		if time.Now().Before(st.Silenced.Until.Add(time.Second)) {
+			return fmt.Errorf("the silence ends at %s", st.Silenced.Until)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.mustSignal(payload(t, 1965, "master", 19651, "success"))
+	s.startWorker()
+	rc.waitReceiver(t, "the resolve", func(_, _ int, ps []contract.Payload) bool {
+		return slices.Contains(forAlert(ps, id), "resolved")
+	})
+	if got := forAlert(accepted(rc), id); !slices.Equal(got, []string{"opened", "resolved"}) {
+		t.Fatalf("%s got %v, want [opened resolved]: the silence's end hands over before the success resolves", id, got)
+	}
+}

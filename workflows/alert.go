@@ -116,7 +116,10 @@ const (
 	// the newest finished pipeline on the ref (success, failed or
 	// canceled) may resolve an alert or change its verdict, so a retry of
 	// an older pipeline that passes after a newer one was canceled is
-	// stale. Alerts of earlier revisions keep alert.RulesGitLab.
+	// stale. Alerts of earlier revisions keep alert.RulesGitLab. And a
+	// silence whose end is due hands its alert over before a delivery or
+	// an action is applied, even when the worker was down at its end and
+	// runs both in one task (see silenceDue).
 	RevisionFinished Revision = 6
 	// CurrentRevision is what the intake starts alerts with and what
 	// continue-as-new moves a run to: a new run has no history to replay.
@@ -452,6 +455,7 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 // apply applies one event and makes everything outside the state follow:
 // search attributes, memo, details, reminders, notifications.
 func (r *run) apply(ctx workflow.Context, ev alert.Event) {
+	r.silenceDue(ctx)
 	now := workflow.Now(ctx)
 	previous := r.st.Severity
 	// No log line per event: the timeline records each one, and under the
@@ -483,6 +487,7 @@ func (r *run) changed(ctx workflow.Context, out alert.Outcome, actor, note strin
 }
 
 func (r *run) acknowledge(ctx workflow.Context, a alert.Acknowledgement) error {
+	r.silenceDue(ctx)
 	changed, err := r.st.Acknowledge(a, workflow.Now(ctx))
 	if r.in.Revision >= RevisionGitLab {
 		// Even an action that changed nothing lengthened the history: the
@@ -498,6 +503,7 @@ func (r *run) acknowledge(ctx workflow.Context, a alert.Acknowledgement) error {
 }
 
 func (r *run) resolve(ctx workflow.Context, res alert.Resolution) error {
+	r.silenceDue(ctx)
 	if err := r.st.Resolve(res, workflow.Now(ctx)); err != nil {
 		return rejection(err)
 	}

@@ -92,6 +92,21 @@ func (r *run) endSilence(ctx workflow.Context, id, why string) {
 	}
 }
 
+// silenceDue ends the alert's silence, before a delivery or an action is
+// applied, when its end is due but its timer has not been handled: a
+// worker that was down when the silence ended runs the fired timer and
+// the signals that came after it in one task, and the loop's selector
+// takes signals first. Without this, a success that came after the end
+// resolved an alert nobody had heard of and its "resolved" went out
+// without the "opened" the end owed people (RevisionFinished on).
+func (r *run) silenceDue(ctx workflow.Context) {
+	if r.in.Revision < RevisionFinished || r.st.Silenced == nil || !r.st.Status.Active() ||
+		workflow.Now(ctx).Before(r.st.Silenced.Until) {
+		return
+	}
+	r.endSilence(ctx, r.st.Silenced.ID, "silence "+r.st.Silenced.ID+" is over")
+}
+
 // silencedNow says a silence holds the alert: escalation waits for it.
 func silencedNow(st *alert.State) bool {
 	return st.Silenced != nil

@@ -45,6 +45,7 @@ func (r *run) recall(ctx workflow.Context) alert.Memory {
 
 // deleted resolves the alert of a deleted branch.
 func (r *run) deleted(ctx workflow.Context, d alert.Deletion) {
+	r.silenceDue(ctx)
 	severity := r.st.Severity
 	out := r.st.DeleteBranch(d, workflow.Now(ctx))
 	r.changed(ctx, out, d.By, "branch deleted", severity)
