@@ -13,7 +13,7 @@ TEMPORAL_SERVER_VERSION := v1.32.1
 TEMPORAL_SERVER := $(CURDIR)/bin/temporal-server
 TEMPORAL_UI := $(CURDIR)/bin/temporal-ui
 
-.PHONY: run build test test-unit test-deps vet staticcheck cross cluster cluster-stop cluster-deps test-cluster fmt-check compose-check histories screenshots clean bench
+.PHONY: soak soak-short run build test test-unit test-deps vet staticcheck cross cluster cluster-stop cluster-deps test-cluster fmt-check compose-check histories screenshots clean bench
 
 run: $(TEMPORAL) build
 	./bin/alertflow dev
@@ -118,6 +118,27 @@ ifeq ($(BENCH_SCENARIOS),)
 else
 	./bin/afbench -scenarios $(BENCH_SCENARIOS) -merge -alertflow bin/alertflow -temporal $(TEMPORAL) -json bench/results.json -rounds 5 -open-drain 2m -query-sample 0
 endif
+
+# The soak (bench/cmd/afbench -scenarios soak, docs/reliability.md): a
+# compressed GitLab day of SOAK_DELIVERIES deliveries (default 200 000,
+# about half an hour) against alertflow's intake and worker in processes of
+# their own, on the dev server alertflow dev starts (SOAK_CLUSTER=1: on make
+# cluster's Temporal server on PostgreSQL), with people acknowledging,
+# snoozing and resolving, silences, a receiver failing for a while and the
+# worker killed once. It prints every invariant and figure, writes
+# bench/results-soak.json (or results-soak-cluster.json) and exits non-zero
+# when an invariant does not hold. make soak-short (about 20 000
+# deliveries, 3 to 4 minutes) runs in CI.
+SOAK_DELIVERIES ?= 200000
+SOAK_CLUSTER ?=
+SOAK_JSON = bench/results-soak$(if $(SOAK_CLUSTER),-cluster).json
+soak: $(TEMPORAL) build $(if $(SOAK_CLUSTER),$(TEMPORAL_SERVER) cluster-deps)
+	$(GO) build -o bin/afbench ./bench/cmd/afbench
+	./bin/afbench -scenarios soak $(if $(SOAK_CLUSTER),-cluster) -soak-deliveries $(SOAK_DELIVERIES) \
+		-alertflow bin/alertflow -temporal $(TEMPORAL) -json $(SOAK_JSON)
+
+soak-short:
+	$(MAKE) soak SOAK_DELIVERIES=20000 SOAK_JSON=$$(mktemp --suffix=.json)
 
 # The Temporal server and temporal-sql-tool, from the Go module proxy
 # (about nine minutes cold on two cores). go install names them server and

@@ -416,7 +416,9 @@ type Outline struct {
 	Resolution  string
 	Counts      alert.Counts
 	Memory      alert.Memory
-	// Recorded counts timeline entries, dropped ones included.
+	// Recorded counts timeline entries, dropped ones included, but for
+	// those of the notification side (reminders, snoozes, silences,
+	// escalations), which the rules' model does not follow.
 	Recorded int
 }
 
@@ -440,10 +442,22 @@ func (o Outline) Diff(want Outline) string {
 	return strings.Join(diffs, "; ")
 }
 
+// notificationSide are the timeline entries of what people heard and when,
+// rather than of what the alert is.
+var notificationSide = map[alert.Outcome]bool{
+	alert.OutcomeReminder: true, alert.OutcomeEscalated: true, alert.OutcomeSuppressed: true,
+	alert.OutcomeSilenceEnded: true, alert.OutcomeSnoozed: true, alert.OutcomeSnoozeEnded: true,
+}
+
 // OutlineOf is the outline of a State, to compare with a model's.
 func OutlineOf(s *alert.State) Outline {
 	o := Outline{Status: s.Status, Severity: s.Severity, Peak: s.PeakSeverity, Quiet: s.Quiet,
-		Resolution: s.Resolution, Counts: s.Counts, Memory: s.Memory, Recorded: len(s.Timeline) + s.TimelineDropped}
+		Resolution: s.Resolution, Counts: s.Counts, Memory: s.Memory, Recorded: s.TimelineDropped}
+	for _, e := range s.Timeline {
+		if !notificationSide[e.Kind] {
+			o.Recorded++
+		}
+	}
 	if s.Pipeline != nil {
 		o.Cause, o.CauseStatus = s.Pipeline.ID, s.Pipeline.Status
 	}

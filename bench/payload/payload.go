@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -76,17 +77,29 @@ type Pipeline struct {
 	Jobs, FailedJobs int
 	// FinishedAt is the pipeline's finished_at; zero sends null.
 	FinishedAt time.Time
+	// Path is the project's path with its namespace; empty makes one up
+	// from ProjectID.
+	Path string
+	// Tag says Ref is a tag; Source is the pipeline's source (empty keeps
+	// the template's); ParentID, for a child pipeline (source
+	// parent_pipeline), is its parent's id, sent as source_pipeline.
+	Tag      bool
+	Source   string
+	ParentID int64
 }
 
 // Build returns the indented JSON body GitLab would deliver for p.
 func (b *Builder) Build(p Pipeline) ([]byte, error) {
 	m := maps.Clone(b.base)
-	path := fmt.Sprintf("acme/project-%d", p.ProjectID)
+	path := p.Path
+	if path == "" {
+		path = fmt.Sprintf("acme/project-%d", p.ProjectID)
+	}
 	webURL := "https://gitlab.example.com/" + path
 
 	project := maps.Clone(b.base["project"].(map[string]any))
 	project["id"] = p.ProjectID
-	project["name"] = fmt.Sprintf("project-%d", p.ProjectID)
+	project["name"] = path[strings.LastIndexByte(path, '/')+1:]
 	project["path_with_namespace"] = path
 	project["web_url"] = webURL
 	m["project"] = project
@@ -99,6 +112,16 @@ func (b *Builder) Build(p Pipeline) ([]byte, error) {
 	attrs["detailed_status"] = p.Status
 	attrs["url"] = fmt.Sprintf("%s/-/pipelines/%d", webURL, p.ID)
 	attrs["finished_at"] = nil
+	attrs["tag"] = p.Tag
+	if p.Source != "" {
+		attrs["source"] = p.Source
+	}
+	if p.ParentID > 0 {
+		m["source_pipeline"] = map[string]any{
+			"project":     map[string]any{"id": p.ProjectID, "web_url": webURL, "path_with_namespace": path},
+			"pipeline_id": p.ParentID, "job_id": p.ParentID*1000 + 1,
+		}
+	}
 	if !p.FinishedAt.IsZero() {
 		attrs["finished_at"] = p.FinishedAt.UTC().Format(gitlabTimeLayout)
 		attrs["created_at"] = p.FinishedAt.Add(-7 * time.Minute).UTC().Format(gitlabTimeLayout)

@@ -81,6 +81,7 @@ type options struct {
 	notifyFloorSameCalls bool
 	baselineSDKDefaults  bool
 	burstWithin          time.Duration
+	soak                 soakOptions
 }
 
 func main() {
@@ -94,7 +95,7 @@ func main() {
 		os.Exit(lookupsCommand(os.Args[2:]))
 	}
 	var o options
-	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k,memory,flood,notify,burst", "comma-separated scenarios: spread, hot, mixed, open10k, memory, flood, notify, burst (notify,burst alone are the time-to-notify scenarios); empty evaluates the targets of the -json results again, running nothing")
+	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k,memory,flood,notify,burst", "comma-separated scenarios: spread, hot, mixed, open10k, memory, flood, notify, burst (notify,burst alone are the time-to-notify scenarios), or soak alone (make soak); empty evaluates the targets of the -json results again, running nothing")
 	flag.IntVar(&o.rounds, "rounds", 3, "measured rounds of each load per scenario, alternating")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "webhooks in flight at once, for both loads")
 	flag.IntVar(&o.branches, "branches", 1000, "spread: project-branches per round")
@@ -118,6 +119,12 @@ func main() {
 	flag.BoolVar(&o.notifyFloorSameCalls, "notify-floor-same-calls", false, "notify, burst: the floor starts its workflows with alertflow's start options (search attributes, memo, summary), the same-calls yardstick, instead of an ID and a task queue only")
 	flag.IntVar(&o.burst, "burst", 2000, "burst: failed pipelines on distinct branches")
 	flag.DurationVar(&o.burstWithin, "burst-within", 20*time.Second, "burst: the time they all arrive within, evenly spread")
+	flag.IntVar(&o.soak.deliveries, "soak-deliveries", 200_000, "soak: deliveries of the compressed GitLab day (about 20 000 for the short soak)")
+	flag.IntVar(&o.soak.projects, "soak-projects", 200, "soak: projects, in nested groups")
+	flag.IntVar(&o.soak.senders, "soak-senders", 32, "soak: deliveries in flight at most (each branch's in order)")
+	flag.Float64Var(&o.soak.rate, "soak-rate", 150, "soak: deliveries a second at most; 0 sends as fast as the senders go")
+	flag.DurationVar(&o.soak.settle, "soak-settle", 3*time.Minute, "soak: how long alerts and receivers may take to settle after the last delivery")
+	flag.Uint64Var(&o.soak.seed, "soak-seed", 1, "soak: seed of the day's traffic")
 	flag.IntVar(&o.jobs, "jobs", 20, "jobs in the builds array of every webhook")
 	flag.BoolVar(&o.split, "split", false, "run alertflow's intake and worker in processes of their own, as docker-compose.yml does, rather than both in one (alertflow serve, as make run runs them)")
 	flag.BoolVar(&o.sameCalls, "same-calls", true, "also run the baseline with the start options alertflow sends (search attributes, memo, summary, details): the yardstick of the spread targets")
@@ -173,7 +180,9 @@ type bench struct {
 	server    int // PID of the Temporal server when afbench started it
 	gen       *generator
 	external  bool
-	started   time.Time
+	// serverName says which Temporal server the run measured.
+	serverName string
+	started    time.Time
 }
 
 // logf reports progress on stderr, with the time since the start.
@@ -243,6 +252,11 @@ func run(ctx context.Context, o options) (err error) {
 		return fmt.Errorf("connect to temporal at %s: %w", b.address, err)
 	}
 	defer b.client.Close()
+	b.serverName = res.Machine.Server
+	if o.scenarios == "soak" {
+		// The soak is a run of its own, with its own results file.
+		return b.soak(ctx, o.soak)
+	}
 
 	for i, name := range strings.Split(o.scenarios, ",") {
 		s, err := b.scenario(ctx, i, strings.TrimSpace(name))
