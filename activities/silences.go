@@ -26,6 +26,18 @@ func SilenceWith(s *Sinks, active Silences) {
 	s.silences = active
 }
 
+// Recheck reads one silence afresh, from where it is kept rather than from
+// a list that may be some seconds old; ok is false when it is gone.
+type Recheck func(ctx context.Context, id string) (a silence.Active, ok bool, err error)
+
+// RecheckWith makes the routing of s read a silence afresh before letting
+// it hold a notification back: one expired early a moment ago may still be
+// in the list, and would hold back a notification that the silence's own
+// record (and so the replay) says goes out.
+func RecheckWith(s *Sinks, recheck Recheck) {
+	s.recheck = recheck
+}
+
 // silencing finds the silence holding a notification of the alert labelled
 // l back at now. A silence store that cannot be read silences nothing:
 // a page too many is better than a page lost, and the error is logged.
@@ -39,9 +51,39 @@ func (s *Sinks) silencing(ctx context.Context, l route.Labels, alertID string, e
 		return nil
 	}
 	set = slices.DeleteFunc(slices.Clone(set), func(a silence.Active) bool { return slices.Contains(ended, a.ID) })
-	found, ok := silence.Silencing(set, l, now)
-	if !ok {
-		return nil
+	for range len(set) {
+		found, ok := silence.Silencing(set, l, now)
+		if !ok {
+			return nil
+		}
+		fresh, stale := s.fresh(ctx, found)
+		if !stale {
+			return &Silencing{ID: fresh.ID, Until: fresh.EndsAt}
+		}
+		// The list was behind: judge again with what the silence says now.
+		i := slices.IndexFunc(set, func(a silence.Active) bool { return a.ID == found.ID })
+		if fresh.ID == "" {
+			set = slices.Delete(set, i, i+1)
+		} else {
+			set[i] = fresh
+		}
 	}
-	return &Silencing{ID: found.ID, Until: found.EndsAt}
+	return nil
+}
+
+// fresh is silence a as it stands now, and whether the list had it
+// otherwise. A silence that cannot be read afresh is taken as listed.
+func (s *Sinks) fresh(ctx context.Context, a silence.Active) (silence.Active, bool) {
+	if s.recheck == nil {
+		return a, false
+	}
+	now, ok, err := s.recheck(ctx, a.ID)
+	switch {
+	case err != nil:
+		s.logger.WarnContext(ctx, "a silence could not be read afresh: its listed state holds", "silence_id", a.ID, "error", err)
+		return a, false
+	case !ok:
+		return silence.Active{}, true
+	}
+	return now, !now.EndsAt.Equal(a.EndsAt) || !now.ExpiredAt.Equal(a.ExpiredAt) || !now.StartsAt.Equal(a.StartsAt)
 }

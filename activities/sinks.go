@@ -59,6 +59,7 @@ type Sinks struct {
 	routing Routing
 	// silences, when set, are checked before each routed notification.
 	silences Silences
+	recheck  Recheck
 }
 
 // NewSinks returns the notification activities. A nil webhook or slack

@@ -252,3 +252,35 @@ func TestASilenceWorkflowRefusesAnInvalidSilence(t *testing.T) {
 		t.Fatal("an invalid silence ran")
 	}
 }
+
+// A worker's list of silences may be seconds old: a silence expired early
+// a moment ago is still in it. Before letting a silence hold a
+// notification back, the routing reads it afresh, so the alert is heard,
+// as the silence's own record (and the replay) says.
+func TestASilenceExpiredSinceTheListWasReadHoldsNothing(t *testing.T) {
+	e, set := newSilencedEnv(t)
+	start := e.Now()
+	set.add(t, "silence-e", `{"ref":"master"}`, start, start.Add(time.Hour))
+	rechecked := 0
+	activities.RecheckWith(e.sinks, func(_ context.Context, id string) (silence.Active, bool, error) {
+		set.mu.Lock()
+		defer set.mu.Unlock()
+		rechecked++
+		sl := set.set[0].Silence
+		sl.ExpiredAt, sl.ExpiredBy = start.Add(time.Second), "alice"
+		a, err := silence.Activate(sl)
+		return a, err == nil, err
+	})
+	e.signalAt(time.Minute, pipelineEvent(31, "failed"))
+	e.signalAt(30*time.Minute, pipelineEvent(32, "success"))
+	e.ExecuteWorkflow(AlertWorkflow, silencedInput(0))
+	e.result(t)
+	// Held back, the alert would have resolved unheard and sent nothing.
+	e.expect(t, map[string][]notify.Kind{
+		"pager": {notify.KindOpened, notify.KindResolved},
+		"chat":  {notify.KindOpened, notify.KindResolved},
+	})
+	if rechecked == 0 {
+		t.Fatal("the listed silence was never read afresh")
+	}
+}

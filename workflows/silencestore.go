@@ -74,6 +74,29 @@ func (s *SilenceStore) Active(ctx context.Context) ([]silence.Active, error) {
 	return set, nil
 }
 
+// Current reads silence id from its workflow's memo, not from the list:
+// one expired early a moment ago may still be in a list up to
+// silenceListTTL old, plus the visibility store's lag. ok is false when
+// the silence is gone or unreadable.
+func (s *SilenceStore) Current(ctx context.Context, id string) (silence.Active, bool, error) {
+	desc, err := s.client.DescribeWorkflowExecution(ctx, id, "")
+	if isNotFound(err) {
+		return silence.Active{}, false, nil
+	}
+	if err != nil {
+		return silence.Active{}, false, fmt.Errorf("read silence %s: %w", id, err)
+	}
+	sl, ok := SilenceOf(desc.GetWorkflowExecutionInfo())
+	if !ok {
+		return silence.Active{}, false, nil
+	}
+	a, err := silence.Activate(sl)
+	if err != nil {
+		return silence.Active{}, false, nil
+	}
+	return a, true, nil
+}
+
 // SilenceOf reads the silence a listed silence workflow keeps in its memo.
 func SilenceOf(run *workflowpb.WorkflowExecutionInfo) (silence.Silence, bool) {
 	p := run.GetMemo().GetFields()[MemoSilence]
