@@ -273,9 +273,12 @@ func (g *gen) pipelineOn(b *Branch) error {
 			return g.end(b, id, "success", twice)
 		}
 		return g.bad(b, payload.Pipeline{ID: id, Status: "skipped"}, twice)
-	case r < 0.08 && mayOpen:
+	case r < 0.08 && mayOpen && (m.Open() || !m.Started()):
 		// Auto-cancel: a newer push supersedes it; its cancel comes after
-		// the newer pipeline's first hook, then the newer one ends.
+		// the newer pipeline's first hook, then the newer one ends. Not
+		// right after a resolve: the run that resolved may still take the
+		// newer pipeline's hook and find the cancel superseded, where a
+		// fresh run would open an alert (alertmodel.Branch refuses it).
 		g.pipeline++
 		newer := g.pipeline
 		if _, err := g.state(b, payload.Pipeline{ID: newer, Status: "pending"}, false); err != nil {
