@@ -35,8 +35,9 @@ func (b *bench) startCluster(ctx context.Context) (stop func(), err error) {
 		"CLUSTER_PORT_BASE="+strconv.Itoa(base),
 		"ALERTFLOW_SOURCE_TOKENS=bench="+b.token,
 	)
-	do := func(ctx context.Context, arg string) error {
-		cmd := exec.CommandContext(ctx, "bash", script, arg)
+	do := func(ctx context.Context, args ...string) error {
+		arg := args[0]
+		cmd := exec.CommandContext(ctx, "bash", append([]string{script}, args...)...)
 		cmd.Env = env
 		out, err := os.OpenFile(filepath.Join(b.tmp, "cluster-"+arg+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
@@ -57,6 +58,7 @@ func (b *bench) startCluster(ctx context.Context) (stop func(), err error) {
 			b.logf("%v", err)
 		}
 	}
+	b.clusterDo = do
 	if err := do(ctx, "start"); err != nil {
 		stop()
 		return nil, err

@@ -182,7 +182,9 @@ type bench struct {
 	external  bool
 	// serverName says which Temporal server the run measured.
 	serverName string
-	started    time.Time
+	// clusterDo runs cluster/cluster.sh with args, with -cluster.
+	clusterDo func(ctx context.Context, args ...string) error
+	started   time.Time
 }
 
 // logf reports progress on stderr, with the time since the start.

@@ -80,6 +80,7 @@ type SoakSample struct {
 	WorkerRSS        int64   `json:"worker_rss_bytes"`
 	IntakeGoroutines float64 `json:"intake_goroutines"`
 	WorkerGoroutines float64 `json:"worker_goroutines"`
+	WorkerPID        int     `json:"worker_pid"`
 }
 
 // SoakVerdict is one invariant and whether it held.
@@ -183,14 +184,16 @@ func (b *bench) soak(ctx context.Context, o soakOptions) error {
 	verdicts = append(verdicts, s.settle(ctx, branches, models))
 	res.CPUPer1000 = (s.cpu() - cpu0).Seconds() / float64(total) * 1000
 	verdicts = append(verdicts, s.noRunFailed(ctx, group), s.historiesBounded(ctx, group))
-	deliveredV, p50, p99 := s.deliveredOnce(ctx, group)
+	deliveredV, again, p50, p99 := s.deliveredOnce(ctx, group)
 	res.NotifyP50, res.NotifyP99 = p50, p99
-	verdicts = append(verdicts, deliveredV, s.replayClean(ctx, group))
+	onceV := SoakVerdict{Name: "no notification delivered twice to a receiver (exactly once, before the receiver's dedup by id)", Held: again == 0,
+		Detail: fmt.Sprintf("%d delivered again under the same id after their first delivery's answer came too late", again)}
+	verdicts = append(verdicts, deliveredV, onceV, s.replayClean(ctx, group))
 	verdicts = append(verdicts, s.idle(ctx)...)
 	stopSampling()
 	res.Samples = <-samplesDone
 	verdicts = append(verdicts, goroutinesBack(res.Samples), rssFlat("intake", res.Samples, func(x SoakSample) int64 { return x.IntakeRSS }),
-		rssFlat("worker", res.Samples, func(x SoakSample) int64 { return x.WorkerRSS }))
+		rssFlat("worker", sinceRestart(res.Samples), func(x SoakSample) int64 { return x.WorkerRSS }))
 	res.Invariants, res.Passed = verdicts, true
 	for _, v := range verdicts {
 		res.Passed = res.Passed && v.Held
@@ -198,6 +201,9 @@ func (b *bench) soak(ctx context.Context, o soakOptions) error {
 	res.LoadAverage[1] = loadAverage()
 	res.print(os.Stdout)
 	if err := writeJSON(b.o.out, res); err != nil {
+		return err
+	}
+	if err := writeSoakPlot(b.o.out, res.Samples); err != nil {
 		return err
 	}
 	if !res.Passed {
@@ -288,6 +294,21 @@ func (s *soakRun) killWorker(ctx context.Context) {
 	s.mu.Unlock()
 }
 
+// restartServer stops the cluster's Temporal server and starts it again,
+// while the senders go on (and are answered 503 meanwhile).
+func (s *soakRun) restartServer(ctx context.Context) {
+	s.b.logf("soak: stopping the Temporal server")
+	if err := s.b.clusterDo(ctx, "stop-one", "temporal"); err != nil {
+		s.problem("stop the Temporal server: %v", err)
+		return
+	}
+	if err := s.b.clusterDo(ctx, "start-one", "temporal"); err != nil {
+		s.problem("start the Temporal server again: %v", err)
+		return
+	}
+	s.b.logf("soak: the Temporal server is back")
+}
+
 func (s *soakRun) cpu() time.Duration {
 	var total time.Duration
 	for _, p := range []*proc{s.intake, s.worker} {
@@ -336,7 +357,7 @@ func (s *soakRun) drive(ctx context.Context, branches []*gitlabday.Branch, total
 	}()
 	silences := make(chan struct{})
 	go func() { s.silenceWork(paceCtx, branches); close(silences) }()
-	var killed, flakyOn, flakyOff sync.Once
+	var killed, flakyOn, flakyOff, restarted sync.Once
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: s.o.senders}}
 	var wg sync.WaitGroup
 	for w := range s.o.senders {
@@ -374,6 +395,8 @@ func (s *soakRun) drive(ctx context.Context, branches []*gitlabday.Branch, total
 						flakyOff.Do(func() { s.b.logf("soak: the flaky receiver is back"); s.flaky.failing.Store(false) })
 					case n == int64(total)*40/100:
 						killed.Do(func() { s.killWorker(ctx) })
+					case n == int64(total)*60/100 && s.b.clusterDo != nil:
+						restarted.Do(func() { go s.restartServer(ctx) })
 					}
 				}
 			}
@@ -389,29 +412,39 @@ func (s *soakRun) drive(ctx context.Context, branches []*gitlabday.Branch, total
 // post sends one request, again after a 429 or 503 as GitLab would
 // (honouring Retry-After, a second at least), and returns the answer.
 func (s *soakRun) post(ctx context.Context, client *http.Client, method, url string, header map[string]string, body []byte) (int, []byte, error) {
+	code, raw, _, err := s.postCounting(ctx, client, method, url, header, body)
+	return code, raw, err
+}
+
+// postCounting is post that also counts the 503s before the answer: each
+// may have reached Temporal before the intake gave up waiting.
+func (s *soakRun) postCounting(ctx context.Context, client *http.Client, method, url string, header map[string]string, body []byte) (code int, raw []byte, unavailable int, err error) {
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, unavailable, err
 		}
 		for k, v := range header {
 			req.Header.Set(k, v)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, unavailable, err
 		}
-		raw, _ := io.ReadAll(resp.Body)
+		raw, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) || attempt == 20 {
-			return resp.StatusCode, raw, nil
+		if (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) || attempt == 40 {
+			return resp.StatusCode, raw, unavailable, nil
+		}
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			unavailable++
 		}
 		s.retried.Add(1)
 		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 		select {
 		case <-time.After(time.Duration(max(wait, 1)) * time.Second):
 		case <-ctx.Done():
-			return 0, nil, ctx.Err()
+			return 0, nil, unavailable, ctx.Err()
 		}
 	}
 }
@@ -441,8 +474,11 @@ func (s *soakRun) deliver(ctx context.Context, client *http.Client, br *gitlabda
 	case st.Deletion:
 		want, ignored = m.DeleteBranch("Dana Developer"), false
 	}
-	code, raw, err := s.post(ctx, client, http.MethodPost, "http://"+s.intakeAt+"/webhooks/gitlab?token="+s.b.token,
+	code, raw, unavailable, err := s.postCounting(ctx, client, http.MethodPost, "http://"+s.intakeAt+"/webhooks/gitlab?token="+s.b.token,
 		map[string]string{"X-Gitlab-Event": st.Event, "Idempotency-Key": st.Key, "Content-Type": "application/json"}, st.Body)
+	if !ignored {
+		m.Resent += unavailable
+	}
 	if err != nil {
 		s.problem("%s: post %s: %v", alertID, st.Event, err)
 		return
@@ -475,13 +511,13 @@ func (s *soakRun) operate(ctx context.Context, client *http.Client, br *gitlabda
 	id := alert.ID(br.ProjectID, br.Ref)
 	// A person acts once they have heard of the alert: when its run has
 	// taken the failure that opened it.
-	heard := time.Now().Add(time.Minute)
+	heard := time.Now().Add(s.o.settle)
 	for {
 		if st, err := s.state(ctx, id); err == nil && st.Status.Active() {
 			break
 		}
 		if time.Now().After(heard) || ctx.Err() != nil {
-			s.problem("%s: the model's open alert was not open a minute after its failure", id)
+			s.problem("%s: the model's open alert was not open %s after its failure", id, s.o.settle)
 			return
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -502,11 +538,16 @@ func (s *soakRun) operate(ctx context.Context, client *http.Client, br *gitlabda
 		}
 	}
 	raw, _ := json.Marshal(body)
-	code, answer, err := s.post(ctx, client, http.MethodPost, "http://"+s.intakeAt+"/api/v1/alerts/"+id+"/"+op,
+	code, answer, unavailable, err := s.postCounting(ctx, client, http.MethodPost, "http://"+s.intakeAt+"/api/v1/alerts/"+id+"/"+op,
 		map[string]string{"Authorization": "Bearer " + s.apiToken, "Content-Type": "application/json"}, raw)
 	s.mu.Lock()
 	s.ops++
 	s.mu.Unlock()
+	// An action sent again after a 503 may have been applied the first
+	// time: then it finds the alert acknowledged (409) or resolved (404).
+	if unavailable > 0 && (code == http.StatusConflict || code == http.StatusNotFound) {
+		return
+	}
 	if err != nil || code != http.StatusOK {
 		s.problem("%s: %s answered %d %s (%v)", id, op, code, answer, err)
 	}
@@ -665,15 +706,15 @@ func (s *soakRun) historiesBounded(ctx context.Context, group string) SoakVerdic
 }
 
 // deliveredOnce: every notification a run scheduled to a receiver reached
-// it exactly once, and it got nothing else. It also returns the time to
-// notify of the alerts the soak opened.
-func (s *soakRun) deliveredOnce(ctx context.Context, group string) (SoakVerdict, float64, float64) {
-	v := SoakVerdict{Name: "every scheduled notification reached its receiver exactly once"}
+// it, and it got nothing else; again counts those it got more than once.
+// It also returns the time to notify of the alerts the soak opened.
+func (s *soakRun) deliveredOnce(ctx context.Context, group string) (v SoakVerdict, again int, p50, p99 float64) {
+	v = SoakVerdict{Name: "every scheduled notification reached its receiver, and nothing else did"}
 	histories, err := replay.Reader{Client: s.b.client, Namespace: s.b.namespace, LegacyReceiver: "primary"}.Read(ctx,
 		replay.Filter{Since: s.b.started.Add(-time.Minute), Project: group + "/**"})
 	if err != nil {
 		v.Detail = err.Error()
-		return v, 0, 0
+		return v, 0, 0, 0
 	}
 	want := map[string]map[string]bool{"primary": {}, "flaky": {}}
 	for _, h := range histories {
@@ -692,13 +733,18 @@ func (s *soakRun) deliveredOnce(ctx context.Context, group string) (SoakVerdict,
 	deadline := time.Now().Add(s.o.settle)
 	for {
 		problems = problems[:0]
-		scheduled = 0
+		scheduled, again = 0, 0
 		for name, rc := range map[string]*soakReceiver{"primary": s.primary, "flaky": s.flaky} {
 			got := rc.accepted()
 			for id := range want[name] {
 				scheduled++
-				if n := got[id]; n != 1 {
-					problems = append(problems, fmt.Sprintf("%s got %s %d times", name, id, n))
+				switch n := got[id]; {
+				case n == 0:
+					problems = append(problems, fmt.Sprintf("%s never got %s", name, id))
+				case n > 1:
+					// Delivered, then retried because its answer came too
+					// late: the receiver dedupes by the id (the contract).
+					again++
 				}
 			}
 			for id := range got {
@@ -731,9 +777,9 @@ func (s *soakRun) deliveredOnce(ctx context.Context, group string) (SoakVerdict,
 	s.mu.Unlock()
 	sort.Slice(waits, func(i, j int) bool { return waits[i] < waits[j] })
 	if len(waits) == 0 {
-		return v, 0, 0
+		return v, again, 0, 0
 	}
-	return v, waits[len(waits)/2].Seconds(), waits[(len(waits)*99)/100].Seconds()
+	return v, again, waits[len(waits)/2].Seconds(), waits[(len(waits)*99)/100].Seconds()
 }
 
 // replayClean: alertflow replay with the running configuration over the
@@ -825,7 +871,7 @@ func (s *soakRun) sample(ctx context.Context) []SoakSample {
 		s.mu.Lock()
 		intake, worker, workerAt := s.intake, s.worker, s.workerAt
 		s.mu.Unlock()
-		x := SoakSample{Seconds: time.Since(start).Seconds(), Sent: s.sent.Load()}
+		x := SoakSample{Seconds: time.Since(start).Seconds(), Sent: s.sent.Load(), WorkerPID: worker.pid()}
 		x.IntakeRSS, _, _ = memory(intake.pid())
 		x.WorkerRSS, _, _ = memory(worker.pid())
 		x.IntakeGoroutines = s.metric(s.intakeAt, "go_goroutines")
@@ -848,36 +894,32 @@ func goroutinesBack(samples []SoakSample) SoakVerdict {
 		return v
 	}
 	first, last := samples[0], samples[len(samples)-1]
-	workerStart := first.WorkerGoroutines
-	for i := 1; i < len(samples); i++ {
-		if samples[i].WorkerRSS < samples[i-1].WorkerRSS/2 {
-			workerStart = samples[i].WorkerGoroutines
-		}
-	}
+	workerStart := sinceRestart(samples)[0].WorkerGoroutines
 	v.Held = last.IntakeGoroutines <= first.IntakeGoroutines+20 && last.WorkerGoroutines <= workerStart+20
 	v.Detail = fmt.Sprintf("intake %g → %g, worker %g → %g", first.IntakeGoroutines, last.IntakeGoroutines, workerStart, last.WorkerGoroutines)
 	return v
 }
 
+// sinceRestart are the samples of the worker that ran last: a process
+// started again warms up again.
+func sinceRestart(samples []SoakSample) []SoakSample {
+	for i := len(samples) - 1; i > 0; i-- {
+		if samples[i].WorkerPID != samples[i-1].WorkerPID {
+			return samples[i:]
+		}
+	}
+	return samples
+}
+
 // rssFlat: the mean RSS of the last third of the run is within 10 % of
 // the first third's, after the first quarter (warm-up: heaps and caches
-// growing to their working size) is left out. The worker's samples count
-// from its restart.
+// growing to their working size) is left out.
 func rssFlat(name string, samples []SoakSample, rss func(SoakSample) int64) SoakVerdict {
 	v := SoakVerdict{Name: "RSS of the " + name + " flat (last third within 10 % of the first, after warm-up)"}
 	var xs []int64
 	for _, x := range samples {
 		if r := rss(x); r > 0 {
 			xs = append(xs, r)
-		}
-	}
-	if name == "worker" {
-		// From the restart on: a new process warms up again.
-		for i := 1; i < len(xs); i++ {
-			if xs[i] < xs[i-1]/2 {
-				xs = xs[i:]
-				break
-			}
 		}
 	}
 	xs = xs[len(xs)/4:]
