@@ -32,7 +32,6 @@ func New(c client.Client, taskQueue string, sinks *activities.Sinks) sdkworker.W
 	w.RegisterWorkflow(workflows.SilenceWorkflow)
 	silences := workflows.NewSilenceStore(c)
 	activities.SilenceWith(sinks, silences.Active)
-	activities.RecheckWith(sinks, silences.Current)
 	w.RegisterActivity(sinks)
 	w.RegisterActivityWithOptions(workflows.NewRecaller(c).RecallMemory, activity.RegisterOptions{Name: workflows.ActivityRecall})
 	w.RegisterActivityWithOptions(silences.ReleaseSilenced, activity.RegisterOptions{Name: workflows.ActivityReleaseSilenced})

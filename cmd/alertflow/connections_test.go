@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -12,8 +10,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/alertflow/alertflow/ingress"
 )
 
 // The connections gauge counts every connection in and every one out,
@@ -24,18 +20,10 @@ func TestTheConnectionsGaugeComesBackToZeroAfterThousandsOfConnections(t *testin
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := ingress.ParseTokens("gitlab=tok")
-	if err != nil {
-		t.Fatal(err)
-	}
 	reg := prometheus.NewRegistry()
-	handler := ingress.New(ingress.Config{Tokens: tokens}, nil, slog.New(slog.DiscardHandler))
 	limits := defaultHTTPLimits()
 	limits.readHeader, limits.read, limits.idle = 200*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- serveHTTP(ctx, ln, handler, slog.New(slog.DiscardHandler), limits, reg) }()
-	t.Cleanup(func() { cancel(); <-served })
+	servedLimits(t, ln, limits, reg)
 
 	addr := "http://" + ln.Addr().String()
 	keepAlive := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/alertflow/alertflow/ingress"
 )
 
@@ -120,8 +122,9 @@ func TestASlowLorisBodyIsCutOffByTheReadTimeout(t *testing.T) {
 	}
 }
 
-// servedLimits serves an intake on ln with limits until the test ends.
-func servedLimits(t *testing.T, ln net.Listener, limits httpLimits) {
+// servedLimits serves an intake on ln with limits until the test ends;
+// reg, when not nil, gets the server's gauges.
+func servedLimits(t *testing.T, ln net.Listener, limits httpLimits, reg prometheus.Registerer) {
 	t.Helper()
 	tokens, err := ingress.ParseTokens("gitlab=tok")
 	if err != nil {
@@ -131,7 +134,7 @@ func servedLimits(t *testing.T, ln net.Listener, limits httpLimits) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
-		served <- serveHTTP(ctx, ln, handler, slog.New(slog.NewTextHandler(io.Discard, nil)), limits, nil)
+		served <- serveHTTP(ctx, ln, handler, slog.New(slog.NewTextHandler(io.Discard, nil)), limits, reg)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -146,7 +149,7 @@ func TestAHeaderBlockOverTheLimitIsAnswered431(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	servedLimits(t, ln, defaultHTTPLimits())
+	servedLimits(t, ln, defaultHTTPLimits(), nil)
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +222,7 @@ func TestConnectionsOpenAtOnceStayWithinTheCap(t *testing.T) {
 	ln := &countingListener{Listener: inner}
 	limits := defaultHTTPLimits()
 	limits.connections, limits.readHeader = limit, 200*time.Millisecond
-	servedLimits(t, ln, limits)
+	servedLimits(t, ln, limits, nil)
 
 	var wg sync.WaitGroup
 	for range clients {
