@@ -63,6 +63,14 @@ func (r *Recaller) RecallMemory(ctx context.Context, workflowID, runID string) (
 		return nil, fmt.Errorf("list runs of %s: %w", workflowID, err)
 	}
 	runs := resp.GetExecutions()
+	// Visibility is written after the fact, by the server's task queues:
+	// under a backlog the runs before this one may not be listed yet, and
+	// an empty answer would let a stale delivery open a new alert. This
+	// run is the newest on the ID; until the store lists it, it cannot be
+	// trusted to list the ones before, so the recall is retried.
+	if !slices.ContainsFunc(runs, func(run *workflowpb.WorkflowExecutionInfo) bool { return run.GetExecution().GetRunId() == runID }) {
+		return nil, fmt.Errorf("list runs of %s: visibility does not list this run (%s) yet", workflowID, runID)
+	}
 	// Newest first, whatever order the visibility store keeps.
 	slices.SortFunc(runs, func(a, b *workflowpb.WorkflowExecutionInfo) int {
 		return b.GetStartTime().AsTime().Compare(a.GetStartTime().AsTime())

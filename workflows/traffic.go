@@ -14,13 +14,13 @@ import (
 // or in states that only those create, so older histories replay as they
 // were recorded.
 
-// recallOptions bound the recall: two reads of the server, retried for a
-// little while; without an answer the alert starts with an empty memory
-// rather than not at all.
+// recallOptions bound the recall: two reads of the server, retried while
+// the visibility store catches up (up to a minute under a backlog); without
+// an answer the alert starts with an empty memory rather than not at all.
 func recallOptions() workflow.LocalActivityOptions {
 	return workflow.LocalActivityOptions{
 		StartToCloseTimeout:    5 * time.Second,
-		ScheduleToCloseTimeout: 30 * time.Second,
+		ScheduleToCloseTimeout: time.Minute,
 	}
 }
 
