@@ -86,6 +86,19 @@ func TestNoticesGroupDeliveriesByNotificationInTheOrderScheduled(t *testing.T) {
 	}
 }
 
+func TestNoticesNameASeverityChangeByItsKindWhateverReceiverWasScheduledFirst(t *testing.T) {
+	// The pager was added by the change and hears it as opened; the chat
+	// heard the alert open and waited for that delivery to finish.
+	got := Notices([]Delivery{
+		{"n1", "opened", "chat"},
+		{"n2", "opened", "pager"}, {"n2", "severity_changed", "chat"},
+	})
+	want := []Notice{notice("opened", "chat"), notice("severity_changed", "pager", "chat")}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Notices = %v, want %v", got, want)
+	}
+}
+
 func TestWriteTextListsChangesAndTotals(t *testing.T) {
 	d := AlertDiff{ID: "gitlab-7-main", Project: "team-a/api", Ref: "main",
 		Sent: []Notice{notice("opened", "team-a-pager")}, Would: []Notice{notice("opened", "team-b")}}

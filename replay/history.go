@@ -284,7 +284,11 @@ func delivery(activity string, input *commonpb.Payloads, legacyReceiver string) 
 
 // Notices groups deliveries into notifications, in the order each was
 // first scheduled. A notification handed over by continue-as-new and
-// scheduled again keeps its id, so it counts once.
+// scheduled again keeps its id, so it counts once. Its kind is the
+// notification's own: a receiver a severity change adds hears that change
+// as "opened" (it never heard the alert before), and its delivery may be
+// scheduled before those of the receivers that did, which wait for their
+// previous notification; the replay names the kind the alert routed.
 func Notices(deliveries []Delivery) []Notice {
 	var out []Notice
 	at := map[string]int{}
@@ -294,6 +298,9 @@ func Notices(deliveries []Delivery) []Notice {
 			i = len(out)
 			at[d.Notification] = i
 			out = append(out, Notice{Kind: d.Kind})
+		}
+		if d.Kind == string(notify.KindSeverityChanged) {
+			out[i].Kind = d.Kind
 		}
 		if !slices.Contains(out[i].Receivers, d.Receiver) {
 			out[i].Receivers = append(out[i].Receivers, d.Receiver)
