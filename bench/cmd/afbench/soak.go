@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -112,6 +114,37 @@ type soakRun struct {
 	// by alert ID, for the time to notify.
 	opened map[string]time.Time
 	ops    int
+	// faults are when the worker or the server was down, to tell a
+	// duplicate delivery a fault explains from one nothing does.
+	faults []fault
+}
+
+// fault is a span during which the worker or the server was down.
+type fault struct {
+	name       string
+	start, end time.Time
+}
+
+func (s *soakRun) noteFault(name string, start time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, fault{name, start, time.Now()})
+}
+
+// faultNear names the fault that explains a notification accepted at
+// first and again at again: the first copy came at most 30 s before the
+// fault began (a delivery in flight then) or during it, and the second
+// after it began; "" when none does.
+func (s *soakRun) faultNear(first, again time.Time) string {
+	const slack = 30 * time.Second
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.faults {
+		if !first.Before(f.start.Add(-slack)) && !first.After(f.end) && again.After(f.start) {
+			return f.name
+		}
+	}
+	return ""
 }
 
 func (s *soakRun) problem(format string, args ...any) {
@@ -186,8 +219,7 @@ func (b *bench) soak(ctx context.Context, o soakOptions) error {
 	verdicts = append(verdicts, s.noRunFailed(ctx, group), s.historiesBounded(ctx, group))
 	deliveredV, again, p50, p99 := s.deliveredOnce(ctx, group)
 	res.NotifyP50, res.NotifyP99 = p50, p99
-	onceV := SoakVerdict{Name: "no notification delivered twice to a receiver (exactly once, before the receiver's dedup by id)", Held: again == 0,
-		Detail: fmt.Sprintf("%d delivered again under the same id after their first delivery's answer came too late", again)}
+	onceV := s.exactlyOnce(again)
 	verdicts = append(verdicts, deliveredV, onceV, s.replayClean(ctx, group))
 	verdicts = append(verdicts, s.idle(ctx)...)
 	stopSampling()
@@ -282,9 +314,11 @@ func (s *soakRun) stop() {
 // another.
 func (s *soakRun) killWorker(ctx context.Context) {
 	s.b.logf("soak: killing the worker (SIGKILL, PID %d) and starting another", s.worker.pid())
+	killed := time.Now()
 	_ = s.worker.cmd.Process.Signal(syscall.SIGKILL)
 	<-s.worker.done
 	w, at, err := s.startOne(ctx, "worker")
+	s.noteFault("the worker kill", killed)
 	if err != nil {
 		s.problem("restart the worker: %v", err)
 		return
@@ -298,6 +332,8 @@ func (s *soakRun) killWorker(ctx context.Context) {
 // while the senders go on (and are answered 503 meanwhile).
 func (s *soakRun) restartServer(ctx context.Context) {
 	s.b.logf("soak: stopping the Temporal server")
+	stopped := time.Now()
+	defer s.noteFault("the server restart", stopped)
 	if err := s.b.clusterDo(ctx, "stop-one", "temporal"); err != nil {
 		s.problem("stop the Temporal server: %v", err)
 		return
@@ -718,13 +754,13 @@ func (s *soakRun) historiesBounded(ctx context.Context, group string) SoakVerdic
 // deliveredOnce: every notification a run scheduled to a receiver reached
 // it, and it got nothing else; again counts those it got more than once.
 // It also returns the time to notify of the alerts the soak opened.
-func (s *soakRun) deliveredOnce(ctx context.Context, group string) (v SoakVerdict, again int, p50, p99 float64) {
+func (s *soakRun) deliveredOnce(ctx context.Context, group string) (v SoakVerdict, again []repeat, p50, p99 float64) {
 	v = SoakVerdict{Name: "every scheduled notification reached its receiver, and nothing else did"}
 	histories, err := replay.Reader{Client: s.b.client, Namespace: s.b.namespace, LegacyReceiver: "primary"}.Read(ctx,
 		replay.Filter{Since: s.b.started.Add(-time.Minute), Project: group + "/**"})
 	if err != nil {
 		v.Detail = err.Error()
-		return v, 0, 0, 0
+		return v, nil, 0, 0
 	}
 	want := map[string]map[string]bool{"primary": {}, "flaky": {}}
 	for _, h := range histories {
@@ -743,7 +779,7 @@ func (s *soakRun) deliveredOnce(ctx context.Context, group string) (v SoakVerdic
 	deadline := time.Now().Add(s.o.settle)
 	for {
 		problems = problems[:0]
-		scheduled, again = 0, 0
+		scheduled, again = 0, nil
 		for name, rc := range map[string]*soakReceiver{"primary": s.primary, "flaky": s.flaky} {
 			got := rc.accepted()
 			for id := range want[name] {
@@ -754,7 +790,7 @@ func (s *soakRun) deliveredOnce(ctx context.Context, group string) (v SoakVerdic
 				case n > 1:
 					// Delivered, then retried because its answer came too
 					// late: the receiver dedupes by the id (the contract).
-					again++
+					again = append(again, repeat{receiver: name, id: id, at: rc.times(id)})
 				}
 			}
 			for id := range got {
@@ -790,6 +826,43 @@ func (s *soakRun) deliveredOnce(ctx context.Context, group string) (v SoakVerdic
 		return v, again, 0, 0
 	}
 	return v, again, waits[len(waits)/2].Seconds(), waits[(len(waits)*99)/100].Seconds()
+}
+
+// repeat is a notification a receiver accepted more than once, and when.
+type repeat struct {
+	receiver, id string
+	at           []time.Time
+}
+
+// exactlyOnce: no receiver accepted a notification twice. Over HTTP a
+// delivery whose answer a fault swallowed (the worker killed before it
+// reported, the server down when it did) is sent again under the same id,
+// which the receiver drops (the webhook contract); each repeat is named
+// with the fault that explains it, or with none.
+func (s *soakRun) exactlyOnce(again []repeat) SoakVerdict {
+	v := SoakVerdict{Name: "no notification delivered twice to a receiver (exactly once, before the receiver's dedup by id)", Held: len(again) == 0}
+	byFault := map[string]int{}
+	var unexplained []string
+	for _, r := range again {
+		why := ""
+		if len(r.at) > 1 {
+			why = s.faultNear(r.at[0], r.at[1])
+		}
+		if why == "" {
+			unexplained = append(unexplained, fmt.Sprintf("%s got %s %d times", r.receiver, r.id, len(r.at)))
+			continue
+		}
+		byFault[why]++
+	}
+	v.Detail = fmt.Sprintf("%d delivered again under the same id", len(again))
+	for _, name := range slices.Sorted(maps.Keys(byFault)) {
+		v.Detail += fmt.Sprintf("; %d sent before %s and again after it (its answer was lost)", byFault[name], name)
+	}
+	if len(unexplained) > 0 {
+		sort.Strings(unexplained)
+		v.Detail += fmt.Sprintf("; %d outside any fault: %s", len(unexplained), strings.Join(unexplained[:min(10, len(unexplained))], "; "))
+	}
+	return v
 }
 
 // replayClean: alertflow replay with the running configuration over the

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +26,9 @@ type soakReceiver struct {
 
 	mu    sync.Mutex
 	got   map[string]int
-	first map[string]time.Time // alert ID → when its first opened came
+	at    map[string][]time.Time // id → when each copy came, for ids that came again
+	came  map[string]time.Time   // id → when it came first
+	first map[string]time.Time   // alert ID → when its first opened came
 }
 
 func newSoakReceiver(name string) (*soakReceiver, error) {
@@ -33,7 +36,7 @@ func newSoakReceiver(name string) (*soakReceiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen for the %s receiver: %w", name, err)
 	}
-	rc := &soakReceiver{url: "http://" + ln.Addr().String() + "/" + name, got: map[string]int{}, first: map[string]time.Time{}}
+	rc := &soakReceiver{url: "http://" + ln.Addr().String() + "/" + name, got: map[string]int{}, at: map[string][]time.Time{}, came: map[string]time.Time{}, first: map[string]time.Time{}}
 	rc.srv = &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = rc.srv.Serve(ln) }()
 	return rc, nil
@@ -55,6 +58,15 @@ func (rc *soakReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.mu.Lock()
 	rc.got[p.ID]++
+	now := time.Now()
+	if first, again := rc.came[p.ID]; again {
+		if len(rc.at[p.ID]) == 0 {
+			rc.at[p.ID] = []time.Time{first}
+		}
+		rc.at[p.ID] = append(rc.at[p.ID], now)
+	} else {
+		rc.came[p.ID] = now
+	}
 	if _, ok := rc.first[p.Alert.ID]; !ok && p.Kind == contract.KindOpened {
 		rc.first[p.Alert.ID] = time.Now()
 	}
@@ -71,6 +83,14 @@ func (rc *soakReceiver) accepted() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// times are when each copy of a notification that came more than once
+// came.
+func (rc *soakReceiver) times(id string) []time.Time {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return slices.Clone(rc.at[id])
 }
 
 // firstOpened is when each alert ID's first opened came.

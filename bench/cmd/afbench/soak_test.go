@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTheSoakPlotIsAnSVGOfEverySample(t *testing.T) {
@@ -52,5 +53,25 @@ func TestRSSFlatJudgesTheLastThirdAgainstTheFirstAfterWarmUp(t *testing.T) {
 	}
 	if v := rssFlat("intake", growing, rss); v.Held {
 		t.Fatalf("memory growing a MiB a sample judged flat: %s", v.Detail)
+	}
+}
+
+func TestARepeatedDeliveryIsNamedWithTheFaultThatExplainsItAndStillFailsExactlyOnce(t *testing.T) {
+	kill := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	s := &soakRun{faults: []fault{{"the worker kill", kill, kill.Add(2 * time.Second)}}}
+	v := s.exactlyOnce([]repeat{
+		{"primary", "n1", []time.Time{kill.Add(-time.Second), kill.Add(12 * time.Second)}},
+		{"flaky", "n2", []time.Time{kill.Add(-10 * time.Minute), kill.Add(-9 * time.Minute)}},
+	})
+	if v.Held {
+		t.Fatalf("two repeats held exactly once: %+v", v)
+	}
+	for _, want := range []string{"1 sent before the worker kill", "1 outside any fault: flaky got n2 2 times"} {
+		if !strings.Contains(v.Detail, want) {
+			t.Errorf("detail %q does not say %q", v.Detail, want)
+		}
+	}
+	if v := s.exactlyOnce(nil); !v.Held {
+		t.Fatalf("no repeats did not hold: %+v", v)
 	}
 }
