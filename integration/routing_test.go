@@ -292,3 +292,44 @@ func TestAnUnacknowledgedAlertEscalatesAndAcknowledgingStopsIt(t *testing.T) {
 	}
 	recordHistory(t, "routed-escalated-then-acknowledged", left.AlertID)
 }
+
+// A failure after the resolve opens the next alert at once, even while a
+// receiver has not taken the resolve yet: the other receivers hear it
+// open, and the slow one hears the resolve first, then the new alert.
+func TestAFailureAfterTheResolveIsHeardAtOnceWhileAReceiverIsDown(t *testing.T) {
+	t.Parallel() // own task queue and project ids
+	s := newRoutedStackWith(t, routingReceivers+`route:
+  receiver: chat
+  routes:
+    - match: {project: "team-b/**"}
+      receiver: chat
+      continue: true
+    - match: {project: "team-b/**"}
+      receiver: audit
+`)
+	first := s.mustSignal(teamPayload(t, 1921, "team-b/api", 19210, "failed"))
+	id := first.AlertID
+	s.audit.waitReceiver(t, "the first alert's opening", func(_, _ int, ps []contract.Payload) bool {
+		return slices.Equal(forAlert(ps, id), []string{"opened"})
+	})
+	s.audit.setMode(modeFail)
+	s.mustSignal(teamPayload(t, 1921, "team-b/api", 19211, "success"))
+	s.chat.waitReceiver(t, "the first alert's resolve", func(_, _ int, ps []contract.Payload) bool {
+		return slices.Equal(forAlert(ps, id), []string{"opened", "resolved"})
+	})
+	s.mustSignal(teamPayload(t, 1921, "team-b/api", 19212, "failed"))
+	s.chat.waitReceiver(t, "the next alert's opening while the audit receiver is down", func(_, _ int, ps []contract.Payload) bool {
+		return slices.Equal(forAlert(ps, id), []string{"opened", "resolved", "opened"})
+	})
+	s.audit.setMode(modeAccept)
+	s.audit.waitReceiver(t, "the resolve, then the next alert", func(_, _ int, ps []contract.Payload) bool {
+		return slices.Equal(forAlert(ps, id), []string{"opened", "resolved", "opened"})
+	})
+	_, _, _, _, audited, _ := s.audit.snapshot()
+	if p := audited[len(audited)-1].Alert.Pipeline; p == nil || p.ID != 19212 {
+		t.Errorf("the audit receiver's last notification is of pipeline %+v, want the new alert's 19212", p)
+	}
+	s.mustSignal(teamPayload(t, 1921, "team-b/api", 19213, "success"))
+	s.waitClosed(id)
+	recordHistory(t, "next-alert-while-a-receiver-is-down", id)
+}

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/notify"
 )
@@ -121,9 +122,18 @@ const (
 	// an action is applied, even when the worker was down at its end and
 	// runs both in one task (see silenceDue).
 	RevisionFinished Revision = 6
+	// RevisionPrompt opens a new alert on the ID at once when a failure
+	// comes after the resolve while a receiver has not taken the
+	// resolved alert's last notifications yet: the run continues as new
+	// with the failure without waiting for that receiver (up to the
+	// hour a notification retries), and hands it those deliveries
+	// (Input.Handed), which it gets before anything of the new alert.
+	// Before, every receiver heard of the new alert only once the slowest
+	// had taken the old one's resolve.
+	RevisionPrompt Revision = 7
 	// CurrentRevision is what the intake starts alerts with and what
 	// continue-as-new moves a run to: a new run has no history to replay.
-	CurrentRevision = RevisionFinished
+	CurrentRevision = RevisionPrompt
 )
 
 // Rules is the rules version a fresh alert of the revision applies events
@@ -176,6 +186,10 @@ type Input struct {
 	// Routed are the targets the alert was routed to, handed over by the
 	// run before (RevisionRouted on); nil until the alert is routed.
 	Routed *Routed `json:"routed,omitempty"`
+	// Handed are deliveries of the alert before on the ID that had not
+	// finished when its run continued into this one (RevisionPrompt on):
+	// each goes to its own target, before anything of this alert does.
+	Handed []activities.Delivery `json:"handed,omitempty"`
 }
 
 // AlertWorkflow is one alert, from the first bad pipeline on a project and
@@ -213,6 +227,7 @@ func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 	if err := r.register(ctx); err != nil {
 		return nil, err
 	}
+	r.sendHanded(ctx, in.Handed)
 	if fresh {
 		// After the handlers are registered: a query during the recall
 		// finds an alert that has seen nothing yet.
@@ -233,6 +248,9 @@ type run struct {
 	// futures not yet known to have finished.
 	queued        []notify.Notification
 	notifications []sending
+	// deliveries are the routed deliveries on their way, each to its
+	// target (RevisionPrompt hands the unfinished ones on).
+	deliveries []delivery
 	// lastNotice is the newest notification sent, which the next one
 	// follows to each sink.
 	lastNotice *notice
@@ -664,6 +682,15 @@ func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, er
 			}
 		}
 		next.Undelivered = r.undelivered(ctx)
+		if r.in.Revision >= RevisionPrompt {
+			// What the alert before had not delivered stays this
+			// alert's to hand on.
+			handed, err := r.unfinished(ctx, false)
+			if err != nil {
+				return nil, err
+			}
+			next.Handed = handed
+		}
 	}
 	return nil, workflow.NewContinueAsNewError(ctx, AlertWorkflow, next)
 }
@@ -684,8 +711,32 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 	for _, ev := range backlog {
 		take(ev)
 	}
+	prompt := r.in.Revision >= RevisionPrompt
 	for {
-		if err := r.settle(ctx, 0); err != nil {
+		if prompt {
+			// The signals that arrived are taken while notifications are
+			// still on their way: a failure among them opens the next
+			// alert now, not once the slowest receiver took this one.
+			if err := r.flush(ctx); err != nil {
+				return nil, err
+			}
+			if len(carry) == 0 {
+				if err := workflow.Await(ctx, func() bool { return ch.pending() > 0 || r.delivered() }); err != nil {
+					return nil, err
+				}
+			}
+			if ch.pending() == 0 {
+				if len(carry) > 0 {
+					break
+				}
+				if err := r.settle(ctx, 0); err != nil {
+					return nil, err
+				}
+				if ch.pending() == 0 {
+					break
+				}
+			}
+		} else if err := r.settle(ctx, 0); err != nil {
 			return nil, err
 		}
 		if ch.pending() == 0 {
@@ -715,6 +766,13 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 	if len(carry) > 0 {
 		next := Input{Pending: carry, Limits: r.st.Limits, MaxHistory: r.in.MaxHistory, ReminderInterval: r.in.ReminderInterval,
 			Revision: CurrentRevision, Rules: r.st.Rules, AutoResolveAfter: r.in.AutoResolveAfter, Memory: &r.st.Memory}
+		if prompt {
+			handed, err := r.unfinished(ctx, true)
+			if err != nil {
+				return nil, err
+			}
+			next.Handed = handed
+		}
 		return nil, workflow.NewContinueAsNewError(ctx, AlertWorkflow, next)
 	}
 	return r.finish(ctx)

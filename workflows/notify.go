@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/google/uuid"
@@ -114,7 +115,84 @@ func (r *run) flush(ctx workflow.Context) error {
 		}
 	}
 	r.notifications = kept
+	deliveries := r.deliveries[:0]
+	for _, d := range r.deliveries {
+		if !d.done.IsReady() {
+			deliveries = append(deliveries, d)
+		}
+	}
+	r.deliveries = deliveries
 	return nil
+}
+
+// delivery is one routed notification on its way to one target.
+type delivery struct {
+	d    activities.Delivery
+	done workflow.Future
+	// handed says it is the alert before's, handed over (Input.Handed).
+	handed bool
+}
+
+// delivered says that every notification and every handed delivery has
+// been delivered or has given up.
+func (r *run) delivered() bool {
+	for _, s := range r.notifications {
+		if !s.done.IsReady() {
+			return false
+		}
+	}
+	for _, d := range r.deliveries {
+		if !d.done.IsReady() {
+			return false
+		}
+	}
+	return true
+}
+
+// unfinished are the deliveries not known to be done, oldest first, once
+// every notification is routed: the handed ones, and the run's own too
+// when own is set. Each keeps its notification's id, so a receiver that
+// got one already can drop the copy.
+func (r *run) unfinished(ctx workflow.Context, own bool) ([]activities.Delivery, error) {
+	if last := r.lastNotice; last != nil {
+		// Each notification is routed after the one before it.
+		if err := workflow.Await(ctx, last.logged.IsReady); err != nil {
+			return nil, err
+		}
+	}
+	var out []activities.Delivery
+	for _, d := range r.deliveries {
+		if !d.done.IsReady() && (own || d.handed) {
+			out = append(out, d.d)
+		}
+	}
+	if over := len(out) - maxCarried; over > 0 {
+		workflow.GetLogger(ctx).Error("Dropping the oldest undelivered notifications", "Dropped", over)
+		out = out[over:]
+	}
+	return out, nil
+}
+
+// sendHanded sends the deliveries the alert before handed over, each to
+// its target and in their order, before anything of this alert reaches
+// that target.
+func (r *run) sendHanded(ctx workflow.Context, handed []activities.Delivery) {
+	actx := workflow.WithActivityOptions(ctx, notifyOptions())
+	for i := 0; i < len(handed); {
+		j := i + 1
+		for j < len(handed) && handed[j].Notification.ID == handed[i].Notification.ID {
+			j++
+		}
+		prev, this, logged := r.nextNotice(ctx)
+		for _, d := range handed[i:j] {
+			f := this.follow(ctx, prev, d.Target.String(), func(ctx workflow.Context) workflow.Future {
+				return workflow.ExecuteActivity(actx, activities.ActivityNotifyReceiver, d)
+			})
+			r.deliveries = append(r.deliveries, delivery{d: d, done: f, handed: true})
+		}
+		logged.Set(nil, nil)
+		i = j
+	}
 }
 
 // sending is a notification on its way, and what is ready once it was
@@ -221,6 +299,11 @@ func joinAll(ctx workflow.Context, err error, futures []workflow.Future) error {
 func (r *run) nextNotice(ctx workflow.Context) (prev, this *notice, logged workflow.Settable) {
 	prev = r.lastNotice
 	this = &notice{sinks: map[string]workflow.Future{}}
+	if prev != nil && r.in.Revision >= RevisionPrompt {
+		// A target this notification skips keeps waiting on the one
+		// before: a handed delivery may reach targets this alert does not.
+		maps.Copy(this.sinks, prev.sinks)
+	}
 	this.logged, logged = workflow.NewFuture(ctx)
 	r.lastNotice = this
 	return prev, this, logged
@@ -243,14 +326,7 @@ func (r *run) settle(ctx workflow.Context, limit time.Duration) error {
 	if err := r.flush(ctx); err != nil {
 		return err
 	}
-	delivered := func() bool {
-		for _, s := range r.notifications {
-			if !s.done.IsReady() {
-				return false
-			}
-		}
-		return true
-	}
+	delivered := r.delivered
 	if limit > 0 {
 		if _, err := workflow.AwaitWithTimeout(ctx, limit, delivered); err != nil {
 			return err

@@ -14,7 +14,7 @@ import (
 // change that would break alerts already running fails here. The
 // subdirectories keep histories of earlier revisions (v0: RevisionFirst,
 // v1: RevisionLean, v2: RevisionGitLab, v3: RevisionRouted, v4:
-// RevisionSilenced, v5: RevisionFlapping), which running alerts may still
+// RevisionSilenced, v5: RevisionFlapping, v6: RevisionFinished), which running alerts may still
 // have. Histories of silences replay SilenceWorkflow.
 func TestRecordedHistoriesReplay(t *testing.T) {
 	var files []string

@@ -78,9 +78,13 @@ func (r *run) notifyRouted(ctx workflow.Context, n notify.Notification) workflow
 				m.Kind, m.PreviousSeverity = notify.KindOpened, ""
 			}
 			d := activities.Delivery{Target: t, Notification: m}
-			sent = append(sent, this.follow(ctx, prev, t.String(), func(ctx workflow.Context) workflow.Future {
+			f := this.follow(ctx, prev, t.String(), func(ctx workflow.Context) workflow.Future {
 				return workflow.ExecuteActivity(actx, activities.ActivityNotifyReceiver, d)
-			}))
+			})
+			sent = append(sent, f)
+			if r.in.Revision >= RevisionPrompt {
+				r.deliveries = append(r.deliveries, delivery{d: d, done: f})
+			}
 		}
 		logged.Set(nil, nil)
 		settled.Set(nil, joinAll(ctx, err, sent))
