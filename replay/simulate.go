@@ -179,6 +179,13 @@ func (s Simulation) Simulate(h History) (would []Notice, notes []string, _ error
 		}
 		i += res.delivered
 		if res.next != nil {
+			// Deliveries of the alert that resolved, handed to the next
+			// run (workflows.RevisionPrompt), are that alert's: the live
+			// run sends them first, to the same receivers.
+			for _, d := range res.next.Handed {
+				log.deliver(d.Target.Receiver, d.Notification)
+			}
+			res.next.Handed = nil
 			input, start = *res.next, res.end
 			if input.State == nil {
 				// It carried a failure that came after the resolve
