@@ -23,6 +23,7 @@ build:
 
 # The first build takes about ten minutes on two cores; later ones are cached.
 $(TEMPORAL):
+	@echo "Building bin/temporal (the Temporal CLI $(TEMPORAL_CLI_VERSION)) from the Go module proxy, once: about ten minutes on two cores..."
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 
 fmt-check:
@@ -144,6 +145,7 @@ soak-short:
 # (about nine minutes cold on two cores). go install names them server and
 # sql; they are renamed to what Temporal's docs call them.
 $(TEMPORAL_SERVER):
+	@echo "Building bin/temporal-server and bin/temporal-sql-tool ($(TEMPORAL_SERVER_VERSION)) from the Go module proxy, once: about nine minutes on two cores..."
 	rm -rf bin/.server
 	GOBIN=$(CURDIR)/bin/.server $(GO) install go.temporal.io/server/cmd/server@$(TEMPORAL_SERVER_VERSION) go.temporal.io/server/cmd/tools/sql@$(TEMPORAL_SERVER_VERSION)
 	mv bin/.server/sql bin/temporal-sql-tool

@@ -233,6 +233,7 @@ stop_pid() {
 	[ -f "$dir/$name.pid" ] || return 0
 	pid="$(cat "$dir/$name.pid")"
 	if kill -0 "$pid" 2>/dev/null; then
+		say "stopping $name (pid $pid)"
 		kill -"$sig" "$pid" 2>/dev/null || true
 		local start=$SECONDS
 		while kill -0 "$pid" 2>/dev/null; do
@@ -284,6 +285,7 @@ start)
 	for b in temporal temporal-server temporal-sql-tool alertflow; do
 		[ -x "$bin/$b" ] || die "$bin/$b is missing: run make cluster, which builds it"
 	done
+	say "starting PostgreSQL, the Temporal server, the Web UI, 2 workers and 2 ingresses: usually 20 to 40 s"
 	start_postgres
 	setup_schemas
 	start_temporal
@@ -293,6 +295,7 @@ start)
 	print_banner
 	;;
 stop)
+	say "stopping the ingresses and workers (each drains first), the Web UI, the Temporal server and PostgreSQL: usually 10 to 15 s"
 	for p in ingress1 ingress2 worker1 worker2 ui temporal; do stop_pid "$p"; done
 	stop_postgres
 	say "stopped"

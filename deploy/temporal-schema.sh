@@ -18,6 +18,10 @@ export SQL_HOST="${POSTGRES_SEEDS:?POSTGRES_SEEDS is not set}"
 export SQL_PORT="${DB_PORT:-5432}"
 export SQL_USER="${POSTGRES_USER:-temporal}"
 export SQL_PASSWORD="${POSTGRES_PWD:?POSTGRES_PWD is not set}"
+if [ "$SQL_PASSWORD" = "CHANGE-ME" ]; then
+	echo "temporal-schema: POSTGRES_PASSWORD is still the placeholder CHANGE-ME of .env.example: set a real password in .env (openssl rand -hex 32)" >&2
+	exit 1
+fi
 
 schema() { # database, embedded schema name
 	if ! "$tool" --db "$1" create-database >/tmp/temporal-schema.$$ 2>&1; then

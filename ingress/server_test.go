@@ -544,3 +544,19 @@ func TestAnAnnouncedBodySizeReservesAtMostAPooledBuffer(t *testing.T) {
 		})
 	}
 }
+
+func TestPlaceholderTokensAreRefusedAndRealOnesAccepted(t *testing.T) {
+	for _, tok := range []string{"CHANGE-ME", "change_me", "changeme", " Replace-Me ", "<long random token>", "xxxx", "…", "TODO"} {
+		if !Placeholder(tok) {
+			t.Errorf("Placeholder(%q) = false", tok)
+		}
+		if _, err := ParseTokens("gitlab=" + tok); err == nil || !strings.Contains(err.Error(), `source "gitlab": its token is a placeholder`) {
+			t.Errorf("ParseTokens(gitlab=%s) = %v, want a placeholder error naming the source", tok, err)
+		}
+	}
+	for _, tok := range []string{"s3cret-tok3n-value", "0f3a9c1d2e4b5a6978c0d1e2f3a4b5c6", "change-me-please-9f8e7d"} {
+		if Placeholder(tok) {
+			t.Errorf("Placeholder(%q) = true for a real token", tok)
+		}
+	}
+}

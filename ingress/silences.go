@@ -127,8 +127,8 @@ func answerOf(sl silence.Silence, status enumspb.WorkflowExecutionStatus, now ti
 // silenceID reads the {id} of a silence route.
 func silenceID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := mux.Vars(r)["id"]
-	if !strings.HasPrefix(id, silence.IDPrefix) {
-		writeError(w, http.StatusBadRequest, "id", "a silence ID starts with "+silence.IDPrefix)
+	if err := silence.CheckID(id); err != nil {
+		writeError(w, http.StatusBadRequest, "id", strings.TrimPrefix(err.Error(), silence.ErrInvalid.Error()+": "))
 		return "", false
 	}
 	return id, true

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -39,6 +40,8 @@ func ParseTokens(spec string) (Tokens, error) {
 			return Tokens{}, fmt.Errorf("source %q: empty token", name)
 		case seen[name]:
 			return Tokens{}, fmt.Errorf("source %q: named twice", name)
+		case Placeholder(tok):
+			return Tokens{}, fmt.Errorf("source %q: its token is a placeholder, not a secret: make one with `openssl rand -hex 32`", name)
 		}
 		seen[name] = true
 		t.sources = append(t.sources, source{name: name, digest: sha256.Sum256([]byte(tok))})
@@ -69,4 +72,20 @@ func (t Tokens) Len() int { return len(t.sources) }
 // ParseTokens, a comma or an equals sign in tok is part of it.
 func SingleToken(name, tok string) Tokens {
 	return Tokens{sources: []source{{name: name, digest: sha256.Sum256([]byte(tok))}}}
+}
+
+// placeholders are the values examples and templates leave for a secret,
+// lower-cased without separators.
+var placeholders = []string{"changeme", "replaceme", "placeholder", "todo", "tbd", "fixme", "yoursecret", "yourtoken", "secrethere", "tokenhere"}
+
+// Placeholder says that tok was left as an example left it (CHANGE-ME of
+// .env.example, a "<long random token>" of the docs, "xxxx"): a deployment
+// that started with it would accept anyone who read the same example.
+func Placeholder(tok string) bool {
+	t := strings.ToLower(strings.TrimSpace(tok))
+	if strings.HasPrefix(t, "<") && strings.HasSuffix(t, ">") || strings.Trim(t, "x.…*") == "" {
+		return true
+	}
+	t = strings.NewReplacer("-", "", "_", "", " ", "").Replace(t)
+	return slices.Contains(placeholders, t)
 }

@@ -27,6 +27,27 @@ const MaxDuration = 90 * 24 * time.Hour
 // start with a project ID, a digit) never share a workflow ID.
 const IDPrefix = "silence-"
 
+// MaxIDLength bounds a silence ID: the API makes IDs of 44 bytes; one
+// started with the temporal CLI is a workflow ID and a search attribute
+// value, which Temporal bounds.
+const MaxIDLength = 200
+
+// CheckID says whether id can name a silence: the prefix, a bounded
+// length, and printable ASCII only.
+func CheckID(id string) error {
+	switch {
+	case !strings.HasPrefix(id, IDPrefix):
+		return fmt.Errorf("%w: a silence ID starts with %q", ErrInvalid, IDPrefix)
+	case len(id) > MaxIDLength:
+		return fmt.Errorf("%w: a silence ID is at most %d bytes, not %d", ErrInvalid, MaxIDLength, len(id))
+	case strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r > '~' }):
+		// Temporal's SDK sends the workflow ID in a gRPC header, which
+		// takes printable ASCII only: another ID could not be looked up.
+		return fmt.Errorf("%w: a silence ID holds printable ASCII characters only, no spaces (not %q)", ErrInvalid, id)
+	}
+	return nil
+}
+
 // ErrInvalid is wrapped by every error about what someone asked for.
 var ErrInvalid = errors.New("invalid silence")
 

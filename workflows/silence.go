@@ -99,6 +99,11 @@ func SilenceWorkflow(ctx workflow.Context, s silence.Silence) (*silence.Silence,
 			expire(ctx, req)
 		}
 	})
+	if !s.EndsAt.After(workflow.Now(ctx)) {
+		// Dates copied from an example that have passed: say so where
+		// the worker logs, since the CLI that started it says nothing.
+		workflow.GetLogger(ctx).Warn("Silence ended before it started; it silences nothing", "silence_id", s.ID, "ends_at", s.EndsAt)
+	}
 	// Awaiting the expiry with a timeout is the silence's timer: it ends
 	// at EndsAt, or as soon as someone expires it.
 	if _, err := workflow.AwaitWithTimeout(ctx, max(s.EndsAt.Sub(workflow.Now(ctx)), time.Millisecond),

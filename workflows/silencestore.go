@@ -107,6 +107,11 @@ func SilenceOf(run *workflowpb.WorkflowExecutionInfo) (silence.Silence, bool) {
 	if err := converter.GetDefaultDataConverter().FromPayload(p, &sl); err != nil {
 		return silence.Silence{}, false
 	}
+	if sl.CreatedAt.IsZero() {
+		// Started with the temporal CLI, whose input has no created_at:
+		// it was made when its workflow started.
+		sl.CreatedAt = run.GetStartTime().AsTime().UTC()
+	}
 	return sl, true
 }
 

@@ -13,6 +13,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -335,7 +336,12 @@ func readStack(t *testing.T) theStack {
 // environment.
 func composeConfigOf(t *testing.T, name string, s composeService) config {
 	t.Helper()
-	cfg, _, err := loadConfig(s.command[0], nil, func(k string) string { return s.environment[k] }, io.Discard)
+	// .env.example's CHANGE-ME, which alertflow refuses, as a person
+	// who followed its first line replaced it.
+	edited := func(k string) string {
+		return strings.ReplaceAll(s.environment[k], "CHANGE-ME", "0f3a9c1d2e4b5a6978c0d1e2f3a4b5c6")
+	}
+	cfg, _, err := loadConfig(s.command[0], nil, edited, io.Discard)
 	if err != nil {
 		t.Fatalf("alertflow %s refuses the environment of %s: %v", s.command[0], name, err)
 	}
@@ -564,6 +570,34 @@ func TestComposeStackStartsInOrder(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestComposeStackWithAnUneditedEnvExampleStopsNamingEachSecret(t *testing.T) {
+	st := readStack(t)
+	for _, name := range st.intakes {
+		s := st.services[name]
+		for _, secret := range []string{"ALERTFLOW_SOURCE_TOKENS", "ALERTFLOW_API_TOKEN"} {
+			env := maps.Clone(s.environment)
+			env[secret] = strings.ReplaceAll(env[secret], "0f3a9c1d2e4b5a6978c0d1e2f3a4b5c6", "CHANGE-ME")
+			for k, v := range env {
+				if k != secret {
+					env[k] = strings.ReplaceAll(v, "CHANGE-ME", "0f3a9c1d2e4b5a6978c0d1e2f3a4b5c6")
+				}
+			}
+			_, _, err := loadConfig(s.command[0], nil, func(k string) string { return env[k] }, io.Discard)
+			if err == nil || !strings.HasPrefix(err.Error(), secret+":") || !strings.Contains(err.Error(), "placeholder") {
+				t.Errorf("%s with %s left at CHANGE-ME: %v; want a start-up error naming %s", name, secret, err, secret)
+			}
+		}
+	}
+	// The database password: the stack's schema step stops before any
+	// database is made with it (the tool is one that would succeed).
+	cmd := exec.Command("sh", filepath.Join(stackRoot, "deploy", "temporal-schema.sh"))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "POSTGRES_SEEDS=127.0.0.1", "POSTGRES_PWD=CHANGE-ME", "TEMPORAL_SQL_TOOL=true"}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "POSTGRES_PASSWORD") || !strings.Contains(string(out), "placeholder") {
+		t.Errorf("deploy/temporal-schema.sh with POSTGRES_PWD=CHANGE-ME: %v, %s; want it to stop naming POSTGRES_PASSWORD", err, out)
+	}
 }
 
 func TestComposeStackRefusesToStartWithoutItsSecrets(t *testing.T) {

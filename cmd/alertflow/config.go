@@ -141,6 +141,9 @@ func settings() []setting {
 				if strings.TrimSpace(v) == "" {
 					return nil
 				}
+				if ingress.Placeholder(v) {
+					return errors.New("a placeholder, not a secret: make one with `openssl rand -hex 32`")
+				}
 				// One token, whatever it holds: read as a source list, a
 				// comma in it would add tokens.
 				c.APIToken, c.apiTokenSet = ingress.SingleToken("api", strings.TrimSpace(v)), true

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -62,6 +64,27 @@ func runDev(ctx context.Context, cfg config, addressSet bool, logger *slog.Logge
 	if err != nil {
 		return err
 	}
+	// Every port is checked before anything starts or is printed: a
+	// Temporal server already on the dev port would otherwise answer in
+	// place of the one alertflow starts, and the banner would announce
+	// an intake that cannot listen.
+	ln, err := listen("ALERTFLOW_LISTEN", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if !addressSet {
+		for _, p := range []struct {
+			name string
+			port int
+		}{{"ALERTFLOW_DEV_PORT", cfg.DevPort}, {"ALERTFLOW_UI_PORT", cfg.UIPort}} {
+			held, err := listen(p.name, net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)))
+			if err != nil {
+				return fmt.Errorf("%w (to use a Temporal server that is already running, set TEMPORAL_ADDRESS to it)", err)
+			}
+			held.Close()
+		}
+	}
 	if !addressSet {
 		// Its own dev server speaks plain gRPC: no TLS or API key from a
 		// profile meant for another server.
@@ -92,8 +115,34 @@ func runDev(ctx context.Context, cfg config, addressSet bool, logger *slog.Logge
 	fmt.Fprintf(stdout, "  Temporal frontend:   %s (namespace %s)\n", cfg.TemporalAddress, cfg.Namespace)
 	fmt.Fprintf(stdout, "  GitLab webhook URL:  %s/webhooks/gitlab?token=%s\n", base, token)
 	fmt.Fprintf(stdout, "  REST API:            curl -H 'Authorization: Bearer %s' %s/api/v1/alerts\n", apiToken, base)
-	fmt.Fprintf(stdout, "  Health:              %s/healthz\n\nPress Ctrl-C to stop.\n\n", base)
-	return serve(ctx, cfg, logger, roles{ingress: true, worker: true})
+	fmt.Fprintf(stdout, "  Health:              %s/healthz\n", base)
+	if host, port, err := net.SplitHostPort(cfg.Listen); err == nil && displayHost(host) != host {
+		// The URLs above say localhost; GitLab on another host reaches
+		// the same port on this host's address.
+		fmt.Fprintf(stdout, "  Listening on:        every interface, port %s (ALERTFLOW_LISTEN=127.0.0.1:%s keeps it to this host)\n", port, port)
+	}
+	fmt.Fprintf(stdout, "\nPress Ctrl-C to stop.\n\n")
+	return serve(ctx, cfg, logger, roles{ingress: true, worker: true}, ln)
+}
+
+// listen listens on addr, the value of the variable name; when the port is
+// taken the error names the variable, the address and, where it can be
+// found, the process that holds it.
+func listen(name, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	by := ""
+	if _, port, splitErr := net.SplitHostPort(addr); splitErr == nil && errors.Is(err, syscall.EADDRINUSE) {
+		if n, convErr := strconv.Atoi(port); convErr == nil {
+			if holder := portHolder(n); holder != "" {
+				by = " by " + holder
+			}
+		}
+		return nil, fmt.Errorf("%s: %s is already in use%s: choose another port with %s, or stop what holds it", name, addr, by, name)
+	}
+	return nil, fmt.Errorf("%s: %w", name, err)
 }
 
 // devServer is a Temporal dev server running as a child process.

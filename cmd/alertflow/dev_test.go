@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -69,49 +70,87 @@ func hasPair(args []string, flag, value string) bool {
 // TestDevRunsEverythingAndStopsEverything runs "alertflow dev" end to end:
 // it starts bin/temporal as a child, serves the webhook at the URL it
 // prints, and on cancel stops, taking the child with it.
-func TestDevRunsEverythingAndStopsEverything(t *testing.T) {
-	bin := temporalBin(t)
-	ports := freePorts(t, 3)
-	listen := "127.0.0.1:" + strconv.Itoa(ports[2])
-	dataDir := t.TempDir()
+// devRun is alertflow dev run in this process on free ports, with
+// TEMPORAL_ADDRESS unset (that would mean "use that running server"), until
+// the test ends: its cleanup cancels it, waits for run to return and
+// makes sure the dev server child is gone, killing it if not.
+type devRun struct {
+	listen, dataDir string
+	devPort, uiPort int
+	stdout, stderr  syncBuffer
+	cancel          context.CancelFunc
+	done            chan int
+	// returned is set once the test took run's exit code from done.
+	returned bool
+	// pid is the dev server child's, once it has logged it (see watch).
+	pid int
+}
 
-	// TEMPORAL_ADDRESS stays unset: that would mean "use that running server".
+func startDev(t *testing.T, bin string) *devRun {
+	t.Helper()
+	ports := freePorts(t, 3)
+	d := &devRun{listen: "127.0.0.1:" + strconv.Itoa(ports[2]), dataDir: t.TempDir(), devPort: ports[0], uiPort: ports[1], done: make(chan int, 1)}
 	e := env{
 		"ALERTFLOW_TEMPORAL_BIN": bin,
-		"ALERTFLOW_DATA_DIR":     dataDir,
-		"ALERTFLOW_DEV_PORT":     strconv.Itoa(ports[0]),
-		"ALERTFLOW_UI_PORT":      strconv.Itoa(ports[1]),
-		"ALERTFLOW_LISTEN":       listen,
+		"ALERTFLOW_DATA_DIR":     d.dataDir,
+		"ALERTFLOW_DEV_PORT":     strconv.Itoa(d.devPort),
+		"ALERTFLOW_UI_PORT":      strconv.Itoa(d.uiPort),
+		"ALERTFLOW_LISTEN":       d.listen,
 	}
-	var stdout, stderr syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"dev"}, e.get, &stdout, &stderr) }()
-
-	// Whatever happens below, stop run and the child before the temporary
-	// directory goes.
-	pid := 0
-	returned := false
+	d.cancel = cancel
+	go func() { d.done <- run(ctx, []string{"dev"}, e.get, &d.stdout, &d.stderr) }()
 	t.Cleanup(func() {
 		cancel()
-		if !returned {
+		if !d.returned {
 			select {
-			case <-done:
+			case <-d.done:
 			case <-time.After(30 * time.Second):
-				t.Errorf("run did not return within 30s of the cancel")
+				t.Errorf("alertflow dev did not return within 30s of the cancel")
 			}
 		}
-		if gone, _ := processGone(pid); pid > 0 && !gone {
-			t.Errorf("temporal dev server (pid %d) still running; killing it", pid)
-			killProcess(pid)
+		d.watch()
+		if err := d.waitGone(10 * time.Second); err != nil {
+			t.Errorf("%v; killing it", err)
+			killProcess(d.pid)
 		}
 		if t.Failed() {
-			t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-			if b, err := os.ReadFile(filepath.Join(dataDir, "temporal.log")); err == nil {
+			t.Logf("alertflow dev's stdout:\n%s\nits stderr:\n%s", d.stdout.String(), d.stderr.String())
+			if b, err := os.ReadFile(filepath.Join(d.dataDir, "temporal.log")); err == nil {
 				t.Logf("temporal.log:\n%s", b)
 			}
 		}
 	})
+	return d
+}
+
+// watch notes the dev server's pid once run has logged it.
+func (d *devRun) watch() {
+	if d.pid == 0 {
+		d.pid = devServerPID(d.stderr.String())
+	}
+}
+
+// waitGone polls until the dev server child has exited, for up to limit.
+func (d *devRun) waitGone(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for d.pid > 0 {
+		gone, err := processGone(d.pid)
+		if gone {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("temporal dev server (pid %d) still there %s after alertflow dev returned: %v", d.pid, limit, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+func TestDevRunsEverythingAndStopsEverything(t *testing.T) {
+	d := startDev(t, temporalBin(t))
+	listen, ports, dataDir := d.listen, []int{d.devPort, d.uiPort}, d.dataDir
+	stdout, done := &d.stdout, d.done
 
 	client := &http.Client{Timeout: 5 * time.Second}
 	webhookLine := regexp.MustCompile(`GitLab webhook URL:\s+(\S+)`)
@@ -121,9 +160,7 @@ func TestDevRunsEverythingAndStopsEverything(t *testing.T) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for webhookURL == "" || !healthy {
-		if pid == 0 {
-			pid = devServerPID(stderr.String())
-		}
+		d.watch()
 		if m := webhookLine.FindStringSubmatch(stdout.String()); m != nil {
 			webhookURL = m[1]
 		}
@@ -138,12 +175,12 @@ func TestDevRunsEverythingAndStopsEverything(t *testing.T) {
 		}
 		select {
 		case code := <-done:
-			returned = true
+			d.returned = true
 			t.Fatalf("run returned %d before it was ready", code)
 		case <-tick.C:
 		}
 	}
-	if pid == 0 {
+	if d.pid == 0 {
 		t.Fatal(`no "temporal dev server starting" log line with a pid on stderr`)
 	}
 	if !strings.HasPrefix(webhookURL, "http://"+listen+"/webhooks/gitlab?token=") {
@@ -210,26 +247,18 @@ func TestDevRunsEverythingAndStopsEverything(t *testing.T) {
 	}
 
 	// Ctrl-C: run returns 0 and the child is gone.
-	cancel()
+	d.cancel()
 	select {
 	case code := <-done:
-		returned = true
+		d.returned = true
 		if code != 0 {
 			t.Errorf("run returned %d after cancel, want 0", code)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not return within 30s of the cancel")
 	}
-	gone := time.Now().Add(10 * time.Second)
-	for {
-		done, err := processGone(pid)
-		if done {
-			break
-		}
-		if time.Now().After(gone) {
-			t.Fatalf("temporal dev server (pid %d) still there 10s after run returned: %v", pid, err)
-		}
-		<-tick.C
+	if err := d.waitGone(10 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dataDir, "temporal.db")); err != nil {
 		t.Errorf("data dir has no temporal.db: %v", err)

@@ -102,19 +102,22 @@ type roles struct {
 // serveAs is the mode of a command that serves r.
 func serveAs(r roles) func(context.Context, config, bool, *slog.Logger, io.Writer) error {
 	return func(ctx context.Context, cfg config, _ bool, logger *slog.Logger, _ io.Writer) error {
-		return serve(ctx, cfg, logger, r)
+		return serve(ctx, cfg, logger, r, nil)
 	}
 }
 
 // serve runs the intake, the worker, or both, until ctx is done, then stops
 // them in order: first the HTTP server stops taking requests and finishes
-// those in flight, then the worker finishes its tasks.
-func serve(ctx context.Context, cfg config, logger *slog.Logger, r roles) error {
+// those in flight, then the worker finishes its tasks. It serves HTTP on
+// ln, or listens on ALERTFLOW_LISTEN itself when ln is nil.
+func serve(ctx context.Context, cfg config, logger *slog.Logger, r roles, ln net.Listener) error {
 	// Listen first: a port already taken is the most common start-up
 	// failure, and it should not leave a worker registered behind it.
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("ALERTFLOW_LISTEN: %w", err)
+	if ln == nil {
+		var err error
+		if ln, err = listen("ALERTFLOW_LISTEN", cfg.Listen); err != nil {
+			return err
+		}
 	}
 	defer ln.Close()
 	reg, metrics, err := newMetrics(logger)
