@@ -160,6 +160,16 @@ func (r *run) unfinished(ctx workflow.Context, own bool) ([]activities.Delivery,
 			return nil, err
 		}
 	}
+	// Every goroutine this task unblocked runs before the barrier's: a
+	// delivery whose activity completed in this same task (a worker that
+	// restarted takes the completion and the failure after it at once)
+	// is done only once its goroutine has passed the result on; read
+	// before, it would be handed over and delivered twice.
+	passed := false
+	workflow.Go(ctx, func(workflow.Context) { passed = true })
+	if err := workflow.Await(ctx, func() bool { return passed }); err != nil {
+		return nil, err
+	}
 	var out []activities.Delivery
 	for _, d := range r.deliveries {
 		if !d.done.IsReady() && (own || d.handed) {
