@@ -84,8 +84,6 @@ func runDev(ctx context.Context, cfg config, addressSet bool, logger *slog.Logge
 			}
 			held.Close()
 		}
-	}
-	if !addressSet {
 		// Its own dev server speaks plain gRPC: no TLS or API key from a
 		// profile meant for another server.
 		cfg.temporal = envconfig.ClientConfigProfile{}
