@@ -107,6 +107,12 @@ type soakRun struct {
 	sent     atomic.Int64
 	retried  atomic.Int64
 	silences atomic.Int64
+	// refusedSince is when the intake began refusing (429 or 503) every
+	// delivery, 0 while it takes them; halted is set once that lasted longer
+	// than the settle time, and stops the senders: a leaked budget then
+	// fails the run instead of hanging it in retries.
+	refusedSince atomic.Int64
+	halted       atomic.Bool
 
 	mu       sync.Mutex
 	problems []string
@@ -411,6 +417,9 @@ func (s *soakRun) drive(ctx context.Context, branches []*gitlabday.Branch, total
 					if next[k] >= len(branches[i].Steps) {
 						continue
 					}
+					if s.halted.Load() {
+						return
+					}
 					st := branches[i].Steps[next[k]]
 					next[k]++
 					left++
@@ -448,13 +457,14 @@ func (s *soakRun) drive(ctx context.Context, branches []*gitlabday.Branch, total
 // post sends one request, again after a 429 or 503 as GitLab would
 // (honouring Retry-After, a second at least), and returns the answer.
 func (s *soakRun) post(ctx context.Context, client *http.Client, method, url string, header map[string]string, body []byte) (int, []byte, error) {
-	code, raw, _, err := s.postCounting(ctx, client, method, url, header, body)
+	code, raw, _, err := s.postCounting(ctx, client, method, url, header, body, false)
 	return code, raw, err
 }
 
 // postCounting is post that also counts the 503s before the answer: each
-// may have reached Temporal before the intake gave up waiting.
-func (s *soakRun) postCounting(ctx context.Context, client *http.Client, method, url string, header map[string]string, body []byte) (code int, raw []byte, unavailable int, err error) {
+// may have reached Temporal before the intake gave up waiting. A delivery
+// (webhook true) also counts towards the intake refusing every delivery.
+func (s *soakRun) postCounting(ctx context.Context, client *http.Client, method, url string, header map[string]string, body []byte, webhook bool) (code int, raw []byte, unavailable int, err error) {
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 		if err != nil {
@@ -469,7 +479,13 @@ func (s *soakRun) postCounting(ctx context.Context, client *http.Client, method,
 		}
 		raw, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) || attempt == 40 {
+		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+			if webhook {
+				s.refusedSince.Store(0)
+			}
+			return resp.StatusCode, raw, unavailable, nil
+		}
+		if attempt == 40 || webhook && s.refusing(resp.StatusCode, raw) {
 			return resp.StatusCode, raw, unavailable, nil
 		}
 		if resp.StatusCode == http.StatusServiceUnavailable {
@@ -483,6 +499,24 @@ func (s *soakRun) postCounting(ctx context.Context, client *http.Client, method,
 			return 0, nil, unavailable, ctx.Err()
 		}
 	}
+}
+
+// refusing notes a refused delivery and tells whether the intake has
+// refused every delivery for longer than the settle time; the first time it has,
+// it halts the senders and records the problem.
+func (s *soakRun) refusing(code int, answer []byte) bool {
+	now := time.Now()
+	s.refusedSince.CompareAndSwap(0, now.UnixNano())
+	first := s.refusedSince.Load()
+	since := time.Unix(0, first)
+	if first == 0 || now.Sub(since) <= s.o.settle {
+		return s.halted.Load()
+	}
+	if s.halted.CompareAndSwap(false, true) {
+		s.problem("the intake refused every delivery for %s (the last answer %d %s): the soak stopped sending", now.Sub(since).Round(time.Second), code, bytes.TrimSpace(answer))
+		s.b.logf("soak: the intake has refused every delivery since %s; stopping the senders", since.Format(time.TimeOnly))
+	}
+	return true
 }
 
 // deliver sends one delivery and checks the intake's answer against the
@@ -511,7 +545,7 @@ func (s *soakRun) deliver(ctx context.Context, client *http.Client, br *gitlabda
 		want, ignored = m.DeleteBranch("Dana Developer"), false
 	}
 	code, raw, unavailable, err := s.postCounting(ctx, client, http.MethodPost, "http://"+s.intakeAt+"/webhooks/gitlab?token="+s.b.token,
-		map[string]string{"X-Gitlab-Event": st.Event, "Idempotency-Key": st.Key, "Content-Type": "application/json"}, st.Body)
+		map[string]string{"X-Gitlab-Event": st.Event, "Idempotency-Key": st.Key, "Content-Type": "application/json"}, st.Body, true)
 	if !ignored {
 		m.Resent += unavailable
 	}
@@ -575,7 +609,7 @@ func (s *soakRun) operate(ctx context.Context, client *http.Client, br *gitlabda
 	}
 	raw, _ := json.Marshal(body)
 	code, answer, unavailable, err := s.postCounting(ctx, client, http.MethodPost, "http://"+s.intakeAt+"/api/v1/alerts/"+id+"/"+op,
-		map[string]string{"Authorization": "Bearer " + s.apiToken, "Content-Type": "application/json"}, raw)
+		map[string]string{"Authorization": "Bearer " + s.apiToken, "Content-Type": "application/json"}, raw, false)
 	s.mu.Lock()
 	s.ops++
 	s.mu.Unlock()

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/xml"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -73,5 +77,66 @@ func TestARepeatedDeliveryIsNamedWithTheFaultThatExplainsItAndStillFailsExactlyO
 	}
 	if v := s.exactlyOnce(nil); !v.Held {
 		t.Fatalf("no repeats did not hold: %+v", v)
+	}
+}
+
+// An intake that refuses every delivery for longer than the settle time
+// (a leaked budget) halts the senders with a problem named, instead of
+// keeping the run in retries for ever; one delivery taken in between
+// starts the count again, an answer to another request does not.
+func TestTheSoakSendersStopWhenTheIntakeRefusesEverythingPastTheSettleTime(t *testing.T) {
+	var refuse atomic.Bool
+	refuse.Store(true)
+	intake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse.Load() {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":"too many webhook bodies in flight"}`, http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer intake.Close()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) }))
+	defer other.Close()
+	s := &soakRun{b: &bench{started: time.Now()}, o: soakOptions{settle: 1500 * time.Millisecond}}
+	ctx := context.Background()
+
+	// Refused for a second, then answered: no halt, and the count restarts.
+	go func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for s.refusedSince.Load() == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		refuse.Store(false)
+	}()
+	code, _, unavailable, err := s.postCounting(ctx, intake.Client(), http.MethodPost, intake.URL, nil, nil, true)
+	if err != nil || code != http.StatusAccepted || unavailable == 0 {
+		t.Fatalf("refused once then answered: %d after %d refusals (%v), want 202 after at least one", code, unavailable, err)
+	}
+	if s.halted.Load() || s.refusedSince.Load() != 0 {
+		t.Fatalf("halted=%v refusedSince=%d after an answer, want neither", s.halted.Load(), s.refusedSince.Load())
+	}
+
+	refuse.Store(true)
+	start := time.Now()
+	// Other requests answered meanwhile (silences, actions) do not count.
+	go func() {
+		for !s.halted.Load() && time.Since(start) < 10*time.Second {
+			_, _, _, _ = s.postCounting(ctx, intake.Client(), http.MethodPost, other.URL, nil, nil, false)
+		}
+	}()
+	code, _, _, err = s.postCounting(ctx, intake.Client(), http.MethodPost, intake.URL, nil, nil, true)
+	if err != nil || code != http.StatusServiceUnavailable {
+		t.Fatalf("refused for ever: %d (%v), want the 503 back", code, err)
+	}
+	if !s.halted.Load() {
+		t.Fatalf("not halted after %s of refusals", time.Since(start))
+	}
+	if len(s.problems) != 1 || !strings.Contains(s.problems[0], "refused every delivery") || !strings.Contains(s.problems[0], "too many webhook bodies in flight") {
+		t.Fatalf("problems %q, want one naming the refusal and its answer", s.problems)
+	}
+	// Once halted, a sender gives up at the first refusal.
+	if code, _, unavailable, _ := s.postCounting(ctx, intake.Client(), http.MethodPost, intake.URL, nil, nil, true); code != http.StatusServiceUnavailable || unavailable != 0 {
+		t.Fatalf("after the halt: %d after %d retries, want the first 503 back", code, unavailable)
 	}
 }
