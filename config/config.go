@@ -6,6 +6,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -118,6 +119,21 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
-		return os.ReadFile(p)
+		return readAtMost(p, MaxSecretFileSize)
 	})
+}
+
+// MaxSecretFileSize bounds what a *_file holds: a secret or a URL is far
+// smaller, and a path to /dev/zero or a huge file must not exhaust memory.
+const MaxSecretFileSize = 64 << 10
+
+// readAtMost reads the file at p, but no more than limit+1 bytes: enough
+// for Parse to tell that it holds more than limit.
+func readAtMost(p string, limit int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit+1))
 }

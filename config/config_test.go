@@ -449,6 +449,50 @@ func TestLoadReadsRelativeFilesNextToTheConfiguration(t *testing.T) {
 	}
 }
 
+func TestLoadRefusesASecretFileOverMaxSecretFileSize(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "alertflow.yaml")
+	src := "receivers:\n  - name: pager\n    pagerduty:\n      routing_key_file: pd-key\nroute:\n  receiver: pager\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.Repeat("k", MaxSecretFileSize)
+	if err := os.WriteFile(filepath.Join(dir, "pd-key"), []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, nil)
+	if err != nil {
+		t.Fatalf("a file of MaxSecretFileSize bytes: %v", err)
+	}
+	if r, _ := c.Receiver("pager"); r.PagerDuty.RoutingKey.Value() != key {
+		t.Error("a file of MaxSecretFileSize bytes was not read whole")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pd-key"), []byte(key+"k"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(path, nil)
+	want := path + ":4: receivers[0].pagerduty.routing_key_file: pd-key holds more than 65536 bytes (64 KiB, MaxSecretFileSize): a routing_key_file holds one secret"
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+// What a ${VAR} in a *_file path stands for is the environment's, and
+// stays out of errors as every variable's value does.
+func TestParseNamesASecretFileAsWrittenNotExpanded(t *testing.T) {
+	testEnv["SECRETS_DIR"] = "/run/secrets"
+	defer delete(testEnv, "SECRETS_DIR")
+	for _, tt := range []struct{ file, want string }{
+		{"${SECRETS_DIR}/missing", "alertflow.yaml:4: receivers[0].pagerduty.routing_key_file: cannot read ${SECRETS_DIR}/missing: file does not exist"},
+		{"${SECRETS_DIR}/empty", "alertflow.yaml:4: receivers[0].pagerduty.routing_key_file: ${SECRETS_DIR}/empty is empty"},
+	} {
+		_, err := parse("receivers:\n  - name: pager\n    pagerduty:\n      routing_key_file: " + tt.file + "\nroute:\n  receiver: pager\n")
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("error:\n%v\nwant:\n%s", err, tt.want)
+		}
+	}
+}
+
 func TestFromEnv(t *testing.T) {
 	c := FromEnv("https://hooks.example.com/x", auditSecret, slackURL)
 	r, ok := c.Receiver(DefaultReceiver)

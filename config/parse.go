@@ -41,9 +41,11 @@ func (e *Error) Error() string {
 }
 
 // Parse is Load on bytes already read; name is used in errors; readFile
-// reads *_file (os.ReadFile in production); one trailing newline of what it
-// reads is trimmed. Parse reports every problem it finds, not only the first:
-// the error joins them (errors.Join), one *Error per line, in file order.
+// reads *_file (in production, at most MaxSecretFileSize+1 bytes of the
+// file); one trailing newline of what it reads is trimmed, and more than
+// MaxSecretFileSize bytes is an error. Parse reports every problem it
+// finds, not only the first: the error joins them (errors.Join), one
+// *Error per line, in file order.
 func Parse(name string, data []byte, lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (*Config, error) {
 	p := &parser{file: name, lookup: lookup, readFile: readFile, inRoute: map[*yaml.Node]bool{}}
 	c := p.parse(data)

@@ -149,15 +149,23 @@ func (p *parser) secret(m map[string]entry, integ entry, path, key string, requi
 		if !ok {
 			return Secret{}, false
 		}
+		// Errors name the file as written: what a ${VAR} in its path
+		// stands for stays out of them, as every variable's value does.
+		written := file.val.Value
 		data, err := p.readFile(name)
 		if err != nil {
-			// A PathError repeats the (possibly resolved) path; the
-			// file is named as written instead.
+			// A PathError repeats the resolved path; the file is named
+			// as written instead.
 			var pe *fs.PathError
 			if errors.As(err, &pe) {
 				err = pe.Err
 			}
-			p.errorf(file.val, atPath, "cannot read %s: %v", name, err)
+			p.errorf(file.val, atPath, "cannot read %s: %v", written, err)
+			return Secret{}, false
+		}
+		if len(data) > MaxSecretFileSize {
+			p.errorf(file.val, atPath, "%s holds more than %d bytes (64 KiB, MaxSecretFileSize): a %s holds one secret",
+				written, MaxSecretFileSize, fileKey)
 			return Secret{}, false
 		}
 		v = string(data)
@@ -165,7 +173,7 @@ func (p *parser) secret(m map[string]entry, integ entry, path, key string, requi
 			v = strings.TrimSuffix(s, "\r")
 		}
 		if v == "" {
-			p.errorf(file.val, atPath, "%s is empty", name)
+			p.errorf(file.val, atPath, "%s is empty", written)
 			return Secret{}, false
 		}
 	}

@@ -135,6 +135,20 @@ func (p *parser) matchers(n *yaml.Node, path string) route.Matchers {
 	if m == nil {
 		return mt
 	}
+	// Counted before any value is read, so that a list of thousands is
+	// one error rather than one per element.
+	values := 0
+	for _, e := range m {
+		if v := resolve(e.val); v.Kind == yaml.SequenceNode {
+			values += len(v.Content)
+		} else {
+			values++
+		}
+	}
+	if values > route.MaxMatcherValues {
+		p.errorf(n, path, "%d values in one set of matchers: at most %d (MaxMatcherValues)", values, route.MaxMatcherValues)
+		return mt
+	}
 	if e, ok := m["project"]; ok {
 		if v, ok := p.scalar(e.val, path+".project"); ok {
 			if err := route.CheckProject(v); err != nil {
@@ -166,7 +180,7 @@ func (p *parser) matchers(n *yaml.Node, path string) route.Matchers {
 		if v, ok := p.scalar(e.val, path+".ref_regex"); ok {
 			re, err := route.CompileRefRegex(v)
 			if err != nil {
-				p.errorf(e.val, path+".ref_regex", "bad regular expression: %v", err)
+				p.errorf(e.val, path+".ref_regex", "%v", err)
 			}
 			mt.RefRegex = re
 		}

@@ -104,29 +104,31 @@ type Matchers struct {
 	Severity []alert.Severity
 }
 
-// CheckProject reports whether a project glob is well formed.
-func CheckProject(glob string) error {
-	if !doublestar.ValidatePattern(glob) {
-		return fmt.Errorf("bad glob %q", glob)
-	}
-	return nil
-}
+// CheckProject reports whether a project glob is well formed and within
+// the glob limits (MaxGlobLength and the others).
+func CheckProject(glob string) error { return checkGlob(glob) }
 
-// CheckRef reports whether a ref glob is well formed.
-func CheckRef(glob string) error { return CheckProject(glob) }
+// CheckRef reports whether a ref glob is well formed and within the glob
+// limits.
+func CheckRef(glob string) error { return checkGlob(glob) }
 
 // CompileRefRegex compiles a ref_regex, anchored so that it must match the
 // whole ref, as Alertmanager anchors its regular expressions: "release-.*"
-// does not match "hotfix-release-1".
+// does not match "hotfix-release-1". It refuses one over MaxRefRegexLength
+// or MaxRefRegexInstructions.
 func CompileRefRegex(expr string) (*regexp.Regexp, error) {
-	re, err := regexp.Compile(`^(?:` + expr + `)$`)
+	anchored := `^(?:` + expr + `)$`
+	if err := checkRefRegex(expr, anchored); err != nil {
+		return nil, err
+	}
+	re, err := regexp.Compile(anchored)
 	if err != nil {
 		// Compile the expression alone again, so the error quotes what
 		// the user wrote rather than the anchored form.
 		if _, e := regexp.Compile(expr); e != nil {
-			return nil, e
+			err = e
 		}
-		return nil, err
+		return nil, fmt.Errorf("bad regular expression: %w", err)
 	}
 	return re, nil
 }

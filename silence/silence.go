@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/config"
@@ -22,6 +23,17 @@ import (
 // is a routing rule, which is reviewed; a forgotten silence is a team that
 // stopped being paged.
 const MaxDuration = 90 * 24 * time.Hour
+
+// MaxSilences bounds the silences active or pending at once. Every worker
+// keeps all of them in view and a notification is checked against those
+// of its project (silence.Set); a team that needs more is describing a
+// route.
+const MaxSilences = 10000
+
+// MaxStartAhead bounds how far ahead a silence may start: a year. Each
+// silence waiting to start is a running workflow, so starts in the year
+// 9999 would pile up pending silences.
+const MaxStartAhead = 365 * 24 * time.Hour
 
 // IDPrefix starts every silence ID, so that silences and alerts (whose IDs
 // start with a project ID, a digit) never share a workflow ID.
@@ -82,10 +94,10 @@ type Request struct {
 // New validates r and makes the silence id it asks for, at now.
 func New(id string, r Request, now time.Time) (Silence, error) {
 	s := Silence{ID: id, CreatedBy: strings.TrimSpace(r.CreatedBy), Comment: r.Comment, CreatedAt: now, StartsAt: now}
-	if err := checkText("created_by", s.CreatedBy, true); err != nil {
+	if err := checkText("created_by", s.CreatedBy, true, false); err != nil {
 		return Silence{}, err
 	}
-	if err := checkText("comment", s.Comment, false); err != nil {
+	if err := checkText("comment", s.Comment, false, true); err != nil {
 		return Silence{}, err
 	}
 	if _, err := Compile(r.Matchers); err != nil {
@@ -98,6 +110,9 @@ func New(id string, r Request, now time.Time) (Silence, error) {
 	s.Matchers = compact.Bytes()
 	if r.StartsAt != nil && r.StartsAt.After(now) {
 		s.StartsAt = r.StartsAt.UTC()
+	}
+	if err := s.checkStart(); err != nil {
+		return Silence{}, err
 	}
 	switch {
 	case r.Duration != "" && r.EndsAt != nil:
@@ -127,12 +142,16 @@ func New(id string, r Request, now time.Time) (Silence, error) {
 }
 
 // Check validates a silence as kept, for one that did not come through New
-// (started from the temporal CLI).
+// (started from the temporal CLI). Having no clock, it bounds starts_at by
+// created_at, which such a silence may lack: then starts_at goes unbounded.
 func (s Silence) Check() error {
 	if !strings.HasPrefix(s.ID, IDPrefix) {
 		return fmt.Errorf("%w: its ID %q must start with %q", ErrInvalid, s.ID, IDPrefix)
 	}
-	if err := checkText("created_by", s.CreatedBy, true); err != nil {
+	if err := checkText("created_by", s.CreatedBy, true, false); err != nil {
+		return err
+	}
+	if err := checkText("comment", s.Comment, false, true); err != nil {
 		return err
 	}
 	if _, err := Compile(s.Matchers); err != nil {
@@ -141,18 +160,43 @@ func (s Silence) Check() error {
 	if s.StartsAt.IsZero() || !s.EndsAt.After(s.StartsAt) {
 		return fmt.Errorf("%w: \"ends_at\" must be after \"starts_at\"", ErrInvalid)
 	}
+	if err := s.checkStart(); err != nil {
+		return err
+	}
 	if s.EndsAt.Sub(s.StartsAt) > MaxDuration {
 		return fmt.Errorf("%w: a silence lasts at most %s (90 days)", ErrInvalid, MaxDuration)
 	}
 	return nil
 }
 
-func checkText(name, v string, required bool) error {
+// checkStart refuses a start more than MaxStartAhead after the silence was
+// made; one without created_at passes.
+func (s Silence) checkStart() error {
+	if !s.CreatedAt.IsZero() && s.StartsAt.Sub(s.CreatedAt) > MaxStartAhead {
+		return fmt.Errorf("%w: \"starts_at\" %s is more than %s (365 days, MaxStartAhead) after the silence was made at %s",
+			ErrInvalid, s.StartsAt.Format(time.RFC3339), MaxStartAhead, s.CreatedAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// checkText checks a free-text field. Control characters are refused (but
+// newlines and tabs in a comment): they reach logs and terminals, where
+// they could forge lines or colours.
+func checkText(name, v string, required, multiline bool) error {
 	switch {
 	case required && strings.TrimSpace(v) == "":
 		return fmt.Errorf("%w: %q is required: who is silencing", ErrInvalid, name)
 	case len(v) > 1024:
 		return fmt.Errorf("%w: %q is longer than 1024 bytes", ErrInvalid, name)
+	}
+	for i, r := range v {
+		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t')) {
+			allowed := "no control characters"
+			if multiline {
+				allowed = "no control characters but newlines and tabs"
+			}
+			return fmt.Errorf("%w: %q holds the control character %U at byte %d: %s", ErrInvalid, name, r, i, allowed)
+		}
 	}
 	return nil
 }

@@ -148,3 +148,87 @@ func TestCheckRefusesASilenceStartedWithoutItsFields(t *testing.T) {
 		}
 	}
 }
+
+func TestNewAndCheckRefuseControlCharactersNamingTheField(t *testing.T) {
+	ok := json.RawMessage(`{"project":"team-a/*"}`)
+	for _, tt := range []struct {
+		name, by, comment, want string
+	}{
+		{"NUL in created_by", "al\x00ice", "", `"created_by" holds the control character U+0000 at byte 2: no control characters`},
+		{"a newline in created_by", "alice\nadmin", "", `"created_by" holds the control character U+000A at byte 5`},
+		{"an escape in comment", "alice", "\x1b[31mred", `"comment" holds the control character U+001B at byte 0: no control characters but newlines and tabs`},
+		{"a carriage return in comment", "alice", "one\rtwo", `"comment" holds the control character U+000D`},
+		{"a C1 control in comment", "alice", "x\u0085y", `"comment" holds the control character U+0085`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New("silence-x", Request{Matchers: ok, Duration: "1h", CreatedBy: tt.by, Comment: tt.comment}, now)
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("New: %v, want ErrInvalid naming %q", err, tt.want)
+			}
+			s := Silence{ID: "silence-x", Matchers: ok, CreatedBy: tt.by, Comment: tt.comment, StartsAt: now, EndsAt: now.Add(time.Hour)}
+			if err := s.Check(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Check: %v, want ErrInvalid naming %q", err, tt.want)
+			}
+		})
+	}
+	s, err := New("silence-x", Request{Matchers: ok, Duration: "1h", CreatedBy: "alice", Comment: "runners:\n\t- old\n\t- new"}, now)
+	if err != nil || s.Check() != nil {
+		t.Errorf("a comment of lines and tabs: %v, %v", err, s.Check())
+	}
+}
+
+func TestNewAndCheckRefuseAStartMoreThanMaxStartAhead(t *testing.T) {
+	ok := json.RawMessage(`{"project":"team-a/*"}`)
+	year9999 := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	for name, start := range map[string]*time.Time{"a second over": at(MaxStartAhead + time.Second), "in 9999": &year9999} {
+		_, err := New("silence-x", Request{Matchers: ok, Duration: "1h", StartsAt: start, CreatedBy: "a"}, now)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "more than 8760h0m0s (365 days, MaxStartAhead)") {
+			t.Errorf("%s: %v, want ErrInvalid naming MaxStartAhead", name, err)
+		}
+	}
+	s, err := New("silence-x", Request{Matchers: ok, Duration: "1h", StartsAt: at(MaxStartAhead), CreatedBy: "a"}, now)
+	if err != nil {
+		t.Fatalf("a start MaxStartAhead ahead: %v", err)
+	}
+	if err := s.Check(); err != nil {
+		t.Errorf("Check of a start MaxStartAhead ahead: %v", err)
+	}
+	s.StartsAt, s.EndsAt = year9999, year9999.Add(time.Hour)
+	if err := s.Check(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "MaxStartAhead") {
+		t.Errorf("Check of a start in 9999: %v, want ErrInvalid naming MaxStartAhead", err)
+	}
+	// Started from the temporal CLI, a silence may have no created_at to
+	// measure from: Check has no clock, and lets it through.
+	s.CreatedAt = time.Time{}
+	if err := s.Check(); err != nil {
+		t.Errorf("Check without created_at: %v", err)
+	}
+}
+
+func TestNewReadsMatchersWrittenWithAnyJSONEscape(t *testing.T) {
+	s, err := New("silence-x", Request{Matchers: json.RawMessage(`{"project":"team-a\/api","ref":"feat-\ud83d\ude00"}`), Duration: "1h", CreatedBy: "a"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Activate(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := Silencing([]Active{a}, route.Labels{Project: "team-a/api", Ref: "feat-\U0001F600"}, now); !ok {
+		t.Errorf("silence %s does not silence team-a/api@feat-\U0001F600", s.Matchers)
+	}
+}
+
+func TestNewRefusesMatchersOverTheMatcherLimits(t *testing.T) {
+	for _, tt := range []struct{ matchers, want string }{
+		{`{"project":"` + strings.Repeat("{", 15000) + strings.Repeat("}", 15000) + `"}`, "matchers.project: glob too long: 30000 bytes, at most 256 (MaxGlobLength)"},
+		{`{"project":"` + strings.Repeat("{*,**}/", 8) + `c"}`, "at most 32 (MaxGlobAlternatives)"},
+		{`{"ref_regex":"` + strings.Repeat("a", 513) + `"}`, "matchers.ref_regex: regular expression too long: 513 bytes, at most 512 (MaxRefRegexLength)"},
+		{`{"project_id":[` + strings.TrimSuffix(strings.Repeat("1,", 65), ",") + `]}`, "matchers: 65 values in one set of matchers: at most 64 (MaxMatcherValues)"},
+	} {
+		_, err := New("silence-x", Request{Matchers: json.RawMessage(tt.matchers), Duration: "1h", CreatedBy: "a"}, now)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%.60s: %.300v, want ErrInvalid naming %q", tt.matchers, err, tt.want)
+		}
+	}
+}

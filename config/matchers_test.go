@@ -1,0 +1,103 @@
+package config
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/alertflow/alertflow/alert"
+)
+
+func TestParseMatchersReadsEveryJSONEscape(t *testing.T) {
+	for _, tt := range []struct {
+		name, json, project string
+	}{
+		{`an escaped slash`, `{"project":"team-a\/api"}`, "team-a/api"},
+		{`a surrogate pair`, `{"project":"team-\ud83d\ude00/*"}`, "team-\U0001F600/*"},
+		{`an escaped key`, `{"pro\u006aect":"team-a/*"}`, "team-a/*"},
+		{`tabs between tokens`, "{\t\"project\":\t\"team-a/*\"\t}", "team-a/*"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := ParseMatchers("matchers", []byte(tt.json))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Project != tt.project {
+				t.Errorf("project %q, want %q", m.Project, tt.project)
+			}
+		})
+	}
+	m, err := ParseMatchers("matchers", []byte(`{"project_id":[12,"13"],"tag":false,"severity":["high","LOW"],"source":"push","ref":"main"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.ProjectID, []int64{12, 13}) || m.Tag == nil || *m.Tag || m.Ref != "main" ||
+		!slices.Equal(m.Severity, []alert.Severity{alert.SeverityHigh, alert.SeverityLow}) || !slices.Equal(m.Source, []string{"push"}) {
+		t.Errorf("JSON read as %+v", m)
+	}
+}
+
+// Read as JSON, matchers still get the routing file's errors, on the
+// line they are on.
+func TestParseMatchersNamesTheKeyAndLineOfJSONErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name, json, want string
+	}{
+		{"an unknown escaped key", `{"pro\u006aekt":"x"}`, `line 1: matchers.projekt: unknown key "projekt": want one of project, project_id, ref, ref_regex, branches, tag, source, severity`},
+		{"a bad value on line 3", "{\n  \"ref\": \"main\",\n  \"severity\": [\"URGENT\"]\n}", `line 3: matchers.severity: unknown severity "URGENT": want HIGH, MEDIUM or LOW`},
+		{"a key given twice", "{\"ref\":\"a\",\n\"ref\":\"b\"}", `line 2: matchers.ref: given twice (first on line 1)`},
+		{"a number for tag", `{"tag":1}`, `line 1: matchers.tag: want true or false`},
+		{"a string for tag", `{"tag":"true"}`, `line 1: matchers.tag: want true or false`},
+		{"a fraction for project_id", `{"project_id":[1.5]}`, `line 1: matchers.project_id: want an integer project ID`},
+		{"an empty object", `{}`, `matchers: at least one matcher is required`},
+		{"null", `null`, `matchers: at least one matcher is required`},
+		{"a list", `[{"ref":"main"}]`, `line 1: matchers: want a mapping of project, project_id, ref, ref_regex, branches, tag, source, severity, not a list`},
+		{"a nested object", `{"ref":{"a":"b"}}`, `line 1: matchers.ref: want a single value, not a mapping`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseMatchers("matchers", []byte(tt.json))
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// Routes and silences share the matcher limits: a routing file is refused
+// naming the line, the key and the limit.
+func TestParseRefusesMatchersOverTheirLimitsNamingTheLine(t *testing.T) {
+	head := goodReceivers + "route:\n  receiver: chat\n  routes:\n    - receiver: pager\n      match:\n"
+	for _, tt := range []struct {
+		name, match, want string
+	}{
+		{"a glob of 30 000 nested braces", "        project: \"" + strings.Repeat("{", 15000) + strings.Repeat("}", 15000) + "\"\n",
+			"alertflow.yaml:13: route.routes[0].match.project: glob too long: 30000 bytes, at most 256 (MaxGlobLength)"},
+		{"a ref glob of exponential braces", "        ref: \"" + strings.Repeat("{*,**}/", 8) + "c\"\n",
+			"alertflow.yaml:13: route.routes[0].match.ref: glob \"" + strings.Repeat("{*,**}/", 8) + "c\" expands to more than 32 patterns ({a,b}/{c,d} is 4): at most 32 (MaxGlobAlternatives)"},
+		{"a regular expression too large", "        ref_regex: \"[a-z]{1000}\"\n",
+			"alertflow.yaml:13: route.routes[0].match.ref_regex: regular expression too large: it compiles to more than 128 instructions (MaxRefRegexInstructions; a repetition such as {10} repeats what it counts)"},
+		{"a regular expression too long", "        ref_regex: " + strings.Repeat("a", 513) + "\n",
+			"alertflow.yaml:13: route.routes[0].match.ref_regex: regular expression too long: 513 bytes, at most 512 (MaxRefRegexLength)"},
+		{"65 values", "        project_id: [" + strings.TrimSuffix(strings.Repeat("1, ", 64), ", ") + "]\n        tag: true\n",
+			"alertflow.yaml:13: route.routes[0].match: 65 values in one set of matchers: at most 64 (MaxMatcherValues)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse(head + tt.match)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("error:\n%v\nwant:\n%s", err, tt.want)
+			}
+		})
+	}
+	if _, err := parse(head + "        project_id: [" + strings.TrimSuffix(strings.Repeat("1, ", 63), ", ") + "]\n        tag: true\n"); err != nil {
+		t.Errorf("64 values refused: %v", err)
+	}
+}
+
+func TestParseMatchersRefusesASilenceOverTheMatcherLimits(t *testing.T) {
+	_, err := ParseMatchers("matchers", []byte(`{"source":[`+strings.TrimSuffix(strings.Repeat(`"push",`, 65), ",")+`]}`))
+	var e *Error
+	if !errors.As(err, &e) || err.Error() != "line 1: matchers: 65 values in one set of matchers: at most 64 (MaxMatcherValues)" {
+		t.Errorf("error %v", err)
+	}
+}
