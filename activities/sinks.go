@@ -10,6 +10,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"go.temporal.io/sdk/activity"
@@ -146,6 +147,9 @@ func (s *Sinks) deliver(ctx context.Context, sink string, to notify.Notifier, n 
 		s.logger.DebugContext(ctx, "Notification delivered", s.attrs(ctx, sink, n)...)
 		return nil
 	}
+	// The failure Temporal keeps names the receiver by its configured
+	// name: the notifier's own error names no host.
+	err = fmt.Errorf("notify %s: %w", sink, err)
 	attrs := append(s.attrs(ctx, sink, n), "error", err.Error())
 	de, ok := errors.AsType[*notify.DeliveryError](err)
 	switch {

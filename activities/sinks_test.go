@@ -309,8 +309,14 @@ func TestNeitherTheHistoryNorTheLogHoldsURLsOrSecrets(t *testing.T) {
 						}
 					}
 				}
-				if !strings.Contains(err.Error(), srv.URL) {
-					t.Errorf("error %q does not name the receiver's host", err)
+				// The receiver is named by its sink, never by its host:
+				// a webhook URL's host can be a secret too.
+				host := strings.TrimPrefix(srv.URL, "http://")
+				if strings.Contains(err.Error(), host) || strings.Contains(logs.String(), host) {
+					t.Errorf("error %q or the logs give away the receiver's host %s", err, host)
+				}
+				if !strings.Contains(err.Error(), name) {
+					t.Errorf("error %q does not name the sink %s", err, name)
 				}
 				if status != 0 && !strings.Contains(err.Error(), "no route for [redacted]") {
 					t.Errorf("error %q does not keep the receiver's answer, redacted", err)

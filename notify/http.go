@@ -3,12 +3,15 @@ package notify
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"syscall"
 	"time"
 )
 
@@ -67,15 +70,17 @@ func sameHostRedirect(req *http.Request, via []*http.Request) error {
 }
 
 // Post sends body to rawURL and classifies the answer with CheckStatus. The
-// headers are sent as given. Errors name the URL by scheme and host only: a
-// Slack webhook URL carries its token in the path. net/http's *url.Error,
-// which quotes the whole URL, is replaced, not wrapped, and the URL's path,
-// query and user info are redacted from the rest of a transport error and
-// from the receiver's answer, which may echo them: none of it reaches the
-// error chain that is logged and that Temporal stores in the history.
-// Transport failures (refused, reset, timed out) are retryable. secrets
-// are further credentials to redact the same way, for a receiver whose key
-// travels in the body rather than the URL (a PagerDuty routing key).
+// headers are sent as given. Errors name the URL by its scheme only: a
+// Slack webhook URL carries its token in the path, and any receiver's host
+// may be a secret too (a tenant's subdomain, an internal name). net/http's
+// *url.Error, which quotes the whole URL, is replaced, not wrapped; a
+// transport failure is told in words of Post's own (see transportError),
+// and the URL's host, path, query and user info are redacted from the
+// receiver's answer, which may echo them: none of it reaches the error
+// chain that is logged and that Temporal stores in the history. Transport
+// failures (refused, reset, timed out) are retryable. secrets are further
+// credentials to redact the same way, for a receiver whose key travels in
+// the body rather than the URL (a PagerDuty routing key).
 func Post(ctx context.Context, client *http.Client, rawURL string, header http.Header, body []byte, secrets ...string) error {
 	where := RedactURL(rawURL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
@@ -89,10 +94,7 @@ func Post(ctx context.Context, client *http.Client, rawURL string, header http.H
 	red := newRedactor(rawURL, secrets...)
 	resp, err := client.Do(req)
 	if err != nil {
-		if ue, ok := errors.AsType[*url.Error](err); ok {
-			err = ue.Err
-		}
-		return fmt.Errorf("POST %s: %w", where, red.err(err))
+		return fmt.Errorf("POST %s: %w", where, transportError(err, red))
 	}
 	defer resp.Body.Close()
 	start, err := io.ReadAll(io.LimitReader(resp.Body, readLimit+1))
@@ -110,15 +112,89 @@ func Post(ctx context.Context, client *http.Client, rawURL string, header http.H
 	return nil
 }
 
-// RedactURL returns what of a URL may be shown: its scheme and host. Paths,
-// queries and user info may hold tokens (a Slack webhook's path is its
-// secret) and are dropped.
+// transportError says what went wrong with an exchange that got no answer.
+// The errors of net and net/http quote the host, the address it resolved
+// to, a proxy's, or the names a TLS certificate is valid for; what they
+// mean is said here in fixed words, with the operation ("dial", "read")
+// and the system's reason ("connection refused"), which name no host. An
+// error of another kind keeps its message with the URL's parts and the
+// secrets redacted. A timeout or a cancellation stays one for errors.Is.
+func transportError(err error, red redactor) error {
+	var kind error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		kind = context.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		kind = context.Canceled
+	}
+	msg := transportReason(err)
+	if msg == "" {
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		return red.err(err)
+	}
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op != "" {
+		msg = op.Op + ": " + msg
+	}
+	return &redactedError{msg: msg, kind: kind}
+}
+
+// transportReason is what went wrong in words that name no host, or ""
+// when err is of no kind it knows.
+func transportReason(err error) string {
+	var (
+		errno   syscall.Errno
+		dns     *net.DNSError
+		host    x509.HostnameError
+		unknown x509.UnknownAuthorityError
+		invalid x509.CertificateInvalidError
+		record  tls.RecordHeaderError
+		alert   tls.AlertError
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.As(err, &dns):
+		switch {
+		case dns.IsNotFound:
+			return "DNS lookup: no such host"
+		case dns.IsTimeout:
+			return "DNS lookup timed out"
+		}
+		return "DNS lookup failed"
+	case errors.As(err, &host):
+		return "TLS: the certificate is not valid for the receiver's host"
+	case errors.As(err, &unknown):
+		return "TLS: the certificate is signed by an unknown authority"
+	case errors.As(err, &invalid):
+		return "TLS: the certificate is not valid (expired, not yet valid, or not for this use)"
+	case errors.As(err, &record):
+		return "TLS: the receiver did not answer TLS"
+	case errors.As(err, &alert):
+		return "TLS: " + alert.Error()
+	case errors.As(err, &errno):
+		return errno.Error()
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the connection closed before the answer"
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return "timed out"
+	}
+	return ""
+}
+
+// RedactURL returns what of a URL may be shown: its scheme. The host,
+// path, query and user info may all hold secrets (a Slack webhook's path
+// is its token; a host can name a tenant) and are replaced.
 func RedactURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return "<invalid URL>"
 	}
-	return u.Scheme + "://" + u.Host
+	return u.Scheme + "://" + redactedText
 }
 
 // CheckURL reports whether rawURL can receive notifications: absolute,

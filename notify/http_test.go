@@ -1,11 +1,16 @@
 package notify
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,11 +146,11 @@ func TestDeliveryErrorHelpers(t *testing.T) {
 	}
 }
 
-func TestRedactURLKeepsSchemeAndHostOnly(t *testing.T) {
+func TestRedactURLKeepsTheSchemeOnly(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"https://hooks.slack.com/services/T0/B0/secret", "https://hooks.slack.com"},
-		{"https://user:pass@example.com:8443/hook?token=x#frag", "https://example.com:8443"},
-		{"http://127.0.0.1:9/x", "http://127.0.0.1:9"},
+		{"https://hooks.slack.com/services/T0/B0/secret", "https://[redacted]"},
+		{"https://user:pass@example.com:8443/hook?token=x#frag", "https://[redacted]"},
+		{"http://127.0.0.1:9/x", "http://[redacted]"},
 		{"hooks.slack.com/services/T0/B0/secret", "<invalid URL>"},
 		{"http://exa mple.com/secret", "<invalid URL>"},
 		{"", "<invalid URL>"},
@@ -191,8 +196,8 @@ func TestPostDropsTheURLErrorThatQuotesTheWholeURL(t *testing.T) {
 	if _, ok := errors.AsType[*url.Error](err); ok {
 		t.Errorf("the chain of %v still holds a *url.Error", err)
 	}
-	if strings.Contains(err.Error(), "secret") || !strings.HasPrefix(err.Error(), "POST "+srv.URL+": ") {
-		t.Errorf("error = %q, want it to name %s and nothing more of the URL", err, srv.URL)
+	if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "127.0.0.1") || !strings.HasPrefix(err.Error(), "POST http://[redacted]: ") {
+		t.Errorf("error = %q, want it to name the scheme and nothing more of the URL", err)
 	}
 }
 
@@ -286,5 +291,95 @@ func TestPostRedactsTheSecretsItIsGivenFromAnEchoedAnswer(t *testing.T) {
 	err := Post(t.Context(), DefaultHTTPClient(), srv.URL, nil, []byte(`{"routing_key":"`+key+`"}`), key)
 	if !strings.Contains(err.Error(), `"routing_key":"[redacted]"`) {
 		t.Errorf("error = %q, want the echoed key replaced by [redacted]", err)
+	}
+}
+
+// A transport failure is told without the receiver's host, the address it
+// resolved to, or the names in a certificate: net and net/http quote them.
+func TestPostTellsATransportFailureWithoutTheHost(t *testing.T) {
+	const secretHost = "tenant-secret.hooks.example.net"
+	dnsFails := DefaultHTTPClient()
+	dnsFails.Transport.(*http.Transport).DialContext = func(_ context.Context, network, addr string) (net.Conn, error) {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: secretHost, IsNotFound: true}}
+	}
+	tlsSrv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
+	tlsSrv.StartTLS()
+	t.Cleanup(tlsSrv.Close)
+	_, tlsPort, _ := net.SplitHostPort(tlsSrv.Listener.Addr().String())
+	hangsUp := hangingUp(t)
+	tests := []struct {
+		name, url string
+		client    *http.Client
+		says      string
+		leaks     []string
+	}{
+		{"a host DNS does not know", "https://" + secretHost + "/hooks/pathsecret", dnsFails,
+			"POST https://[redacted]: dial: DNS lookup: no such host", []string{secretHost, "tenant-secret"}},
+		{"a certificate for other names", "https://localhost:" + tlsPort + "/hooks/pathsecret", tlsSrv.Client(),
+			"TLS: the certificate is not valid for the receiver's host", []string{"localhost", tlsPort, "example.com", "127.0.0.1"}},
+		{"a certificate of an unknown authority", "https://127.0.0.1:" + tlsPort + "/hooks/pathsecret", DefaultHTTPClient(),
+			"TLS: the certificate is signed by an unknown authority", []string{"127.0.0.1", tlsPort}},
+		// A reset instead, when the request was not read whole first.
+		{"a receiver that hangs up", hangsUp + "/hooks/pathsecret", DefaultHTTPClient(),
+			"the connection closed before the answer|connection reset by peer", []string{strings.TrimPrefix(hangsUp, "http://")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Post(t.Context(), tt.client, tt.url, nil, []byte("{}"))
+			if err == nil {
+				t.Fatal("Post succeeded")
+			}
+			if !slices.ContainsFunc(strings.Split(tt.says, "|"), func(says string) bool { return strings.Contains(err.Error(), says) }) {
+				t.Errorf("error %q does not say %q", err, tt.says)
+			}
+			for e := err; e != nil; e = errors.Unwrap(e) {
+				assertRedacted(t, "error", e.Error())
+				for _, leak := range tt.leaks {
+					if strings.Contains(e.Error(), leak) {
+						t.Errorf("error %q gives away %q", e, leak)
+					}
+				}
+			}
+			if de, ok := errors.AsType[*DeliveryError](err); ok && de.Permanent {
+				t.Errorf("a transport failure must be retried: %v", err)
+			}
+		})
+	}
+}
+
+// hangingUp is the base URL of a server that closes every connection
+// without an answer.
+func hangingUp(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4096)
+			_, _ = c.Read(buf)
+			c.Close()
+		}
+	}()
+	return "http://" + l.Addr().String()
+}
+
+func TestPostRedactsTheHostFromAnAnswerThatEchoesIt(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprintf(w, "upstream %s unreachable", r.Host)
+	}))
+	t.Cleanup(srv.Close)
+	host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	err := Post(t.Context(), DefaultHTTPClient(), srv.URL+"/hook", nil, nil)
+	if err == nil || strings.Contains(err.Error(), host) || strings.Contains(err.Error(), port) || !strings.Contains(err.Error(), "upstream [redacted] unreachable") {
+		t.Errorf("error %q, want the echoed host redacted", err)
 	}
 }

@@ -65,6 +65,10 @@ type Notification struct {
 	// message can say "from MEDIUM to HIGH"; the snapshot only knows the
 	// new one.
 	PreviousSeverity alert.Severity `json:"previous_severity,omitempty"`
+	// RoutingFailed is set when the routing of the notification failed
+	// for good and it went to the root receiver instead: the receiver
+	// that gets it may not be the one its routes name.
+	RoutingFailed bool `json:"routing_failed,omitempty"`
 }
 
 // Links are the GitLab pages a notification points at; empty when unknown.

@@ -18,10 +18,10 @@ const redactedText = "[redacted]"
 // the whole path or query.
 const minSecretPart = 6
 
-// redactor hides the secret parts of a receiver's URL (its path, query and
-// user info, as a whole and piece by piece, raw and decoded), and any other
-// credential the receiver is sent (whole), in what a delivery keeps from
-// the receiver's answer or from the transport. A receiver, or a proxy in
+// redactor hides the secret parts of a receiver's URL (its host, path,
+// query and user info, as a whole and piece by piece, raw and decoded),
+// and any other credential the receiver is sent (whole), in what a
+// delivery keeps from the receiver's answer or from the transport. A receiver, or a proxy in
 // front of it, may echo the request in an error body, and that body ends
 // up in logs and the workflow history.
 type redactor struct {
@@ -74,6 +74,8 @@ func newRedactor(rawURL string, extra ...string) redactor {
 			}
 		}
 	}
+	// The host too: a receiver may echo it, and it may be a secret.
+	add(1, u.Host, u.Hostname())
 	if u.User != nil {
 		pass, _ := u.User.Password()
 		add(1, u.User.String())

@@ -64,8 +64,8 @@ func New(url, routingKey string, client *http.Client) *Notifier {
 	return &Notifier{url: cmp.Or(url, DefaultURL), routingKey: routingKey, client: client}
 }
 
-// String names the notifier by the endpoint's scheme and host, so that
-// printing or logging it cannot show the routing key.
+// String names the notifier by the endpoint's scheme, so that printing or
+// logging it shows neither the routing key nor the host.
 func (p *Notifier) String() string { return "pagerduty " + notify.RedactURL(p.url) }
 
 // GoString is String, for %#v.
@@ -132,10 +132,13 @@ type CustomDetails struct {
 	Severity string `json:"severity,omitempty"`
 	// PreviousSeverity is the severity before a severity change.
 	PreviousSeverity string `json:"previous_severity,omitempty"`
-	Ref              string `json:"ref"`
-	Tag              bool   `json:"tag"`
-	PipelineID       int64  `json:"pipeline_id,omitempty"`
-	PipelineStatus   string `json:"pipeline_status,omitempty"`
+	// RoutingFailed: the routing failed, and this service got the alert
+	// as the root receiver's.
+	RoutingFailed  bool   `json:"routing_failed,omitempty"`
+	Ref            string `json:"ref"`
+	Tag            bool   `json:"tag"`
+	PipelineID     int64  `json:"pipeline_id,omitempty"`
+	PipelineStatus string `json:"pipeline_status,omitempty"`
 	// FailedJobs are "name (stage)".
 	FailedJobs        []string `json:"failed_jobs,omitempty"`
 	FailedJobsOmitted int      `json:"failed_jobs_omitted,omitempty"`
@@ -272,6 +275,7 @@ func details(n notify.Notification, links notify.Links) CustomDetails {
 		AlertID:          s.ID,
 		Severity:         string(s.Severity),
 		PreviousSeverity: string(n.PreviousSeverity),
+		RoutingFailed:    n.RoutingFailed,
 		Ref:              s.Ref,
 		Tag:              s.Tag,
 		OpenedBy:         clip(s.OpenedBy, maxDetail),

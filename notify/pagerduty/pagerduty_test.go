@@ -289,7 +289,7 @@ func TestNotifierClassifiesPagerDutysAnswers(t *testing.T) {
 		{name: "403 is permanent", url: answering(t, 403, nil, ""), permanent: true, says: "403"},
 		{name: "404 is permanent", url: answering(t, 404, nil, ""), permanent: true, says: "404"},
 		{name: "413 is permanent", url: answering(t, 413, nil, ""), permanent: true, says: "413"},
-		{name: "a network error is retried", url: closed.URL + "/v2/enqueue", says: "POST " + closed.URL},
+		{name: "a network error is retried", url: closed.URL + "/v2/enqueue", says: "POST http://[redacted]: dial: connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -361,8 +361,8 @@ func TestNotifierNeverShowsTheRoutingKey(t *testing.T) {
 	var logged bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("receiver", "notifier", p)
 	for _, shown := range []string{fmt.Sprint(p), fmt.Sprintf("%+v", p), fmt.Sprintf("%#v", p), logged.String()} {
-		if strings.Contains(shown, routingKey) || !strings.Contains(shown, "pagerduty http://127.0.0.1") {
-			t.Errorf("the notifier shows as %q, want its endpoint's host and not its key", shown)
+		if strings.Contains(shown, routingKey) || strings.Contains(shown, "127.0.0.1") || !strings.Contains(shown, "pagerduty http://[redacted]") {
+			t.Errorf("the notifier shows as %q, want its endpoint's scheme and neither its host nor its key", shown)
 		}
 	}
 }
@@ -378,9 +378,21 @@ func TestNotifierWithoutRoutingKeyFailsPermanently(t *testing.T) {
 	}
 }
 
+// postedTo answers every request 202 and says where the last one went.
+type postedTo struct{ url string }
+
+func (p *postedTo) RoundTrip(r *http.Request) (*http.Response, error) {
+	p.url = r.URL.String()
+	return &http.Response{StatusCode: http.StatusAccepted, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
+}
+
 func TestNewDefaultsToPagerDutysUSEndpoint(t *testing.T) {
-	if got := pagerduty.New("", routingKey, nil).String(); got != "pagerduty https://events.pagerduty.com" {
-		t.Errorf("New with no URL posts to %q, want https://events.pagerduty.com", got)
+	rt := &postedTo{}
+	if err := pagerduty.New("", routingKey, &http.Client{Transport: rt}).Notify(t.Context(), notifytest.Notification(notify.KindOpened)); err != nil {
+		t.Fatal(err)
+	}
+	if rt.url != pagerduty.DefaultURL || pagerduty.DefaultURL != "https://events.pagerduty.com/v2/enqueue" {
+		t.Errorf("New with no URL posts to %q, want https://events.pagerduty.com/v2/enqueue", rt.url)
 	}
 }
 
@@ -438,5 +450,25 @@ func TestNotifierTriggerFallsBackWhenGitLabSentLess(t *testing.T) {
 	n.Alert.Project.URL = ""
 	if got := send(t, n)[0].Payload.Source; got != "project 1" {
 		t.Errorf("source without path or URL = %q, want project 1", got)
+	}
+}
+
+func TestAFailedPagerDutyDeliveryNamesNeitherTheEndpointsHostNorItsPathNorTheKey(t *testing.T) {
+	tests := []struct {
+		name     string
+		receiver notifytest.Receiver
+		says     string
+	}{
+		{"connection refused", notifytest.Refusing(t), "dial: connection refused"},
+		{"a 500 that echoes the request", notifytest.Echoing(t, http.StatusInternalServerError), "HTTP 500 Internal Server Error: no route for POST [redacted]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := pagerduty.New(tt.receiver.Base+"/v2/enqueue/pathsecret?token=querysecret", routingKey, nil).Notify(t.Context(), notifytest.Notification(notify.KindOpened))
+			tt.receiver.AssertNoLeak(t, err, routingKey[:12], "pathsecret", "querysecret", "/v2/enqueue")
+			if msg := err.Error(); !strings.Contains(msg, "send PagerDuty trigger") || !strings.Contains(msg, "POST http://[redacted]: ") || !strings.Contains(msg, tt.says) {
+				t.Errorf("error %q should name PagerDuty, its scheme only, and say %q", msg, tt.says)
+			}
+		})
 	}
 }

@@ -101,6 +101,9 @@ func Format(n notify.Notification) Message {
 	label := severityLabel(s)
 	headline := label + " " + pipelineLine(s, links.Pipeline)
 	action := actionLine(n)
+	if n.RoutingFailed {
+		action += "\n:warning: Routing failed: sent to the root receiver, which may not be this alert's team"
+	}
 
 	blocks := []Block{section(headline), section(action)}
 	if jobs := jobsText(s); jobs != "" {

@@ -283,3 +283,23 @@ func TestSlackAnswersDecideWhetherToRetry(t *testing.T) {
 		})
 	}
 }
+
+func TestAFailedSlackDeliveryNamesNeitherTheWebhooksHostNorItsPath(t *testing.T) {
+	tests := []struct {
+		name     string
+		receiver notifytest.Receiver
+		says     string
+	}{
+		{"connection refused", notifytest.Refusing(t), "dial: connection refused"},
+		{"a 500 that echoes the request", notifytest.Echoing(t, http.StatusInternalServerError), "HTTP 500 Internal Server Error: no route for POST [redacted]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := slack.New(tt.receiver.Base+tokenPath, nil).Notify(t.Context(), notifytest.Notification(notify.KindOpened))
+			tt.receiver.AssertNoLeak(t, err, "/services/", "T00000000", "B00000000", "XXXXXXXX")
+			if msg := err.Error(); !strings.Contains(msg, "send Slack notification") || !strings.Contains(msg, "POST http://[redacted]: ") || !strings.Contains(msg, tt.says) {
+				t.Errorf("error %q should name Slack, its scheme only, and say %q", msg, tt.says)
+			}
+		})
+	}
+}

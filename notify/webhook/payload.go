@@ -26,6 +26,7 @@ func NewPayload(n notify.Notification) (contract.Payload, error) {
 		PreviousSeverity: string(n.PreviousSeverity),
 		Actor:            n.Actor,
 		Note:             n.Note,
+		RoutingFailed:    n.RoutingFailed,
 		Links:            contract.Links(n.Links()),
 		Alert: contract.Alert{
 			ID:           s.ID,

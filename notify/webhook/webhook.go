@@ -34,7 +34,7 @@ func New(url, secret string, client *http.Client) *Notifier {
 
 // Notify posts n as a Payload. A 2xx answer is a delivery; 408, 429, 5xx
 // and transport failures are worth retrying; any other answer is permanent.
-// Errors name the receiver by scheme and host only, and never the secret.
+// Errors name the receiver by its scheme only, and never the secret.
 func (w *Notifier) Notify(ctx context.Context, n notify.Notification) error {
 	p, err := NewPayload(n)
 	if err != nil {

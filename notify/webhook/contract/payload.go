@@ -34,6 +34,10 @@ type Payload struct {
 	Actor string `json:"actor,omitempty"`
 	// Note is what the actor said (acknowledgement note, resolve reason).
 	Note string `json:"note,omitempty"`
+	// RoutingFailed is true when the notification's routing failed and it
+	// went to the routing tree's root receiver instead of the receivers
+	// its routes name: pass it on.
+	RoutingFailed bool `json:"routing_failed,omitempty"`
 	// Links point at GitLab.
 	Links Links `json:"links"`
 }
