@@ -35,6 +35,12 @@ var integrationOrder = []string{IntegrationWebhook, IntegrationSlack, Integratio
 // environment variables alone.
 const DefaultReceiver = "default"
 
+// RootTarget is where a notification goes when its routing failed for
+// good: every integration of the routing tree's root receiver, as the
+// worker that delivers it is configured. A page goes somewhere rather
+// than nowhere, marked so (notify.Notification.RoutingFailed).
+var RootTarget = Target{Receiver: "(root)", Integration: "(all)"}
+
 // Target is one integration of one receiver: where a notification goes.
 // Only names travel in the history, never a URL or a key.
 type Target struct {
@@ -97,6 +103,9 @@ type Routing struct {
 	Escalate func(alert.State) *route.Escalation
 	// Receivers are the configured receivers by name.
 	Receivers map[string]Receiver
+	// Root is the receiver of the routing tree's root, which hears a
+	// notification whose routing failed (RootTarget).
+	Root string
 }
 
 // NewRoutedSinks returns the notification activities of a worker whose
@@ -121,6 +130,7 @@ func (s *Sinks) defaultRouting() Routing {
 	return Routing{
 		Route:     func(alert.State) []string { return []string{DefaultReceiver} },
 		Receivers: map[string]Receiver{DefaultReceiver: rcv},
+		Root:      DefaultReceiver,
 	}
 }
 
@@ -191,6 +201,9 @@ func (s *Sinks) targetsOf(ctx context.Context, r Routing, name, alertID string) 
 // integration was removed after the alert was routed) is logged and
 // dropped: retrying cannot bring it back.
 func (s *Sinks) NotifyReceiver(ctx context.Context, d Delivery) error {
+	if d.Target == RootTarget {
+		return s.notifyRoot(ctx, d.Notification)
+	}
 	to := s.currentRouting().Receivers[d.Target.Receiver][d.Target.Integration]
 	if to == nil {
 		s.logger.ErrorContext(ctx, "Notification dropped: its receiver is no longer configured",
@@ -199,4 +212,28 @@ func (s *Sinks) NotifyReceiver(ctx context.Context, d Delivery) error {
 		return nil
 	}
 	return s.deliver(ctx, d.Target.String(), to, d.Notification)
+}
+
+// notifyRoot delivers a notification whose routing failed to every
+// integration of the root receiver, marked so. A retry delivers to each
+// again: receivers dedupe on the notification's ID.
+func (s *Sinks) notifyRoot(ctx context.Context, n notify.Notification) error {
+	r := s.currentRouting()
+	n.RoutingFailed = true
+	rcv, ok := r.Receivers[r.Root]
+	if !ok || len(rcv) == 0 {
+		s.logger.ErrorContext(ctx, "Notification dropped: its routing failed and the root receiver is not configured",
+			append(s.attrs(ctx, RootTarget.String(), n), "receiver", r.Root)...)
+		return nil
+	}
+	s.logger.WarnContext(ctx, "Routing failed: the notification goes to the root receiver",
+		append(s.attrs(ctx, RootTarget.String(), n), "receiver", r.Root)...)
+	for _, integration := range integrationOrder {
+		if to := rcv[integration]; to != nil {
+			if err := s.deliver(ctx, Target{Receiver: r.Root, Integration: integration}.String(), to, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

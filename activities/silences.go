@@ -16,9 +16,9 @@ type Silencing struct {
 	Until time.Time `json:"until"`
 }
 
-// Silences lists the silences that may hold notifications back: those
-// not expired (the active and those still to start).
-type Silences func(ctx context.Context) ([]silence.Active, error)
+// Silences are the silences that may hold notifications back: those not
+// expired (the active and those still to start), indexed for matching.
+type Silences func(ctx context.Context) (*silence.Set, error)
 
 // SilenceWith makes the routing of s check silences from active. A
 // function, not a method: every exported method of Sinks is an activity.
@@ -45,12 +45,12 @@ func (s *Sinks) silencing(ctx context.Context, l route.Labels, alertID string, e
 	if s.silences == nil {
 		return nil
 	}
-	set, err := s.silences(ctx)
+	all, err := s.silences(ctx)
 	if err != nil {
 		s.logger.ErrorContext(ctx, "Silences could not be read: the notification goes out", "alert_id", alertID, "error", err)
 		return nil
 	}
-	set = slices.DeleteFunc(slices.Clone(set), func(a silence.Active) bool { return slices.Contains(ended, a.ID) })
+	set := slices.DeleteFunc(all.Candidates(l), func(a silence.Active) bool { return slices.Contains(ended, a.ID) })
 	for range len(set) {
 		found, ok := silence.Silencing(set, l, now)
 		if !ok {

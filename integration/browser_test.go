@@ -73,7 +73,7 @@ func TestTheWebUIShowsAnOpenHighAlert(t *testing.T) {
 	}
 	s := &stack{t: t, client: c, taskQueue: "browser"}
 	discard := slog.New(slog.DiscardHandler)
-	s.worker = worker.New(c, s.taskQueue, activities.NewSinks(discard, nil, nil))
+	s.worker = worker.New(c, s.taskQueue, activities.NewSinks(discard, nil, nil), nil, discard)
 	if err := s.worker.Start(); err != nil {
 		t.Fatal(err)
 	}

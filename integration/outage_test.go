@@ -64,7 +64,7 @@ func TestAnOutageOfTheServerIsAnsweredWith503AndHealsByItself(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &stack{t: t, client: c, taskQueue: "outage"}
-	s.worker = worker.New(c, s.taskQueue, activities.NewSinks(slog.New(slog.DiscardHandler), nil, nil))
+	s.worker = worker.New(c, s.taskQueue, activities.NewSinks(slog.New(slog.DiscardHandler), nil, nil), nil, slog.New(slog.DiscardHandler))
 	if err := s.worker.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func TestAReceiverThatEchoesItsURLLeavesNoSecretInLogsOrHistory(t *testing.T) {
 	s := newStack(t)
 	s.stopWorker()
 	s.worker = worker.New(c, s.taskQueue, activities.NewSinks(logger,
-		webhook.New(receiver.URL+hookPath+"?"+query, secret, nil), nil))
+		webhook.New(receiver.URL+hookPath+"?"+query, secret, nil), nil), nil, logger)
 	if err := s.worker.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
 	}

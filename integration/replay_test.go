@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/alertflow/alertflow/alert"
-	routeconfig "github.com/alertflow/alertflow/config"
 	"github.com/alertflow/alertflow/replay"
 )
 
@@ -97,13 +96,7 @@ func TestReplayOfRecordedAlertsChangesNothingUnderTheirOwnPolicyAndExactlyWhatAC
 	filter := replay.Filter{Since: since, Project: replayProjects}
 	run := func(file string, change func(*replay.Policy)) replay.Report {
 		t.Helper()
-		cfg, err := routeconfig.Parse("candidate.yaml", []byte(file), func(k string) (string, bool) {
-			return "http://127.0.0.1:1/" + k, true // never called: a replay sends nothing
-		}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		policy := replay.PolicyOf(cfg)
+		policy := replayPolicy(t, file)
 		policy.Silences = silences
 		if change != nil {
 			change(&policy)

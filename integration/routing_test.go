@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"google.golang.org/protobuf/proto"
@@ -78,6 +79,14 @@ func newRoutedStack(t *testing.T) *routedStack {
 // which may use the receivers and variables of routingFile.
 func newRoutedStackWith(t *testing.T, file string) *routedStack {
 	t.Helper()
+	// No hold, so that a skip opens at once.
+	return newRoutedStackInput(t, file, workflows.Input{})
+}
+
+// newRoutedStackInput is newRoutedStackWith whose intake starts alerts
+// with in.
+func newRoutedStackInput(t *testing.T, file string, in workflows.Input) *routedStack {
+	t.Helper()
 	// PagerDuty throttles the first event: it is retried, and arrives
 	// before the events after it.
 	pd := pagerdutytest.New(t, pagerdutytest.RateLimitOnce(1, ""))
@@ -110,8 +119,7 @@ func newRoutedStackWith(t *testing.T, file string) *routedStack {
 		Escalate:  func(s alert.State) *route.Escalation { return cfg.Route.EscalationOf(route.LabelsOf(s)) },
 		Receivers: receivers,
 	})
-	// No hold, so that a skip opens at once.
-	s := newStackOf(t, &stack{sinks: sinks}, workflows.Input{})
+	s := newStackOf(t, &stack{sinks: sinks}, in)
 	return &routedStack{stack: s, pd: pd, chat: chat, audit: audit,
 		chatURL: vars["CHAT_URL"], auditURL: vars["AUDIT_URL"]}
 }
@@ -332,4 +340,39 @@ func TestAFailureAfterTheResolveIsHeardAtOnceWhileAReceiverIsDown(t *testing.T) 
 	s.mustSignal(teamPayload(t, 1921, "team-b/api", 19213, "success"))
 	s.waitClosed(id)
 	recordHistory(t, "next-alert-while-a-receiver-is-down", id)
+}
+
+// A routing that fails at every try (here it panics) leaves a new alert
+// with no receiver: once the routing's retries are spent, its opening goes
+// to the root receiver, every integration of it, marked routing_failed,
+// instead of to nobody.
+func TestAPageWhoseRoutingFailsForGoodReachesTheRootReceiver(t *testing.T) {
+	t.Parallel() // own task queue and project ids
+	audit, auditSrv := newScriptedReceiver(t, routingSecret)
+	sinks := activities.NewRoutedSinks(slog.New(slog.DiscardHandler), nil, nil, activities.Routing{
+		Route: func(alert.State) []string { panic("the routing tree is broken") },
+		Receivers: map[string]activities.Receiver{
+			"audit": {activities.IntegrationWebhook: webhook.New(auditSrv.URL+audit.path, routingSecret, http.DefaultClient)},
+		},
+		Root: "audit",
+	})
+	s := newStackOf(t, &stack{sinks: sinks}, workflows.Input{})
+	a := s.mustSignal(teamPayload(t, 1991, "team-r/broken-routing", 19910, "failed"))
+	// The routing's local activity retries for a minute first.
+	var opened *contract.Payload
+	err := poll(context.Background(), 3*time.Minute, func() error {
+		for _, p := range accepted(audit) {
+			if p.Alert.ID == a.AlertID && p.Kind == "opened" {
+				opened = &p
+				return nil
+			}
+		}
+		return fmt.Errorf("the root receiver has not heard %s open", a.AlertID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !opened.RoutingFailed {
+		t.Fatalf("the opening reached the root receiver unmarked: %+v", opened)
+	}
 }

@@ -87,7 +87,7 @@ func runMain(m *testing.M) int {
 		// attribute cache, which the CLI keeps off: the tests register the
 		// attributes through the worker once the server runs, and must see
 		// them at once.
-		ExtraArgs: devserver.Tuning(),
+		ExtraArgs: append(devserver.Tuning(), "--namespace", scaleNamespace),
 		Stdout:    io.Discard,
 		Stderr:    io.Discard,
 	})
@@ -107,12 +107,37 @@ func runMain(m *testing.M) int {
 // waits until the server accepts a workflow that sets them: the dev server
 // takes a moment to refresh its search attribute cache.
 func registerSearchAttributes(ctx context.Context) error {
-	c := devServer.Client()
-	if err := worker.EnsureSearchAttributes(ctx, c, "default"); err != nil {
+	for _, ns := range []string{"default", scaleNamespace} {
+		c, err := namespaceClient(ns)
+		if err != nil {
+			return err
+		}
+		if err := registerSearchAttributesIn(ctx, c, ns); err != nil {
+			return fmt.Errorf("namespace %s: %w", ns, err)
+		}
+	}
+	return nil
+}
+
+// scaleNamespace is where the tests that fill the server with silences
+// run: every worker reads all the silences of its namespace, and those of
+// the scale test would slow every other test's.
+const scaleNamespace = "alertflow-scale"
+
+// namespaceClient is a client of the dev server's namespace ns.
+func namespaceClient(ns string) (client.Client, error) {
+	if ns == "default" {
+		return devServer.Client(), nil
+	}
+	return client.Dial(client.Options{HostPort: devServer.FrontendHostPort(), Namespace: ns, Logger: quietLogger()})
+}
+
+func registerSearchAttributesIn(ctx context.Context, c client.Client, ns string) error {
+	if err := worker.EnsureSearchAttributes(ctx, c, ns); err != nil {
 		return err
 	}
 	// A second call finds them all and must succeed too.
-	if err := worker.EnsureSearchAttributes(ctx, c, "default"); err != nil {
+	if err := worker.EnsureSearchAttributes(ctx, c, ns); err != nil {
 		return fmt.Errorf("second registration: %w", err)
 	}
 	return poll(ctx, 30*time.Second, func() error {
@@ -202,7 +227,10 @@ func newStackConfig(t *testing.T, webhook notify.Notifier, in workflows.Input) *
 func newStackOf(t *testing.T, s *stack, in workflows.Input) *stack {
 	t.Helper()
 	requireServer(t)
-	s.t, s.client, s.taskQueue = t, devServer.Client(), "it-"+strings.ReplaceAll(t.Name(), "/", "-")
+	s.t, s.taskQueue = t, "it-"+strings.ReplaceAll(t.Name(), "/", "-")
+	if s.client == nil {
+		s.client = devServer.Client()
+	}
 	s.startWorker()
 	t.Cleanup(s.stopWorker)
 	tokens, err := ingress.ParseTokens("gitlab=" + sourceToken)
@@ -225,7 +253,7 @@ func (s *stack) startWorker() {
 	if sinks == nil {
 		sinks = activities.NewSinks(slog.New(slog.DiscardHandler), s.webhook, nil)
 	}
-	s.worker = worker.New(s.client, s.taskQueue, sinks)
+	s.worker = worker.New(s.client, s.taskQueue, sinks, nil, slog.New(slog.DiscardHandler))
 	if err := s.worker.Start(); err != nil {
 		s.t.Fatalf("start worker: %v", err)
 	}

@@ -208,7 +208,8 @@ func TestASilenceThatRunsOutHandsItsAlertOver(t *testing.T) {
 	t.Parallel() // own task queue and project ids
 	s, rc := newSilenceStack(t, 0)
 	const id = "1964-master"
-	sl := s.createSilence(map[string]any{"matchers": map[string]any{"project_id": 1964}, "duration": "3s", "created_by": "alice"})
+	sl := s.createSilence(map[string]any{"matchers": map[string]any{"project_id": []int{1964, 1967}}, "duration": "10s", "created_by": "alice"})
+	s.waitSilenceRead(t, 1967, "acme/canary", sl.ID)
 	s.mustSignal(payload(t, 1964, "master", 19640, "failed"))
 	rc.waitReceiver(t, "the handover", func(_, _ int, ps []contract.Payload) bool {
 		return len(forAlert(ps, id)) > 0
@@ -272,7 +273,8 @@ func TestASuccessWhileTheWorkerWasDownAtTheSilencesEndFollowsTheHandover(t *test
 	t.Parallel() // own task queue and project ids
 	s, rc := newSilenceStack(t, 0)
 	const id = "1965-master"
-	s.createSilence(map[string]any{"matchers": map[string]any{"project_id": 1965}, "duration": "4s", "created_by": "alice"})
+	sl := s.createSilence(map[string]any{"matchers": map[string]any{"project_id": []int{1965, 1966}}, "duration": "15s", "created_by": "alice"})
+	s.waitSilenceRead(t, 1966, "acme/canary", sl.ID)
 	s.mustSignal(payload(t, 1965, "master", 19650, "failed"))
 	st := s.waitState(id, func(st *alert.State) error {
 		if st.Silenced == nil {

@@ -40,9 +40,9 @@ func alertflowBinary(t *testing.T) string {
 }
 
 // startWorkerProcess runs `alertflow worker` on taskQueue against the
-// shared dev server and waits until its /healthz answers, which it serves
-// only once the worker has started.
-func startWorkerProcess(t *testing.T, bin, taskQueue, name string) *workerProcess {
+// shared dev server, with env added to its environment, and waits until
+// its /healthz answers, which it serves only once the worker has started.
+func startWorkerProcess(t *testing.T, bin, taskQueue, name string, env ...string) *workerProcess {
 	t.Helper()
 	w := &workerProcess{addr: freeAddr(), log: filepath.Join(t.TempDir(), name+".log"), exited: make(chan struct{})}
 	logFile, err := os.Create(w.log)
@@ -62,6 +62,7 @@ func startWorkerProcess(t *testing.T, bin, taskQueue, name string) *workerProces
 		"ALERTFLOW_TASK_QUEUE="+taskQueue,
 		"ALERTFLOW_LISTEN="+w.addr,
 	)
+	w.cmd.Env = append(w.cmd.Env, env...)
 	w.cmd.Stdout, w.cmd.Stderr = logFile, logFile
 	if err := w.cmd.Start(); err != nil {
 		logFile.Close()

@@ -338,8 +338,8 @@ func (s Simulation) run(id string, input workflows.Input, start time.Time, event
 	env.RegisterWorkflow(workflows.AlertWorkflow)
 
 	sinks := activities.NewRoutedSinks(logger, nil, nil, s.Policy.recordingRouting(log))
-	silences := s.Policy.Silences
-	activities.SilenceWith(sinks, func(context.Context) ([]silence.Active, error) { return silences, nil })
+	silences := silence.NewSet(s.Policy.Silences)
+	activities.SilenceWith(sinks, func(context.Context) (*silence.Set, error) { return silences, nil })
 	env.RegisterActivityWithOptions(func(ctx context.Context, req activities.RouteRequest) (activities.RouteAnswer, error) {
 		// The order notifications are routed in is the order the alert
 		// sent them in; deliveries to several receivers run in parallel.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"go.temporal.io/api/operatorservice/v1"
@@ -25,12 +26,14 @@ const deadlockDetection = 5 * time.Second
 // New returns a worker on taskQueue that runs AlertWorkflow and the
 // notification activities of sinks, the local activity that recalls an
 // alert ID's memory, and SilenceWorkflow; sinks check the silences kept
-// on the server c talks to. It is not started.
-func New(c client.Client, taskQueue string, sinks *activities.Sinks) sdkworker.Worker {
+// on the server c talks to, whose reads record on metrics (nil for none)
+// and log on logger. It is not started.
+func New(c client.Client, taskQueue string, sinks *activities.Sinks, metrics client.MetricsHandler, logger *slog.Logger) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, Options())
 	w.RegisterWorkflow(workflows.AlertWorkflow)
 	w.RegisterWorkflow(workflows.SilenceWorkflow)
-	silences := workflows.NewSilenceStore(c)
+	silences := workflows.NewSilenceStore(c, metrics, logger)
+	silences.Warm()
 	activities.SilenceWith(sinks, silences.Active)
 	w.RegisterActivity(sinks)
 	w.RegisterActivityWithOptions(workflows.NewRecaller(c).RecallMemory, activity.RegisterOptions{Name: workflows.ActivityRecall})

@@ -131,9 +131,19 @@ const (
 	// Before, every receiver heard of the new alert only once the slowest
 	// had taken the old one's resolve.
 	RevisionPrompt Revision = 7
+	// RevisionFaithful sends a notification whose routing failed for
+	// good (the routing local activity out of retries) to the root
+	// receiver (activities.RootTarget) when the alert has no receiver
+	// yet; before, such a notification reached nobody and the page of a
+	// new alert was lost. And it schedules the next reminder from the due
+	// time of the one before (or of the silence's end), not from when a
+	// late task ran it: a worker down at a due time no longer shifts
+	// every later reminder, and the what-if replay, which knows due times
+	// only, sees what the alert did.
+	RevisionFaithful Revision = 8
 	// CurrentRevision is what the intake starts alerts with and what
 	// continue-as-new moves a run to: a new run has no history to replay.
-	CurrentRevision = RevisionPrompt
+	CurrentRevision = RevisionFaithful
 )
 
 // Rules is the rules version a fresh alert of the revision applies events
@@ -571,7 +581,22 @@ func (r *run) remind(ctx workflow.Context, timer workflow.Future) error {
 		return nil
 	}
 	now := workflow.Now(ctx)
-	r.st.Remind(now, now.Add(r.in.ReminderInterval))
+	next := now.Add(r.in.ReminderInterval)
+	if due := r.st.NextReminderAt; r.in.Revision >= RevisionFaithful && !due.IsZero() && due.Before(now) {
+		next = due.Add(r.in.ReminderInterval)
+	}
+	if sl := r.st.Silenced; r.in.Revision >= RevisionFaithful && sl != nil && !r.st.NextReminderAt.IsZero() &&
+		r.st.NextReminderAt.Before(sl.Until) && !now.Before(sl.Until) {
+		// Due while the silence held the alert, run only after its end
+		// (the worker was down): the silence held it, as the routing
+		// said at its due time would have, and the end hands over next.
+		r.st.Remind(now, next)
+		r.st.Suppress(now, string(notify.KindReminder), false, sl.ID, sl.Until)
+		r.dirty = true
+		r.remindedEnough(ctx)
+		return nil
+	}
+	r.st.Remind(now, next)
 	r.changed(ctx, alert.OutcomeReminder, "", "", r.st.Severity)
 	if r.in.Revision >= RevisionRouted {
 		r.remindedEnough(ctx)

@@ -110,6 +110,10 @@ func (a attrs) plain() []temporal.SearchAttributeUpdate {
 }
 
 // memoOf is what the Web UI shows of an alert beside its search attributes.
+// MemoSource is the memo key naming the webhook source whose delivery
+// started the run (ALERTFLOW_SOURCE_TOKENS), set by the intake.
+const MemoSource = "source"
+
 func memoOf(s *alert.State) map[string]any {
 	m := map[string]any{"title": s.Title()}
 	if s.Pipeline != nil && s.Pipeline.URL != "" {

@@ -14,8 +14,8 @@ import (
 // change that would break alerts already running fails here. The
 // subdirectories keep histories of earlier revisions (v0: RevisionFirst,
 // v1: RevisionLean, v2: RevisionGitLab, v3: RevisionRouted, v4:
-// RevisionSilenced, v5: RevisionFlapping, v6: RevisionFinished), which running alerts may still
-// have. Histories of silences replay SilenceWorkflow.
+// RevisionSilenced, v5: RevisionFlapping, v6: RevisionFinished, v7:
+// RevisionPrompt), which running alerts may still have. Histories of silences replay SilenceWorkflow.
 func TestRecordedHistoriesReplay(t *testing.T) {
 	var files []string
 	for _, pattern := range []string{"*.json", "*/*.json"} {

@@ -65,6 +65,13 @@ func (r *run) notifyRouted(ctx workflow.Context, n notify.Notification) workflow
 		}
 		actx := workflow.WithActivityOptions(ctx, notifyOptions())
 		targets := r.targets()
+		if err != nil && len(targets) == 0 && r.in.Revision >= RevisionFaithful {
+			// Nobody would hear of it: the root receiver does. The alert
+			// stays unrouted, so its next notification asks again.
+			workflow.GetLogger(ctx).Error("Routing failed: the notification goes to the root receiver",
+				"notification_id", n.ID, "kind", n.Kind, "error", err)
+			targets = []activities.Target{activities.RootTarget}
+		}
 		if n.Kind == notify.KindEscalated && r.routed != nil && r.routed.Escalation != nil {
 			// The escalation receiver hears that the alert escalated,
 			// and from now on everything the others hear.

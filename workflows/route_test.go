@@ -22,6 +22,9 @@ import (
 // activities, with receivers that record what they are sent, in the SDK's
 // test environment.
 
+// routingFailed marks a kind heard as RoutingFailed.
+const routingFailed = " (routing failed)"
+
 // heardLog records, per receiver, the kinds of the notifications it got.
 type heardLog struct {
 	mu    sync.Mutex
@@ -32,7 +35,11 @@ func (h *heardLog) receiver(name string) notify.Notifier {
 	return notifierFunc(func(_ context.Context, n notify.Notification) error {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		h.heard[name] = append(h.heard[name], n.Kind)
+		k := n.Kind
+		if n.RoutingFailed {
+			k += routingFailed
+		}
+		h.heard[name] = append(h.heard[name], k)
 		return nil
 	})
 }
@@ -89,6 +96,7 @@ func newRoutedEnv(t *testing.T) *routedEnv {
 			"chat":  {activities.IntegrationSlack: e.heard.receiver("chat")},
 			"audit": {activities.IntegrationWebhook: e.heard.receiver("audit")},
 		},
+		Root: "audit",
 	}
 	e.sinks = activities.NewRoutedSinks(slog.New(slog.DiscardHandler), nil, nil, routing)
 	e.RegisterActivity(e.sinks)
@@ -157,6 +165,29 @@ func TestAnAlertRoutedToNobodyIsOnlyLogged(t *testing.T) {
 	e.ExecuteWorkflow(AlertWorkflow, routedInput())
 	e.result(t)
 	e.expect(t, nil)
+}
+
+// A routing that fails for good (here it panics at every try) leaves a new
+// alert without receivers: from RevisionFaithful on, its notifications
+// go to the root receiver, marked so, instead of to nobody.
+func TestANotificationWhoseRoutingFailsGoesToTheRootReceiver(t *testing.T) {
+	for _, tt := range []struct {
+		revision Revision
+		want     []notify.Kind
+	}{
+		{RevisionPrompt, nil},
+		{RevisionFaithful, []notify.Kind{notify.KindOpened + routingFailed, notify.KindResolved + routingFailed}},
+	} {
+		t.Run(fmt.Sprint(tt.revision), func(t *testing.T) {
+			e := newRoutedEnv(t)
+			e.route = func(alert.State) []string { panic("the routing tree is broken") }
+			e.signalAt(time.Second, pipelineEvent(1, "failed"))
+			e.signalAt(time.Hour, pipelineEvent(2, "success"))
+			e.ExecuteWorkflow(AlertWorkflow, Input{Revision: tt.revision})
+			e.result(t)
+			e.expect(t, map[string][]notify.Kind{"audit": tt.want})
+		})
+	}
 }
 
 func TestAReceiverRemovedFromTheConfigurationDropsItsNotifications(t *testing.T) {

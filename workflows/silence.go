@@ -45,8 +45,48 @@ type ExpireRequest struct {
 // releaseAgainAfter is how long after an early expiry the silence tells
 // the alerts it holds a second time: a worker that listed the silence
 // just before it expired may have silenced another alert meanwhile (it
-// lists silences at most silenceListTTL old).
-const releaseAgainAfter = 3 * silenceListTTL
+// reads silences every silenceRefresh). Recorded histories hold this
+// timer: keep its value.
+const releaseAgainAfter = 3 * silenceRefresh
+
+// changeSilenceChecksID marks the silences that check their ID as the
+// REST API does.
+const changeSilenceChecksID = "silence-checks-its-id"
+
+// checkSilenceID checks a silence's ID as the REST API does, and that it
+// is its workflow's: a silence whose workflow ID is another (an alert's,
+// "4242-main") would take that alert's ID while holding nothing, and an
+// ID over Temporal's bound for a search attribute value would get every
+// alert it holds terminated by the server.
+func checkSilenceID(id, workflowID string) error {
+	if err := silence.CheckID(id); err != nil {
+		return err
+	}
+	if id != workflowID {
+		return fmt.Errorf("%w: its id %q is not its workflow ID %q: start it with the same (or no) id", silence.ErrInvalid, id, workflowID)
+	}
+	return nil
+}
+
+// checkedBefore is the check of silences started before
+// changeSilenceChecksID, kept so that their histories replay: the prefix,
+// who made it, its matchers and its times. (Matchers over today's limits
+// fail it too: a silence that costs seconds a check is not worth keeping.)
+func checkedBefore(s silence.Silence) error {
+	switch {
+	case !strings.HasPrefix(s.ID, silence.IDPrefix):
+		return fmt.Errorf("%w: its ID %q must start with %q", silence.ErrInvalid, s.ID, silence.IDPrefix)
+	case strings.TrimSpace(s.CreatedBy) == "" || len(s.CreatedBy) > 1024:
+		return fmt.Errorf("%w: \"created_by\" is required, at most 1024 bytes", silence.ErrInvalid)
+	}
+	if _, err := silence.Compile(s.Matchers); err != nil {
+		return err
+	}
+	if s.StartsAt.IsZero() || !s.EndsAt.After(s.StartsAt) || s.EndsAt.Sub(s.StartsAt) > silence.MaxDuration {
+		return fmt.Errorf("%w: \"ends_at\" must be after \"starts_at\", at most %s later", silence.ErrInvalid, silence.MaxDuration)
+	}
+	return nil
+}
 
 // SilenceWorkflow keeps one silence until it ends. It completes with the
 // silence, expired early or not.
@@ -58,7 +98,22 @@ func SilenceWorkflow(ctx workflow.Context, s silence.Silence) (*silence.Silence,
 		// same.)
 		s.ID = workflow.GetInfo(ctx).WorkflowExecution.ID
 	}
-	if err := s.Check(); err != nil {
+	// Silences started before the full check keep the one they started
+	// with: their histories replay under the replayer's own workflow ID.
+	var err error
+	if workflow.GetVersion(ctx, changeSilenceChecksID, workflow.DefaultVersion, 1) >= 1 {
+		if s.CreatedAt.IsZero() {
+			// Started with the temporal CLI: made when its workflow
+			// started, which bounds how far ahead it may start.
+			s.CreatedAt = workflow.GetInfo(ctx).WorkflowStartTime.UTC()
+		}
+		if err = s.Check(); err == nil {
+			err = checkSilenceID(s.ID, workflow.GetInfo(ctx).WorkflowExecution.ID)
+		}
+	} else {
+		err = checkedBefore(s)
+	}
+	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, nil)
 	}
 	// Started from the temporal CLI, a silence has no memo yet.
@@ -73,7 +128,7 @@ func SilenceWorkflow(ctx workflow.Context, s silence.Silence) (*silence.Silence,
 			s.ExpiredAt, s.ExpiredBy = workflow.Now(ctx), strings.TrimSpace(req.By)
 		}
 	}
-	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateExpire,
+	err = workflow.SetUpdateHandlerWithOptions(ctx, UpdateExpire,
 		func(ctx workflow.Context, req ExpireRequest) (silence.Silence, error) {
 			expire(ctx, req)
 			return s, nil

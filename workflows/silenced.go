@@ -75,6 +75,12 @@ func (r *run) endSilence(ctx workflow.Context, id, why string) {
 		return
 	}
 	now := workflow.Now(ctx)
+	// A silence over by its own time hands over as of its end, however
+	// late its timer's task ran: the next reminder counts from there.
+	since := now
+	if until := r.st.Silenced.Until; r.in.Revision >= RevisionFaithful && !until.IsZero() && until.Before(now) {
+		since = until
+	}
 	out := r.st.EndSilence(now, why)
 	r.dirty = true
 	if out == "" || r.st.Quiet {
@@ -84,7 +90,7 @@ func (r *run) endSilence(ctx workflow.Context, id, why string) {
 	// The handover is this round's reminder: the next comes a whole
 	// interval after it, not moments later.
 	if r.in.ReminderInterval > 0 && r.st.RemindersDue() {
-		r.st.NextReminderAt = now.Add(r.in.ReminderInterval)
+		r.st.NextReminderAt = since.Add(r.in.ReminderInterval)
 		if r.reminder != nil {
 			r.cancelReminder()
 			r.reminder, r.cancelReminder = nil, nil

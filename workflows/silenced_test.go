@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,10 +29,10 @@ type silenceSet struct {
 	set []silence.Active
 }
 
-func (s *silenceSet) list(context.Context) ([]silence.Active, error) {
+func (s *silenceSet) list(context.Context) (*silence.Set, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]silence.Active(nil), s.set...), nil
+	return silence.NewSet(append([]silence.Active(nil), s.set...)), nil
 }
 
 func (s *silenceSet) add(t *testing.T, id string, matchers string, from, to time.Time) {
@@ -250,6 +251,32 @@ func TestASilenceWorkflowRefusesAnInvalidSilence(t *testing.T) {
 	e.ExecuteWorkflow(SilenceWorkflow, silence.Silence{ID: "silence-3", CreatedBy: "alice"})
 	if err := e.GetWorkflowError(); err == nil {
 		t.Fatal("an invalid silence ran")
+	}
+}
+
+// A silence started with the temporal CLI is checked as the REST API
+// checks it: an ID other than its workflow's, or one too long for a search
+// attribute, fails the workflow at once, naming the problem.
+func TestASilenceWorkflowRefusesAnIDThatIsNotItsWorkflowsOrTooLong(t *testing.T) {
+	for _, tt := range []struct {
+		name, workflowID, id, want string
+	}{
+		{"another workflow's", "4242-main", "silence-x", `is not its workflow ID "4242-main"`},
+		{"no prefix", "4242-main", "", `must start with "silence-"`},
+		{"too long", "silence-" + strings.Repeat("x", 3000), "", "at most 200 bytes"},
+		{"not ASCII", "silence-été", "", "printable ASCII"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _ := newSilenceEnv(t)
+			sl := testSilence(t, e.Now(), time.Hour)
+			sl.ID = tt.id
+			e.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: tt.workflowID})
+			e.ExecuteWorkflow(SilenceWorkflow, sl)
+			err := e.GetWorkflowError()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("workflow error %v, want one saying %q", err, tt.want)
+			}
+		})
 	}
 }
 

@@ -134,7 +134,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, r roles, ln net
 		if err := worker.EnsureSearchAttributes(ctx, c, cfg.Namespace); err != nil {
 			return err
 		}
-		w := worker.New(c, cfg.TaskQueue, sinks(cfg.routing, logger))
+		w := worker.New(c, cfg.TaskQueue, sinks(cfg.routing, logger), metrics, logger)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
 		}

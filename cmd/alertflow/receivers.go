@@ -63,6 +63,7 @@ func sinks(rc *routeconfig.Config, logger *slog.Logger) *activities.Sinks {
 		Route:     func(s alert.State) []string { return tree.Receivers(route.LabelsOf(s)) },
 		Escalate:  func(s alert.State) *route.Escalation { return tree.EscalationOf(route.LabelsOf(s)) },
 		Receivers: receivers,
+		Root:      tree.Receiver,
 	})
 }
 

@@ -1,0 +1,260 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/alertflow/alertflow/route"
+	"github.com/alertflow/alertflow/silence"
+)
+
+// silenceServer is a client whose visibility lists the silences it holds,
+// page by page, and fails while told to.
+type silenceServer struct {
+	client.Client
+	mu       sync.Mutex
+	silences []silence.Silence
+	failing  bool
+	lists    atomic.Int64
+}
+
+func (f *silenceServer) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	f.lists.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failing {
+		return nil, errors.New("visibility unavailable")
+	}
+	from := 0
+	if len(req.GetNextPageToken()) > 0 {
+		from, _ = strconv.Atoi(string(req.GetNextPageToken()))
+	}
+	to := min(from+int(req.GetPageSize()), len(f.silences))
+	resp := &workflowservice.ListWorkflowExecutionsResponse{}
+	for _, sl := range f.silences[from:to] {
+		p, err := converter.GetDefaultDataConverter().ToPayload(sl)
+		if err != nil {
+			return nil, err
+		}
+		resp.Executions = append(resp.Executions, &workflowpb.WorkflowExecutionInfo{
+			Execution: &commonpb.WorkflowExecution{WorkflowId: sl.ID},
+			Memo:      &commonpb.Memo{Fields: map[string]*commonpb.Payload{MemoSilence: p}},
+		})
+	}
+	if to < len(f.silences) {
+		resp.NextPageToken = []byte(strconv.Itoa(to))
+	}
+	return resp, nil
+}
+
+func (f *silenceServer) set(silences []silence.Silence, failing bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.silences, f.failing = silences, failing
+}
+
+// projectSilences are n silences, the i-th of project group-i/app.
+func projectSilences(t *testing.T, n int) []silence.Silence {
+	t.Helper()
+	start := time.Now().Add(-time.Minute)
+	var out []silence.Silence
+	for i := range n {
+		m, _ := json.Marshal(map[string]string{"project": fmt.Sprintf("group-%d/app", i)})
+		out = append(out, silence.Silence{ID: fmt.Sprintf("silence-%d", i), Matchers: m, StartsAt: start,
+			EndsAt: start.Add(time.Hour), CreatedBy: "alice", CreatedAt: start})
+	}
+	return out
+}
+
+// gauges keeps the last value of each gauge and the counters' sums.
+type gauges struct {
+	mu     sync.Mutex
+	values map[string]float64
+}
+
+func (g *gauges) WithTags(map[string]string) client.MetricsHandler { return g }
+func (g *gauges) Counter(name string) client.MetricsCounter {
+	return counterFunc(func(d int64) { g.mu.Lock(); g.values[name] += float64(d); g.mu.Unlock() })
+}
+func (g *gauges) Gauge(name string) client.MetricsGauge {
+	return gaugeFunc(func(v float64) { g.mu.Lock(); g.values[name] = v; g.mu.Unlock() })
+}
+func (g *gauges) Timer(name string) client.MetricsTimer { return client.MetricsNopHandler.Timer(name) }
+func (g *gauges) get(name string) float64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.values[name]
+}
+
+type counterFunc func(int64)
+
+func (f counterFunc) Inc(d int64) { f(d) }
+
+type gaugeFunc func(float64)
+
+func (f gaugeFunc) Update(v float64) { f(v) }
+
+func silenced(t *testing.T, set *silence.Set, project string) string {
+	t.Helper()
+	l := route.Labels{Project: project, Ref: "main"}
+	a, ok := silence.Silencing(set.Candidates(l), l, time.Now())
+	if !ok {
+		return ""
+	}
+	return a.ID
+}
+
+// Every running silence counts, however many pages they take: the first,
+// a middle and the last of 2 500 each hold their project.
+func TestSilenceStoreReadsEveryPageOfSilences(t *testing.T) {
+	srv := &silenceServer{}
+	srv.set(projectSilences(t, 2500), false)
+	s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
+	set, err := s.Active(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Len() != 2500 {
+		t.Fatalf("the view holds %d silences, want 2500", set.Len())
+	}
+	for _, i := range []int{0, 1250, 2499} {
+		if got, want := silenced(t, set, fmt.Sprintf("group-%d/app", i)), fmt.Sprintf("silence-%d", i); got != want {
+			t.Errorf("project group-%d/app silenced by %q, want %s", i, got, want)
+		}
+	}
+}
+
+// Callers never read the silences themselves: a burst of checks costs the
+// reads of the background refresh only.
+func TestSilenceStoreBurstOfChecksCostsOneRead(t *testing.T) {
+	srv := &silenceServer{}
+	srv.set(projectSilences(t, 1500), false)
+	m := &gauges{values: map[string]float64{}}
+	s := NewSilenceStore(srv, m, slog.New(slog.DiscardHandler))
+	s.every = time.Hour // no refresh but the first during the burst
+	var wg sync.WaitGroup
+	for range 1000 {
+		wg.Go(func() {
+			if set, err := s.Active(context.Background()); err != nil || set.Len() != 1500 {
+				t.Errorf("a caller got %d silences, %v", set.Len(), err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := srv.lists.Load(); n != 2 {
+		t.Fatalf("1000 checks made %d list calls, want the 2 pages of one read", n)
+	}
+	if m.get(MetricSilences) != 1500 || m.get(MetricSilenceViewStale) != 0 {
+		t.Fatalf("metrics %v after a good read", m.values)
+	}
+}
+
+// A refresh that fails keeps the last good view and says so in metrics;
+// the next that works puts the view right.
+func TestSilenceStoreKeepsTheLastGoodViewThroughAFailedRefresh(t *testing.T) {
+	srv := &silenceServer{}
+	srv.set(projectSilences(t, 1500), false)
+	m := &gauges{values: map[string]float64{}}
+	s := NewSilenceStore(srv, m, slog.New(slog.DiscardHandler))
+	s.every = 5 * time.Millisecond
+	if set, err := s.Active(context.Background()); err != nil || set.Len() != 1500 {
+		t.Fatalf("first view: %d silences, %v", set.Len(), err)
+	}
+	srv.set(nil, true)
+	waitFor(t, "a failed refresh", func() bool { return m.get(MetricSilenceRefreshFailures) > 0 })
+	set, err := s.Active(context.Background())
+	if err != nil || set.Len() != 1500 || m.get(MetricSilenceViewStale) != 1 {
+		t.Fatalf("after a failed refresh: %d silences, %v, stale=%v; want the last good view", set.Len(), err, m.get(MetricSilenceViewStale))
+	}
+	srv.set(projectSilences(t, 10), false)
+	waitFor(t, "a refresh after the failure", func() bool {
+		set, _ := s.Active(context.Background())
+		return set.Len() == 10 && m.get(MetricSilenceViewStale) == 0
+	})
+}
+
+// A warmed store has its view before anyone asks: the first check does
+// not wait for a read.
+func TestSilenceStoreWarmReadsBeforeTheFirstCheck(t *testing.T) {
+	srv := &silenceServer{}
+	srv.set(projectSilences(t, 10), false)
+	s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
+	s.Warm()
+	waitFor(t, "the warm read", func() bool { return srv.lists.Load() == 1 })
+	waitFor(t, "the view", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.view != nil
+	})
+	if set, err := s.Active(context.Background()); err != nil || set.Len() != 10 || srv.lists.Load() != 1 {
+		t.Fatalf("after a warm read: %d silences, %v, %d reads", set.Len(), err, srv.lists.Load())
+	}
+}
+
+// Without any view (the store never read one), a failed read is the
+// caller's error: the routing then sends, rather than lose a page.
+func TestSilenceStoreWithoutAViewAnswersTheReadError(t *testing.T) {
+	srv := &silenceServer{}
+	srv.set(nil, true)
+	s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
+	if set, err := s.Active(context.Background()); err == nil || set != nil {
+		t.Fatalf("no view and a failing server: %v, %v; want an error", set, err)
+	}
+}
+
+// The refresh and the compiled silences come back to idle: thousands of
+// silences come and go, the cache holds only those listed, and the
+// refresher stops once nobody asks.
+func TestSilenceStoreComesBackToIdle(t *testing.T) {
+	before := runtime.NumGoroutine()
+	srv := &silenceServer{}
+	s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
+	s.every, s.idle = time.Millisecond, 50*time.Millisecond
+	all := projectSilences(t, 3000)
+	for round := range 30 {
+		want := all[round*100 : round*100+100]
+		srv.set(want, false)
+		waitFor(t, "the view of round "+strconv.Itoa(round), func() bool {
+			set, err := s.Active(context.Background())
+			return err == nil && set.Len() == 100 && set.All()[0].ID == want[0].ID
+		})
+		s.mu.Lock()
+		cached := len(s.compiled)
+		s.mu.Unlock()
+		if cached != 100 {
+			t.Fatalf("round %d: %d compiled silences kept, want the 100 listed", round, cached)
+		}
+	}
+	waitFor(t, "the refresher to stop", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.running
+	})
+	waitFor(t, "goroutines back", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
