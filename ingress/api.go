@@ -31,6 +31,9 @@ const (
 	maxPageSize     = 1000
 )
 
+// apiPrefix is where the REST API lives.
+const apiPrefix = "/api/v1"
+
 // AlertSummary is one row of GET /api/v1/alerts, read from the visibility
 // store: what the Web UI's workflow list shows of an alert.
 type AlertSummary struct {
@@ -55,17 +58,33 @@ type AlertList struct {
 }
 
 func (s *Server) routeAPI() {
-	api := s.router.PathPrefix("/api/v1").Subrouter()
-	api.Use(s.requireAPIToken)
-	api.HandleFunc("/alerts", s.listAlerts).Methods(http.MethodGet)
-	api.HandleFunc("/stats", s.alertStats).Methods(http.MethodGet)
+	// The API has a router of its own behind the token check: routed by
+	// the server's router, an unknown path answered 404 and a known one
+	// 401, which told a caller without the token which paths exist.
+	api := mux.NewRouter()
+	api.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "", "no such endpoint")
+	})
+	api.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "", r.Method+" is not allowed here")
+	})
+	// Full paths, no subrouter: mux loses a method mismatch (405) behind
+	// a subrouter's prefix when a later route of it does not match.
+	stats := newReadBound(apiPrefix+"/stats", maxConcurrentReads, s.cfg.Registry)
+	api.HandleFunc(apiPrefix+"/alerts", s.listAlerts).Methods(http.MethodGet)
+	api.Handle(apiPrefix+"/stats", stats.wrap(s.alertStats)).Methods(http.MethodGet)
 	// Alert IDs hold the ref, which may hold slashes: the action routes
 	// come first so that "…/acknowledge" is not read as part of an ID.
-	api.HandleFunc("/alerts/{id:.+}/acknowledge", s.acknowledgeAlert).Methods(http.MethodPost)
-	api.HandleFunc("/alerts/{id:.+}/resolve", s.resolveAlert).Methods(http.MethodPost)
-	api.HandleFunc("/alerts/{id:.+}/snooze", s.snoozeAlert).Methods(http.MethodPost)
-	api.HandleFunc("/alerts/{id:.+}", s.showAlert).Methods(http.MethodGet)
+	// [\s\S], not ".": an ID with a newline is answered 400 by alertID,
+	// not 404 by the router.
+	api.HandleFunc(apiPrefix+`/alerts/{id:[\s\S]+}/acknowledge`, s.acknowledgeAlert).Methods(http.MethodPost)
+	api.HandleFunc(apiPrefix+`/alerts/{id:[\s\S]+}/resolve`, s.resolveAlert).Methods(http.MethodPost)
+	api.HandleFunc(apiPrefix+`/alerts/{id:[\s\S]+}/snooze`, s.snoozeAlert).Methods(http.MethodPost)
+	api.HandleFunc(apiPrefix+`/alerts/{id:[\s\S]+}`, s.showAlert).Methods(http.MethodGet)
 	s.routeSilences(api)
+	s.router.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
+		return r.URL.Path == apiPrefix || strings.HasPrefix(r.URL.Path, apiPrefix+"/")
+	}).Handler(s.requireAPIToken(api))
 }
 
 func (s *Server) requireAPIToken(next http.Handler) http.Handler {
@@ -279,6 +298,16 @@ func alertID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	project, ref, err := alert.ParseID(mux.Vars(r)["id"])
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "id", err.Error())
+		return "", false
+	}
+	// A ref the webhook refuses names no alert. Asked of Temporal, some
+	// (an ID over its length limit) fail as if Temporal were down.
+	if err := validateRef("id", project, ref); err != nil {
+		msg := err.Error()
+		if pe, ok := errors.AsType[*PayloadError](err); ok {
+			msg = "the ref in the id " + pe.Reason
+		}
+		writeError(w, http.StatusBadRequest, "id", msg)
 		return "", false
 	}
 	return alert.ID(project, ref), true

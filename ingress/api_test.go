@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"testing"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/alertflow/alertflow/workflows"
@@ -246,5 +250,138 @@ func TestAListRefWithAControlCharacterIs400WithoutACall(t *testing.T) {
 		if rec.Code != http.StatusBadRequest || answer["field"] != "ref" || len(h.temporal.queries) != 0 {
 			t.Errorf("ref %q: %d %v, want 400 naming ref and no call", ref, rec.Code, answer)
 		}
+	}
+}
+
+// apiHarness is a harness serving the API over tp, a Temporal fake of the
+// test's own; its temporal field is not tp.
+func apiHarness(t *testing.T, tp Temporal) *harness {
+	t.Helper()
+	api, err := ParseTokens("api=" + testAPIToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{logs: &bytes.Buffer{}}
+	h.server = New(Config{TaskQueue: "alertflow", APIToken: api}, tp, slog.New(slog.NewJSONHandler(h.logs, nil)))
+	return h
+}
+
+// idTemporal answers about workflow IDs as Temporal does: an ID it cannot
+// take (over 1 000 bytes, or not printable ASCII, which gRPC headers
+// refuse) is an InvalidArgument, any other names no workflow. It records
+// the IDs asked about.
+type idTemporal struct {
+	fakeTemporal
+	asked []string
+}
+
+func (f *idTemporal) answer(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, id)
+	if len(id) > 1000 || strings.ContainsFunc(id, func(r rune) bool { return r < ' ' || r > '~' }) {
+		return serviceerror.NewInvalidArgument("WorkflowId is not valid")
+	}
+	return serviceerror.NewNotFound("workflow not found for ID: " + id)
+}
+
+func (f *idTemporal) QueryWorkflow(_ context.Context, id, _, _ string, _ ...any) (converter.EncodedValue, error) {
+	return nil, f.answer(id)
+}
+
+func (f *idTemporal) UpdateWorkflow(_ context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	return nil, f.answer(o.WorkflowID)
+}
+
+func (f *idTemporal) DescribeWorkflowExecution(_ context.Context, id, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	return nil, f.answer(id)
+}
+
+func TestAlertAndSilenceIDsAreCheckedBeforeTemporalIsAsked(t *testing.T) {
+	tests := []struct {
+		name, path string
+		code       int
+		asked      string // the ID Temporal is asked about, for a 404
+	}{
+		{"an ID over Temporal's 1 000 bytes", "/api/v1/alerts/1-" + strings.Repeat("a", 1200), http.StatusBadRequest, ""},
+		{"an encoded ref over the limit once encoded", "/api/v1/alerts/1-" + strings.Repeat("%C3%BC", 200), http.StatusBadRequest, ""},
+		{"a NUL in the ref", "/api/v1/alerts/1-main%00", http.StatusBadRequest, ""},
+		{"a NUL encoded in the ID", "/api/v1/alerts/1-main%2500", http.StatusBadRequest, ""},
+		{"a newline in the ref", "/api/v1/alerts/1-a%0Ab", http.StatusBadRequest, ""},
+		{"a ref that is not UTF-8", "/api/v1/alerts/1-%FF", http.StatusBadRequest, ""},
+		{"a silence ID as an alert ID", "/api/v1/alerts/silence-0b1c", http.StatusBadRequest, ""},
+		{"no project id", "/api/v1/alerts/%C3%BC-main", http.StatusBadRequest, ""},
+		{"a readable non-ASCII ref names an alert", "/api/v1/alerts/1-feature/%C3%BCmlaut", http.StatusNotFound, "1-feature/%C3%BCmlaut"},
+		{"a right-to-left override names an alert", "/api/v1/alerts/1-main%E2%80%AE", http.StatusNotFound, "1-main%E2%80%AE"},
+		{"a non-ASCII silence ID", "/api/v1/silences/silence-%C3%BC", http.StatusBadRequest, ""},
+		{"a silence ID with a space", "/api/v1/silences/silence-a%20b", http.StatusBadRequest, ""},
+		{"a silence ID over its length", "/api/v1/silences/silence-" + strings.Repeat("x", 300), http.StatusBadRequest, ""},
+		{"an alert ID as a silence ID", "/api/v1/silences/1-main", http.StatusBadRequest, ""},
+		{"a well-formed silence ID names none", "/api/v1/silences/silence-0b1c", http.StatusNotFound, "silence-0b1c"},
+	}
+	for _, tt := range tests {
+		methods := []string{http.MethodGet, http.MethodDelete}
+		if strings.HasPrefix(tt.path, "/api/v1/alerts/") {
+			methods = []string{http.MethodGet, http.MethodPost}
+		}
+		for _, method := range methods {
+			t.Run(tt.name+" "+method, func(t *testing.T) {
+				f := &idTemporal{}
+				h := apiHarness(t, f)
+				target, body := tt.path, ""
+				if method == http.MethodPost {
+					target, body = tt.path+"/acknowledge", `{"by":"alice"}`
+				}
+				rec, answer := h.api(t, method, target, testAPIToken, body)
+				if rec.Code != tt.code {
+					t.Fatalf("%d %v, want %d", rec.Code, answer, tt.code)
+				}
+				if tt.code == http.StatusBadRequest {
+					if answer["field"] != "id" || len(f.asked) != 0 {
+						t.Fatalf("%v after asking Temporal about %.80q; want 400 naming id and no call", answer, f.asked)
+					}
+					return
+				}
+				if len(f.asked) != 1 || f.asked[0] != tt.asked {
+					t.Fatalf("Temporal was asked about %.80q, want %q", f.asked, tt.asked)
+				}
+			})
+		}
+	}
+}
+
+func TestEveryAPIPathAsksForTheTokenBeforeItIsRouted(t *testing.T) {
+	tests := []struct {
+		method, path string
+		code         int // with the token
+	}{
+		{http.MethodGet, "/api/v1/alerts", http.StatusOK},
+		{http.MethodGet, "/api/v1/nope", http.StatusNotFound},
+		{http.MethodGet, "/api/v1", http.StatusNotFound},
+		{http.MethodGet, "/api/v1/", http.StatusNotFound},
+		{http.MethodGet, "/api/v1/silences/silence-a/b", http.StatusNotFound},
+		{http.MethodPost, "/api/v1/stats", http.StatusMethodNotAllowed},
+		{http.MethodDelete, "/api/v1/alerts", http.StatusMethodNotAllowed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			for _, token := range []string{"", "wrong"} {
+				h := newHarness(t, 0)
+				rec, answer := h.api(t, tt.method, tt.path, token, "")
+				if rec.Code != http.StatusUnauthorized || answer["error"] == "" || rec.Header().Get("WWW-Authenticate") == "" {
+					t.Fatalf("token %q: %d %v, want 401 with WWW-Authenticate", token, rec.Code, answer)
+				}
+			}
+			h := newHarness(t, 0)
+			rec, answer := h.api(t, tt.method, tt.path, testAPIToken, "")
+			if rec.Code != tt.code || (tt.code != http.StatusOK && answer["error"] == "") {
+				t.Fatalf("with the token: %d %v, want %d with a JSON error", rec.Code, answer, tt.code)
+			}
+		})
+	}
+	// Outside /api/v1/ no token is asked for.
+	h := newHarness(t, 0)
+	if rec, answer := h.api(t, http.MethodGet, "/api/v1x", "", ""); rec.Code != http.StatusNotFound {
+		t.Fatalf("/api/v1x: %d %v, want 404", rec.Code, answer)
 	}
 }

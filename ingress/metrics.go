@@ -16,6 +16,9 @@ const (
 	// OutcomeTooFast: a delivery to an alert that receives more than its
 	// rate allows, answered 429.
 	OutcomeTooFast = "too_fast"
+	// OutcomeForbidden: a delivery of a scoped source about a project
+	// outside its scope, answered 403 (scope.go).
+	OutcomeForbidden = "forbidden"
 )
 
 // Metrics are the intake's Prometheus metrics. Labels hold outcomes and
@@ -47,10 +50,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.webhooks, m.latency, m.temporalErrors)
 	// Every outcome is exported from the start, so a rate() over a
 	// counter that has not moved yet reads 0 rather than nothing.
-	for _, o := range []string{OutcomeSignaled, OutcomeIgnored, OutcomeNone, OutcomeUnauthorized, OutcomeBadRequest, OutcomeTooLarge, OutcomeUnavailable, OutcomeBusy, OutcomeTooFast} {
+	for _, o := range []string{OutcomeSignaled, OutcomeIgnored, OutcomeNone, OutcomeUnauthorized, OutcomeBadRequest, OutcomeTooLarge, OutcomeUnavailable, OutcomeBusy, OutcomeTooFast, OutcomeForbidden} {
 		m.webhooks.WithLabelValues(o)
 	}
-	for _, op := range []string{"signal_with_start", "signal", "list", "query", "update_acknowledge", "update_resolve"} {
+	for _, op := range []string{"signal_with_start", "signal", "list", "query", "update_acknowledge", "update_resolve", "describe_alert"} {
 		m.temporalErrors.WithLabelValues(op)
 	}
 	return m

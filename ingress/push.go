@@ -15,6 +15,9 @@ const zeroSHA = "0000000000000000000000000000000000000000"
 // ref of which project, and whether the push deleted it.
 type Push struct {
 	ProjectID int64
+	// Project is the project's path_with_namespace, clipped as an
+	// event's is; "" when the payload has none.
+	Project string
 	// Ref is the branch or tag name, without refs/heads/ or refs/tags/.
 	Ref     string
 	Deleted bool
@@ -36,7 +39,8 @@ type pushHook struct {
 	UserUsername string `json:"user_username"`
 	ProjectID    int64  `json:"project_id"`
 	Project      struct {
-		ID int64 `json:"id"`
+		ID                int64  `json:"id"`
+		PathWithNamespace string `json:"path_with_namespace"`
 	} `json:"project"`
 }
 
@@ -72,6 +76,7 @@ func ParsePushEvent(body []byte) (p Push, isPush bool, err error) {
 	if err := validateRef("ref", p.ProjectID, p.Ref); err != nil {
 		return Push{}, true, err
 	}
+	p.Project = alert.Clip(h.Project.PathWithNamespace)
 	p.Deleted = h.After == zeroSHA
 	p.By = h.UserName
 	if p.By == "" {

@@ -45,6 +45,7 @@ type Temporal interface {
 		options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error)
 	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
 	ListWorkflow(ctx context.Context, request *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error)
+	CountWorkflow(ctx context.Context, request *workflowservice.CountWorkflowExecutionsRequest) (*workflowservice.CountWorkflowExecutionsResponse, error)
 	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
 	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
@@ -202,10 +203,14 @@ func (s *Server) recycle(buf *bytes.Buffer) {
 
 // handleWebhook answers one webhook and says how it ended.
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome, alertID string) {
-	if msg, ok := s.authenticate(r); !ok {
+	src, msg, ok := s.authenticate(r)
+	if !ok {
 		writeError(w, http.StatusUnauthorized, "", msg)
 		return OutcomeUnauthorized, ""
 	}
+	// The source's name, never its token, goes with the alert ID on the
+	// access log line.
+	setLogAttrs(r, "source", src.name)
 	kind := r.Header.Get("X-Gitlab-Event")
 	if kind != "" && kind != "Pipeline Hook" && !isPushKind(kind) {
 		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "event " + strconv.Quote(kind) + " is neither a pipeline nor a push event"})
@@ -239,9 +244,15 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome,
 		ev.ReceivedAt = time.Now().UTC()
 		// Whatever GitLab sent under the body limit, the signal stays small.
 		ev.Bound()
-		return s.pipeline(w, r, ev)
+		if !inScope(w, src, ev.Project.ID, ev.Project.Path) {
+			return OutcomeForbidden, ev.AlertID()
+		}
+		return s.pipeline(w, r, src, ev)
 	case d.isPush:
-		return s.push(w, r, d.push)
+		if !inScope(w, src, d.push.ProjectID, d.push.Project) {
+			return OutcomeForbidden, d.push.AlertID()
+		}
+		return s.push(w, r, src, d.push)
 	case isPushKind(kind):
 		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "object_kind is neither push nor tag_push"})
 		return OutcomeIgnored, ""
@@ -281,7 +292,7 @@ func decode(kind string, body []byte) decoded {
 // start an alert; every other status (a success, a pipeline still under
 // way, a child pipeline that its parent speaks for) is forwarded to an
 // alert that exists, which records it, and opens nothing.
-func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, ev alert.Event) (outcome, alertID string) {
+func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, src source, ev alert.Event) (outcome, alertID string) {
 	alertID = ev.AlertID()
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
 	defer cancel()
@@ -298,14 +309,24 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, ev alert.Event
 			writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionNone, Reason: "no open alert", AlertID: alertID})
 			return OutcomeNone, alertID
 		}
+		if outcome, ok := s.alertInScope(ctx, w, r, src, alertID); !ok {
+			return outcome, alertID
+		}
 		outcome, id := s.forward(ctx, w, r, alertID, workflows.SignalPipeline, ev)
 		if outcome == OutcomeNone {
 			s.noAlerts.note(alertID, time.Now())
 		}
 		return outcome, id
 	}
+	if outcome, ok := s.alertInScope(ctx, w, r, src, alertID); !ok {
+		return outcome, alertID
+	}
+	opts := workflows.StartOptions(s.cfg.TaskQueue, s.cfg.Workflow, ev)
+	// The alert records the source that opened it, by name; the workflow
+	// never upserts this key.
+	opts.Memo[workflows.MemoSource] = src.name
 	run, err := s.temporal.SignalWithStartWorkflow(ctx, alertID, workflows.SignalPipeline, ev,
-		workflows.StartOptions(s.cfg.TaskQueue, s.cfg.Workflow, ev), workflows.AlertWorkflow, s.cfg.Workflow)
+		opts, workflows.AlertWorkflow, s.cfg.Workflow)
 	if err != nil {
 		s.unavailable(w, r, "signal_with_start", alertID, err)
 		return OutcomeUnavailable, alertID
@@ -333,7 +354,7 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 
 // push resolves the alert of a branch or tag that a push deleted; other
 // pushes are no business of alertflow's.
-func (s *Server) push(w http.ResponseWriter, r *http.Request, p Push) (outcome, alertID string) {
+func (s *Server) push(w http.ResponseWriter, r *http.Request, src source, p Push) (outcome, alertID string) {
 	if !p.Deleted {
 		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionIgnored, Reason: "a push that deletes no branch or tag", AlertID: p.AlertID()})
 		return OutcomeIgnored, p.AlertID()
@@ -343,6 +364,9 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, p Push) (outcome, 
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
 	defer cancel()
+	if outcome, ok := s.alertInScope(ctx, w, r, src, p.AlertID()); !ok {
+		return outcome, p.AlertID()
+	}
 	return s.forward(ctx, w, r, p.AlertID(), workflows.SignalBranchDeleted,
 		alert.Deletion{By: alert.Clip(p.By), IdempotencyKey: alert.Clip(r.Header.Get("Idempotency-Key"))})
 }
@@ -376,8 +400,9 @@ func badPayload(w http.ResponseWriter, err error) {
 // authenticate checks the source token, from ?token= (the URL GitLab is
 // given) or X-Gitlab-Token (GitLab's secret token field). When both are
 // sent they must agree: a request carrying two different secrets is not
-// trusted on the strength of either.
-func (s *Server) authenticate(r *http.Request) (msg string, ok bool) {
+// trusted on the strength of either. It returns the source the token is
+// of.
+func (s *Server) authenticate(r *http.Request) (src source, msg string, ok bool) {
 	query, header := r.URL.Query().Get("token"), r.Header.Get("X-Gitlab-Token")
 	tok := header
 	if tok == "" {
@@ -385,14 +410,15 @@ func (s *Server) authenticate(r *http.Request) (msg string, ok bool) {
 	}
 	switch {
 	case tok == "":
-		return "missing source token: add ?token=… to the URL or set X-Gitlab-Token", false
+		return source{}, "missing source token: add ?token=… to the URL or set X-Gitlab-Token", false
 	case query != "" && header != "" && query != header:
-		return "the token in the URL and the X-Gitlab-Token header disagree", false
+		return source{}, "the token in the URL and the X-Gitlab-Token header disagree", false
 	}
-	if _, ok := s.cfg.Tokens.Match(tok); !ok {
-		return "wrong source token", false
+	src, ok = s.cfg.Tokens.lookup(tok)
+	if !ok {
+		return source{}, "wrong source token", false
 	}
-	return "", true
+	return src, "", true
 }
 
 // unavailable answers 503 for a Temporal call that failed, and logs and

@@ -48,6 +48,9 @@ type fakeTemporal struct {
 	queryErr  error
 	updateErr error
 	healthErr error
+	// silences is what CountWorkflow answers; countErr fails it.
+	silences int64
+	countErr error
 	// panicOn "signal" makes SignalWorkflow panic, as a bug below the
 	// handler would.
 	panicOn string
@@ -59,6 +62,13 @@ func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.List
 	defer f.mu.Unlock()
 	f.queries = append(f.queries, req.GetQuery())
 	return &workflowservice.ListWorkflowExecutionsResponse{NextPageToken: f.listNext}, f.listErr
+}
+
+func (f *fakeTemporal) CountWorkflow(_ context.Context, req *workflowservice.CountWorkflowExecutionsRequest) (*workflowservice.CountWorkflowExecutionsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queries = append(f.queries, req.GetQuery())
+	return &workflowservice.CountWorkflowExecutionsResponse{Count: f.silences}, f.countErr
 }
 
 func (f *fakeTemporal) QueryWorkflow(_ context.Context, id, _, _ string, _ ...any) (converter.EncodedValue, error) {

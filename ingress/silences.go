@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,9 +23,11 @@ import (
 	"github.com/alertflow/alertflow/workflows"
 )
 
-// maxSilencesListed bounds GET /silences: far more than a team keeps
-// within the namespace's retention.
-const maxSilencesListed = 1000
+// Page sizes of GET /silences, as ?limit= asks.
+const (
+	defaultSilencesListed = 100
+	maxSilencesListed     = 1000
+)
 
 // SilenceAnswer is a silence as the REST API shows it: as kept, and where
 // it stands now.
@@ -34,14 +38,16 @@ type SilenceAnswer struct {
 
 // SilenceList is the answer of GET /api/v1/silences.
 type SilenceList struct {
-	Silences []SilenceAnswer `json:"silences"`
+	Silences      []SilenceAnswer `json:"silences"`
+	NextPageToken string          `json:"next_page_token,omitempty"`
 }
 
 func (s *Server) routeSilences(api *mux.Router) {
-	api.HandleFunc("/silences", s.createSilence).Methods(http.MethodPost)
-	api.HandleFunc("/silences", s.listSilences).Methods(http.MethodGet)
-	api.HandleFunc("/silences/{id}", s.showSilence).Methods(http.MethodGet)
-	api.HandleFunc("/silences/{id}", s.expireSilence).Methods(http.MethodDelete)
+	list := newReadBound(apiPrefix+"/silences", maxConcurrentReads, s.cfg.Registry)
+	api.HandleFunc(apiPrefix+"/silences", s.createSilence).Methods(http.MethodPost)
+	api.Handle(apiPrefix+"/silences", list.wrap(s.listSilences)).Methods(http.MethodGet)
+	api.HandleFunc(apiPrefix+"/silences/{id}", s.showSilence).Methods(http.MethodGet)
+	api.HandleFunc(apiPrefix+"/silences/{id}", s.expireSilence).Methods(http.MethodDelete)
 }
 
 // decodeBody reads one JSON object into v, refusing unknown fields and
@@ -73,6 +79,15 @@ func (s *Server) createSilence(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
 	defer cancel()
+	count, err := s.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: workflows.RunningSilences})
+	if err != nil {
+		s.unavailable(w, r, "count_silences", "", err)
+		return
+	}
+	if count.GetCount() >= silence.MaxSilences {
+		writeError(w, http.StatusConflict, "", fmt.Sprintf("too many silences: %d are active or pending, at most %d (silence.MaxSilences): expire some, or write a route", count.GetCount(), silence.MaxSilences))
+		return
+	}
 	_, err = s.temporal.ExecuteWorkflow(ctx, workflows.SilenceStartOptions(s.cfg.TaskQueue, sl), workflows.SilenceWorkflowType, sl)
 	if err != nil {
 		s.unavailable(w, r, "create_silence", "", err)
@@ -83,19 +98,38 @@ func (s *Server) createSilence(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, SilenceAnswer{Silence: sl, State: sl.StateAt(now)})
 }
 
+// listSilences answers one page of silences. Pages come in Temporal's
+// order, silences still running (active or pending) before those that
+// ended; each page is sorted as the whole list used to be.
 func (s *Server) listSilences(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	size := defaultSilencesListed
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > maxSilencesListed {
+			writeError(w, http.StatusBadRequest, "limit", fmt.Sprintf("limit must be a whole number from 1 to %d", maxSilencesListed))
+			return
+		}
+		size = n
+	}
+	token, ok := openPageToken(q.Get("page_token"))
+	if !ok {
+		writeError(w, http.StatusBadRequest, "page_token", "page_token is not one this API gave out")
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
 	defer cancel()
 	resp, err := s.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Query:    "WorkflowType = '" + workflows.SilenceWorkflowType + "'",
-		PageSize: maxSilencesListed,
+		Query:         "WorkflowType = " + quoteValue(workflows.SilenceWorkflowType),
+		PageSize:      int32(size),
+		NextPageToken: token,
 	})
 	if err != nil {
 		s.unavailable(w, r, "list_silences", "", err)
 		return
 	}
 	now := time.Now()
-	list := SilenceList{Silences: []SilenceAnswer{}}
+	list := SilenceList{Silences: []SilenceAnswer{}, NextPageToken: sealPageToken(resp.GetNextPageToken())}
 	for _, run := range resp.GetExecutions() {
 		sl, ok := workflows.SilenceOf(run)
 		if !ok {

@@ -69,17 +69,16 @@ func TestTheStatsEndpointNeedsTheBearerToken(t *testing.T) {
 
 func TestStatsQueryReadsTheWindowAndTheFilters(t *testing.T) {
 	tests := []struct {
-		query    string
-		since    time.Duration
-		clauses  string
-		exactRef string
+		query   string
+		since   time.Duration
+		clauses string
 	}{
-		{"", 720 * time.Hour, "", ""},
-		{"since=90m", 90 * time.Minute, "", ""},
-		{"since=30d", 720 * time.Hour, "", ""},
-		{"since=1.5d&project_id=42", 36 * time.Hour, "GitLabProjectID = 42", ""},
-		{"since=8784h&ref=main", 8784 * time.Hour, "GitLabRef = 'main'", ""},
-		{"ref=" + url.QueryEscape(`it's\odd`), 720 * time.Hour, "GitLabRef STARTS_WITH 'it\\'s'", `it's\odd`},
+		{"", 720 * time.Hour, ""},
+		{"since=90m", 90 * time.Minute, ""},
+		{"since=30d", 720 * time.Hour, ""},
+		{"since=1.5d&project_id=42", 36 * time.Hour, "GitLabProjectID = 42"},
+		{"since=8784h&ref=main", 8784 * time.Hour, "GitLabRef = 'main'"},
+		{"ref=" + url.QueryEscape("it's"), 720 * time.Hour, `GitLabRef = 'it\'s'`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -91,8 +90,8 @@ func TestStatsQueryReadsTheWindowAndTheFilters(t *testing.T) {
 			if bad != nil {
 				t.Fatalf("refused: %+v", bad)
 			}
-			if req.since != tt.since || strings.Join(req.clauses, " AND ") != tt.clauses || req.exactRef != tt.exactRef {
-				t.Fatalf("since %s clauses %q exact %q", req.since, req.clauses, req.exactRef)
+			if req.since != tt.since || strings.Join(req.clauses, " AND ") != tt.clauses {
+				t.Fatalf("since %s clauses %q", req.since, req.clauses)
 			}
 		})
 	}
@@ -241,5 +240,60 @@ func TestReadingStatsRunsStopsWhenTimeIsUpAndWaitsForTheReadersUnderWay(t *testi
 	// Only the first batch was started; each gave up with the deadline.
 	if len(states) != 0 || counted.Read != 0 || counted.Unreadable != statsReaders {
 		t.Fatalf("states %d, counted %+v, want %d unreadable", len(states), counted, statsReaders)
+	}
+}
+
+// listedStats is a statsTemporal that records the visibility queries.
+type listedStats struct {
+	statsTemporal
+	listed []string
+}
+
+func (f *listedStats) ListWorkflow(ctx context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	f.mu.Lock()
+	f.listed = append(f.listed, req.GetQuery())
+	f.mu.Unlock()
+	return f.statsTemporal.ListWorkflow(ctx, req)
+}
+
+// Temporal's SQLite and PostgreSQL visibility stores match no literal
+// holding " or \ (see refClause): such a ref is refused, and any other is
+// one exact literal of the query.
+func TestTheStatsRefFilterIsExactOrRefused(t *testing.T) {
+	tests := []struct {
+		ref     string
+		refused bool
+	}{
+		{`"main`, true},
+		{`\main`, true},
+		{`ma"in`, true},
+		{`main\`, true},
+		{`a'b`, false},
+		{`'`, false},
+		{"x' OR GitLabRef != '", false},
+		{"feature/ümlaut", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			f := &listedStats{}
+			h := apiHarness(t, f)
+			rec, answer := h.api(t, http.MethodGet, "/api/v1/stats?"+url.Values{"ref": {tt.ref}}.Encode(), testAPIToken, "")
+			if tt.refused {
+				if rec.Code != http.StatusBadRequest || answer["field"] != "ref" || len(f.listed) != 0 {
+					t.Fatalf("%d %v after %d queries, want 400 naming ref and no query", rec.Code, answer, len(f.listed))
+				}
+				return
+			}
+			if rec.Code != http.StatusOK || len(f.listed) != 1 {
+				t.Fatalf("%d %v after queries %q, want 200 after one", rec.Code, answer, f.listed)
+			}
+			code, literals, ok := visibilityLiterals(f.listed[0])
+			if !ok || !strings.HasSuffix(code, " AND GitLabRef = ?") || literals[len(literals)-1] != tt.ref {
+				t.Fatalf("query %q, want it to end in GitLabRef = %q", f.listed[0], tt.ref)
+			}
+			if answer["ref"] != tt.ref {
+				t.Fatalf("the answer names ref %v, want %q", answer["ref"], tt.ref)
+			}
+		})
 	}
 }

@@ -19,22 +19,49 @@ type source struct {
 	// digest is the SHA-256 of the token: comparing fixed-length digests
 	// keeps the comparison constant-time whatever the candidate's length.
 	digest [sha256.Size]byte
+	// scope is the projects the source may act on; zero, any project.
+	scope Scope
 }
 
-// ParseTokens reads ALERTFLOW_SOURCE_TOKENS: "name1=tok1,name2=tok2". Errors
-// name the offending source, never the token.
+// ParseTokens reads ALERTFLOW_SOURCE_TOKENS: "name1=tok1,name2=tok2", each
+// source with its token, and optionally "name1:team-a/**|1234", the scope
+// of a source: the projects it serves, as project path globs and project
+// IDs separated by |. An entry with "=" is always a name and its token (a
+// token holds anything but a comma), so a scope entry, which holds no "=",
+// can never be read out of a token, and every list that parsed before
+// parses to the same unscoped sources. The scope follows the entry's last
+// ":". Errors name the offending source and scope entry, never a token.
 func ParseTokens(spec string) (Tokens, error) {
 	var t Tokens
 	seen := map[string]bool{}
+	// The entries without "=": scopes, and malformed ones (bad), whose
+	// errors come after the tokens' but in entry order among themselves,
+	// so that a glob that a comma cut in two is reported by its first half.
+	type scopeEntry struct {
+		entry      int
+		name, list string
+		bad        bool
+	}
+	var scopes []scopeEntry
 	for i, item := range strings.Split(spec, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
-		name, tok, ok := strings.Cut(item, "=")
+		if !strings.Contains(item, "=") {
+			// Not name=token: name:scope, or nothing.
+			e := scopeEntry{entry: i + 1}
+			if at := strings.LastIndex(item, ":"); at >= 0 {
+				e.name, e.list = strings.TrimSpace(item[:at]), item[at+1:]
+			}
+			e.bad = e.name == ""
+			scopes = append(scopes, e)
+			continue
+		}
+		name, tok, _ := strings.Cut(item, "=")
 		name, tok = strings.TrimSpace(name), strings.TrimSpace(tok)
 		switch {
-		case !ok || name == "":
+		case name == "":
 			return Tokens{}, fmt.Errorf("entry %d: want name=token", i+1)
 		case tok == "":
 			return Tokens{}, fmt.Errorf("source %q: empty token", name)
@@ -47,7 +74,32 @@ func ParseTokens(spec string) (Tokens, error) {
 		t.sources = append(t.sources, source{name: name, digest: sha256.Sum256([]byte(tok))})
 	}
 	if len(t.sources) == 0 {
+		if i := slices.IndexFunc(scopes, func(e scopeEntry) bool { return e.bad }); i >= 0 {
+			return Tokens{}, fmt.Errorf("entry %d: want name=token", scopes[i].entry)
+		}
 		return Tokens{}, errors.New("no source configured: want name=token[,name=token...]")
+	}
+	scoped := map[string]int{}
+	for _, e := range scopes {
+		i := slices.IndexFunc(t.sources, func(s source) bool { return s.name == e.name })
+		switch {
+		case e.bad:
+			// Not quoted: the entry may be a token pasted without its
+			// name.
+			return Tokens{}, fmt.Errorf("entry %d: want name=token or name:scope", e.entry)
+		case i < 0:
+			// Not quoted either: a name no source has may be part of a
+			// token.
+			return Tokens{}, fmt.Errorf("entry %d: a scope of a source that has no name=token entry", e.entry)
+		case scoped[e.name] != 0:
+			return Tokens{}, fmt.Errorf("source %q: scoped twice (entries %d and %d): list every project in one name:a|b|c", e.name, scoped[e.name], e.entry)
+		}
+		sc, err := parseScope(e.name, e.list)
+		if err != nil {
+			return Tokens{}, err
+		}
+		scoped[e.name] = e.entry
+		t.sources[i].scope = sc
 	}
 	return t, nil
 }
@@ -56,13 +108,19 @@ func ParseTokens(spec string) (Tokens, error) {
 // against every source, in constant time, so timing reveals neither which
 // source matched nor how much of a token was right.
 func (t Tokens) Match(tok string) (name string, ok bool) {
+	s, ok := t.lookup(tok)
+	return s.name, ok
+}
+
+// lookup is Match returning the whole source, its scope with it.
+func (t Tokens) lookup(tok string) (found source, ok bool) {
 	d := sha256.Sum256([]byte(tok))
 	for _, s := range t.sources {
 		if subtle.ConstantTimeCompare(d[:], s.digest[:]) == 1 {
-			name, ok = s.name, true
+			found, ok = s, true
 		}
 	}
-	return name, ok && tok != ""
+	return found, ok && tok != ""
 }
 
 // Len is the number of configured sources.

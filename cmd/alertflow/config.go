@@ -124,7 +124,7 @@ func settings() []setting {
 				c.Listen = v
 				return nil
 			}},
-		{"ALERTFLOW_SOURCE_TOKENS", "", "webhook sources and their secret tokens, name1=tok1,name2=tok2 (required but for dev, which makes one up)",
+		{"ALERTFLOW_SOURCE_TOKENS", "", "webhook sources and their secret tokens, name1=tok1,name2=tok2; name1:team-a/**|1234 limits a source to the projects it names by path glob or ID, a source without one acts on any project (required but for dev, which makes one up)",
 			func(c *config, v string) error {
 				if strings.TrimSpace(v) == "" {
 					return nil
