@@ -81,6 +81,8 @@ type options struct {
 	notifyFloorSameCalls bool
 	baselineSDKDefaults  bool
 	burstWithin          time.Duration
+	silences             int
+	silencesRate         float64
 	soak                 soakOptions
 }
 
@@ -95,7 +97,7 @@ func main() {
 		os.Exit(lookupsCommand(os.Args[2:]))
 	}
 	var o options
-	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k,memory,flood,notify,burst", "comma-separated scenarios: spread, hot, mixed, open10k, memory, flood, notify, burst (notify,burst alone are the time-to-notify scenarios), or soak alone (make soak); empty evaluates the targets of the -json results again, running nothing")
+	flag.StringVar(&o.scenarios, "scenarios", "spread,hot,mixed,open10k,memory,flood,notify,burst", "comma-separated scenarios: spread, hot, mixed, open10k, memory, flood, notify, burst (notify,burst alone are the time-to-notify scenarios), silences (time to notify with -silences silences running, never run unless named), or soak alone (make soak); empty evaluates the targets of the -json results again, running nothing")
 	flag.IntVar(&o.rounds, "rounds", 3, "measured rounds of each load per scenario, alternating")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "webhooks in flight at once, for both loads")
 	flag.IntVar(&o.branches, "branches", 1000, "spread: project-branches per round")
@@ -119,6 +121,8 @@ func main() {
 	flag.BoolVar(&o.notifyFloorSameCalls, "notify-floor-same-calls", false, "notify, burst: the floor starts its workflows with alertflow's start options (search attributes, memo, summary), the same-calls yardstick, instead of an ID and a task queue only")
 	flag.IntVar(&o.burst, "burst", 2000, "burst: failed pipelines on distinct branches")
 	flag.DurationVar(&o.burstWithin, "burst-within", 20*time.Second, "burst: the time they all arrive within, evenly spread")
+	flag.IntVar(&o.silences, "silences", silencesWant, "silences: silences running in the rounds with them (none matches the bench's alerts); the target asks 10 000")
+	flag.Float64Var(&o.silencesRate, "silences-rate", 30, "silences: failed pipelines a second, on distinct branches, in every round (-notify-rounds rounds of -notify-for per load, without and then with the silences)")
 	flag.IntVar(&o.soak.deliveries, "soak-deliveries", 200_000, "soak: deliveries of the compressed GitLab day (about 20 000 for the short soak)")
 	flag.IntVar(&o.soak.projects, "soak-projects", 200, "soak: projects, in nested groups")
 	flag.IntVar(&o.soak.senders, "soak-senders", 32, "soak: deliveries in flight at most (each branch's in order)")
@@ -329,6 +333,8 @@ type alertflowProc struct {
 	intake, worker *proc // worker is nil when intake runs both
 	url            string
 	logPath        string // the intake's, with its access log
+	// metricsURL is the /metrics page of the process running the worker.
+	metricsURL string
 }
 
 // pids are the processes whose CPU time is alertflow's.
@@ -380,11 +386,11 @@ func (b *bench) startAlertflow(ctx context.Context, scenario, queue string, extr
 	a := &alertflowProc{logPath: filepath.Join(b.tmp, "alertflow-"+scenario+".log")}
 	intake := "serve"
 	if b.o.split {
-		w, _, err := start("alertflow worker", "worker", filepath.Join(b.tmp, "alertflow-"+scenario+"-worker.log"))
+		w, wl, err := start("alertflow worker", "worker", filepath.Join(b.tmp, "alertflow-"+scenario+"-worker.log"))
 		if err != nil {
 			return nil, err
 		}
-		a.worker, intake = w, "ingress"
+		a.worker, intake, a.metricsURL = w, "ingress", "http://"+wl+"/metrics"
 	}
 	p, listen, err := start("alertflow "+intake, intake, a.logPath)
 	if err != nil {
@@ -394,6 +400,9 @@ func (b *bench) startAlertflow(ctx context.Context, scenario, queue string, extr
 		return nil, err
 	}
 	a.intake, a.url = p, "http://"+listen+"/webhooks/gitlab"
+	if a.worker == nil {
+		a.metricsURL = "http://" + listen + "/metrics"
+	}
 	return a, nil
 }
 

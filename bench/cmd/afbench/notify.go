@@ -145,9 +145,9 @@ type notifyLoad struct {
 
 // notifySetup starts what the notify and burst scenarios measure: the
 // receiver, alertflow serve notifying it, and the floor's worker. webhooks
-// is how many deliveries to alertflow may be in flight at once. stop
-// stops all of it.
-func (b *bench) notifySetup(ctx context.Context, name, queue string, webhooks int) (rc *receiver, loads []notifyLoad, stop func(), err error) {
+// is how many deliveries to alertflow may be in flight at once. af is
+// alertflow's processes; stop stops all of it.
+func (b *bench) notifySetup(ctx context.Context, name, queue string, webhooks int) (rc *receiver, loads []notifyLoad, af *alertflowProc, stop func(), err error) {
 	rc = &receiver{opened: map[string]time.Time{}}
 	srv := httptest.NewServer(rc)
 	var stops []func()
@@ -157,16 +157,16 @@ func (b *bench) notifySetup(ctx context.Context, name, queue string, webhooks in
 		}
 	}
 	stops = append(stops, srv.Close)
-	af, err := b.startAlertflow(ctx, name, queue+"-alertflow", "ALERTFLOW_NOTIFY_WEBHOOK_URL="+srv.URL, "ALERTFLOW_NOTIFY_WEBHOOK_SECRET=afbench-notify")
+	af, err = b.startAlertflow(ctx, name, queue+"-alertflow", "ALERTFLOW_NOTIFY_WEBHOOK_URL="+srv.URL, "ALERTFLOW_NOTIFY_WEBHOOK_SECRET=afbench-notify")
 	if err != nil {
 		stop()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	stops = append(stops, func() { af.stop(15 * time.Second) }, func() { b.cleanUp(queue + "-alertflow") })
 	bw, err := b.startBaselineWorker(ctx, name, queue+"-floor")
 	if err != nil {
 		stop()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	stops = append(stops, func() { bw.stop(15 * time.Second) }, func() { b.cleanUp(queue + "-floor") })
 	loads = []notifyLoad{
@@ -174,7 +174,7 @@ func (b *bench) notifySetup(ctx context.Context, name, queue string, webhooks in
 		{"alertflow", webhookSender(af.url, b.token, webhooks)},
 	}
 	b.logf("%s: alertflow (pids %v) and the floor's worker (pid %d) started", name, af.pids(), bw.pid())
-	return rc, loads, stop, nil
+	return rc, loads, af, stop, nil
 }
 
 // notifyScenario runs every rate of -notify-rates for -notify-rounds
@@ -185,7 +185,7 @@ func (b *bench) notifyScenario(ctx context.Context, index int, name, queue strin
 	if b.o.notifyRounds > 9 || len(b.o.notifyRates)+len(b.o.notifySearch) > 9 {
 		return nil, errors.New("at most 9 rounds and 9 rates in all: the project ids of their branches would meet")
 	}
-	rc, loads, stop, err := b.notifySetup(ctx, name, queue, b.o.concurrency)
+	rc, loads, _, stop, err := b.notifySetup(ctx, name, queue, b.o.concurrency)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +330,7 @@ func sustained(rs []NotifyRate) *Sustained {
 // -burst-within, to alertflow and then to the floor, and waits for every
 // "opened".
 func (b *bench) burstScenario(ctx context.Context, index int, name, queue string) (*Scenario, error) {
-	rc, loads, stop, err := b.notifySetup(ctx, name, queue, burstSenders)
+	rc, loads, _, stop, err := b.notifySetup(ctx, name, queue, burstSenders)
 	if err != nil {
 		return nil, err
 	}

@@ -70,6 +70,8 @@ type Scenario struct {
 	Notify                   []NotifyRate `json:"notify,omitempty"`
 	Sustained                *Sustained   `json:"notify_sustained,omitempty"`
 	Burst                    *Burst       `json:"burst,omitempty"`
+	// Silences is what the silences scenario found.
+	Silences *SilencesResult `json:"silences,omitempty"`
 	// FloorCalls says what the notify and burst floor's calls carry.
 	FloorCalls string `json:"floor_calls,omitempty"`
 	// Date and LoadAverage are set on a scenario merged into the results
@@ -236,6 +238,8 @@ func (r *Results) evaluate() {
 			r.Targets = append(r.Targets, notifyTargets(s.Notify, s.Sustained)...)
 		case s.Name == "burst" && s.Burst != nil:
 			r.Targets = append(r.Targets, burstTargets(s.Burst)...)
+		case s.Name == "silences" && s.Silences != nil:
+			r.Targets = append(r.Targets, silencesTarget(s.Silences))
 		case s.Name == "flood":
 			r.Targets = append(r.Targets, floodTargets(s.Floods)...)
 		case s.Name == "memory" && s.Memory != nil:
@@ -320,6 +324,13 @@ func (r *Results) print(w io.Writer) {
 		if s.Burst != nil {
 			fmt.Fprintln(w)
 			printBurst(w, s.Burst)
+		}
+		if s.Silences != nil {
+			fmt.Fprintln(w)
+			if s.FloorCalls != "" {
+				fmt.Fprintf(w, "floor: %s\n", s.FloorCalls)
+			}
+			printSilences(w, s.Silences)
 		}
 		if s.Alertflow == nil {
 			continue

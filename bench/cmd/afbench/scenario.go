@@ -56,10 +56,12 @@ func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario
 		"flood":   nil,
 		"notify":  nil,
 		"burst":   nil,
+		// Not in the default -scenarios: run only when named.
+		"silences": nil,
 	}
 	buildRound, ok := build[name]
 	if !ok {
-		return nil, errors.New("no such scenario (spread, hot, mixed, open10k, memory, flood, notify, burst)")
+		return nil, errors.New("no such scenario (spread, hot, mixed, open10k, memory, flood, notify, burst, silences)")
 	}
 	queue := fmt.Sprintf("afbench-%d-%s", b.offset/100_000_000, name)
 	switch name {
@@ -69,6 +71,8 @@ func (b *bench) scenario(ctx context.Context, index int, name string) (*Scenario
 		return b.notifyScenario(ctx, index, name, queue)
 	case "burst":
 		return b.burstScenario(ctx, index, name, queue)
+	case "silences":
+		return b.silencesScenario(ctx, index, name, queue)
 	}
 	var extra []string
 	if name == "hot" {
