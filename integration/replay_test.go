@@ -33,7 +33,8 @@ func TestReplayOfRecordedAlertsChangesNothingUnderTheirOwnPolicyAndExactlyWhatAC
 	t.Parallel() // own task queue and project ids
 	s := newRoutedStack(t)
 	since := time.Now().Add(-time.Minute)
-	sl := s.createSilence(map[string]any{"matchers": map[string]any{"project_id": 1974}, "duration": "1h", "created_by": "alice"})
+	sl := s.createSilence(map[string]any{"matchers": map[string]any{"project_id": []int{1974, 1975}}, "duration": "1h", "created_by": "alice"})
+	s.waitSilenceRead(t, 1975, "team-z/canary", sl.ID)
 
 	// Team A's failure pages and tells the chat, is acknowledged and goes
 	// green; team Z's goes to audit and a person resolves it; team A's
@@ -73,8 +74,8 @@ func TestReplayOfRecordedAlertsChangesNothingUnderTheirOwnPolicyAndExactlyWhatAC
 	s.waitClosed(a.AlertID)
 
 	// Team Z's quiet service fails under a silence and goes green before
-	// it ends: nobody hears of it. (The silence was made first: a worker
-	// reads silences at most every two seconds.)
+	// it ends: nobody hears of it. (The worker read the silence first:
+	// a worker reads silences every two seconds.)
 	q := s.mustSignal(teamPayload(t, 1974, "team-z/replay-quiet", 19740, "failed"))
 	s.waitState(q.AlertID, func(st *alert.State) error {
 		if st.Silenced == nil {

@@ -2,11 +2,17 @@ package workflows
 
 import (
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/alertflow/alertflow/silence"
 )
 
 // TestRecordedHistoriesReplay replays histories recorded from the
@@ -35,7 +41,27 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(AlertWorkflow)
 			r.RegisterWorkflow(SilenceWorkflow)
-			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
+			raw, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			history, err := client.HistoryFromJSON(raw, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatalf("read %s: %v", f, err)
+			}
+			// A silence checks that its ID is its workflow's: replay it
+			// under the ID it ran under, which its input names.
+			var opts worker.ReplayWorkflowHistoryOptions
+			started := history.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
+			if started.GetWorkflowType().GetName() == SilenceWorkflowType {
+				var sl silence.Silence
+				if err := converter.GetDefaultDataConverter().FromPayloads(started.GetInput(), &sl); err != nil {
+					t.Fatalf("read the silence of %s: %v", f, err)
+				}
+				opts.OriginalExecution = workflow.Execution{ID: sl.ID, RunID: started.GetOriginalExecutionRunId()}
+			}
+			if err := r.ReplayWorkflowHistoryWithOptions(logger, history, opts); err != nil {
 				t.Fatalf("replay: %v", err)
 			}
 		})
