@@ -30,19 +30,25 @@ var (
 	// AttrSilencedBy is the ID of the silence holding the alert's
 	// notifications back; unset when none does (RevisionSilenced on).
 	AttrSilencedBy = temporal.NewSearchAttributeKeyKeyword("AlertSilencedBy")
+	// AttrSilenceExpired is set on a silence's workflow expired early,
+	// for the few seconds it still runs to release its alerts: the
+	// workers' reads of changes find it by this, since a memo that
+	// changed is not something visibility can be asked for.
+	AttrSilenceExpired = temporal.NewSearchAttributeKeyBool("SilenceExpired")
 )
 
 // SearchAttributeTypes lists every custom search attribute with its index
 // type, for registering them on a server that lacks them.
 func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 	return map[string]enumspb.IndexedValueType{
-		AttrStatus.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		AttrSeverity.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		AttrProjectID.GetName():  enumspb.INDEXED_VALUE_TYPE_INT,
-		AttrProject.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		AttrRef.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		AttrPipelineID.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
-		AttrSilencedBy.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrStatus.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrSeverity.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrProjectID.GetName():      enumspb.INDEXED_VALUE_TYPE_INT,
+		AttrProject.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrRef.GetName():            enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrPipelineID.GetName():     enumspb.INDEXED_VALUE_TYPE_INT,
+		AttrSilencedBy.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrSilenceExpired.GetName(): enumspb.INDEXED_VALUE_TYPE_BOOL,
 	}
 }
 

@@ -53,6 +53,10 @@ const releaseAgainAfter = 3 * silenceRefresh
 // REST API does.
 const changeSilenceChecksID = "silence-checks-its-id"
 
+// changeSilenceShowsExpiry marks the silences that, expired early, say
+// so in AttrSilenceExpired.
+const changeSilenceShowsExpiry = "silence-shows-its-expiry"
+
 // checkSilenceID checks a silence's ID as the REST API does, and that it
 // is its workflow's: a silence whose workflow ID is another (an alert's,
 // "4242-main") would take that alert's ID while holding nothing, and an
@@ -169,6 +173,11 @@ func SilenceWorkflow(ctx workflow.Context, s silence.Silence) (*silence.Silence,
 		// Over in time: each alert it holds ends its silence on its own
 		// timer at the same moment.
 		return &s, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	}
+	if workflow.GetVersion(ctx, changeSilenceShowsExpiry, workflow.DefaultVersion, 1) >= 1 {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, AttrSilenceExpired.ValueSet(true)); err != nil {
+			return nil, fmt.Errorf("upsert search attributes: %w", err)
+		}
 	}
 	if err := workflow.UpsertMemo(ctx, map[string]any{MemoSilence: s}); err != nil {
 		return nil, fmt.Errorf("upsert memo: %w", err)

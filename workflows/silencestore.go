@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -19,8 +20,21 @@ import (
 
 // silenceRefresh is how often a worker reads the silences again while
 // alerts use them: a new silence holds notifications back within that
-// long (plus the visibility store's lag).
+// long (plus the visibility store's lag). Most reads ask only for the
+// silences started or ended since the last full read.
 const silenceRefresh = 2 * time.Second
+
+// silenceFullRead is how often a worker reads every running silence
+// rather than the changes: with ten thousand silences a full read is ten
+// pages that the server sorts, which every two seconds slowed every
+// workflow on a small dev server (make bench, scenario silences).
+const silenceFullRead = time.Minute
+
+// silenceOverlap is how far before the last full read the reads of
+// changes look: a silence started just before it, but not yet listed by
+// the visibility store, or whose start the server's clock puts earlier
+// than the worker's, is still found.
+const silenceOverlap = 30 * time.Second
 
 // silenceIdle is how long a worker keeps reading silences after the last
 // notification that used them: an idle worker costs visibility nothing.
@@ -40,14 +54,17 @@ type SilenceStore struct {
 	metrics client.MetricsHandler
 	logger  *slog.Logger
 	every   time.Duration
+	full    time.Duration
 	idle    time.Duration
 
 	mu       sync.Mutex
 	view     *silence.Set
 	compiled map[string]compiledSilence
-	lastUse  time.Time
-	running  bool
-	lastErr  error
+	// fullAt is when the last full read began (zero: read all next).
+	fullAt  time.Time
+	lastUse time.Time
+	running bool
+	lastErr error
 	// attempted is closed, and replaced, after each read.
 	attempted chan struct{}
 }
@@ -77,13 +94,16 @@ func NewSilenceStore(c client.Client, metrics client.MetricsHandler, logger *slo
 	if metrics == nil {
 		metrics = client.MetricsNopHandler
 	}
-	return &SilenceStore{client: c, metrics: metrics, logger: logger, every: silenceRefresh, idle: silenceIdle,
+	return &SilenceStore{client: c, metrics: metrics, logger: logger, every: silenceRefresh, full: silenceFullRead, idle: silenceIdle,
 		compiled: map[string]compiledSilence{}, attempted: make(chan struct{})}
 }
 
 // RunningSilences is the visibility query of the silences that are not
 // over (active or pending).
 const RunningSilences = "WorkflowType = '" + SilenceWorkflowType + "' AND ExecutionStatus = 'Running'"
+
+// endedSilences is the visibility query of the silences that are over.
+const endedSilences = "WorkflowType = '" + SilenceWorkflowType + "' AND ExecutionStatus != 'Running'"
 
 // Warm starts reading the silences now, for a worker about to start: its
 // first notification then finds a view instead of waiting for one, which
@@ -165,61 +185,137 @@ func (s *SilenceStore) refresh() {
 	}
 }
 
-// read lists every running silence, page by page, compiling only those
-// new or changed since the last read.
+// read is the silences as they stand: every running one at the first
+// read and every s.full, otherwise the last view with the silences
+// started and ended since the last full read applied. Only silences new
+// or changed since the last read are compiled.
 func (s *SilenceStore) read(ctx context.Context) (*silence.Set, error) {
 	s.mu.Lock()
-	known := s.compiled
+	known, fullAt, view := s.compiled, s.fullAt, s.view
 	s.mu.Unlock()
-	compiled := make(map[string]compiledSilence, len(known))
-	var all []silence.Active
+	began := time.Now()
+	if view == nil || began.Sub(fullAt) >= s.full {
+		compiled := make(map[string]compiledSilence, len(known))
+		err := s.list(ctx, RunningSilences, func(run *workflowpb.WorkflowExecutionInfo) {
+			if c, ok := compileListed(run, known); ok {
+				compiled[run.GetExecution().GetWorkflowId()] = c
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.keep(compiled, began)
+		return setOf(compiled), nil
+	}
+	since := quoteTime(fullAt.Add(-silenceOverlap))
+	compiled := known
+	changed := false
+	change := func() {
+		if !changed {
+			changed = true
+			compiled = maps.Clone(known)
+		}
+	}
+	// Started since, or expired early: a changed memo is found by the
+	// attribute the silence sets with it.
+	changes := RunningSilences + " AND (StartTime >= " + since + " OR " + AttrSilenceExpired.GetName() + " = true)"
+	err := s.list(ctx, changes, func(run *workflowpb.WorkflowExecutionInfo) {
+		c, ok := compileListed(run, compiled)
+		id := run.GetExecution().GetWorkflowId()
+		if ok && compiled[id].memo != c.memo {
+			change()
+			compiled[id] = c
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The ended last: one that ended after the first list still goes.
+	err = s.list(ctx, endedSilences+" AND CloseTime >= "+since, func(run *workflowpb.WorkflowExecutionInfo) {
+		if _, ok := compiled[run.GetExecution().GetWorkflowId()]; ok {
+			change()
+			delete(compiled, run.GetExecution().GetWorkflowId())
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !changed {
+		return view, nil
+	}
+	s.keep(compiled, fullAt)
+	return setOf(compiled), nil
+}
+
+// list calls each for every workflow query lists, page by page.
+func (s *SilenceStore) list(ctx context.Context, query string, each func(*workflowpb.WorkflowExecutionInfo)) error {
 	var token []byte
 	for {
 		resp, err := s.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			PageSize: silencePage, NextPageToken: token, Query: RunningSilences,
+			PageSize: silencePage, NextPageToken: token, Query: query,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("list silences: %w", err)
+			return fmt.Errorf("list silences: %w", err)
 		}
 		for _, run := range resp.GetExecutions() {
-			p := run.GetMemo().GetFields()[MemoSilence]
-			if p == nil {
-				continue // started from the CLI a moment ago: no memo yet
-			}
-			id := run.GetExecution().GetWorkflowId()
-			memo := string(p.GetData())
-			c, ok := known[id]
-			if !ok || c.memo != memo {
-				sl, ok := SilenceOf(run)
-				if !ok {
-					continue
-				}
-				a, err := silence.Activate(sl)
-				if err != nil {
-					continue // its own workflow fails it
-				}
-				c = compiledSilence{memo: memo, active: a}
-			}
-			if _, dup := compiled[id]; dup {
-				continue // listed on two pages while the list changed
-			}
-			compiled[id] = c
-			all = append(all, c.active)
+			each(run)
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {
-			break
+			return nil
 		}
 	}
-	s.mu.Lock()
-	s.compiled = compiled
-	s.mu.Unlock()
-	return silence.NewSet(all), nil
 }
 
-// Current reads silence id from its workflow's memo, not from the list:
-// one expired early a moment ago may still be in a list up to
-// silenceListTTL old, plus the visibility store's lag. ok is false when
-// the silence is gone or unreadable.
+// keep makes compiled the store's compiled silences, as of a full read
+// begun at fullAt.
+func (s *SilenceStore) keep(compiled map[string]compiledSilence, fullAt time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.compiled, s.fullAt = compiled, fullAt
+}
+
+// compileListed is the listed silence run compiled, from known when its
+// memo is unchanged. ok is false for one that cannot hold anything: with
+// no memo yet (started from the CLI a moment ago) or an invalid one (its
+// own workflow fails it).
+func compileListed(run *workflowpb.WorkflowExecutionInfo, known map[string]compiledSilence) (compiledSilence, bool) {
+	p := run.GetMemo().GetFields()[MemoSilence]
+	if p == nil {
+		return compiledSilence{}, false
+	}
+	memo := string(p.GetData())
+	if c, ok := known[run.GetExecution().GetWorkflowId()]; ok && c.memo == memo {
+		return c, true
+	}
+	sl, ok := SilenceOf(run)
+	if !ok {
+		return compiledSilence{}, false
+	}
+	a, err := silence.Activate(sl)
+	if err != nil {
+		return compiledSilence{}, false
+	}
+	return compiledSilence{memo: memo, active: a}, true
+}
+
+// setOf indexes the compiled silences for matching.
+func setOf(compiled map[string]compiledSilence) *silence.Set {
+	all := make([]silence.Active, 0, len(compiled))
+	for _, c := range compiled {
+		all = append(all, c.active)
+	}
+	return silence.NewSet(all)
+}
+
+// quoteTime is t as a visibility query's datetime value.
+func quoteTime(t time.Time) string {
+	return "'" + t.UTC().Format(time.RFC3339Nano) + "'"
+}
+
+// Current reads silence id from its workflow's memo, not from the view:
+// one expired early a moment ago may still be in it until its workflow
+// ends and the next read of changes, or the next full read. ok is false
+// when the silence is gone or unreadable.
 func (s *SilenceStore) Current(ctx context.Context, id string) (silence.Active, bool, error) {
 	desc, err := s.client.DescribeWorkflowExecution(ctx, id, "")
 	if isNotFound(err) {

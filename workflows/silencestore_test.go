@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,13 +26,22 @@ import (
 )
 
 // silenceServer is a client whose visibility lists the silences it holds,
-// page by page, and fails while told to.
+// running or ended, page by page, as the store's queries ask, and fails
+// while told to.
 type silenceServer struct {
 	client.Client
-	mu       sync.Mutex
-	silences []silence.Silence
-	failing  bool
-	lists    atomic.Int64
+	mu      sync.Mutex
+	running []listedSilence
+	ended   []listedSilence
+	failing bool
+	lists   atomic.Int64
+	listed  atomic.Int64
+}
+
+// listedSilence is a silence with its workflow's start and close times.
+type listedSilence struct {
+	silence.Silence
+	start, close time.Time
 }
 
 func (f *silenceServer) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
@@ -40,14 +51,36 @@ func (f *silenceServer) ListWorkflow(_ context.Context, req *workflowservice.Lis
 	if f.failing {
 		return nil, errors.New("visibility unavailable")
 	}
+	q := req.GetQuery()
+	all, since, expired := f.running, time.Time{}, false
+	switch {
+	case q == RunningSilences:
+	case strings.HasPrefix(q, RunningSilences+" AND (StartTime >= ") &&
+		strings.HasSuffix(q, " OR "+AttrSilenceExpired.GetName()+" = true)"):
+		since, expired = queryTime(q, "StartTime >= "), true
+	case strings.HasPrefix(q, endedSilences+" AND CloseTime >= "):
+		all, since = f.ended, queryTime(q, "CloseTime >= ")
+	default:
+		return nil, fmt.Errorf("query %q not understood", q)
+	}
+	var matching []listedSilence
+	for _, sl := range all {
+		at := sl.start
+		if !sl.close.IsZero() {
+			at = sl.close
+		}
+		if !at.Before(since) || expired && !sl.ExpiredAt.IsZero() {
+			matching = append(matching, sl)
+		}
+	}
 	from := 0
 	if len(req.GetNextPageToken()) > 0 {
 		from, _ = strconv.Atoi(string(req.GetNextPageToken()))
 	}
-	to := min(from+int(req.GetPageSize()), len(f.silences))
+	to := min(from+int(req.GetPageSize()), len(matching))
 	resp := &workflowservice.ListWorkflowExecutionsResponse{}
-	for _, sl := range f.silences[from:to] {
-		p, err := converter.GetDefaultDataConverter().ToPayload(sl)
+	for _, sl := range matching[from:to] {
+		p, err := converter.GetDefaultDataConverter().ToPayload(sl.Silence)
 		if err != nil {
 			return nil, err
 		}
@@ -56,16 +89,57 @@ func (f *silenceServer) ListWorkflow(_ context.Context, req *workflowservice.Lis
 			Memo:      &commonpb.Memo{Fields: map[string]*commonpb.Payload{MemoSilence: p}},
 		})
 	}
-	if to < len(f.silences) {
+	f.listed.Add(int64(to - from))
+	if to < len(matching) {
 		resp.NextPageToken = []byte(strconv.Itoa(to))
 	}
 	return resp, nil
 }
 
+// queryTime is the datetime a query of changes asks from, after field.
+func queryTime(q, field string) time.Time {
+	v := q[strings.Index(q, field)+len(field):]
+	t, _ := time.Parse(time.RFC3339Nano, strings.Trim(strings.Fields(v)[0], "'()"))
+	return t
+}
+
+// set makes silences the running ones, started now unless running
+// already; those running before and not among them end now.
 func (f *silenceServer) set(silences []silence.Silence, failing bool) {
+	f.setStarted(silences, time.Now(), failing)
+}
+
+// fail makes every list fail, or work again.
+func (f *silenceServer) fail(failing bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.silences, f.failing = silences, failing
+	f.failing = failing
+}
+
+// setStarted is set with the new silences started at start.
+func (f *silenceServer) setStarted(silences []silence.Silence, start time.Time, failing bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	was := map[string]listedSilence{}
+	for _, sl := range f.running {
+		was[sl.ID] = sl
+	}
+	var running []listedSilence
+	for _, sl := range silences {
+		l, ok := was[sl.ID]
+		if !ok {
+			l.start = start
+		}
+		delete(was, sl.ID)
+		l.Silence = sl
+		running = append(running, l)
+	}
+	for _, sl := range was {
+		sl.close = now
+		f.ended = append(f.ended, sl)
+	}
+	f.running, f.failing = running, failing
 }
 
 // projectSilences are n silences, the i-th of project group-i/app.
@@ -175,7 +249,7 @@ func TestSilenceStoreKeepsTheLastGoodViewThroughAFailedRefresh(t *testing.T) {
 	if set, err := s.Active(context.Background()); err != nil || set.Len() != 1500 {
 		t.Fatalf("first view: %d silences, %v", set.Len(), err)
 	}
-	srv.set(nil, true)
+	srv.fail(true)
 	waitFor(t, "a failed refresh", func() bool { return m.get(MetricSilenceRefreshFailures) > 0 })
 	set, err := s.Active(context.Background())
 	if err != nil || set.Len() != 1500 || m.get(MetricSilenceViewStale) != 1 {
@@ -231,7 +305,7 @@ func TestSilenceStoreComesBackToIdle(t *testing.T) {
 		srv.set(want, false)
 		waitFor(t, "the view of round "+strconv.Itoa(round), func() bool {
 			set, err := s.Active(context.Background())
-			return err == nil && set.Len() == 100 && set.All()[0].ID == want[0].ID
+			return err == nil && set.Len() == 100 && silenced(t, set, fmt.Sprintf("group-%d/app", round*100)) == want[0].ID
 		})
 		s.mu.Lock()
 		cached := len(s.compiled)
@@ -246,6 +320,94 @@ func TestSilenceStoreComesBackToIdle(t *testing.T) {
 		return !s.running
 	})
 	waitFor(t, "goroutines back", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+// Between full reads the store asks only for what changed: silences
+// started and ended since the last full read reach the view, and no read
+// lists the thousands that did not change.
+func TestSilenceStoreReadsOnlyTheChangesBetweenFullReads(t *testing.T) {
+	srv := &silenceServer{}
+	all := projectSilences(t, 5005)
+	srv.setStarted(all[:5000], time.Now().Add(-time.Hour), false)
+	s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
+	s.every = time.Millisecond
+	if set, err := s.Active(context.Background()); err != nil || set.Len() != 5000 {
+		t.Fatalf("first view: %d silences, %v", set.Len(), err)
+	}
+	afterFull := srv.listed.Load()
+	// Three started, silence-0 and silence-1 ended.
+	srv.set(append(all[2:5000:5000], all[5000:5003]...), false)
+	waitFor(t, "the changes in the view", func() bool {
+		set, err := s.Active(context.Background())
+		return err == nil && set.Len() == 5001 && silenced(t, set, "group-5002/app") == "silence-5002" &&
+			silenced(t, set, "group-0/app") == "" && silenced(t, set, "group-1/app") == ""
+	})
+	reads := srv.lists.Load()
+	waitFor(t, "a hundred more reads", func() bool { return srv.lists.Load() >= reads+200 })
+	if listed := srv.listed.Load() - afterFull; listed >= 5000 {
+		t.Fatalf("the reads of changes listed %d silences, want only the changed (a full read lists 5000)", listed)
+	}
+	if set, _ := s.Active(context.Background()); set.Len() != 5001 {
+		t.Fatalf("the view holds %d silences after reads of no change, want 5001", set.Len())
+	}
+}
+
+// A silence expired early, whose workflow still runs to release its
+// alerts, leaves the view at the next read of changes, though it started
+// long before the last full read: it sets the attribute they ask for.
+func TestSilenceStoreSeesAnEarlyExpiryBeforeTheNextFullRead(t *testing.T) {
+	srv := &silenceServer{}
+	all := projectSilences(t, 10)
+	srv.setStarted(all, time.Now().Add(-time.Hour), false)
+	s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
+	s.every = time.Millisecond
+	if set, err := s.Active(context.Background()); err != nil || silenced(t, set, "group-3/app") != "silence-3" {
+		t.Fatalf("first view: %v, %v; want group-3/app silenced", set, err)
+	}
+	expired := slices.Clone(all)
+	expired[3].ExpiredAt, expired[3].ExpiredBy = time.Now(), "bob"
+	srv.set(expired, false)
+	waitFor(t, "the expiry in the view", func() bool {
+		set, err := s.Active(context.Background())
+		return err == nil && set.Len() == 10 && silenced(t, set, "group-3/app") == "" && silenced(t, set, "group-4/app") == "silence-4"
+	})
+}
+
+// A silence the visibility store lists late, with a start the server put
+// before the last full read, is still found by the reads of changes.
+func TestSilenceStoreFindsASilenceListedLateWithinTheOverlap(t *testing.T) {
+	srv := &silenceServer{}
+	all := projectSilences(t, 11)
+	srv.set(all[:10], false)
+	s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
+	s.every = time.Millisecond
+	if set, err := s.Active(context.Background()); err != nil || set.Len() != 10 {
+		t.Fatalf("first view: %d silences, %v", set.Len(), err)
+	}
+	srv.setStarted(all, time.Now().Add(-silenceOverlap/2), false)
+	waitFor(t, "the late silence in the view", func() bool {
+		set, err := s.Active(context.Background())
+		return err == nil && silenced(t, set, "group-10/app") == "silence-10"
+	})
+}
+
+// Every s.full the store reads every silence again: one that no read of
+// changes can find (listed only long after its start) still reaches the
+// view.
+func TestSilenceStoreReadsEverySilenceAgainEachFullPeriod(t *testing.T) {
+	srv := &silenceServer{}
+	all := projectSilences(t, 11)
+	srv.set(all[:10], false)
+	s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
+	s.every, s.full = time.Millisecond, 50*time.Millisecond
+	if set, err := s.Active(context.Background()); err != nil || set.Len() != 10 {
+		t.Fatalf("first view: %d silences, %v", set.Len(), err)
+	}
+	srv.setStarted(all, time.Now().Add(-time.Hour), false)
+	waitFor(t, "the next full read", func() bool {
+		set, err := s.Active(context.Background())
+		return err == nil && silenced(t, set, "group-10/app") == "silence-10"
+	})
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

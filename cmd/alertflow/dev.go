@@ -49,8 +49,11 @@ func devServerArgs(host string, port, uiPort int, namespace, dbFile string) []st
 	types := workflows.SearchAttributeTypes()
 	for _, name := range slices.Sorted(maps.Keys(types)) {
 		typ := "Keyword"
-		if types[name] == enumspb.INDEXED_VALUE_TYPE_INT {
+		switch types[name] {
+		case enumspb.INDEXED_VALUE_TYPE_INT:
 			typ = "Int"
+		case enumspb.INDEXED_VALUE_TYPE_BOOL:
+			typ = "Bool"
 		}
 		args = append(args, "--search-attribute", name+"="+typ)
 	}

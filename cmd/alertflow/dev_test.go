@@ -46,6 +46,7 @@ func TestDevServerArgsMatchTheDesign(t *testing.T) {
 		"AlertStatus=Keyword", "AlertSeverity=Keyword",
 		"GitLabProjectID=Int", "GitLabProject=Keyword",
 		"GitLabRef=Keyword", "PipelineID=Int", "AlertSilencedBy=Keyword",
+		"SilenceExpired=Bool",
 	}
 	for _, sa := range want {
 		if !hasPair(args, "--search-attribute", sa) {
