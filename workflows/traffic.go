@@ -3,6 +3,7 @@ package workflows
 import (
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/alertflow/alertflow/alert"
@@ -17,10 +18,20 @@ import (
 // recallOptions bound the recall: two reads of the server, retried while
 // the visibility store catches up (up to a minute under a backlog); without
 // an answer the alert starts with an empty memory rather than not at all.
+// The first retries come soon: visibility usually lists a new run within
+// a few hundred milliseconds, and the SDK's default first retry, after a
+// second, was the slowest alerts' time to notify (about 1.1 s, make bench,
+// scenario silences). Backoffs stay under the workflow task timeout, so
+// the retries stay in the worker rather than becoming server timers.
 func recallOptions() workflow.LocalActivityOptions {
 	return workflow.LocalActivityOptions{
 		StartToCloseTimeout:    5 * time.Second,
 		ScheduleToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    100 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    2 * time.Second,
+		},
 	}
 }
 
