@@ -105,7 +105,8 @@ histories: $(TEMPORAL)
 # the highest rate kept under 2 s p99; burst sends 2 000 failures within
 # 20 s (together about 15 minutes). Then the spread load again against make
 # cluster's Temporal server on PostgreSQL (-cluster, bench/results-cluster.json),
-# printed beside the dev server's figures.
+# printed beside the dev server's figures. silences times notifications with
+# 10 000 silences running against none (about 11 minutes).
 # BENCH_SCENARIOS=notify,burst (or any list of afbench's scenarios) runs
 # only those, merged into bench/results.json, without the parsing
 # benchmarks and the cluster.
@@ -114,7 +115,8 @@ bench: $(TEMPORAL) $(TEMPORAL_SERVER) build cluster-deps
 	$(GO) build -o bin/afbench ./bench/cmd/afbench
 ifeq ($(BENCH_SCENARIOS),)
 	$(GO) test -run '^$$' -bench ParsePipelineEvent -benchmem ./ingress
-	./bin/afbench -alertflow bin/alertflow -temporal $(TEMPORAL) -json bench/results.json -rounds 5 -open-drain 2m -query-sample 0
+	$(GO) test -run '^$$' -bench 'SilencingAmongTenThousandSilences|WorstAllowed' -benchmem ./silence ./route
+	./bin/afbench -scenarios spread,hot,mixed,open10k,memory,flood,notify,burst,silences -alertflow bin/alertflow -temporal $(TEMPORAL) -json bench/results.json -rounds 5 -open-drain 2m -query-sample 0
 	./bin/afbench -cluster -scenarios spread -alertflow bin/alertflow -temporal $(TEMPORAL) -json bench/results-cluster.json -rounds 5 -beside bench/results.json
 else
 	./bin/afbench -scenarios $(BENCH_SCENARIOS) -merge -alertflow bin/alertflow -temporal $(TEMPORAL) -json bench/results.json -rounds 5 -open-drain 2m -query-sample 0
