@@ -30,11 +30,11 @@ const silenceRefresh = 2 * time.Second
 // workflow on a small dev server (make bench, scenario silences).
 const silenceFullRead = time.Minute
 
-// silenceOverlap is how far before the last full read the reads of
+// SilenceOverlap is how far before the last full read the reads of
 // changes look: a silence started just before it, but not yet listed by
 // the visibility store, or whose start the server's clock puts earlier
 // than the worker's, is still found.
-const silenceOverlap = 30 * time.Second
+const SilenceOverlap = 30 * time.Second
 
 // silenceIdle is how long a worker keeps reading silences after the last
 // notification that used them: an idle worker costs visibility nothing.
@@ -207,7 +207,7 @@ func (s *SilenceStore) read(ctx context.Context) (*silence.Set, error) {
 		s.keep(compiled, began)
 		return setOf(compiled), nil
 	}
-	since := quoteTime(fullAt.Add(-silenceOverlap))
+	since := quoteTime(fullAt.Add(-SilenceOverlap))
 	compiled := known
 	changed := false
 	change := func() {

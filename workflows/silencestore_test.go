@@ -384,7 +384,7 @@ func TestSilenceStoreFindsASilenceListedLateWithinTheOverlap(t *testing.T) {
 	if set, err := s.Active(context.Background()); err != nil || set.Len() != 10 {
 		t.Fatalf("first view: %d silences, %v", set.Len(), err)
 	}
-	srv.setStarted(all, time.Now().Add(-silenceOverlap/2), false)
+	srv.setStarted(all, time.Now().Add(-SilenceOverlap/2), false)
 	waitFor(t, "the late silence in the view", func() bool {
 		set, err := s.Active(context.Background())
 		return err == nil && silenced(t, set, "group-10/app") == "silence-10"
