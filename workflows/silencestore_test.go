@@ -292,15 +292,29 @@ func TestSilenceStoreWithoutAViewAnswersTheReadError(t *testing.T) {
 }
 
 // The refresh and the compiled silences come back to idle: thousands of
-// silences come and go, the cache holds only those listed, and the
-// refresher stops once nobody asks.
+// reads, full and of changes, some failing, while thousands of silences
+// come and go; the cache holds only those listed, and the refresher stops
+// once nobody asks.
 func TestSilenceStoreComesBackToIdle(t *testing.T) {
 	before := runtime.NumGoroutine()
 	srv := &silenceServer{}
-	s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
-	s.every, s.idle = time.Millisecond, 50*time.Millisecond
+	m := &gauges{values: map[string]float64{}}
+	s := NewSilenceStore(srv, m, slog.New(slog.DiscardHandler))
+	s.every, s.full, s.idle = time.Millisecond, 20*time.Millisecond, 50*time.Millisecond
 	all := projectSilences(t, 3000)
 	for round := range 30 {
+		if round%3 == 2 {
+			// A stretch of failed reads: the last good view stays.
+			failed := m.get(MetricSilenceRefreshFailures)
+			srv.fail(true)
+			waitFor(t, "failed reads", func() bool {
+				_, _ = s.Active(context.Background()) // in use: the refresher keeps reading
+				return m.get(MetricSilenceRefreshFailures) >= failed+5
+			})
+			if set, err := s.Active(context.Background()); err != nil || set.Len() != 100 {
+				t.Fatalf("round %d, reads failing: %d silences, %v; want the last good view", round, set.Len(), err)
+			}
+		}
 		want := all[round*100 : round*100+100]
 		srv.set(want, false)
 		waitFor(t, "the view of round "+strconv.Itoa(round), func() bool {
@@ -313,6 +327,15 @@ func TestSilenceStoreComesBackToIdle(t *testing.T) {
 		if cached != 100 {
 			t.Fatalf("round %d: %d compiled silences kept, want the 100 listed", round, cached)
 		}
+		// Some reads of this round's silences, full and of changes.
+		lists := srv.lists.Load()
+		waitFor(t, "reads of round "+strconv.Itoa(round), func() bool {
+			_, _ = s.Active(context.Background())
+			return srv.lists.Load() >= lists+40
+		})
+	}
+	if n := srv.lists.Load(); n < 1000 {
+		t.Fatalf("%d list calls, want thousands", n)
 	}
 	waitFor(t, "the refresher to stop", func() bool {
 		s.mu.Lock()
