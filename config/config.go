@@ -5,8 +5,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -110,9 +112,12 @@ func FromEnv(webhookURL, webhookSecret, slackURL string) *Config {
 //
 //	alertflow.yaml:14: route.routes[1].receiver: unknown receiver "team-b"
 func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readAtMost(path, MaxConfigFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading the routing configuration: %w", err)
+	}
+	if len(data) > MaxConfigFileSize {
+		return nil, fmt.Errorf("reading the routing configuration: %s holds more than %d bytes (1 MiB, MaxConfigFileSize): a routing file is far smaller", path, MaxConfigFileSize)
 	}
 	dir := filepath.Dir(path)
 	return Parse(path, data, lookup, func(p string) ([]byte, error) {
@@ -127,9 +132,28 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 // smaller, and a path to /dev/zero or a huge file must not exhaust memory.
 const MaxSecretFileSize = 64 << 10
 
-// readAtMost reads the file at p, but no more than limit+1 bytes: enough
-// for Parse to tell that it holds more than limit.
+// errNotRegular refuses a named pipe, a device or a directory.
+var errNotRegular = errors.New("not a regular file: a named pipe would wait for a writer for ever, a device never ends")
+
+// MaxConfigFileSize bounds the routing file: thousands of routes fit in
+// far less, and a path to /dev/zero or a huge file must not exhaust memory.
+const MaxConfigFileSize = 1 << 20
+
+// readAtMost reads the regular file at p, but no more than limit+1 bytes:
+// enough for Parse to tell that it holds more than limit. Anything but a
+// regular file (a symbolic link to one is one) is refused before it is
+// opened: opening a named pipe would wait for a writer for ever, and a
+// device never ends.
 func readAtMost(p string, limit int64) ([]byte, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		// A PathError, as the open's would be: callers name the file as
+		// written rather than p.
+		return nil, &fs.PathError{Op: "read", Path: p, Err: errNotRegular}
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err

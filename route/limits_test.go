@@ -165,3 +165,21 @@ func BenchmarkWorstAllowedRefRegex(b *testing.B) {
 		})
 	}
 }
+
+// An expression that does not stand alone could close the group that
+// anchors it and match every ref: it is refused, its error quoting it.
+func TestCompileRefRegexRefusesAnExpressionThatEscapesItsAnchors(t *testing.T) {
+	for _, expr := range []string{`main)|(.*`, `x)|(?:.*`, `main)|.*|(x`} {
+		re, err := CompileRefRegex(expr)
+		if err == nil {
+			t.Errorf("CompileRefRegex(%q) accepted it: %q matches %q: %v", expr, re, "any-branch", re.MatchString("any-branch"))
+			continue
+		}
+		if !strings.Contains(err.Error(), "bad regular expression") {
+			t.Errorf("CompileRefRegex(%q): %v, want a bad regular expression", expr, err)
+		}
+	}
+	if _, err := CompileRefRegex(`(main|release-.*)`); err != nil {
+		t.Errorf("a balanced group is refused: %v", err)
+	}
+}

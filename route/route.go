@@ -121,13 +121,15 @@ func CompileRefRegex(expr string) (*regexp.Regexp, error) {
 	if err := checkRefRegex(expr, anchored); err != nil {
 		return nil, err
 	}
+	// The expression must stand alone: one with unbalanced parentheses
+	// closes the anchoring group and escapes it ("main)|(.*" anchored is
+	// "^(?:main)|(.*)$", which matches every ref), so a silence would hold
+	// every alert's pages. Its error quotes what the user wrote.
+	if _, err := regexp.Compile(expr); err != nil {
+		return nil, fmt.Errorf("bad regular expression: %w", err)
+	}
 	re, err := regexp.Compile(anchored)
 	if err != nil {
-		// Compile the expression alone again, so the error quotes what
-		// the user wrote rather than the anchored form.
-		if _, e := regexp.Compile(expr); e != nil {
-			err = e
-		}
 		return nil, fmt.Errorf("bad regular expression: %w", err)
 	}
 	return re, nil
