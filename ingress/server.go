@@ -57,6 +57,10 @@ type Temporal interface {
 type Config struct {
 	// TaskQueue is where alert workflows run.
 	TaskQueue string
+	// SilenceTaskQueue is where the silences the REST API makes run: a
+	// worker process of their own keeps them out of the alert worker's
+	// workflow cache. Empty: TaskQueue, where the alert worker runs them.
+	SilenceTaskQueue string
 	// Tokens are the accepted webhook sources.
 	Tokens Tokens
 	// APIToken guards the REST API; with no token the API is off.

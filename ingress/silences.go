@@ -88,7 +88,7 @@ func (s *Server) createSilence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "", fmt.Sprintf("too many silences: %d are active or pending, at most %d (silence.MaxSilences): expire some, or write a route", count.GetCount(), silence.MaxSilences))
 		return
 	}
-	_, err = s.temporal.ExecuteWorkflow(ctx, workflows.SilenceStartOptions(s.cfg.TaskQueue, sl), workflows.SilenceWorkflowType, sl)
+	_, err = s.temporal.ExecuteWorkflow(ctx, workflows.SilenceStartOptions(s.silenceQueue(), sl), workflows.SilenceWorkflowType, sl)
 	if err != nil {
 		s.unavailable(w, r, "create_silence", "", err)
 		return
@@ -249,4 +249,12 @@ func (s *Server) expireSilence(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.unavailable(w, r, "expire_silence", "", err)
 	}
+}
+
+// silenceQueue is the task queue new silences run on.
+func (s *Server) silenceQueue() string {
+	if s.cfg.SilenceTaskQueue != "" {
+		return s.cfg.SilenceTaskQueue
+	}
+	return s.cfg.TaskQueue
 }

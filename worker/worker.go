@@ -25,7 +25,9 @@ const deadlockDetection = 5 * time.Second
 
 // New returns a worker on taskQueue that runs AlertWorkflow and the
 // notification activities of sinks, the local activity that recalls an
-// alert ID's memory, and SilenceWorkflow; sinks check the silences kept
+// alert ID's memory, and SilenceWorkflow (for the silences started on the
+// alerts' task queue: by the temporal CLI, or before silences had a task
+// queue of their own, see NewSilences); sinks check the silences kept
 // on the server c talks to, whose reads record on metrics (nil for none)
 // and log on logger. It is not started.
 func New(c client.Client, taskQueue string, sinks *activities.Sinks, metrics client.MetricsHandler, logger *slog.Logger) sdkworker.Worker {
@@ -38,6 +40,25 @@ func New(c client.Client, taskQueue string, sinks *activities.Sinks, metrics cli
 	w.RegisterActivity(sinks)
 	w.RegisterActivityWithOptions(workflows.NewRecaller(c).RecallMemory, activity.RegisterOptions{Name: workflows.ActivityRecall})
 	w.RegisterActivityWithOptions(silences.ReleaseSilenced, activity.RegisterOptions{Name: workflows.ActivityReleaseSilenced})
+	return w
+}
+
+// NewSilences returns a worker on taskQueue that runs SilenceWorkflow and
+// the activity that tells the alerts a silence holds that it was expired
+// early. It is not started.
+//
+// Silences run apart from alerts because each workflow a worker ran stays
+// in the Go SDK's workflow cache, which is one per process: ten thousand
+// idle silences held some 280 MB of the alert worker's heap, and its
+// garbage collection then marked for half a second at a time, in the way
+// of every notification. In a process of their own they cost the alert
+// worker nothing.
+func NewSilences(c client.Client, taskQueue string, logger *slog.Logger) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, Options())
+	w.RegisterWorkflow(workflows.SilenceWorkflow)
+	// This store is never read: it only releases the alerts of a silence.
+	releaser := workflows.NewSilenceStore(c, nil, logger)
+	w.RegisterActivityWithOptions(releaser.ReleaseSilenced, activity.RegisterOptions{Name: workflows.ActivityReleaseSilenced})
 	return w
 }
 

@@ -35,10 +35,14 @@ type config struct {
 	TemporalAddress string
 	Namespace       string
 	// Gzip compresses calls to Temporal.
-	Gzip         bool
-	TaskQueue    string
-	Listen       string
-	SourceTokens ingress.Tokens
+	Gzip      bool
+	TaskQueue string
+	// SilenceTaskQueue is where silences run; SilenceWorker says who
+	// serves it: a child process of each worker, or one run apart.
+	SilenceTaskQueue string
+	SilenceWorker    string
+	Listen           string
+	SourceTokens     ingress.Tokens
 	// sourceTokensSet is false when ALERTFLOW_SOURCE_TOKENS was empty, so
 	// that dev can make one up.
 	sourceTokensSet bool
@@ -80,6 +84,9 @@ type config struct {
 	// headers) from Temporal's environment configuration; its address and
 	// namespace are moved to TemporalAddress and Namespace.
 	temporal envconfig.ClientConfigProfile
+	// logTo is where the process logs, and where a child process it
+	// starts logs too.
+	logTo io.Writer
 }
 
 // setting is one configuration variable: its environment name is also the
@@ -116,6 +123,28 @@ func settings() []setting {
 				return nil
 			}},
 		{"ALERTFLOW_TASK_QUEUE", "alertflow", "task queue of the alert workflows", nonEmpty(func(c *config) *string { return &c.TaskQueue })},
+		// After ALERTFLOW_TASK_QUEUE, which its default is made from.
+		{"ALERTFLOW_SILENCE_TASK_QUEUE", "", "task queue of the silence workflows the REST API starts (default: ALERTFLOW_TASK_QUEUE's name with -silences)",
+			func(c *config, v string) error {
+				v = strings.TrimSpace(v)
+				if v == "" {
+					v = c.TaskQueue + "-silences"
+				}
+				if v == c.TaskQueue {
+					return errors.New("want a task queue apart from ALERTFLOW_TASK_QUEUE's: silences kept by the alert worker slow every notification")
+				}
+				c.SilenceTaskQueue = v
+				return nil
+			}},
+		{"ALERTFLOW_SILENCE_WORKER", silenceWorkerProcess, "who runs the silence workflows: process, a child process each worker (serve, worker, dev) starts and restarts; external, `alertflow silence-worker` run apart",
+			func(c *config, v string) error {
+				switch v {
+				case silenceWorkerProcess, silenceWorkerExternal:
+					c.SilenceWorker = v
+					return nil
+				}
+				return fmt.Errorf("want %s or %s", silenceWorkerProcess, silenceWorkerExternal)
+			}},
 		{"ALERTFLOW_LISTEN", ":8080", "address the HTTP server (webhook, health) listens on",
 			func(c *config, v string) error {
 				if _, _, err := net.SplitHostPort(v); err != nil {
@@ -395,6 +424,9 @@ Commands:
   serve    run worker and ingress in one process against TEMPORAL_ADDRESS
   ingress  run only the HTTP intake (scale it out behind a load balancer)
   worker   run only the Temporal worker (scale it out as load needs)
+  silence-worker
+           run only the worker of the silences (serve, worker and dev start
+           one as a child process unless ALERTFLOW_SILENCE_WORKER=external)
   config check [FILE]
            validate the routing configuration (FILE, else ALERTFLOW_CONFIG)
            without connecting to anything; exit 0 when it is good, 1 if not

@@ -54,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		mode = serveAs(roles{ingress: true})
 	case "worker":
 		mode = serveAs(roles{worker: true})
+	case "silence-worker":
+		mode = serveAs(roles{silences: true})
 	default:
 		fmt.Fprintf(stderr, "alertflow: unknown command %q\n\n", cmd)
 		printUsage(stderr, "")
@@ -66,7 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err == nil && !cfg.sourceTokensSet && (cmd == "serve" || cmd == "ingress") {
 		err = errors.New("ALERTFLOW_SOURCE_TOKENS: required: name=token[,name=token...]")
 	}
-	if err == nil && cmd != "ingress" {
+	if err == nil && cmd != "ingress" && cmd != "silence-worker" {
 		// The worker routes notifications: a bad routing file stops it
 		// before it connects to anything.
 		cfg.routing, err = routingOf(cfg, getenv)
@@ -75,6 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "alertflow %s: %v\n", cmd, err)
 		return 2
 	}
+	cfg.logTo = stderr
 	logger := newLogger(stderr)
 	if err := mode(ctx, cfg, addressSet, logger, stdout); err != nil {
 		logger.Error("alertflow stopped", "command", cmd, "error", err)
@@ -94,9 +97,10 @@ func newLogger(w io.Writer) *slog.Logger {
 }
 
 // roles are what one alertflow process runs: the HTTP intake (webhook,
-// REST API), the Temporal worker, or both.
+// REST API), the Temporal worker, or both; or the worker of the silences
+// alone.
 type roles struct {
-	ingress, worker bool
+	ingress, worker, silences bool
 }
 
 // serveAs is the mode of a command that serves r.
@@ -141,18 +145,39 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, r roles, ln net
 		defer w.Stop()
 		logger.Info("worker started", "task_queue", cfg.TaskQueue, "namespace", cfg.Namespace,
 			"routing_file", cfg.ConfigFile, "receivers", receiverNames(cfg.routing))
+		if cfg.SilenceWorker == silenceWorkerProcess {
+			child, err := startSilenceWorker(ctx, cfg, logger)
+			if err != nil {
+				return err
+			}
+			// Stopped once the HTTP server has: no silence starts after
+			// it that the child would not run.
+			defer child.stop()
+		}
+	}
+	if r.silences {
+		if err := worker.EnsureSearchAttributes(ctx, c, cfg.Namespace); err != nil {
+			return err
+		}
+		w := worker.NewSilences(c, cfg.SilenceTaskQueue, logger)
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start silence worker on task queue %s: %w", cfg.SilenceTaskQueue, err)
+		}
+		defer w.Stop()
+		logger.Info("silence worker started", "task_queue", cfg.SilenceTaskQueue, "namespace", cfg.Namespace)
 	}
 
 	handler := workerMux(c, reg, logger)
 	if r.ingress {
 		handler = ingress.New(ingress.Config{
-			TaskQueue:       cfg.TaskQueue,
-			Tokens:          cfg.SourceTokens,
-			APIToken:        cfg.APIToken,
-			MaxBody:         cfg.MaxBody,
-			MaxBodyInFlight: cfg.MaxBodyInFlight,
-			AlertRate:       cfg.AlertRate,
-			AlertBurst:      cfg.AlertBurst,
+			TaskQueue:        cfg.TaskQueue,
+			SilenceTaskQueue: cfg.SilenceTaskQueue,
+			Tokens:           cfg.SourceTokens,
+			APIToken:         cfg.APIToken,
+			MaxBody:          cfg.MaxBody,
+			MaxBodyInFlight:  cfg.MaxBodyInFlight,
+			AlertRate:        cfg.AlertRate,
+			AlertBurst:       cfg.AlertBurst,
 			Workflow: workflows.Input{
 				ReminderInterval: cfg.ReminderInterval,
 				Rules:            alert.Rules{Hold: cfg.Hold, Children: cfg.Children, FlapThreshold: cfg.FlapThreshold, FlapWindow: cfg.FlapWindow},
