@@ -71,7 +71,8 @@ func (s *Server) routeAPI() {
 	// Full paths, no subrouter: mux loses a method mismatch (405) behind
 	// a subrouter's prefix when a later route of it does not match.
 	stats := newReadBound(apiPrefix+"/stats", maxConcurrentReads, s.cfg.Registry)
-	api.HandleFunc(apiPrefix+"/alerts", s.listAlerts).Methods(http.MethodGet)
+	alerts := newReadBound(apiPrefix+"/alerts", maxConcurrentReads, s.cfg.Registry)
+	api.Handle(apiPrefix+"/alerts", alerts.wrap(s.listAlerts)).Methods(http.MethodGet)
 	api.Handle(apiPrefix+"/stats", stats.wrap(s.alertStats)).Methods(http.MethodGet)
 	// Alert IDs hold the ref, which may hold slashes: the action routes
 	// come first so that "…/acknowledge" is not read as part of an ID.

@@ -8,7 +8,8 @@ import (
 )
 
 // maxConcurrentReads is how many requests each expensive read endpoint
-// (GET /api/v1/stats, GET /api/v1/silences) answers at once. Unbounded,
+// (GET /api/v1/stats, GET /api/v1/silences, GET /api/v1/alerts) answers at
+// once. Unbounded,
 // 16 concurrent stats requests doubled the intake's memory and timed
 // most of them out: a few at a time answer sooner than many together.
 const maxConcurrentReads = 4

@@ -29,9 +29,15 @@ type readMode struct {
 
 type readModeKey struct{}
 
+// readPathKey carries the path get asked for, which names the endpoint a
+// list call counts under.
+type readPathKey struct{}
+
+// readEndpoints are the bounded reads: each has a bound of its own.
+var readEndpoints = []string{"/api/v1/stats", "/api/v1/silences", "/api/v1/alerts"}
+
 // readTemporal lists as the request's readMode says, and counts the list
-// calls under way by endpoint: the stats list alert runs, the silence
-// list silences.
+// calls under way by the endpoint that made them.
 type readTemporal struct {
 	fakeTemporal
 	inFlight, most map[string]int
@@ -41,15 +47,9 @@ func newReadTemporal() *readTemporal {
 	return &readTemporal{inFlight: map[string]int{}, most: map[string]int{}}
 }
 
-func endpointOf(query string) string {
-	if strings.Contains(query, "SilenceWorkflow") {
-		return "silences"
-	}
-	return "stats"
-}
-
 func (f *readTemporal) ListWorkflow(ctx context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
-	ep := endpointOf(req.GetQuery())
+	path, _ := ctx.Value(readPathKey{}).(string)
+	ep := strings.TrimPrefix(path, "/api/v1/")
 	f.mu.Lock()
 	f.inFlight[ep]++
 	f.most[ep] = max(f.most[ep], f.inFlight[ep])
@@ -89,7 +89,7 @@ func (f *readTemporal) GetWorkflowHistory(context.Context, string, string, bool,
 // get answers GET path with m: the status, the Retry-After header and the
 // error; panicked says the handler panicked.
 func get(h *harness, path string, m *readMode) (code int, retryAfter, msg string, panicked bool) {
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), readModeKey{}, m))
+	ctx, cancel := context.WithCancel(context.WithValue(context.WithValue(context.Background(), readModeKey{}, m), readPathKey{}, path))
 	defer cancel()
 	req := httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil)
 	req.Header.Set("Authorization", "Bearer "+testAPIToken)
@@ -173,8 +173,8 @@ func inFlightGauge(t *testing.T, reg *prometheus.Registry, endpoint string) floa
 	return 0
 }
 
-func TestStatsAndSilenceListsAnswer429BeyondTheirBound(t *testing.T) {
-	for _, ep := range []string{"/api/v1/stats", "/api/v1/silences"} {
+func TestStatsAndTheListsOfSilencesAndAlertsAnswer429BeyondTheirBound(t *testing.T) {
+	for i, ep := range readEndpoints {
 		t.Run(ep, func(t *testing.T) {
 			f := newReadTemporal()
 			h := apiHarness(t, f)
@@ -186,13 +186,14 @@ func TestStatsAndSilenceListsAnswer429BeyondTheirBound(t *testing.T) {
 			if g := inFlightGauge(t, h.server.cfg.Registry, ep); g != maxConcurrentReads {
 				t.Fatalf("in flight %v, want %d", g, maxConcurrentReads)
 			}
-			// The other endpoint has a bound of its own.
-			other := "/api/v1/silences"
-			if ep == other {
-				other = "/api/v1/stats"
-			}
-			if code, _, msg, _ := get(h, other, newMode("ok")); code != http.StatusOK {
-				t.Fatalf("%s while %s is full: %d %q", other, ep, code, msg)
+			// The others have bounds of their own.
+			for j, other := range readEndpoints {
+				if j == i {
+					continue
+				}
+				if code, _, msg, _ := get(h, other, newMode("ok")); code != http.StatusOK {
+					t.Fatalf("%s while %s is full: %d %q", other, ep, code, msg)
+				}
 			}
 			for _, code := range release() {
 				if code != http.StatusOK {
@@ -224,10 +225,7 @@ func TestTheReadBoundComesBackToIdleWhateverTheRequestsDo(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				ep := "/api/v1/stats"
-				if (w+i)%2 == 1 {
-					ep = "/api/v1/silences"
-				}
+				ep := readEndpoints[(w+i)%len(readEndpoints)]
 				kind := kinds[(w*each+i)%len(kinds)]
 				code, _, _, panicked := get(h, ep, newMode(kind))
 				outcome := fmt.Sprint(code)
@@ -249,16 +247,20 @@ func TestTheReadBoundComesBackToIdleWhateverTheRequestsDo(t *testing.T) {
 			t.Errorf("unexpected outcome %q", outcome)
 		}
 	}
-	for _, ep := range []string{"stats", "silences"} {
+	for _, path := range readEndpoints {
+		ep := strings.TrimPrefix(path, "/api/v1/")
 		if f.most[ep] > maxConcurrentReads {
 			t.Errorf("%s: %d list calls at once, over the bound %d", ep, f.most[ep], maxConcurrentReads)
 		}
-		if g := inFlightGauge(t, h.server.cfg.Registry, "/api/v1/"+ep); g != 0 {
+		if f.most[ep] == 0 {
+			t.Errorf("%s: no list call counted", ep)
+		}
+		if g := inFlightGauge(t, h.server.cfg.Registry, path); g != 0 {
 			t.Errorf("%s: %v in flight once every request answered, want 0", ep, g)
 		}
 	}
 	// Every slot is free: the bound's worth of held requests is let in.
-	for _, ep := range []string{"/api/v1/stats", "/api/v1/silences"} {
+	for _, ep := range readEndpoints {
 		for _, code := range holdBound(t, h, ep)() {
 			if code != http.StatusOK {
 				t.Errorf("%s: a held request answered %d", ep, code)

@@ -213,6 +213,10 @@ func (s *Server) expireSilence(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > 0 && !decodeBody(w, r, &req, `{"by":"alice"}`) {
 		return
 	}
+	if err := silence.CheckExpiredBy(req.By); err != nil {
+		writeError(w, http.StatusBadRequest, "by", err.Error())
+		return
+	}
 	if strings.TrimSpace(req.By) == "" {
 		req.By = "api"
 	}

@@ -174,3 +174,26 @@ func TestCreateSilenceRefusesOneOverMaxSilences(t *testing.T) {
 		t.Fatalf("the count failing: %d %v, want 503", rec.Code, answer)
 	}
 }
+
+// Who expires a silence is kept in its memo: it is checked as created_by
+// is, before any call to Temporal.
+func TestExpireSilenceRefusesABadByWithoutACall(t *testing.T) {
+	for name, by := range map[string]string{
+		"over 1024 bytes":     strings.Repeat("b", 1025),
+		"a control character": "bob\x1b[31m",
+		"a newline":           "bob\nforged log line",
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := &idTemporal{}
+			h := apiHarness(t, f)
+			body, err := json.Marshal(map[string]string{"by": by})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, answer := h.api(t, http.MethodDelete, "/api/v1/silences/silence-0b1c", testAPIToken, string(body))
+			if rec.Code != http.StatusBadRequest || answer["field"] != "by" || len(f.asked) != 0 {
+				t.Fatalf("%d %v after asking Temporal about %.80q; want 400 naming by and no call", rec.Code, answer, f.asked)
+			}
+		})
+	}
+}

@@ -179,6 +179,13 @@ func (s Silence) checkStart() error {
 	return nil
 }
 
+// CheckExpiredBy checks who expires a silence as created_by is checked
+// (at most 1024 bytes, no control characters): it is kept in the silence's
+// memo and shown wherever the silence is.
+func CheckExpiredBy(by string) error {
+	return checkText("by", by, false, false)
+}
+
 // checkText checks a free-text field. Control characters are refused (but
 // newlines and tabs in a comment): they reach logs and terminals, where
 // they could forge lines or colours.

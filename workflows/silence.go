@@ -141,6 +141,11 @@ func SilenceWorkflow(ctx workflow.Context, s silence.Silence) (*silence.Silence,
 			if strings.TrimSpace(req.By) == "" {
 				return temporal.NewNonRetryableApplicationError(`"by" is required: who expires the silence`, ErrTypeInvalidInput, nil)
 			}
+			// A refused update leaves no event: checking more here keeps
+			// every history replaying.
+			if err := silence.CheckExpiredBy(req.By); err != nil {
+				return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, nil)
+			}
 			return nil
 		}},
 	)

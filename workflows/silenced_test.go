@@ -246,6 +246,34 @@ func TestASilenceExpiredEarlyTellsTheAlertsItHoldsTwice(t *testing.T) {
 	}
 }
 
+// Who expires a silence is kept in its memo: the update refuses one over
+// 1024 bytes or with a control character, and the silence runs on.
+func TestASilenceRefusesAnExpiryByOneTooLongOrWithAControlCharacter(t *testing.T) {
+	for name, by := range map[string]string{"too long": strings.Repeat("b", 1025), "a control character": "bob\x1b[2J"} {
+		t.Run(name, func(t *testing.T) {
+			e, released := newSilenceEnv(t)
+			sl := testSilence(t, e.Now(), time.Hour)
+			sl.ID = "silence-by"
+			e.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "silence-by"})
+			rejected := false
+			e.RegisterDelayedCallback(func() {
+				e.UpdateWorkflow(UpdateExpire, "u1", &testsuite.TestUpdateCallback{
+					OnReject:   func(err error) { rejected = strings.Contains(err.Error(), `"by"`) },
+					OnComplete: func(any, error) { t.Error("the expiry was applied") },
+				}, ExpireRequest{By: by})
+			}, 10*time.Minute)
+			e.ExecuteWorkflow(SilenceWorkflow, sl)
+			var got silence.Silence
+			if err := e.GetWorkflowResult(&got); err != nil {
+				t.Fatal(err)
+			}
+			if !rejected || !got.ExpiredAt.IsZero() || len(*released) != 0 {
+				t.Fatalf("rejected %v, expired at %v, released %v: want the update rejected naming by and the silence over on its own", rejected, got.ExpiredAt, *released)
+			}
+		})
+	}
+}
+
 func TestASilenceWorkflowRefusesAnInvalidSilence(t *testing.T) {
 	e, _ := newSilenceEnv(t)
 	e.ExecuteWorkflow(SilenceWorkflow, silence.Silence{ID: "silence-3", CreatedBy: "alice"})
