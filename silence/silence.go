@@ -188,7 +188,7 @@ func CheckExpiredBy(by string) error {
 
 // checkText checks a free-text field. Control characters are refused (but
 // newlines and tabs in a comment): they reach logs and terminals, where
-// they could forge lines or colours.
+// they could forge lines or colours; so are bidirectional controls.
 func checkText(name, v string, required, multiline bool) error {
 	switch {
 	case required && strings.TrimSpace(v) == "":
@@ -197,6 +197,12 @@ func checkText(name, v string, required, multiline bool) error {
 		return fmt.Errorf("%w: %q is longer than 1024 bytes", ErrInvalid, name)
 	}
 	for i, r := range v {
+		if unicode.Is(unicode.Bidi_Control, r) {
+			// Not control characters to Go, but they reorder what a
+			// terminal, the Web UI or Slack shows: "expires 2027" could
+			// read as another date.
+			return fmt.Errorf("%w: %q holds the bidirectional control %U at byte %d: it makes text read otherwise than it is", ErrInvalid, name, r, i)
+		}
 		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t')) {
 			allowed := "no control characters"
 			if multiline {

@@ -159,6 +159,9 @@ func TestNewAndCheckRefuseControlCharactersNamingTheField(t *testing.T) {
 		{"an escape in comment", "alice", "\x1b[31mred", `"comment" holds the control character U+001B at byte 0: no control characters but newlines and tabs`},
 		{"a carriage return in comment", "alice", "one\rtwo", `"comment" holds the control character U+000D`},
 		{"a C1 control in comment", "alice", "x\u0085y", `"comment" holds the control character U+0085`},
+		{"a right-to-left override in comment", "alice", "expires \u202e7202", `"comment" holds the bidirectional control U+202E at byte 8`},
+		{"a right-to-left isolate in created_by", "ali\u2067ce", "", `"created_by" holds the bidirectional control U+2067 at byte 3`},
+		{"a right-to-left mark in comment", "alice", "a\u200fb", `"comment" holds the bidirectional control U+200F at byte 1`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New("silence-x", Request{Matchers: ok, Duration: "1h", CreatedBy: tt.by, Comment: tt.comment}, now)
