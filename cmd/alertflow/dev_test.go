@@ -69,8 +69,9 @@ func hasPair(args []string, flag, value string) bool {
 }
 
 // TestDevRunsEverythingAndStopsEverything runs "alertflow dev" end to end:
-// it starts bin/temporal as a child, serves the webhook at the URL it
-// prints, and on cancel stops, taking the child with it.
+// it starts bin/temporal and the silence worker as children, serves the
+// webhook at the URL it prints, and on cancel stops, taking the children
+// with it.
 // devRun is alertflow dev run in this process on free ports, with
 // TEMPORAL_ADDRESS unset (that would mean "use that running server"), until
 // the test ends: its cleanup cancels it, waits for run to return and
@@ -260,6 +261,17 @@ func TestDevRunsEverythingAndStopsEverything(t *testing.T) {
 	}
 	if err := d.waitGone(10 * time.Second); err != nil {
 		t.Fatal(err)
+	}
+	// The silence worker ran as a child too, and went with run.
+	silenceWorkers := childPIDs(d.stderr.String())
+	if len(silenceWorkers) == 0 {
+		t.Error(`no "silence worker starting" log line with a pid on stderr`)
+	}
+	for _, pid := range silenceWorkers {
+		if gone, err := processGone(pid); !gone {
+			t.Errorf("the silence worker (pid %d) is still there after alertflow dev returned: %v", pid, err)
+			killProcess(pid)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dataDir, "temporal.db")); err != nil {
 		t.Errorf("data dir has no temporal.db: %v", err)
