@@ -2,7 +2,7 @@ package main
 
 // The docs' runnable examples run against a real alertflow dev and must
 // print what the docs show, so that the first hour's steps cannot drift
-// from the product (issue 26). The rule a doc follows is in
+// from the product. The rule a doc follows is in
 // docs/development.md, "Docs examples are tested".
 
 import (
