@@ -180,7 +180,7 @@ func (b *bench) silencesScenario(ctx context.Context, index int, name, queue str
 		return nil, errors.New("-silences must be at least 1")
 	}
 	afQueue := queue + "-alertflow"
-	preexisting, err := b.countSilences(ctx, workflows.RunningSilences)
+	preexisting, err := b.countRuns(ctx, workflows.RunningSilences)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +324,7 @@ func (b *bench) resolveRound(ctx context.Context, send sender, queue string, bas
 	}
 	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND TaskQueue = '%s'", workflows.WorkflowType, queue)
 	for deadline := time.Now().Add(b.o.settleTimeout); ; {
-		left, err := b.countSilences(ctx, query)
+		left, err := b.countRuns(ctx, query)
 		if err != nil {
 			return err
 		}
@@ -411,10 +411,12 @@ func silencesRunning(queue string, firstTask bool) string {
 	return q
 }
 
-func (b *bench) countSilences(ctx context.Context, query string) (int, error) {
+// countRuns counts the runs query matches: the silences, or the alerts a
+// round left open.
+func (b *bench) countRuns(ctx context.Context, query string) (int, error) {
 	resp, err := b.client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: b.namespace, Query: query})
 	if err != nil {
-		return 0, fmt.Errorf("count silences (%s): %w", query, err)
+		return 0, fmt.Errorf("count the runs of %s: %w", query, err)
 	}
 	return int(resp.GetCount()), nil
 }
@@ -432,13 +434,13 @@ func (b *bench) countSilences(ctx context.Context, query string) (int, error) {
 func (b *bench) waitSilences(ctx context.Context, queue string, ids []string) (string, error) {
 	want := len(ids)
 	running := silencesRunning(queue, false)
-	if err := b.pollCount(ctx, "running", func(ctx context.Context) (int, error) { return b.countSilences(ctx, running) }, want); err != nil {
+	if err := b.pollCount(ctx, "running", func(ctx context.Context) (int, error) { return b.countRuns(ctx, running) }, want); err != nil {
 		return "", err
 	}
 	how := fmt.Sprintf("visibility counted all %d running (%s)", want, running)
 	// Does the server keep HistoryLength for running workflows?
 	probe := running + " AND HistoryLength >= 0"
-	kept, err := b.countSilences(ctx, probe)
+	kept, err := b.countRuns(ctx, probe)
 	var invalid *serviceerror.InvalidArgument
 	switch {
 	case err != nil && errors.As(err, &invalid):
@@ -447,7 +449,7 @@ func (b *bench) waitSilences(ctx context.Context, queue string, ids []string) (s
 		return how, err
 	case kept >= want:
 		first := silencesRunning(queue, true)
-		if err := b.pollCount(ctx, "with their first workflow task done", func(ctx context.Context) (int, error) { return b.countSilences(ctx, first) }, want); err != nil {
+		if err := b.pollCount(ctx, "with their first workflow task done", func(ctx context.Context) (int, error) { return b.countRuns(ctx, first) }, want); err != nil {
 			return how, err
 		}
 		return how + fmt.Sprintf(", and their first workflow task done (%s)", first), nil
@@ -666,7 +668,7 @@ func (b *bench) endSilences(ctx context.Context, queue string, ids []string) {
 	}
 	query := silencesRunning(queue, false)
 	for deadline := time.Now().Add(2 * time.Minute); ; {
-		n, err := b.countSilences(tctx, query)
+		n, err := b.countRuns(tctx, query)
 		if err != nil {
 			b.logf("silences: %v", err)
 			return
