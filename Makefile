@@ -81,10 +81,11 @@ UNIT_PACKAGES := ./alert/... ./ingress/... ./workflows/... ./activities/... ./no
 test-unit:
 	$(GO) test -count=1 $(UNIT_PACKAGES)
 
-# Re-take the Web UI screenshots in docs/ that the README shows.
+# Re-take the Web UI screenshots in docs/ that the README shows, and draw
+# the Slack messages docs/slack.md shows.
 screenshots: $(TEMPORAL) test-deps
 	ALERTFLOW_UPDATE_SCREENSHOT=1 ALERTFLOW_TEST_TEMPORAL_BIN=$(TEMPORAL) \
-		$(GO) test -count=1 -run TestTheWebUIShowsAnOpenHighAlert ./integration
+		$(GO) test -count=1 -run 'TestTheWebUIShowsAnOpenHighAlert|TestSlackMessagesArePicturedAsBlockKitLaysThemOut' ./integration
 
 # Re-record the histories the replay test in workflows/ replays. Run it after
 # a deliberate change to AlertWorkflow, and commit the result with it; move

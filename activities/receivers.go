@@ -88,6 +88,16 @@ type RouteRequest struct {
 type Delivery struct {
 	Target       Target              `json:"target"`
 	Notification notify.Notification `json:"notification"`
+	// Message is what the target answered for the alert's notification
+	// before, when it keeps one message per alert (notify.Messenger):
+	// a Slack app's channel and message ts (RevisionConsole on).
+	Message string `json:"message,omitempty"`
+}
+
+// Delivered is what ActivityNotifyReceiver answers: nil, or the alert's
+// message at a target that keeps one.
+type Delivered struct {
+	Message string `json:"message,omitempty"`
 }
 
 // Receiver is one configured receiver: its notifiers by integration name.
@@ -200,18 +210,22 @@ func (s *Sinks) targetsOf(ctx context.Context, r Routing, name, alertID string) 
 // this worker's configuration no longer has (the receiver or its
 // integration was removed after the alert was routed) is logged and
 // dropped: retrying cannot bring it back.
-func (s *Sinks) NotifyReceiver(ctx context.Context, d Delivery) error {
+func (s *Sinks) NotifyReceiver(ctx context.Context, d Delivery) (*Delivered, error) {
 	if d.Target == RootTarget {
-		return s.notifyRoot(ctx, d.Notification)
+		return nil, s.notifyRoot(ctx, d.Notification)
 	}
 	to := s.currentRouting().Receivers[d.Target.Receiver][d.Target.Integration]
 	if to == nil {
 		s.logger.ErrorContext(ctx, "Notification dropped: its receiver is no longer configured",
 			append(s.attrs(ctx, d.Target.String(), d.Notification), "receiver", d.Target.Receiver,
 				"integration", d.Target.Integration)...)
-		return nil
+		return nil, nil
 	}
-	return s.deliver(ctx, d.Target.String(), to, d.Notification)
+	message, err := s.deliverMessage(ctx, d.Target.String(), to, d.Notification, d.Message)
+	if err != nil || message == "" {
+		return nil, err
+	}
+	return &Delivered{Message: message}, nil
 }
 
 // notifyRoot delivers a notification whose routing failed to every

@@ -1,6 +1,7 @@
 package activities_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -140,5 +141,49 @@ func TestRouteNotificationNamesTheEscalationAndItsTargets(t *testing.T) {
 	if got.Escalation == nil || got.Escalation.Receiver != want.Receiver || got.Escalation.After != want.After ||
 		!slices.Equal(got.Escalation.Targets, want.Targets) {
 		t.Fatalf("escalation %+v, want %+v", got.Escalation, want)
+	}
+}
+
+// keeper keeps one message per alert, as a Slack app does.
+type keeper struct {
+	fakeNotifier
+	given []string
+}
+
+func (k *keeper) NotifyMessage(_ context.Context, n notify.Notification, message string) (string, error) {
+	k.given = append(k.given, message)
+	return "C1 100.1", nil
+}
+
+func TestNotifyReceiverPassesAMessengerItsMessageAndAnswersTheNewOne(t *testing.T) {
+	chat, pager := &keeper{}, &fakeNotifier{}
+	sinks := activities.NewRoutedSinks(nil, nil, nil, activities.Routing{
+		Route: func(alert.State) []string { return nil },
+		Receivers: map[string]activities.Receiver{
+			"chat":  {activities.IntegrationSlack: chat},
+			"pager": {activities.IntegrationPagerDuty: pager},
+		},
+	})
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(sinks)
+	n := notifytest.Notification(notify.KindAcknowledged)
+	v, err := env.ExecuteActivity(activities.ActivityNotifyReceiver, activities.Delivery{
+		Target: activities.Target{Receiver: "chat", Integration: activities.IntegrationSlack}, Notification: n, Message: "C1 99.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *activities.Delivered
+	if err := v.Get(&got); err != nil || got == nil || got.Message != "C1 100.1" || !slices.Equal(chat.given, []string{"C1 99.9"}) {
+		t.Fatalf("answered %+v (%v), the messenger was given %q", got, err, chat.given)
+	}
+	// An update is for messengers only: the others never see it.
+	n.Kind = notify.KindUpdated
+	if _, err := env.ExecuteActivity(activities.ActivityNotifyReceiver, activities.Delivery{
+		Target: activities.Target{Receiver: "pager", Integration: activities.IntegrationPagerDuty}, Notification: n}); err != nil {
+		t.Fatal(err)
+	}
+	if pager.count() != 0 {
+		t.Fatalf("a receiver keeping no message was sent an update")
 	}
 }

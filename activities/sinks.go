@@ -139,13 +139,28 @@ func (s *Sinks) NotifySlack(ctx context.Context, n notify.Notification) error {
 // retry machinery understands: a refusal stops the retries, a Retry-After
 // sets the next attempt's delay, anything else is retried by the policy.
 func (s *Sinks) deliver(ctx context.Context, sink string, to notify.Notifier, n notify.Notification) error {
+	_, err := s.deliverMessage(ctx, sink, to, n, "")
+	return err
+}
+
+// deliverMessage delivers n; a Messenger is given the alert's message and
+// answers it, anything else answers "". KindUpdated reaches Messengers
+// only: it pages nobody and has nothing to say to the others.
+func (s *Sinks) deliverMessage(ctx context.Context, sink string, to notify.Notifier, n notify.Notification, message string) (string, error) {
 	if to == nil {
-		return nil
+		return "", nil
 	}
-	err := to.Notify(ctx, n)
+	var err error
+	if m, ok := to.(notify.Messenger); ok {
+		message, err = m.NotifyMessage(ctx, n, message)
+	} else if n.Kind == notify.KindUpdated {
+		return "", nil
+	} else {
+		message, err = "", to.Notify(ctx, n)
+	}
 	if err == nil {
 		s.logger.DebugContext(ctx, "Notification delivered", s.attrs(ctx, sink, n)...)
-		return nil
+		return message, nil
 	}
 	// The failure Temporal keeps names the receiver by its configured
 	// name: the notifier's own error names no host.
@@ -157,15 +172,15 @@ func (s *Sinks) deliver(ctx context.Context, sink string, to notify.Notifier, n 
 		s.logger.ErrorContext(ctx, "Notification delivery failed", append(attrs, "retryable", false)...)
 		// No cause: its message is already in err's, and every error in
 		// the chain would be stored in the history once more.
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeRejected, nil)
+		return "", temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeRejected, nil)
 	case ok && de.After > 0:
 		s.logger.WarnContext(ctx, "Notification delivery failed",
 			append(attrs, "retryable", true, "retry_after", de.After)...)
-		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeRetryAfter,
+		return "", temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeRetryAfter,
 			temporal.ApplicationErrorOptions{NextRetryDelay: de.After})
 	default:
 		s.logger.WarnContext(ctx, "Notification delivery failed", append(attrs, "retryable", true)...)
-		return err
+		return "", err
 	}
 }
 

@@ -25,6 +25,10 @@ const DefaultReceiver = "default"
 // Config is the routing configuration.
 type Config struct {
 	Receivers []Receiver
+	// People name the Slack users who press a button or run a command,
+	// by Slack user ID or user name, as alertflow records them ("by").
+	// A user not listed is recorded by their Slack user name.
+	People map[string]string
 	// Route is the root of the tree. In a loaded file every node names
 	// its receiver: a child written without one gets its parent's.
 	Route *route.Route
@@ -46,10 +50,21 @@ type Webhook struct {
 	Secret Secret
 }
 
-// Slack is a Slack incoming webhook; its URL is itself a credential.
+// Slack is a Slack incoming webhook (URL, itself a credential), or a Slack
+// app (Token, a bot token, posting to Channel): the app keeps one message
+// per alert, updates it in place and carries buttons to act on it.
 type Slack struct {
 	URL Secret
+	// Token is the app's bot token (xoxb-…); zero for an incoming webhook.
+	Token Secret
+	// Channel is where the app posts: a name (#ci) or an ID (C0123).
+	Channel string
+	// APIURL is Slack's Web API; "" means https://slack.com/api.
+	APIURL string
 }
+
+// App says the integration is a Slack app rather than an incoming webhook.
+func (s *Slack) App() bool { return s.Token.Value() != "" }
 
 // PagerDuty is one PagerDuty service, through the Events API v2.
 type PagerDuty struct {

@@ -104,7 +104,7 @@ func (p *parser) parse(data []byte) *Config {
 		p.syntaxError(err)
 	}
 
-	top := p.mapping(doc.Content[0], "", "receivers", "route")
+	top := p.mapping(doc.Content[0], "", "receivers", "route", "people")
 	if top == nil {
 		return nil
 	}
@@ -119,6 +119,9 @@ func (p *parser) parse(data []byte) *Config {
 		p.errorf(doc.Content[0], "route", "required: the root of the routing tree")
 	} else {
 		c.Route = p.route(n.key, n.val, "route", "", known, true)
+	}
+	if n, ok := top["people"]; ok {
+		c.People = p.people(n.val)
 	}
 	return c
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -94,14 +95,89 @@ func (p *parser) webhook(e entry, path string) *Webhook {
 	return w
 }
 
+// slack reads an incoming webhook (url) or a Slack app (token and
+// channel, api_url for a proxy or a test).
 func (p *parser) slack(e entry, path string) *Slack {
-	m := p.integration(e, path, "url", "url_file")
+	m := p.integration(e, path, "url", "url_file", "token", "token_file", "channel", "api_url")
 	if m == nil {
 		return nil
 	}
 	s := &Slack{}
-	s.URL, _ = p.secret(m, e, path, "url", true, true)
+	_, url := m["url"]
+	_, urlFile := m["url_file"]
+	_, token := m["token"]
+	_, tokenFile := m["token_file"]
+	if !token && !tokenFile {
+		for _, k := range []string{"channel", "api_url"} {
+			if c, ok := m[k]; ok {
+				p.errorf(c.key, join(path, k), "belongs to a Slack app: give token or token_file with it")
+			}
+		}
+		s.URL, _ = p.secret(m, e, path, "url", true, true)
+		return s
+	}
+	if url || urlFile {
+		p.errorf(e.key, path, "give url (an incoming webhook) or token (a Slack app), not both")
+		return s
+	}
+	s.Token, _ = p.secret(m, e, path, "token", true, false)
+	if c, ok := m["channel"]; !ok {
+		p.errorf(e.key, join(path, "channel"), "required with token: the channel the app posts to, #name or ID")
+	} else if v, ok := p.expanded(c.val, join(path, "channel")); ok {
+		if !slackChannel.MatchString(v) {
+			p.errorf(c.val, join(path, "channel"), "%q: want #name or a channel ID such as C0123ABCD", v)
+		}
+		s.Channel = v
+	}
+	if u, ok := m["api_url"]; ok {
+		if v, ok := p.expanded(u.val, join(path, "api_url")); ok && p.checkURL(u.val, join(path, "api_url"), v) {
+			s.APIURL = v
+		}
+	}
 	return s
+}
+
+// slackChannel is a channel as chat.postMessage takes it: #name (lower
+// case letters, digits, '-', '_', at most 80) or an ID.
+var slackChannel = regexp.MustCompile(`^(#[a-z0-9][a-z0-9_-]{0,79}|[CGD][A-Z0-9]{2,30})$`)
+
+// slackUser is a Slack user ID (U…, W…) or user name.
+var slackUser = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
+
+// people reads the map of Slack users to the names alertflow records.
+func (p *parser) people(n *yaml.Node) map[string]string {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "people", "want a mapping of Slack user ID or name to a person, not %s", kind(n))
+		return nil
+	}
+	out := map[string]string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		user, ok := p.scalar(k, "people")
+		if !ok {
+			continue
+		}
+		path := join("people", user)
+		if !slackUser.MatchString(user) {
+			p.errorf(k, "people", "%q: want a Slack user ID (U0123ABCD) or user name", user)
+			continue
+		}
+		if _, dup := out[user]; dup {
+			p.errorf(k, path, "listed twice")
+			continue
+		}
+		name, ok := p.scalar(v, path)
+		if !ok {
+			continue
+		}
+		if strings.TrimSpace(name) == "" || len(name) > 200 || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+			p.errorf(v, path, "want a name of 1 to 200 bytes without control characters")
+			continue
+		}
+		out[user] = name
+	}
+	return out
 }
 
 func (p *parser) pagerDuty(e entry, path string) *PagerDuty {

@@ -296,22 +296,12 @@ func payloadInt(p *commonpb.Payload) int64 {
 // alertID reads the {id} of a route in either form: as ID builds it
 // ("1-feature/%C3%BCmlaut") or with a readable ref ("1-feature/ümlaut").
 func alertID(w http.ResponseWriter, r *http.Request) (string, bool) {
-	project, ref, err := alert.ParseID(mux.Vars(r)["id"])
+	id, err := checkAlertID(mux.Vars(r)["id"])
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "id", err.Error())
 		return "", false
 	}
-	// A ref the webhook refuses names no alert. Asked of Temporal, some
-	// (an ID over its length limit) fail as if Temporal were down.
-	if err := validateRef("id", project, ref); err != nil {
-		msg := err.Error()
-		if pe, ok := errors.AsType[*PayloadError](err); ok {
-			msg = "the ref in the id " + pe.Reason
-		}
-		writeError(w, http.StatusBadRequest, "id", msg)
-		return "", false
-	}
-	return alert.ID(project, ref), true
+	return id, true
 }
 
 func (s *Server) showAlert(w http.ResponseWriter, r *http.Request) {
@@ -380,6 +370,36 @@ func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, name string
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
 	defer cancel()
+	out := s.runUpdate(ctx, id, name, arg)
+	switch {
+	case out.err != nil:
+		s.unavailable(w, r, "update_"+name, id, out.err)
+	case out.status == http.StatusOK && out.state == nil:
+		// Two people pressing "ack" both succeed, as in PagerDuty; the
+		// second press is answered from the state, not recorded.
+		s.answerState(ctx, w, r, id)
+	case out.status == http.StatusOK:
+		writeJSON(w, http.StatusOK, out.state)
+	default:
+		writeError(w, out.status, "", out.msg)
+	}
+}
+
+// updated is what a manual action came to, for the REST API and Slack.
+type updated struct {
+	// status is 200, 400 (bad input), 404 (no open alert) or 409 (the
+	// alert cannot take the action any more); err is set when Temporal
+	// could not be asked.
+	status int
+	// state is the alert after the action; nil on a 200 for an alert
+	// already acknowledged, which records nothing.
+	state *alert.State
+	msg   string
+	err   error
+}
+
+// runUpdate runs a manual action as a workflow update.
+func (s *Server) runUpdate(ctx context.Context, id, name string, arg any) updated {
 	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   id,
 		UpdateName:   name,
@@ -393,23 +413,21 @@ func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, name string
 	var appErr *temporal.ApplicationError
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusOK, &st)
+		return updated{status: http.StatusOK, state: &st}
 	case isNotFound(err):
-		writeError(w, http.StatusNotFound, "", "no open alert "+id)
+		return updated{status: http.StatusNotFound, msg: "no open alert " + id}
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeAlreadyAcknowledged:
-		// Two people pressing "ack" both succeed, as in PagerDuty; the
-		// second press is answered from the state, not recorded.
-		s.answerState(ctx, w, r, id)
+		return updated{status: http.StatusOK, msg: appErr.Message()}
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidInput:
-		writeError(w, http.StatusBadRequest, "", appErr.Message())
+		return updated{status: http.StatusBadRequest, msg: appErr.Message()}
 	case errors.As(err, &appErr) && (appErr.Type() == workflows.ErrTypeResolved || appErr.Type() == workflows.ErrTypeNotOpened):
-		writeError(w, http.StatusConflict, "", appErr.Message())
+		return updated{status: http.StatusConflict, msg: appErr.Message()}
 	case errors.As(err, &appErr) && strings.HasPrefix(appErr.Message(), "unknown update"):
 		// An alert opened by an alertflow that did not have this action
 		// yet (snooze) keeps running the way it started.
-		writeError(w, http.StatusConflict, "", id+" was opened before alertflow could "+name+" alerts; it cannot take "+name)
+		return updated{status: http.StatusConflict, msg: id + " was opened before alertflow could " + name + " alerts; it cannot take " + name}
 	default:
-		s.unavailable(w, r, "update_"+name, id, err)
+		return updated{status: http.StatusServiceUnavailable, err: err}
 	}
 }
 

@@ -27,6 +27,7 @@ type Metrics struct {
 	webhooks       *prometheus.CounterVec
 	latency        *prometheus.HistogramVec
 	temporalErrors *prometheus.CounterVec
+	slackActions   *prometheus.CounterVec
 }
 
 // NewMetrics creates the intake's metrics and registers them with reg.
@@ -46,8 +47,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "alertflow_temporal_errors_total",
 			Help: "Temporal calls of the intake and the REST API that failed, by operation.",
 		}, []string{"operation"}),
+		slackActions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alertflow_slack_actions_total",
+			Help: "Requests from the Slack app (buttons, /alertflow), by outcome: applied, rejected (the alert could not take the action), refused (not signed by Slack), unavailable.",
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.webhooks, m.latency, m.temporalErrors)
+	reg.MustRegister(m.webhooks, m.latency, m.temporalErrors, m.slackActions)
+	for _, o := range []string{"applied", "rejected", "refused", "unavailable"} {
+		m.slackActions.WithLabelValues(o)
+	}
 	// Every outcome is exported from the start, so a rate() over a
 	// counter that has not moved yet reads 0 rather than nothing.
 	for _, o := range []string{OutcomeSignaled, OutcomeIgnored, OutcomeNone, OutcomeUnauthorized, OutcomeBadRequest, OutcomeTooLarge, OutcomeUnavailable, OutcomeBusy, OutcomeTooFast, OutcomeForbidden} {
@@ -62,6 +70,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) webhook(outcome string, seconds float64) {
 	m.webhooks.WithLabelValues(outcome).Inc()
 	m.latency.WithLabelValues(outcome).Observe(seconds)
+}
+
+func (m *Metrics) slack(outcome string) {
+	m.slackActions.WithLabelValues(outcome).Inc()
 }
 
 func (m *Metrics) temporalError(operation string) {

@@ -77,6 +77,14 @@ type Config struct {
 	AlertBurst int
 	// Workflow is the input new alerts start with; New sets its Revision.
 	Workflow workflows.Input
+	// SlackSigningSecret verifies what the Slack app's buttons and
+	// /alertflow command post; empty leaves /slack/* unserved.
+	SlackSigningSecret []byte
+	// SlackPeople name Slack users as alertflow records them.
+	SlackPeople map[string]string
+	// SlackClient answers Slack users through response_url; nil means
+	// http.DefaultClient.
+	SlackClient *http.Client
 	// Registry receives the intake's metrics and is served on /metrics,
 	// with whatever else is registered there (the worker's, in serve).
 	// Nil means a registry of the intake's own.
@@ -133,6 +141,7 @@ func New(cfg Config, temporal Temporal, logger *slog.Logger) *Server {
 	s.router.Handle("/readyz", Readyz(temporal, logger)).Methods(http.MethodGet)
 	s.router.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	s.routeAPI()
+	s.routeSlack()
 	s.router.NotFoundHandler = s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such endpoint")
 	}))

@@ -71,31 +71,51 @@ func (s *Server) createSilence(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req, `{"matchers":{"project":"team-a/*"},"duration":"2h","created_by":"alice"}`) {
 		return
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
+	defer cancel()
+	out := s.startSilence(ctx, r, req)
+	switch {
+	case out.err != nil:
+		s.unavailable(w, r, out.operation, "", out.err)
+	case out.status != http.StatusCreated:
+		writeError(w, out.status, "", out.msg)
+	default:
+		writeJSON(w, http.StatusCreated, out.answer)
+	}
+}
+
+// started is what a silence's creation came to, for the REST API and
+// Slack alike: 201 with the answer, 400 or 409 with msg, or err (and the
+// operation that failed) when Temporal could not be asked.
+type started struct {
+	status    int
+	answer    SilenceAnswer
+	msg       string
+	operation string
+	err       error
+}
+
+// startSilence validates req and starts its silence.
+func (s *Server) startSilence(ctx context.Context, r *http.Request, req silence.Request) started {
 	now := time.Now().UTC()
 	sl, err := silence.New(silence.IDPrefix+uuid.NewString(), req, now)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "", err.Error())
-		return
+		return started{status: http.StatusBadRequest, msg: err.Error()}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
-	defer cancel()
 	count, err := s.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: workflows.RunningSilences})
 	if err != nil {
-		s.unavailable(w, r, "count_silences", "", err)
-		return
+		return started{operation: "count_silences", err: err}
 	}
 	if count.GetCount() >= silence.MaxSilences {
-		writeError(w, http.StatusConflict, "", fmt.Sprintf("too many silences: %d are active or pending, at most %d (silence.MaxSilences): expire some, or write a route", count.GetCount(), silence.MaxSilences))
-		return
+		return started{status: http.StatusConflict, msg: fmt.Sprintf("too many silences: %d are active or pending, at most %d (silence.MaxSilences): expire some, or write a route", count.GetCount(), silence.MaxSilences)}
 	}
 	_, err = s.temporal.ExecuteWorkflow(ctx, workflows.SilenceStartOptions(s.silenceQueue(), sl), workflows.SilenceWorkflowType, sl)
 	if err != nil {
-		s.unavailable(w, r, "create_silence", "", err)
-		return
+		return started{operation: "create_silence", err: err}
 	}
 	s.logger.InfoContext(r.Context(), "Silence created", "silence_id", sl.ID, "created_by", sl.CreatedBy,
 		"starts_at", sl.StartsAt, "ends_at", sl.EndsAt)
-	writeJSON(w, http.StatusCreated, SilenceAnswer{Silence: sl, State: sl.StateAt(now)})
+	return started{status: http.StatusCreated, answer: SilenceAnswer{Silence: sl, State: sl.StateAt(now)}}
 }
 
 // listSilences answers one page of silences. Pages come in Temporal's

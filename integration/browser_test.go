@@ -95,20 +95,7 @@ func TestTheWebUIShowsAnOpenHighAlert(t *testing.T) {
 	st := s.waitState("1-master", isOpen)
 	summary := st.Title()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.WindowSize(1600, 900),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
+	bctx := headless(ctx, t, browser, 1600, 900)
 
 	ui := "http://127.0.0.1:" + uiPort
 	list := ui + "/namespaces/default/workflows?query=" + url.QueryEscape(`AlertSeverity="HIGH"`)
@@ -222,6 +209,27 @@ func checkPayloadMarkdownIsText(ctx context.Context, t *testing.T, s *stack, bct
 	}
 }
 
+// headless starts Chromium at browser, headless with a window of width by
+// height, for as long as the test runs.
+func headless(ctx context.Context, t *testing.T, browser string, width, height int) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(width, height),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	return bctx
+}
+
 // saveScreenshot keeps a page's picture: in docs/ for the README when
 // ALERTFLOW_UPDATE_SCREENSHOT is set (make screenshots), else in the
 // test's temporary directory.
@@ -230,6 +238,9 @@ func saveScreenshot(t *testing.T, name string, png []byte) {
 	path := filepath.Join(t.TempDir(), name)
 	if os.Getenv("ALERTFLOW_UPDATE_SCREENSHOT") != "" {
 		path = filepath.Join("..", "docs", name)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)

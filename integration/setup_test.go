@@ -202,6 +202,8 @@ type stack struct {
 	// sinks, when set before the worker starts, replace the webhook: the
 	// worker's notification activities, routing and all.
 	sinks *activities.Sinks
+	// intake, when set, adds to the intake's configuration (Slack).
+	intake func(*ingress.Config)
 }
 
 func newStack(t *testing.T) *stack {
@@ -242,7 +244,11 @@ func newStackOf(t *testing.T, s *stack, in workflows.Input) *stack {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.DiscardHandler)
-	s.http = httptest.NewServer(ingress.New(ingress.Config{TaskQueue: s.taskQueue, Tokens: tokens, APIToken: api, Workflow: in}, s.client, logger))
+	cfg := ingress.Config{TaskQueue: s.taskQueue, Tokens: tokens, APIToken: api, Workflow: in}
+	if s.intake != nil {
+		s.intake(&cfg)
+	}
+	s.http = httptest.NewServer(ingress.New(cfg, s.client, logger))
 	t.Cleanup(s.http.Close)
 	return s
 }

@@ -82,11 +82,30 @@ func sameHostRedirect(req *http.Request, via []*http.Request) error {
 // credentials to redact the same way, for a receiver whose key travels in
 // the body rather than the URL (a PagerDuty routing key).
 func Post(ctx context.Context, client *http.Client, rawURL string, header http.Header, body []byte, secrets ...string) error {
+	_, err := post(ctx, client, rawURL, header, body, 0, secrets)
+	return err
+}
+
+// AnswerLimit bounds the 2xx answer PostForAnswer returns: Slack's Web API
+// echoes the posted message, a few kilobytes.
+const AnswerLimit = 256 << 10
+
+// PostForAnswer is Post for a receiver whose 2xx answer says more than its
+// status (Slack's Web API answers {"ok":false,...} with a 200): it returns
+// the answer, at most AnswerLimit bytes, with secrets redacted. A longer
+// answer is an error.
+func PostForAnswer(ctx context.Context, client *http.Client, rawURL string, header http.Header, body []byte, secrets ...string) ([]byte, error) {
+	return post(ctx, client, rawURL, header, body, AnswerLimit, secrets)
+}
+
+// post sends body and classifies the answer; keep > 0 reads and returns up
+// to keep bytes of a 2xx answer.
+func post(ctx context.Context, client *http.Client, rawURL string, header http.Header, body []byte, keep int, secrets []string) ([]byte, error) {
 	where := RedactURL(rawURL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
 		// The parse error quotes the URL; say only that it is bad.
-		return Permanent(fmt.Errorf("POST %s: invalid URL", where))
+		return nil, Permanent(fmt.Errorf("POST %s: invalid URL", where))
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -94,22 +113,30 @@ func Post(ctx context.Context, client *http.Client, rawURL string, header http.H
 	red := newRedactor(rawURL, secrets...)
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", where, transportError(err, red))
+		return nil, fmt.Errorf("POST %s: %w", where, transportError(err, red))
 	}
 	defer resp.Body.Close()
-	start, err := io.ReadAll(io.LimitReader(resp.Body, readLimit+1))
+	limit := readLimit
+	if keep > 0 && resp.StatusCode/100 == 2 {
+		limit = keep
+	}
+	start, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	// A cut answer may end in the first half of a secret; red.body drops it.
-	cut := len(start) > readLimit || err != nil
-	start = red.body(start[:min(len(start), readLimit)], cut)
+	cut := len(start) > limit || err != nil
+	start = red.body(start[:min(len(start), limit)], cut)
 	if err != nil && resp.StatusCode/100 != 2 {
 		// The status is known; the body was only wanted for the message.
 		start = append(start, " [body unreadable]"...)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 	if err := CheckStatus(resp.StatusCode, resp.Header, start, time.Now()); err != nil {
-		return fmt.Errorf("POST %s: %w", where, err)
+		return nil, fmt.Errorf("POST %s: %w", where, err)
 	}
-	return nil
+	if keep > 0 && cut {
+		// Transient: a proxy or a hiccup, not what the receiver means.
+		return nil, fmt.Errorf("POST %s: the answer was cut short or longer than %d bytes", where, keep)
+	}
+	return start, nil
 }
 
 // transportError says what went wrong with an exchange that got no answer.

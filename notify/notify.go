@@ -38,6 +38,11 @@ const (
 	// KindStable: a flapping branch stayed green for the flapping window;
 	// the alert resolved.
 	KindStable Kind = "stable"
+	// KindUpdated: the alert changed in a way that pages nobody (it was
+	// snoozed, a silence began or stopped holding it). Only receivers that
+	// keep one message per alert (Messenger) hear it, to bring that
+	// message up to date; the others never see it.
+	KindUpdated Kind = "updated"
 )
 
 // Notification is what every receiver is sent. The workflow builds it once
@@ -126,4 +131,15 @@ func KindOf(out alert.Outcome) Kind {
 // with RetryAfter; any other error is worth retrying as it is.
 type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
+}
+
+// Messenger is a Notifier that keeps one message per alert and changes it
+// in place (a Slack app). message is what it answered for the alert's
+// previous notification, "" for the first; it answers what identifies the
+// message now, which the workflow keeps with the alert and passes to the
+// next notification. The answer must hold no secret: it is stored in the
+// workflow history.
+type Messenger interface {
+	Notifier
+	NotifyMessage(ctx context.Context, n Notification, message string) (string, error)
 }

@@ -271,6 +271,10 @@ func delivery(activity string, input *commonpb.Payloads, legacyReceiver string) 
 		if err := dc.FromPayloads(input, &d); err != nil {
 			return Delivery{}, false, fmt.Errorf("decode a %s input: %w", activity, err)
 		}
+		if d.Notification.Kind == notify.KindUpdated {
+			// It pages nobody: only a kept message changes.
+			return Delivery{}, false, nil
+		}
 		return Delivery{Notification: d.Notification.ID, Kind: string(d.Notification.Kind), Receiver: d.Target.Receiver}, true, nil
 	case activities.ActivityNotifyWebhook, activities.ActivityNotifySlack:
 		var n notify.Notification

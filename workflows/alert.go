@@ -141,9 +141,16 @@ const (
 	// every later reminder, and the what-if replay, which knows due times
 	// only, sees what the alert did.
 	RevisionFaithful Revision = 8
+	// RevisionConsole keeps, for each target that keeps one message per
+	// alert (a Slack app, notify.Messenger), what it answered, and passes
+	// it to the next delivery there (Routed.Messages), so the message is
+	// updated in place. Changes that page nobody (a snooze, a silence
+	// holding a notification back) go to those targets as
+	// notify.KindUpdated, so their message shows them.
+	RevisionConsole Revision = 9
 	// CurrentRevision is what the intake starts alerts with and what
 	// continue-as-new moves a run to: a new run has no history to replay.
-	CurrentRevision = RevisionFaithful
+	CurrentRevision = RevisionConsole
 )
 
 // Rules is the rules version a fresh alert of the revision applies events

@@ -62,8 +62,7 @@ const settleBeforeContinue = time.Minute
 func (r *run) queue(ctx workflow.Context, kind notify.Kind, actor, note string, previous alert.Severity) {
 	info := workflow.GetInfo(ctx)
 	seq := len(r.st.Timeline) + r.st.TimelineDropped
-	snapshot := *r.st
-	snapshot.Timeline, snapshot.RecentKeys = nil, nil
+	snapshot := r.notified()
 	n := notify.Notification{
 		ID:    uuid.NewSHA1(notifyNamespace, fmt.Appendf(nil, "%s/%s/%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, seq)).String(),
 		Kind:  kind,
@@ -85,6 +84,15 @@ func (r *run) queue(ctx workflow.Context, kind notify.Kind, actor, note string, 
 		}
 	}
 	r.queued = append(r.queued, n)
+}
+
+// notified is the alert as a notification carries it: without the
+// timeline and dedup keys, which nobody reads there and which would bloat
+// every activity input.
+func (r *run) notified() alert.State {
+	s := *r.st
+	s.Timeline, s.RecentKeys = nil, nil
+	return s
 }
 
 // flush brings what is shown of the alert in line with its state and sends
@@ -195,9 +203,7 @@ func (r *run) sendHanded(ctx workflow.Context, handed []activities.Delivery) {
 		}
 		prev, this, logged := r.nextNotice(ctx)
 		for _, d := range handed[i:j] {
-			f := this.follow(ctx, prev, d.Target.String(), func(ctx workflow.Context) workflow.Future {
-				return workflow.ExecuteActivity(actx, activities.ActivityNotifyReceiver, d)
-			})
+			f := r.send(ctx, actx, prev, this, d)
 			r.deliveries = append(r.deliveries, delivery{d: d, done: f, handed: true})
 		}
 		logged.Set(nil, nil)
@@ -243,6 +249,9 @@ func (r *run) undelivered(ctx workflow.Context) []notify.Notification {
 // without re-sending through the others. The future it returns is ready
 // once every sink has delivered or given up.
 func (r *run) notify(ctx workflow.Context, n notify.Notification) workflow.Future {
+	if n.Kind == notify.KindUpdated {
+		return r.notifyUpdated(ctx, n)
+	}
 	if r.in.Revision >= RevisionRouted {
 		return r.notifyRouted(ctx, n)
 	}

@@ -21,7 +21,7 @@ import (
 // subdirectories keep histories of earlier revisions (v0: RevisionFirst,
 // v1: RevisionLean, v2: RevisionGitLab, v3: RevisionRouted, v4:
 // RevisionSilenced, v5: RevisionFlapping, v6: RevisionFinished, v7:
-// RevisionPrompt), which running alerts may still have. Histories of silences replay SilenceWorkflow;
+// RevisionPrompt, v8: RevisionFaithful), which running alerts may still have. Histories of silences replay SilenceWorkflow;
 // silence-v1 keeps one expired early before it set SilenceExpired.
 func TestRecordedHistoriesReplay(t *testing.T) {
 	var files []string

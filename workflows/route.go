@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/alertflow/alertflow/activities"
@@ -21,6 +22,9 @@ type Routed struct {
 	// it; Escalated is set once it did.
 	Escalation *activities.Escalation `json:"escalation,omitempty"`
 	Escalated  bool                   `json:"escalated,omitempty"`
+	// Messages are, by target, what a target that keeps one message per
+	// alert answered last: where that message is (RevisionConsole on).
+	Messages map[string]string `json:"messages,omitempty"`
 }
 
 // reroutes says whether a notification of kind k asks the routing again:
@@ -59,8 +63,17 @@ func (r *run) notifyRouted(ctx workflow.Context, n notify.Notification) workflow
 			if prev != nil {
 				maps.Copy(this.sinks, prev.sinks)
 			}
+			var sent []workflow.Future
+			if r.in.Revision >= RevisionConsole {
+				// Nobody is paged, but a message kept for the alert
+				// shows where it stands, silence included.
+				m := n
+				m.ID = uuid.NewSHA1(notifyNamespace, []byte(n.ID+"/updated")).String()
+				m.Kind, m.Alert = notify.KindUpdated, r.notified()
+				sent = r.sendAll(ctx, prev, this, m)
+			}
 			logged.Set(nil, nil)
-			settled.Set(nil, nil)
+			settled.Set(nil, joinAll(ctx, nil, sent))
 			return
 		}
 		actx := workflow.WithActivityOptions(ctx, notifyOptions())
@@ -85,9 +98,7 @@ func (r *run) notifyRouted(ctx workflow.Context, n notify.Notification) workflow
 				m.Kind, m.PreviousSeverity = notify.KindOpened, ""
 			}
 			d := activities.Delivery{Target: t, Notification: m}
-			f := this.follow(ctx, prev, t.String(), func(ctx workflow.Context) workflow.Future {
-				return workflow.ExecuteActivity(actx, activities.ActivityNotifyReceiver, d)
-			})
+			f := r.send(ctx, actx, prev, this, d)
 			sent = append(sent, f)
 			if r.in.Revision >= RevisionPrompt {
 				r.deliveries = append(r.deliveries, delivery{d: d, done: f})
@@ -95,6 +106,62 @@ func (r *run) notifyRouted(ctx workflow.Context, n notify.Notification) workflow
 		}
 		logged.Set(nil, nil)
 		settled.Set(nil, joinAll(ctx, err, sent))
+	})
+	return done
+}
+
+// send delivers d once prev's delivery to its target is done. From
+// RevisionConsole on, it passes the target the alert's message there, read
+// only then, when the delivery before has answered it, and keeps what the
+// target answers.
+func (r *run) send(ctx workflow.Context, actx workflow.Context, prev, this *notice, d activities.Delivery) workflow.Future {
+	key := d.Target.String()
+	return this.follow(ctx, prev, key, func(ctx workflow.Context) workflow.Future {
+		if r.in.Revision < RevisionConsole {
+			return workflow.ExecuteActivity(actx, activities.ActivityNotifyReceiver, d)
+		}
+		if r.routed != nil {
+			d.Message = r.routed.Messages[key]
+		}
+		f := workflow.ExecuteActivity(actx, activities.ActivityNotifyReceiver, d)
+		var got *activities.Delivered
+		if f.Get(ctx, &got) == nil && got != nil && got.Message != "" && r.routed != nil {
+			if r.routed.Messages == nil {
+				r.routed.Messages = map[string]string{}
+			}
+			r.routed.Messages[key] = got.Message
+		}
+		return f
+	})
+}
+
+// sendAll delivers n to every target of the alert (RevisionConsole:
+// KindUpdated, which only targets keeping a message act on).
+func (r *run) sendAll(ctx workflow.Context, prev, this *notice, n notify.Notification) []workflow.Future {
+	actx := workflow.WithActivityOptions(ctx, notifyOptions())
+	var sent []workflow.Future
+	for _, t := range r.targets() {
+		d := activities.Delivery{Target: t, Notification: n}
+		f := r.send(ctx, actx, prev, this, d)
+		sent = append(sent, f)
+		r.deliveries = append(r.deliveries, delivery{d: d, done: f})
+	}
+	return sent
+}
+
+// notifyUpdated sends n, a KindUpdated, to every target of the alert, in
+// order with the notifications around it: nothing to route or silence,
+// since it pages nobody.
+func (r *run) notifyUpdated(ctx workflow.Context, n notify.Notification) workflow.Future {
+	done, settled := workflow.NewFuture(ctx)
+	prev, this, logged := r.nextNotice(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		if prev != nil {
+			_ = prev.logged.Get(ctx, nil)
+		}
+		sent := r.sendAll(ctx, prev, this, n)
+		logged.Set(nil, nil)
+		settled.Set(nil, joinAll(ctx, nil, sent))
 	})
 	return done
 }

@@ -84,6 +84,11 @@ func (r *run) endSilence(ctx workflow.Context, id, why string) {
 	out := r.st.EndSilence(now, why)
 	r.dirty = true
 	if out == "" || r.st.Quiet {
+		if r.in.Revision >= RevisionConsole && r.st.Status.Active() {
+			// Nothing to hand over, but a message kept for the alert
+			// no longer shows the silence.
+			r.queue(ctx, notify.KindUpdated, "", why, r.st.Severity)
+		}
 		return
 	}
 	r.queue(ctx, notify.KindOf(out), "", why, r.st.Severity)

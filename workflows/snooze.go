@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
 )
 
 // Snoozing an alert (RevisionRouted on): no reminders until the snooze
@@ -37,6 +38,10 @@ func (r *run) registerSnooze(ctx workflow.Context) error {
 func (r *run) snooze(ctx workflow.Context, req alert.SnoozeRequest) error {
 	if err := r.st.SnoozeFor(req, workflow.Now(ctx)); err != nil {
 		return rejection(err)
+	}
+	if r.in.Revision >= RevisionConsole {
+		// A message kept for the alert shows the snooze.
+		r.queue(ctx, notify.KindUpdated, req.By, req.Note, r.st.Severity)
 	}
 	r.dirty = true
 	r.wake.SendAsync(true)

@@ -64,12 +64,14 @@ type config struct {
 	// routing is the loaded ConfigFile, or the receiver the webhook and
 	// Slack variables make without one; set for the commands that run a
 	// worker.
-	routing         *routeconfig.Config
-	WebhookURL      string
-	WebhookSecret   string
-	SlackURL        string
-	MaxBody         int64
-	MaxBodyInFlight int64
+	routing       *routeconfig.Config
+	WebhookURL    string
+	WebhookSecret string
+	SlackURL      string
+	// SlackSigningSecret verifies the Slack app's buttons and command.
+	SlackSigningSecret []byte
+	MaxBody            int64
+	MaxBodyInFlight    int64
 	// AlertRate and AlertBurst bound the deliveries a second to one alert.
 	AlertRate      float64
 	AlertBurst     int
@@ -237,6 +239,18 @@ func settings() []setting {
 			func(c *config, v string) error { c.WebhookSecret = v; return nil }},
 		{"ALERTFLOW_SLACK_WEBHOOK_URL", "", "Slack incoming webhook that receives every notification (worker)",
 			notifyURL(func(c *config) *string { return &c.SlackURL })},
+		{"ALERTFLOW_SLACK_SIGNING_SECRET", "", "signing secret of the Slack app (its Basic Information page): turns on POST /slack/interactions (the buttons) and /slack/commands (/alertflow), which must carry Slack's signature; unset, neither is served (read where the intake runs)",
+			func(c *config, v string) error {
+				v = strings.TrimSpace(v)
+				if v == "" {
+					return nil
+				}
+				if ingress.Placeholder(v) {
+					return errors.New("a placeholder, not the app's signing secret")
+				}
+				c.SlackSigningSecret = []byte(v)
+				return nil
+			}},
 		{"ALERTFLOW_MAX_BODY", strconv.Itoa(ingress.DefaultMaxBody), "largest webhook body accepted, in bytes",
 			func(c *config, v string) error {
 				n, err := strconv.ParseInt(v, 10, 64)

@@ -68,8 +68,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err == nil && !cfg.sourceTokensSet && (cmd == "serve" || cmd == "ingress") {
 		err = errors.New("ALERTFLOW_SOURCE_TOKENS: required: name=token[,name=token...]")
 	}
-	if err == nil && cmd != "ingress" && cmd != "silence-worker" {
-		// The worker routes notifications: a bad routing file stops it
+	if err == nil && (cmd != "ingress" && cmd != "silence-worker" || cmd == "ingress" && cfg.ConfigFile != "") {
+		// The worker routes notifications, and the intake names Slack
+		// users by the file's people: a bad routing file stops either
 		// before it connects to anything.
 		cfg.routing, err = routingOf(cfg, getenv)
 	}
@@ -183,7 +184,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, r roles, ln net
 				Rules:            alert.Rules{Hold: cfg.Hold, Children: cfg.Children, FlapThreshold: cfg.FlapThreshold, FlapWindow: cfg.FlapWindow},
 				AutoResolveAfter: cfg.AutoResolveAfter,
 			},
-			Registry: reg,
+			SlackSigningSecret: cfg.SlackSigningSecret,
+			SlackPeople:        peopleOf(cfg.routing),
+			Registry:           reg,
 		}, c, logger)
 	}
 	return serveHTTP(ctx, ln, handler, logger, httpLimitsOf(cfg), reg)

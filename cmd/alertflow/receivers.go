@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
@@ -40,21 +41,7 @@ func routingOf(cfg config, getenv func(string) string) (*routeconfig.Config, err
 // sinks builds the notification activities of a routing configuration:
 // one notifier per integration of each receiver.
 func sinks(rc *routeconfig.Config, logger *slog.Logger) *activities.Sinks {
-	client := notify.DefaultHTTPClient()
-	receivers := make(map[string]activities.Receiver, len(rc.Receivers))
-	for _, r := range rc.Receivers {
-		rcv := activities.Receiver{}
-		if r.Webhook != nil {
-			rcv[activities.IntegrationWebhook] = webhook.New(r.Webhook.URL.Value(), r.Webhook.Secret.Value(), client)
-		}
-		if r.Slack != nil {
-			rcv[activities.IntegrationSlack] = slack.New(r.Slack.URL.Value(), client)
-		}
-		if r.PagerDuty != nil {
-			rcv[activities.IntegrationPagerDuty] = pagerduty.New(r.PagerDuty.URL, r.PagerDuty.RoutingKey.Value(), client)
-		}
-		receivers[r.Name] = rcv
-	}
+	receivers := receiversOf(rc, notify.DefaultHTTPClient())
 	tree := rc.Route
 	// Alerts opened before routing existed send to "the" webhook and Slack
 	// by name: those of the root receiver.
@@ -67,6 +54,28 @@ func sinks(rc *routeconfig.Config, logger *slog.Logger) *activities.Sinks {
 	})
 }
 
+// receiversOf makes one notifier per integration of each receiver.
+func receiversOf(rc *routeconfig.Config, client *http.Client) map[string]activities.Receiver {
+	receivers := make(map[string]activities.Receiver, len(rc.Receivers))
+	for _, r := range rc.Receivers {
+		rcv := activities.Receiver{}
+		if r.Webhook != nil {
+			rcv[activities.IntegrationWebhook] = webhook.New(r.Webhook.URL.Value(), r.Webhook.Secret.Value(), client)
+		}
+		switch {
+		case r.Slack != nil && r.Slack.App():
+			rcv[activities.IntegrationSlack] = slack.NewApp(r.Slack.APIURL, r.Slack.Token.Value(), r.Slack.Channel, client)
+		case r.Slack != nil:
+			rcv[activities.IntegrationSlack] = slack.New(r.Slack.URL.Value(), client)
+		}
+		if r.PagerDuty != nil {
+			rcv[activities.IntegrationPagerDuty] = pagerduty.New(r.PagerDuty.URL, r.PagerDuty.RoutingKey.Value(), client)
+		}
+		receivers[r.Name] = rcv
+	}
+	return receivers
+}
+
 // receiverNames lists the configured receivers, for the start-up log line.
 func receiverNames(rc *routeconfig.Config) []string {
 	names := make([]string, 0, len(rc.Receivers))
@@ -74,4 +83,12 @@ func receiverNames(rc *routeconfig.Config) []string {
 		names = append(names, r.Name)
 	}
 	return names
+}
+
+// peopleOf are the Slack users the routing file names, if it was read.
+func peopleOf(rc *routeconfig.Config) map[string]string {
+	if rc == nil {
+		return nil
+	}
+	return rc.People
 }

@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/alertflow/alertflow/activities"
+	routeconfig "github.com/alertflow/alertflow/config"
+	"github.com/alertflow/alertflow/notify"
 )
 
 // A worker's routing is read before it connects to anything: a bad file,
@@ -52,5 +57,24 @@ func TestAWorkerWithABadRoutingSetUpDoesNotStart(t *testing.T) {
 				t.Errorf("stderr gives away a Slack URL:\n%s", stderr.String())
 			}
 		})
+	}
+}
+
+// A Slack receiver with a token is the Slack app, which keeps one message
+// per alert; one with a URL is the incoming webhook, which does not.
+func TestSinksMakeASlackAppOfATokenAndAWebhookOfAURL(t *testing.T) {
+	rc, err := routeconfig.Parse("alertflow.yaml", []byte("receivers:\n"+
+		"  - name: app\n    slack:\n      token: xoxb-1\n      channel: '#ci'\n"+
+		"  - name: hook\n    slack:\n      url: https://hooks.slack.com/services/x\n"+
+		"route:\n  receiver: app\n"), func(string) (string, bool) { return "", false }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := receiversOf(rc, http.DefaultClient)
+	if _, ok := r["app"][activities.IntegrationSlack].(notify.Messenger); !ok {
+		t.Errorf("the token made no Slack app")
+	}
+	if _, ok := r["hook"][activities.IntegrationSlack].(notify.Messenger); ok {
+		t.Errorf("the URL made a Slack app")
 	}
 }

@@ -167,6 +167,7 @@ type Link struct {
 //   - flapping triggers too: it comes instead of opened, for an alert on
 //     a branch that keeps going red and green.
 //   - acknowledged acknowledges, resolved and stable resolve.
+//   - updated sends nothing: it is for receivers that keep a message.
 //   - reminder sends nothing. A reminder says nobody has acknowledged the
 //     alert; PagerDuty's own escalation policy already re-notifies, and
 //     escalates, on exactly that, and a trigger for an alert it has open
@@ -182,7 +183,9 @@ func Action(kind notify.Kind, status alert.Status) string {
 		return ActionAcknowledge
 	case notify.KindResolved, notify.KindStable:
 		return ActionResolve
-	case notify.KindReminder:
+	case notify.KindReminder, notify.KindUpdated:
+		// An update pages nobody; only receivers that keep a message
+		// are sent one at all.
 		return ""
 	}
 	if status.Active() {

@@ -67,12 +67,14 @@ type Message struct {
 	Blocks []Block `json:"blocks"`
 }
 
-// Block is a Block Kit layout block: a section with Text, or a context with
-// Elements.
+// Block is a Block Kit layout block: a section with Text, a context with
+// Elements, or actions with Buttons.
 type Block struct {
 	Type     string `json:"type"`
 	Text     *Text  `json:"text,omitempty"`
 	Elements []Text `json:"elements,omitempty"`
+	// Buttons are an actions block's elements (the app's message).
+	Buttons []Button `json:"-"`
 }
 
 // Text is a Block Kit text object.
