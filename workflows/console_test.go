@@ -139,3 +139,36 @@ func TestASilencedNotificationOnlyUpdatesTheMessage(t *testing.T) {
 	e.expect(t, map[string][]notify.Kind{"pager": {notify.KindOpened, notify.KindResolved}})
 }
 
+// A reminder routed once the worker no longer lists the silence, before
+// the alert's own timer ends it, is the first people hear of an alert
+// nobody heard of: from RevisionConsole on it goes out as the opening
+// (PagerDuty ignores reminders, and a receiver must hear an alert open
+// before anything else of it).
+func TestAnUnheardAlertIsHeardOfByItsOpeningWhenASilenceVanishes(t *testing.T) {
+	for _, tt := range []struct {
+		revision Revision
+		first    notify.Kind
+	}{
+		{RevisionFaithful, notify.KindReminder},
+		{RevisionConsole, notify.KindOpened},
+	} {
+		t.Run(fmt.Sprint(tt.revision), func(t *testing.T) {
+			e, set := newSilencedEnv(t)
+			e.RegisterActivity(e.sinks)
+			start := e.Now()
+			set.add(t, "vanishing", `{"project":"gitlab-org/*"}`, start, start.Add(2*time.Hour))
+			e.signalAt(time.Second, pipelineEvent(1, "failed"))
+			e.RegisterDelayedCallback(func() { set.mu.Lock(); set.set = nil; set.mu.Unlock() }, 30*time.Minute)
+			e.signalAt(time.Hour, pipelineEvent(2, "success"))
+			e.ExecuteWorkflow(AlertWorkflow, Input{Revision: tt.revision, ReminderInterval: 25 * time.Minute})
+			e.result(t)
+			got := e.heard.of("pager")
+			if len(got) == 0 || got[0] != tt.first {
+				t.Fatalf("pager heard %v, want %s first", got, tt.first)
+			}
+			if n := slices.Index(got[1:], notify.KindOpened); tt.revision >= RevisionConsole && n >= 0 {
+				t.Errorf("pager heard the opening twice: %v", got)
+			}
+		})
+	}
+}

@@ -57,7 +57,7 @@ func (r *run) notifyRouted(ctx workflow.Context, n notify.Notification) workflow
 		lctx := workflow.WithLocalActivityOptions(ctx, logOptions())
 		err := workflow.ExecuteLocalActivity(lctx, activities.ActivityRouteNotification, req).Get(ctx, &found)
 		added := r.addTargets(req.Route && err == nil, found)
-		if err == nil && r.silenced(ctx, n, found) {
+		if err == nil && r.silenced(ctx, &n, found) {
 			// Held back: the next notification to each target still
 			// follows the one before this.
 			if prev != nil {

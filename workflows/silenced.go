@@ -23,7 +23,14 @@ import (
 // silenced decides, once the routing answered, whether n is held back by a
 // silence, and records it. A notification that goes out while the alert
 // was silenced ends its silence: people hear of it again.
-func (r *run) silenced(ctx workflow.Context, n notify.Notification, found activities.RouteAnswer) bool {
+//
+// From RevisionConsole on, people hear of an alert nobody heard of by its
+// opening, whichever notification comes first after its silence: one
+// queued while it was unheard and routed after the silence's end was
+// announced (the end queued the opening, which follows it) is not sent;
+// one whose routing finds the silence gone before anything announced its
+// end is sent as the opening.
+func (r *run) silenced(ctx workflow.Context, n *notify.Notification, found activities.RouteAnswer) bool {
 	if r.in.Revision < RevisionSilenced {
 		return false
 	}
@@ -35,8 +42,15 @@ func (r *run) silenced(ctx workflow.Context, n notify.Notification, found activi
 		r.wake.SendAsync(true)
 		return true
 	}
+	wasUnheard := n.Alert.Silenced != nil && n.Alert.Silenced.Unheard && n.Kind != notify.KindOpened
+	if r.in.Revision >= RevisionConsole && wasUnheard && r.st.Silenced == nil {
+		return true
+	}
 	if r.st.Silenced != nil && r.st.Status.Active() {
-		r.st.EndSilence(now, "no silence holds the alert any more: people hear of it again")
+		out := r.st.EndSilence(now, "no silence holds the alert any more: people hear of it again")
+		if r.in.Revision >= RevisionConsole && out == alert.OutcomeOpened && n.Kind != notify.KindOpened {
+			n.Kind, n.PreviousSeverity = notify.KindOpened, ""
+		}
 		r.dirty = true
 		r.wake.SendAsync(true)
 	}
