@@ -108,6 +108,8 @@ type Server struct {
 	rates *alertRates
 	// noAlerts are the IDs Temporal just said have no alert.
 	noAlerts *noAlerts
+	// slackTells are the answers to Slack users on their way.
+	slackTells chan struct{}
 }
 
 // maxPooledBody is the largest buffer kept for reuse; a rare huge payload
@@ -132,7 +134,7 @@ func New(cfg Config, temporal Temporal, logger *slog.Logger) *Server {
 	// in their history, so older alerts keep theirs.
 	cfg.Workflow.Revision = workflows.CurrentRevision
 	s := &Server{cfg: cfg, temporal: temporal, logger: logger, metrics: NewMetrics(cfg.Registry), router: mux.NewRouter(),
-		rates: newAlertRates(cfg.AlertRate, cfg.AlertBurst), noAlerts: newNoAlerts()}
+		rates: newAlertRates(cfg.AlertRate, cfg.AlertBurst), noAlerts: newNoAlerts(), slackTells: make(chan struct{}, maxSlackTells)}
 	s.inflight = newBodyBudget(cfg.MaxBodyInFlight, cfg.Registry)
 	registerCacheGauges(cfg.Registry, s.rates, s.noAlerts)
 	s.router.Use(s.observe)

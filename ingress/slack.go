@@ -134,15 +134,27 @@ func (s *Server) slackApply(r *http.Request, rawID, name string, arg any, by str
 	}
 }
 
+// maxSlackTells bounds the answers to Slack users on their way at once:
+// each is a goroutine and a connection for up to 5 s.
+const maxSlackTells = 8
+
 // tellSlackUser posts text to a response_url, seen by the user alone. It
-// runs after the answer, bounded; the URL is a credential and is never
-// logged.
+// runs after the answer, at most maxSlackTells at once (past that the
+// user is not told, and the log says so); the URL is a credential and is
+// never logged.
 func (s *Server) tellSlackUser(responseURL, text string) {
 	if u, err := url.Parse(responseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
 		return
 	}
+	select {
+	case s.slackTells <- struct{}{}:
+	default:
+		s.logger.Warn("Too many answers to Slack users on their way: this one is not told why their action failed", "limit", maxSlackTells)
+		return
+	}
 	body, _ := json.Marshal(map[string]any{"response_type": "ephemeral", "replace_original": false, "text": text})
 	go func() {
+		defer func() { <-s.slackTells }()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(body))

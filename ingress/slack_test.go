@@ -240,3 +240,42 @@ func TestSlackSilenceCommandRefusesWhatTheRESTAPIRefuses(t *testing.T) {
 		t.Fatalf("refused silences asked Temporal %v", fake.queries)
 	}
 }
+
+// Thousands of refused presses, answered by a slow response_url: at most
+// maxSlackTells answers are on their way at once, and none once done.
+func TestSlackAnswersToUsersAreBoundedAndComeBackToIdle(t *testing.T) {
+	var mu sync.Mutex
+	inFlight, most, told := 0, 0, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond) // a slow Slack, so that answers overlap
+		mu.Lock()
+		inFlight--
+		told++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	fake := &fakeTemporal{updateErr: serviceerror.NewNotFound("workflow execution already completed")}
+	s := slackServer(t, fake)
+	const presses = 2000
+	for range presses {
+		if rec := postSlack(s, "/slack/interactions", press(slack.ActionAcknowledge, "42-main", srv.URL), slackSecret, time.Now()); rec.Code != http.StatusOK {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(s.slackTells) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(s.slackTells) != 0 || inFlight != 0 {
+		t.Fatalf("%d answers still on their way, %d at the receiver", len(s.slackTells), inFlight)
+	}
+	if most > maxSlackTells || told == 0 || told > presses {
+		t.Fatalf("at most %d at once (limit %d), %d told of %d", most, maxSlackTells, told, presses)
+	}
+}

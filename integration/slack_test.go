@@ -121,6 +121,11 @@ func TestSlackIsTheConsoleOneMessageUpdatedInPlaceWithWorkingButtons(t *testing.
 		return nil
 	})
 
+	// The worker restarts: the message is kept with the alert, in its
+	// history, so the next transitions still update that one message.
+	s.stopWorker()
+	s.startWorker()
+
 	// Presses Slack did not sign just now: 401, and nothing changes.
 	if code := s.press(slack.ActionAcknowledge, id, "not-the-signing-secret", time.Now()); code != http.StatusUnauthorized {
 		t.Fatalf("a press with a wrong signature answered %d, want 401", code)
