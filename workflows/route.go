@@ -123,6 +123,14 @@ func (r *run) send(ctx workflow.Context, actx workflow.Context, prev, this *noti
 		if r.routed != nil {
 			d.Message = r.routed.Messages[key]
 		}
+		if d.Notification.Kind == notify.KindUpdated && d.Message == "" {
+			// Only a kept message has anything to update: no activity
+			// for a target that keeps none (a webhook, PagerDuty), or
+			// has not posted one yet.
+			f, set := workflow.NewFuture(ctx)
+			set.Set(nil, nil)
+			return f
+		}
 		f := workflow.ExecuteActivity(actx, activities.ActivityNotifyReceiver, d)
 		var got *activities.Delivered
 		if f.Get(ctx, &got) == nil && got != nil && got.Message != "" && r.routed != nil {
