@@ -5,6 +5,7 @@ package ingress
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -245,6 +246,15 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome,
 	// delivery of the budget until a restart.
 	release := sync.OnceFunc(done)
 	defer release()
+	signedID := ""
+	if src.signing != nil {
+		id, err := src.signing.Verify(r.Header, body, time.Now())
+		if err != nil {
+			writeError(w, http.StatusUnauthorized, "", err.Error())
+			return OutcomeUnauthorized, ""
+		}
+		signedID = id
+	}
 	d := decode(kind, body)
 	// What was decoded holds copies of what it keeps: the bytes go back
 	// now, not after the Temporal call.
@@ -255,7 +265,9 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome,
 		return OutcomeBadRequest, ""
 	case d.isPipeline:
 		ev := d.pipeline
-		ev.IdempotencyKey = r.Header.Get("Idempotency-Key")
+		// A signed delivery's webhook-id is its Idempotency-Key, and the
+		// one the signature vouches for.
+		ev.IdempotencyKey = cmp.Or(signedID, r.Header.Get("Idempotency-Key"))
 		ev.ReceivedAt = time.Now().UTC()
 		// Whatever GitLab sent under the body limit, the signal stays small.
 		ev.Bound()

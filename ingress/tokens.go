@@ -21,6 +21,9 @@ type source struct {
 	digest [sha256.Size]byte
 	// scope is the projects the source may act on; zero, any project.
 	scope Scope
+	// signing, when set, is the key every delivery of the source must be
+	// signed with (ALERTFLOW_SOURCE_SIGNING_KEYS).
+	signing *SigningKey
 }
 
 // ParseTokens reads ALERTFLOW_SOURCE_TOKENS: "name1=tok1,name2=tok2", each

@@ -167,6 +167,14 @@ func settings() []setting {
 				c.SourceTokens, c.sourceTokensSet = t, true
 				return nil
 			}},
+		// After ALERTFLOW_SOURCE_TOKENS, whose sources it names.
+		{"ALERTFLOW_SOURCE_SIGNING_KEYS", "", "signing tokens of sources whose GitLab hooks sign their deliveries, name1=whsec_…,…: each source must be in ALERTFLOW_SOURCE_TOKENS, and its deliveries then need a valid webhook-signature within 5 minutes, or are answered 401",
+			func(c *config, v string) error {
+				if strings.TrimSpace(v) == "" {
+					return nil
+				}
+				return c.SourceTokens.SetSigningKeys(v)
+			}},
 		{"ALERTFLOW_API_TOKEN", "", "bearer token of the REST API under /api/v1; unset turns the API off (dev makes one up)",
 			func(c *config, v string) error {
 				if strings.TrimSpace(v) == "" {
