@@ -21,6 +21,10 @@ type Event struct {
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	// ReceivedAt is when the intake accepted the webhook.
 	ReceivedAt time.Time `json:"received_at"`
+	// Instance names the GitLab instance the event came from when it is
+	// not the home one: its alert IDs are "<instance>:<project_id>-<ref>"
+	// (InstanceID). Empty for the home instance, whose IDs are as always.
+	Instance string `json:"instance,omitempty"`
 }
 
 // Project is the GitLab project a pipeline ran in.
@@ -92,7 +96,7 @@ func (e Event) ContentKey() string {
 
 // AlertID is the ID of the alert this event belongs to.
 func (e Event) AlertID() string {
-	return ID(e.Project.ID, e.Pipeline.Ref)
+	return InstanceID(e.Instance, e.Project.ID, e.Pipeline.Ref)
 }
 
 // Bounds on what an event keeps, so that any payload under the body limit

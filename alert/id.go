@@ -3,6 +3,7 @@ package alert
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -27,6 +28,45 @@ func ID(projectID int64, ref string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// InstanceID is ID for a project of a GitLab instance other than the home
+// one: "<instance>:<project_id>-<ref>" ("gitlab-b:1-main"), so that two
+// instances' project 1 have two alerts on main. The home instance, and
+// every alertflow with one instance, keeps ID's IDs: instance "".
+func InstanceID(instance string, projectID int64, ref string) string {
+	if instance == "" {
+		return ID(projectID, ref)
+	}
+	return instance + ":" + ID(projectID, ref)
+}
+
+// instanceName is what an instance may be called: a lower-case letter
+// first, so that an instance's IDs never read as a home ID, whose first
+// character is a digit.
+var instanceName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+
+// CheckInstance says whether name can name an instance in alert IDs.
+func CheckInstance(name string) error {
+	if !instanceName.MatchString(name) {
+		return fmt.Errorf("instance %q: want a lower-case letter, then up to 31 lower-case letters, digits and '-'", name)
+	}
+	return nil
+}
+
+// ParseInstanceID splits an alert ID into its instance ("" for the home
+// one), project ID and ref, as InstanceID and ID build them.
+func ParseInstanceID(id string) (instance string, projectID int64, ref string, err error) {
+	if id != "" && 'a' <= id[0] && id[0] <= 'z' {
+		instance, rest, ok := strings.Cut(id, ":")
+		if !ok || CheckInstance(instance) != nil {
+			return "", 0, "", fmt.Errorf("parse %q: %w: want <project_id>-<ref>, or <instance>:<project_id>-<ref>", id, ErrBadID)
+		}
+		projectID, ref, err := ParseID(rest)
+		return instance, projectID, ref, err
+	}
+	projectID, ref, err = ParseID(id)
+	return "", projectID, ref, err
 }
 
 // ErrBadID is returned by ParseID for anything ID cannot have built.

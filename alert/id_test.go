@@ -68,3 +68,38 @@ func TestProjectTwelveRefAAndProjectOneRefTwoDashANeverCollide(t *testing.T) {
 		t.Fatalf("IDs %q and %q", a, b)
 	}
 }
+
+func TestInstanceIDKeepsHomeIDsAndSetsOtherInstancesApart(t *testing.T) {
+	if got := InstanceID("", 1, "main"); got != "1-main" {
+		t.Fatalf("the home instance's ID is %q, want 1-main as always", got)
+	}
+	for _, tt := range []struct {
+		instance string
+		project  int64
+		ref      string
+		id       string
+	}{
+		{"", 1, "main", "1-main"},
+		{"gitlab-b", 1, "main", "gitlab-b:1-main"},
+		{"b", 42, "feature/ümlaut", "b:42-feature/%C3%BCmlaut"},
+	} {
+		id := InstanceID(tt.instance, tt.project, tt.ref)
+		if id != tt.id {
+			t.Errorf("InstanceID(%q, %d, %q) = %q, want %q", tt.instance, tt.project, tt.ref, id, tt.id)
+		}
+		instance, project, ref, err := ParseInstanceID(id)
+		if err != nil || instance != tt.instance || project != tt.project || ref != tt.ref {
+			t.Errorf("ParseInstanceID(%q) = %q, %d, %q, %v", id, instance, project, ref, err)
+		}
+	}
+	for _, bad := range []string{"gitlab-b", "gitlab-b:", "gitlab-b:main", "Gitlab:1-main", "b:0-main", "-1-main", ":1-main"} {
+		if _, _, _, err := ParseInstanceID(bad); !errors.Is(err, ErrBadID) {
+			t.Errorf("ParseInstanceID(%q) = %v, want ErrBadID", bad, err)
+		}
+	}
+	for _, bad := range []string{"", "B", "1b", "b_c", "b:c", strings.Repeat("b", 33)} {
+		if CheckInstance(bad) == nil {
+			t.Errorf("CheckInstance(%q) accepted it", bad)
+		}
+	}
+}

@@ -304,6 +304,22 @@ func alertID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	return id, true
 }
 
+// checkAlertID reads an alert ID as InstanceID builds it or with a
+// readable ref, and refuses one the webhook would never make.
+func checkAlertID(raw string) (string, error) {
+	instance, project, ref, err := alert.ParseInstanceID(raw)
+	if err != nil {
+		return "", err
+	}
+	if err := validateRef("id", project, ref); err != nil {
+		if pe, ok := errors.AsType[*PayloadError](err); ok {
+			return "", errors.New("the ref in the id " + pe.Reason)
+		}
+		return "", err
+	}
+	return alert.InstanceID(instance, project, ref), nil
+}
+
 func (s *Server) showAlert(w http.ResponseWriter, r *http.Request) {
 	id, ok := alertID(w, r)
 	if !ok {

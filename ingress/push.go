@@ -23,10 +23,12 @@ type Push struct {
 	Deleted bool
 	// By is the user who pushed, as GitLab names them.
 	By string
+	// Instance is the source's GitLab instance, "" for the home one.
+	Instance string
 }
 
 // AlertID is the ID of the alert of the pushed ref.
-func (p Push) AlertID() string { return alert.ID(p.ProjectID, p.Ref) }
+func (p Push) AlertID() string { return alert.InstanceID(p.Instance, p.ProjectID, p.Ref) }
 
 // pushHook is the part of a push event alertflow reads. Push events are
 // rare next to pipeline events and their payload is small (at most 20

@@ -268,6 +268,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome,
 		// A signed delivery's webhook-id is its Idempotency-Key, and the
 		// one the signature vouches for.
 		ev.IdempotencyKey = cmp.Or(signedID, r.Header.Get("Idempotency-Key"))
+		ev.Instance = src.instance
 		ev.ReceivedAt = time.Now().UTC()
 		// Whatever GitLab sent under the body limit, the signal stays small.
 		ev.Bound()
@@ -276,6 +277,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome,
 		}
 		return s.pipeline(w, r, src, ev)
 	case d.isPush:
+		d.push.Instance = src.instance
 		if !inScope(w, src, d.push.ProjectID, d.push.Project) {
 			return OutcomeForbidden, d.push.AlertID()
 		}

@@ -99,35 +99,12 @@ func (k SigningKey) sign(id, ts string, body []byte) []byte {
 // each names a source of t, whose deliveries must then be signed with
 // that key. Errors name the source, never a key.
 func (t *Tokens) SetSigningKeys(spec string) error {
-	seen := map[string]bool{}
-	for i, item := range strings.Split(spec, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		name, key, ok := strings.Cut(item, "=")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" {
-			return fmt.Errorf("entry %d: want name=whsec_…", i+1)
-		}
-		at := -1
-		for j := range t.sources {
-			if t.sources[j].name == name {
-				at = j
-			}
-		}
-		switch {
-		case at < 0:
-			return fmt.Errorf("source %q: not in ALERTFLOW_SOURCE_TOKENS; a signed source keeps its token too", name)
-		case seen[name]:
-			return fmt.Errorf("source %q: named twice", name)
-		}
+	return t.perSource(spec, "name=whsec_…", func(src *source, key string) error {
 		k, err := ParseSigningKey(key)
 		if err != nil {
-			return fmt.Errorf("source %q: %w", name, err)
+			return err
 		}
-		seen[name] = true
-		t.sources[at].signing = &k
-	}
-	return nil
+		src.signing = &k
+		return nil
+	})
 }

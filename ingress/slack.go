@@ -297,19 +297,3 @@ func matcherValue(k, v string) any {
 	}
 	return v
 }
-
-// checkAlertID reads an alert ID as ID builds it or with a readable ref,
-// and refuses one the webhook would never make.
-func checkAlertID(raw string) (string, error) {
-	project, ref, err := alert.ParseID(raw)
-	if err != nil {
-		return "", err
-	}
-	if err := validateRef("id", project, ref); err != nil {
-		if pe, ok := errors.AsType[*PayloadError](err); ok {
-			return "", errors.New("the ref in the id " + pe.Reason)
-		}
-		return "", err
-	}
-	return alert.ID(project, ref), nil
-}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/alertflow/alertflow/alert"
 )
 
 // Tokens are the configured webhook sources, each with its secret token.
@@ -24,6 +26,9 @@ type source struct {
 	// signing, when set, is the key every delivery of the source must be
 	// signed with (ALERTFLOW_SOURCE_SIGNING_KEYS).
 	signing *SigningKey
+	// instance names the source's GitLab instance in alert IDs; "" for
+	// the home instance (ALERTFLOW_SOURCE_INSTANCES).
+	instance string
 }
 
 // ParseTokens reads ALERTFLOW_SOURCE_TOKENS: "name1=tok1,name2=tok2", each
@@ -149,4 +154,49 @@ func Placeholder(tok string) bool {
 	}
 	t = strings.NewReplacer("-", "", "_", "", " ", "").Replace(t)
 	return slices.Contains(placeholders, t)
+}
+
+// SetInstances reads ALERTFLOW_SOURCE_INSTANCES, "name=instance,…": each
+// names a source of t whose deliveries come from another GitLab instance
+// than the home one, and the instance's name in their alert IDs
+// ("gitlab-b:1-main"). Sources of one instance share its name; a source
+// not listed is the home instance's, whose IDs are "1-main" as always.
+func (t *Tokens) SetInstances(spec string) error {
+	return t.perSource(spec, "name=instance", func(src *source, instance string) error {
+		if err := alert.CheckInstance(instance); err != nil {
+			return err
+		}
+		src.instance = instance
+		return nil
+	})
+}
+
+// perSource reads a setting of "name=value,…" pairs, each naming a source
+// of t once, and hands each value to set. Errors name the entry or the
+// source, never a value: some are secrets.
+func (t *Tokens) perSource(spec, want string, set func(src *source, value string) error) error {
+	seen := map[string]bool{}
+	for i, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(item, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return fmt.Errorf("entry %d: want %s", i+1, want)
+		}
+		at := slices.IndexFunc(t.sources, func(s source) bool { return s.name == name })
+		switch {
+		case at < 0:
+			return fmt.Errorf("source %q: not in ALERTFLOW_SOURCE_TOKENS", name)
+		case seen[name]:
+			return fmt.Errorf("source %q: named twice", name)
+		}
+		if err := set(&t.sources[at], strings.TrimSpace(value)); err != nil {
+			return fmt.Errorf("source %q: %w", name, err)
+		}
+		seen[name] = true
+	}
+	return nil
 }

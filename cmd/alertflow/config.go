@@ -175,6 +175,13 @@ func settings() []setting {
 				}
 				return c.SourceTokens.SetSigningKeys(v)
 			}},
+		{"ALERTFLOW_SOURCE_INSTANCES", "", "sources whose deliveries come from another GitLab instance than the home one, name1=instance,…: their alert IDs are <instance>:<project_id>-<ref>, so that two instances' projects never share an alert; the home instance's sources keep <project_id>-<ref>",
+			func(c *config, v string) error {
+				if strings.TrimSpace(v) == "" {
+					return nil
+				}
+				return c.SourceTokens.SetInstances(v)
+			}},
 		{"ALERTFLOW_API_TOKEN", "", "bearer token of the REST API under /api/v1; unset turns the API off (dev makes one up)",
 			func(c *config, v string) error {
 				if strings.TrimSpace(v) == "" {
