@@ -68,10 +68,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err == nil && !cfg.sourceTokensSet && (cmd == "serve" || cmd == "ingress") {
 		err = errors.New("ALERTFLOW_SOURCE_TOKENS: required: name=token[,name=token...]")
 	}
-	if err == nil && (cmd != "ingress" && cmd != "silence-worker" || cmd == "ingress" && cfg.ConfigFile != "") {
-		// The worker routes notifications, and the intake names Slack
-		// users by the file's people: a bad routing file stops either
-		// before it connects to anything.
+	if err == nil && readsRouting(cmd, cfg) {
+		// A bad routing file stops the process before it connects to
+		// anything.
 		cfg.routing, err = routingOf(cfg, getenv)
 	}
 	if err != nil {

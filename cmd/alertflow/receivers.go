@@ -85,6 +85,20 @@ func receiverNames(rc *routeconfig.Config) []string {
 	return names
 }
 
+// readsRouting says whether cmd reads the routing file: a worker routes
+// notifications with it; an intake alone only names Slack users by its
+// people, so it reads the file only when it takes Slack's buttons, and
+// needs the variables the file names only then.
+func readsRouting(cmd string, cfg config) bool {
+	switch cmd {
+	case "silence-worker":
+		return false
+	case "ingress":
+		return cfg.ConfigFile != "" && len(cfg.SlackSigningSecret) > 0
+	}
+	return true
+}
+
 // peopleOf are the Slack users the routing file names, if it was read.
 func peopleOf(rc *routeconfig.Config) map[string]string {
 	if rc == nil {

@@ -78,3 +78,27 @@ func TestSinksMakeASlackAppOfATokenAndAWebhookOfAURL(t *testing.T) {
 		t.Errorf("the URL made a Slack app")
 	}
 }
+
+// An intake alone reads the routing file only for the Slack app's people:
+// one that takes no Slack buttons starts without the file's variables.
+func TestOnlyAnIntakeTakingSlackButtonsReadsTheRoutingFile(t *testing.T) {
+	file := config{ConfigFile: "alertflow.yaml"}
+	slackApp := config{ConfigFile: "alertflow.yaml", SlackSigningSecret: []byte("s")}
+	for _, tt := range []struct {
+		cmd  string
+		cfg  config
+		want bool
+	}{
+		{"worker", config{}, true},
+		{"serve", file, true},
+		{"dev", config{}, true},
+		{"silence-worker", file, false},
+		{"ingress", file, false},
+		{"ingress", config{SlackSigningSecret: []byte("s")}, false},
+		{"ingress", slackApp, true},
+	} {
+		if got := readsRouting(tt.cmd, tt.cfg); got != tt.want {
+			t.Errorf("readsRouting(%s, file %q, signing secret %v) = %v, want %v", tt.cmd, tt.cfg.ConfigFile, len(tt.cfg.SlackSigningSecret) > 0, got, tt.want)
+		}
+	}
+}
