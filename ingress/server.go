@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -84,7 +85,8 @@ type Config struct {
 	// SlackPeople name Slack users as alertflow records them.
 	SlackPeople map[string]string
 	// SlackClient answers Slack users through response_url; nil means
-	// http.DefaultClient.
+	// notify.DefaultHTTPClient: bounded, and redirected only on the same
+	// host, since a response_url is a credential.
 	SlackClient *http.Client
 	// Registry receives the intake's metrics and is served on /metrics,
 	// with whatever else is registered there (the worker's, in serve).
@@ -130,6 +132,9 @@ func New(cfg Config, temporal Temporal, logger *slog.Logger) *Server {
 	cfg.MaxBodyInFlight = max(cfg.MaxBodyInFlight, cfg.MaxBody)
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.SlackClient == nil {
+		cfg.SlackClient = notify.DefaultHTTPClient()
 	}
 	// Alerts start with the workflow's newest behaviour; the revision stays
 	// in their history, so older alerts keep theirs.

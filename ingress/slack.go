@@ -162,7 +162,7 @@ func (s *Server) tellSlackUser(responseURL, text string) {
 			return
 		}
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := s.slackClient().Do(req)
+		resp, err := s.cfg.SlackClient.Do(req)
 		if err != nil {
 			s.logger.Warn("Could not tell a Slack user why their action failed", "error", errors.Unwrap(err))
 			return
@@ -170,13 +170,6 @@ func (s *Server) tellSlackUser(responseURL, text string) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 	}()
-}
-
-func (s *Server) slackClient() *http.Client {
-	if s.cfg.SlackClient != nil {
-		return s.cfg.SlackClient
-	}
-	return http.DefaultClient
 }
 
 // slackCommandHelp is what /alertflow answers when it is not understood.

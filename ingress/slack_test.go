@@ -278,4 +278,22 @@ func TestSlackAnswersToUsersAreBoundedAndComeBackToIdle(t *testing.T) {
 	if most > maxSlackTells || told == 0 || told > presses {
 		t.Fatalf("at most %d at once (limit %d), %d told of %d", most, maxSlackTells, told, presses)
 	}
+	// The error paths give their slot back too: a response_url nothing
+	// listens on, and one that is no URL.
+	refusing := httptest.NewServer(http.NotFoundHandler())
+	refusing.Close()
+	for i := range presses {
+		to := refusing.URL
+		if i%2 == 1 {
+			to = "::not a url"
+		}
+		postSlack(s, "/slack/interactions", press(slack.ActionAcknowledge, "42-main", to), slackSecret, time.Now())
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for len(s.slackTells) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(s.slackTells); n != 0 {
+		t.Fatalf("%d answers still hold a slot after failing", n)
+	}
 }

@@ -38,11 +38,7 @@ func Verify(secret []byte, header http.Header, body []byte, now time.Time) error
 	if age := now.Sub(time.Unix(ts, 0)); age > MaxSignatureAge || age < -MaxSignatureAge {
 		return fmt.Errorf("X-Slack-Request-Timestamp is more than %s from now: a replay, or a clock far off", MaxSignatureAge)
 	}
-	mac := hmac.New(sha256.New, secret)
-	fmt.Fprintf(mac, "v0:%s:", tsText)
-	mac.Write(body)
-	want := "v0=" + hex.EncodeToString(mac.Sum(nil))
-	if !hmac.Equal([]byte(sig), []byte(want)) {
+	if !hmac.Equal([]byte(sig), []byte(v0Signature(secret, tsText, body))) {
 		return errors.New("X-Slack-Signature does not match the body: wrong signing secret, or the body was changed")
 	}
 	return nil
@@ -52,10 +48,16 @@ func Verify(secret []byte, header http.Header, body []byte, now time.Time) error
 // for tests and for tools that play Slack.
 func Sign(secret []byte, ts time.Time, body []byte) (timestamp, signature string) {
 	timestamp = strconv.FormatInt(ts.Unix(), 10)
+	return timestamp, v0Signature(secret, timestamp, body)
+}
+
+// v0Signature is "v0=" and the hex HMAC-SHA256 of "v0:<timestamp>:<body>",
+// with the timestamp as the header carries it.
+func v0Signature(secret []byte, timestamp string, body []byte) string {
 	mac := hmac.New(sha256.New, secret)
 	fmt.Fprintf(mac, "v0:%s:", timestamp)
 	mac.Write(body)
-	return timestamp, "v0=" + hex.EncodeToString(mac.Sum(nil))
+	return "v0=" + hex.EncodeToString(mac.Sum(nil))
 }
 
 // User is the Slack user who acted.
