@@ -1,6 +1,7 @@
 // Package config reads alertflow's routing configuration: the receivers
-// (each with a signed webhook, Slack and/or PagerDuty) and the routing tree
-// that picks them (package route). It validates the whole file, naming the
+// (each with a signed webhook, Slack and/or PagerDuty), the routing tree
+// that picks them (package route) and the heartbeat monitors of scheduled
+// pipelines (package monitor). It validates the whole file, naming the
 // file, the line and what is wrong, and never quotes a secret.
 package config
 
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/alertflow/alertflow/monitor"
 	"github.com/alertflow/alertflow/route"
 )
 
@@ -32,6 +34,13 @@ type Config struct {
 	// Route is the root of the tree. In a loaded file every node names
 	// its receiver: a child written without one gets its parent's.
 	Route *route.Route
+	// Monitors are the heartbeat monitors of scheduled pipelines, in file
+	// order, each passing Check with its defaults filled; none when the
+	// file has no monitors key.
+	Monitors []monitor.Spec
+	// ScheduleMonitors are the projects whose pipeline schedules, as
+	// GitLab's API lists them, are each a monitor ("schedules: true").
+	ScheduleMonitors []monitor.Schedules
 }
 
 // Receiver is a named set of integrations that hear the same alerts.

@@ -220,14 +220,14 @@ func TestParseRefusesBadFiles(t *testing.T) {
 		{"an empty file", "", []string{"alertflow.yaml:1: the file is empty: want receivers and route"}},
 		{"a file of comments only", "# nothing yet\n", []string{"alertflow.yaml:1: the file is empty: want receivers and route"}},
 		{"not YAML", "receivers: [\n", []string{"alertflow.yaml:1: not valid YAML: did not find expected node content"}},
-		{"not a mapping", "- a\n- b\n", []string{"alertflow.yaml:1: want a mapping of receivers, route, people, not a list"}},
+		{"not a mapping", "- a\n- b\n", []string{"alertflow.yaml:1: want a mapping of receivers, route, people, monitors, not a list"}},
 		{"two documents", goodReceivers + "route:\n  receiver: chat\n---\nroute: {}\n", []string{"alertflow.yaml:10: a second YAML document: want one"}},
 		{"a second document that does not parse", goodReceivers + "route:\n  receiver: chat\n---\nroute: [\n", []string{"alertflow.yaml:11: not valid YAML: did not find expected node content"}},
 		{"no receivers and no route", "{}\n", []string{
 			"alertflow.yaml:1: receivers: required: the list of receivers",
 			"alertflow.yaml:1: route: required: the root of the routing tree"}},
 		{"an unknown key at the top", goodReceivers + "route:\n  receiver: chat\nroutes: []\n", []string{
-			`alertflow.yaml:10: routes: unknown key "routes": want one of receivers, route, people`}},
+			`alertflow.yaml:10: routes: unknown key "routes": want one of receivers, route, people, monitors`}},
 		{"an unknown key in a receiver", "receivers:\n  - name: chat\n    slak:\n      url: ${SLACK_TEAM_A}\nroute:\n  receiver: chat\n", []string{
 			`alertflow.yaml:2: receivers[0]: no integration: want one or more of webhook, slack, pagerduty`,
 			`alertflow.yaml:3: receivers[0].slak: unknown key "slak": want one of name, webhook, slack, pagerduty`}},

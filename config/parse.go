@@ -104,7 +104,7 @@ func (p *parser) parse(data []byte) *Config {
 		p.syntaxError(err)
 	}
 
-	top := p.mapping(doc.Content[0], "", "receivers", "route", "people")
+	top := p.mapping(doc.Content[0], "", "receivers", "route", "people", "monitors")
 	if top == nil {
 		return nil
 	}
@@ -122,6 +122,9 @@ func (p *parser) parse(data []byte) *Config {
 	}
 	if n, ok := top["people"]; ok {
 		c.People = p.people(n.val)
+	}
+	if n, ok := top["monitors"]; ok {
+		c.Monitors, c.ScheduleMonitors = p.monitors(n.val)
 	}
 	return c
 }
