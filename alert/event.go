@@ -25,6 +25,9 @@ type Event struct {
 	// not the home one: its alert IDs are "<instance>:<project_id>-<ref>"
 	// (InstanceID). Empty for the home instance, whose IDs are as always.
 	Instance string `json:"instance,omitempty"`
+	// Missed is set, and Pipeline holds only the ref, when the event says
+	// a scheduled pipeline did not run rather than that one changed.
+	Missed *Missed `json:"missed,omitempty"`
 }
 
 // Project is the GitLab project a pipeline ran in.

@@ -59,6 +59,9 @@ const (
 	// OutcomeReminder: the alert was still open and unacknowledged after a
 	// reminder interval, and people were reminded.
 	OutcomeReminder Outcome = "reminder"
+	// OutcomeReconcileFailed: GitLab's API could not be read when
+	// alertflow asked it about the ref; nothing changed.
+	OutcomeReconcileFailed Outcome = "reconcile_failed"
 	// OutcomeRejected: a manual action that was not valid for the alert,
 	// sent as a signal (which cannot answer with an error).
 	OutcomeRejected Outcome = "rejected"
@@ -155,6 +158,9 @@ type Entry struct {
 	Severity   Severity  `json:"severity,omitempty"`
 	Actor      string    `json:"actor,omitempty"`
 	Note       string    `json:"note,omitempty"`
+	// Via says how alertflow learnt of it when GitLab did not deliver it
+	// (ViaReconciled); "" for a delivery or an action.
+	Via string `json:"via,omitempty"`
 }
 
 // State is an alert: one project and ref, from its first bad pipeline to the
@@ -233,6 +239,14 @@ type State struct {
 	// Flips counts the times a flapping alert's branch went green or red
 	// again after it was found flapping.
 	Flips int `json:"flips,omitempty"`
+	// Missed is the missed run of a scheduled pipeline the alert is about,
+	// until a pipeline takes its place; nil when none.
+	Missed *Missed `json:"missed,omitempty"`
+	// NextReconcileAt is when alertflow next asks GitLab's API about the
+	// ref, while the alert is open and reconciliation is on.
+	NextReconcileAt time.Time `json:"next_reconcile_at,omitzero"`
+	// LastReconciledAt is when it last asked.
+	LastReconciledAt time.Time `json:"last_reconciled_at,omitzero"`
 }
 
 // NewWith returns the state of an alert that has seen nothing yet, applying
@@ -272,7 +286,10 @@ func (s *State) Apply(ev Event, now time.Time) Outcome {
 	}
 	var out Outcome
 	var note string
-	if s.Rules.Version >= RulesGitLab {
+	if ev.Missed != nil {
+		s.LastEventAt = now
+		out, note = s.applyMissed(*ev.Missed, now)
+	} else if s.Rules.Version >= RulesGitLab {
 		s.LastEventAt = now
 		out, note = s.applyGitLab(ev, now)
 	} else {
@@ -437,6 +454,9 @@ func (s *State) Title() string {
 		where = fmt.Sprintf("project %d", s.Project.ID)
 	}
 	where += "@" + s.Ref
+	if s.Missed != nil {
+		return "Scheduled pipeline did not run on " + where
+	}
 	if s.Pipeline == nil {
 		return "No pipeline yet on " + where
 	}

@@ -224,6 +224,7 @@ func (s *State) raise(sev Severity, force bool) {
 
 func (s *State) setCause(ev Event, m Mark) {
 	s.setNewest(ev)
+	s.Missed = nil
 	s.Cause = m
 }
 

@@ -17,7 +17,6 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
@@ -81,6 +80,7 @@ func (s *Server) routeAPI() {
 	api.HandleFunc(apiPrefix+`/alerts/{id:[\s\S]+}/acknowledge`, s.acknowledgeAlert).Methods(http.MethodPost)
 	api.HandleFunc(apiPrefix+`/alerts/{id:[\s\S]+}/resolve`, s.resolveAlert).Methods(http.MethodPost)
 	api.HandleFunc(apiPrefix+`/alerts/{id:[\s\S]+}/snooze`, s.snoozeAlert).Methods(http.MethodPost)
+	api.HandleFunc(apiPrefix+`/alerts/{id:[\s\S]+}/reconcile`, s.reconcileAlert).Methods(http.MethodPost)
 	api.HandleFunc(apiPrefix+`/alerts/{id:[\s\S]+}`, s.showAlert).Methods(http.MethodGet)
 	s.routeSilences(api)
 	s.router.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
@@ -364,6 +364,13 @@ func (s *Server) snoozeAlert(w http.ResponseWriter, r *http.Request) {
 	s.updateAlert(w, r, workflows.UpdateSnooze, &req)
 }
 
+// reconcileAlert checks the alert's ref against GitLab's API now, and
+// answers with the alert as it then is.
+func (s *Server) reconcileAlert(w http.ResponseWriter, r *http.Request) {
+	var req alert.ReconcileRequest
+	s.updateAlert(w, r, workflows.UpdateReconcile, &req)
+}
+
 // updateAlert runs a manual action as a workflow update and answers with
 // the alert's new state: 404 when there is no open alert, 400 for bad
 // input, 409 when the alert cannot take the action any more.
@@ -416,27 +423,19 @@ type updated struct {
 
 // runUpdate runs a manual action as a workflow update.
 func (s *Server) runUpdate(ctx context.Context, id, name string, arg any) updated {
-	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   id,
-		UpdateName:   name,
-		Args:         []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	var st alert.State
-	if err == nil {
-		err = h.Get(ctx, &st)
-	}
+	st, err := workflows.UpdateAlert(ctx, s.temporal, id, name, arg)
 	var appErr *temporal.ApplicationError
 	switch {
 	case err == nil:
-		return updated{status: http.StatusOK, state: &st}
+		return updated{status: http.StatusOK, state: st}
 	case isNotFound(err):
 		return updated{status: http.StatusNotFound, msg: "no open alert " + id}
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeAlreadyAcknowledged:
 		return updated{status: http.StatusOK, msg: appErr.Message()}
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidInput:
 		return updated{status: http.StatusBadRequest, msg: appErr.Message()}
-	case errors.As(err, &appErr) && (appErr.Type() == workflows.ErrTypeResolved || appErr.Type() == workflows.ErrTypeNotOpened):
+	case errors.As(err, &appErr) && (appErr.Type() == workflows.ErrTypeResolved || appErr.Type() == workflows.ErrTypeNotOpened ||
+		appErr.Type() == workflows.ErrTypeNotReconciled):
 		return updated{status: http.StatusConflict, msg: appErr.Message()}
 	case errors.As(err, &appErr) && strings.HasPrefix(appErr.Message(), "unknown update"):
 		// An alert opened by an alertflow that did not have this action

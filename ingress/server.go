@@ -78,7 +78,11 @@ type Config struct {
 	AlertRate  float64
 	AlertBurst int
 	// Workflow is the input new alerts start with; New sets its Revision.
+	// Its Reconcile is kept only for the alerts of ReconciledInstances.
 	Workflow workflows.Input
+	// ReconciledInstances are the GitLab instances ("" the home one)
+	// whose API the worker reads to reconcile alerts.
+	ReconciledInstances map[string]bool
 	// SlackSigningSecret verifies what the Slack app's buttons and
 	// /alertflow command post; empty leaves /slack/* unserved.
 	SlackSigningSecret []byte
@@ -333,6 +337,10 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, src source, ev
 	if !s.admit(w, alertID) {
 		return OutcomeTooFast, alertID
 	}
+	if err := s.heartbeat(ctx, ev); err != nil {
+		s.unavailable(w, r, "signal_monitor", alertID, err)
+		return OutcomeUnavailable, alertID
+	}
 	opens := alert.RouteOf(ev.Pipeline.Status) == alert.RouteOpen
 	if ev.Pipeline.IsChild() && s.cfg.Workflow.Rules.Children != alert.ChildAlert {
 		opens = false
@@ -355,12 +363,16 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, src source, ev
 	if outcome, ok := s.alertInScope(ctx, w, r, src, alertID); !ok {
 		return outcome, alertID
 	}
-	opts := workflows.StartOptions(s.cfg.TaskQueue, s.cfg.Workflow, ev)
+	in := s.cfg.Workflow
+	if !s.cfg.ReconciledInstances[ev.Instance] {
+		in.Reconcile = nil
+	}
+	opts := workflows.StartOptions(s.cfg.TaskQueue, in, ev)
 	// The alert records the source that opened it, by name; the workflow
 	// never upserts this key.
 	opts.Memo[workflows.MemoSource] = src.name
 	run, err := s.temporal.SignalWithStartWorkflow(ctx, alertID, workflows.SignalPipeline, ev,
-		opts, workflows.AlertWorkflow, s.cfg.Workflow)
+		opts, workflows.AlertWorkflow, in)
 	if err != nil {
 		s.unavailable(w, r, "signal_with_start", alertID, err)
 		return OutcomeUnavailable, alertID

@@ -14,6 +14,10 @@ import (
 // Tokens are the configured webhook sources, each with its secret token.
 type Tokens struct {
 	sources []source
+	// given is set once ALERTFLOW_SOURCE_TOKENS was read: then every
+	// per-source setting must name one of its sources. A worker alone is
+	// given no webhook token, and its settings declare the sources.
+	given bool
 }
 
 type source struct {
@@ -29,6 +33,12 @@ type source struct {
 	// instance names the source's GitLab instance in alert IDs; "" for
 	// the home instance (ALERTFLOW_SOURCE_INSTANCES).
 	instance string
+	// apiURL and apiToken read the source's GitLab API to reconcile its
+	// alerts (ALERTFLOW_SOURCE_GITLAB_API and _TOKENS); "" for none.
+	apiURL, apiToken string
+	// tokenless is a source a worker's settings name, which has no
+	// webhook token and never matches one.
+	tokenless bool
 }
 
 // ParseTokens reads ALERTFLOW_SOURCE_TOKENS: "name1=tok1,name2=tok2", each
@@ -109,6 +119,7 @@ func ParseTokens(spec string) (Tokens, error) {
 		scoped[e.name] = e.entry
 		t.sources[i].scope = sc
 	}
+	t.given = true
 	return t, nil
 }
 
@@ -124,7 +135,7 @@ func (t Tokens) Match(tok string) (name string, ok bool) {
 func (t Tokens) lookup(tok string) (found source, ok bool) {
 	d := sha256.Sum256([]byte(tok))
 	for _, s := range t.sources {
-		if subtle.ConstantTimeCompare(d[:], s.digest[:]) == 1 {
+		if subtle.ConstantTimeCompare(d[:], s.digest[:]) == 1 && !s.tokenless {
 			found, ok = s, true
 		}
 	}
@@ -132,7 +143,15 @@ func (t Tokens) lookup(tok string) (found source, ok bool) {
 }
 
 // Len is the number of configured sources.
-func (t Tokens) Len() int { return len(t.sources) }
+func (t Tokens) Len() int {
+	n := 0
+	for _, s := range t.sources {
+		if !s.tokenless {
+			n++
+		}
+	}
+	return n
+}
 
 // SingleToken is one source with its token, taken whole: unlike
 // ParseTokens, a comma or an equals sign in tok is part of it.
@@ -187,6 +206,10 @@ func (t *Tokens) perSource(spec, want string, set func(src *source, value string
 			return fmt.Errorf("entry %d: want %s", i+1, want)
 		}
 		at := slices.IndexFunc(t.sources, func(s source) bool { return s.name == name })
+		if at < 0 && !t.given {
+			t.sources = append(t.sources, source{name: name, tokenless: true})
+			at = len(t.sources) - 1
+		}
 		switch {
 		case at < 0:
 			return fmt.Errorf("source %q: not in ALERTFLOW_SOURCE_TOKENS", name)

@@ -204,6 +204,8 @@ type stack struct {
 	sinks *activities.Sinks
 	// intake, when set, adds to the intake's configuration (Slack).
 	intake func(*ingress.Config)
+	// gitlab is what the worker's alerts need of GitLab's API.
+	gitlab worker.GitLab
 }
 
 func newStack(t *testing.T) *stack {
@@ -259,7 +261,7 @@ func (s *stack) startWorker() {
 	if sinks == nil {
 		sinks = activities.NewSinks(slog.New(slog.DiscardHandler), s.webhook, nil)
 	}
-	s.worker = worker.New(s.client, s.taskQueue, sinks, nil, slog.New(slog.DiscardHandler))
+	s.worker = worker.NewWith(s.client, s.taskQueue, sinks, nil, slog.New(slog.DiscardHandler), s.gitlab)
 	if err := s.worker.Start(); err != nil {
 		s.t.Fatalf("start worker: %v", err)
 	}

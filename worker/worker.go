@@ -31,9 +31,17 @@ const deadlockDetection = 5 * time.Second
 // on the server c talks to, whose reads record on metrics (nil for none)
 // and log on logger. It is not started.
 func New(c client.Client, taskQueue string, sinks *activities.Sinks, metrics client.MetricsHandler, logger *slog.Logger) sdkworker.Worker {
+	return NewWith(c, taskQueue, sinks, metrics, logger, GitLab{})
+}
+
+// NewWith is New with what the alerts need of GitLab beyond its
+// deliveries: its API for reconciliation, and how the alerts of heartbeat
+// monitors start.
+func NewWith(c client.Client, taskQueue string, sinks *activities.Sinks, metrics client.MetricsHandler, logger *slog.Logger, gl GitLab) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, Options())
 	w.RegisterWorkflow(workflows.AlertWorkflow)
 	w.RegisterWorkflow(workflows.SilenceWorkflow)
+	registerGitLab(w, c, taskQueue, gl)
 	silences := workflows.NewSilenceStore(c, metrics, logger)
 	silences.Warm()
 	activities.SilenceWith(sinks, silences.Active)

@@ -148,9 +148,16 @@ const (
 	// holding a notification back) go to those targets as
 	// notify.KindUpdated, so their message shows them.
 	RevisionConsole Revision = 9
+	// RevisionReconciled checks GitLab's API for what GitLab never
+	// delivered (Input.Reconcile): an open alert asks some time after it
+	// opened, then on that schedule, at each reminder and on demand (the
+	// reconcile update), and applies the newest finished pipeline or the
+	// deleted branch through the same rules as a delivery. It also takes
+	// the missed runs of heartbeat monitors (alert.Event.Missed).
+	RevisionReconciled Revision = 10
 	// CurrentRevision is what the intake starts alerts with and what
 	// continue-as-new moves a run to: a new run has no history to replay.
-	CurrentRevision = RevisionConsole
+	CurrentRevision = RevisionReconciled
 )
 
 // Rules is the rules version a fresh alert of the revision applies events
@@ -207,6 +214,9 @@ type Input struct {
 	// finished when its run continued into this one (RevisionPrompt on):
 	// each goes to its own target, before anything of this alert does.
 	Handed []activities.Delivery `json:"handed,omitempty"`
+	// Reconcile checks GitLab's API for what it never delivered
+	// (RevisionReconciled on); nil when the alert's instance has no API.
+	Reconcile *Reconcile `json:"reconcile,omitempty"`
 }
 
 // AlertWorkflow is one alert, from the first bad pipeline on a project and
@@ -287,6 +297,11 @@ type run struct {
 	// alert opened; nil when none is set.
 	escalation       workflow.Future
 	cancelEscalation workflow.CancelFunc
+	// reconcileDue is the timer of the next scheduled check of GitLab's
+	// API, and reconciling says one is on its way (RevisionReconciled).
+	reconcileDue    workflow.Future
+	cancelReconcile workflow.CancelFunc
+	reconciling     bool
 	// wake lets update handlers, which run beside the main loop, make it
 	// look at the state again.
 	wake workflow.Channel
@@ -327,7 +342,10 @@ func (r *run) register(ctx workflow.Context) error {
 	); err != nil {
 		return fmt.Errorf("register %s update: %w", UpdateResolve, err)
 	}
-	return r.registerSnooze(ctx)
+	if err := r.registerSnooze(ctx); err != nil {
+		return err
+	}
+	return r.registerReconcile(ctx)
 }
 
 // snapshot is a copy of the state as it is now, for update results. From
@@ -476,6 +494,9 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 		if timer := r.stableTimer(ctx); timer != nil {
 			sel.AddFuture(timer, func(f workflow.Future) { r.stableDue(ctx, f) })
 		}
+		if timer := r.reconcileTimer(ctx); timer != nil {
+			sel.AddFuture(timer, func(f workflow.Future) { r.reconcileScheduled(ctx, f) })
+		}
 		sel.Select(ctx)
 		if err != nil {
 			return nil, err
@@ -507,6 +528,7 @@ func (r *run) opened(now time.Time, out alert.Outcome) {
 	if (out == alert.OutcomeOpened || out == alert.OutcomeFlapping) && r.in.ReminderInterval > 0 {
 		r.st.NextReminderAt = now.Add(r.in.ReminderInterval)
 	}
+	r.scheduleReconcile(now, out)
 }
 
 // changed notes an outcome: what is shown of the alert must follow, and
@@ -608,6 +630,9 @@ func (r *run) remind(ctx workflow.Context, timer workflow.Future) error {
 	if r.in.Revision >= RevisionRouted {
 		r.remindedEnough(ctx)
 	}
+	// A reminder is also when GitLab's API is asked whether the branch is
+	// still red: a green it never delivered ends the reminders.
+	r.reconcileAside(ctx)
 	return nil
 }
 
@@ -797,7 +822,8 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 	}
 	if len(carry) > 0 {
 		next := Input{Pending: carry, Limits: r.st.Limits, MaxHistory: r.in.MaxHistory, ReminderInterval: r.in.ReminderInterval,
-			Revision: CurrentRevision, Rules: r.st.Rules, AutoResolveAfter: r.in.AutoResolveAfter, Memory: &r.st.Memory}
+			Revision: CurrentRevision, Rules: r.st.Rules, AutoResolveAfter: r.in.AutoResolveAfter, Memory: &r.st.Memory,
+			Reconcile: r.in.Reconcile}
 		if prompt {
 			handed, err := r.unfinished(ctx, true)
 			if err != nil {

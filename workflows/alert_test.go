@@ -62,6 +62,8 @@ func newAlertEnvWithRecall(t *testing.T, mem *alert.Memory, notifyDelay ...time.
 	e.RegisterWorkflow(AlertWorkflow)
 	e.RegisterActivity(activities.NewSinks(slog.New(slog.DiscardHandler), nil, nil))
 	recall(e.TestWorkflowEnvironment, mem)
+	// With no API, as a worker without one; tests that reconcile mock it.
+	e.RegisterActivityWithOptions(activities.NewReconciler(nil).Reconcile, activity.RegisterOptions{Name: activities.ActivityReconcile})
 	heard := func(n notify.Notification) {
 		e.mu.Lock()
 		defer e.mu.Unlock()

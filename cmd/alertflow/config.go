@@ -47,6 +47,10 @@ type config struct {
 	// that dev can make one up.
 	sourceTokensSet bool
 	APIToken        ingress.Tokens
+	// GitLabAPIs are the GitLab APIs alerts are reconciled with, by
+	// instance; ReconcileInterval is how often.
+	GitLabAPIs        []ingress.GitLabAPI
+	ReconcileInterval time.Duration
 	// apiTokenSet is false when ALERTFLOW_API_TOKEN was empty.
 	apiTokenSet      bool
 	ReminderInterval time.Duration
@@ -181,6 +185,34 @@ func settings() []setting {
 					return nil
 				}
 				return c.SourceTokens.SetInstances(v)
+			}},
+		// After ALERTFLOW_SOURCE_INSTANCES: a source's API is its instance's.
+		{"ALERTFLOW_SOURCE_GITLAB_API", "", "base URL of the GitLab each source's deliveries come from, name1=https://gitlab.example.com,…: with a token in ALERTFLOW_SOURCE_GITLAB_API_TOKENS, its API reconciles the alerts of the source's instance (what GitLab never delivered: a green pipeline, a deleted branch); sources of one instance share one API",
+			func(c *config, v string) error {
+				if strings.TrimSpace(v) == "" {
+					return nil
+				}
+				return c.SourceTokens.SetGitLabAPIURLs(v)
+			}},
+		{"ALERTFLOW_SOURCE_GITLAB_API_TOKENS", "", "GitLab tokens with the read_api scope, name1=glpat-…,…, one for each source in ALERTFLOW_SOURCE_GITLAB_API (read where the worker runs)",
+			func(c *config, v string) error {
+				if strings.TrimSpace(v) != "" {
+					if err := c.SourceTokens.SetGitLabAPITokens(v); err != nil {
+						return err
+					}
+				}
+				apis, err := c.SourceTokens.GitLabAPIs()
+				c.GitLabAPIs = apis
+				return err
+			}},
+		{"ALERTFLOW_RECONCILE_INTERVAL", "30m", "how long after an alert opens, and then how often while it is open, GitLab's API is asked about its ref, for the instances that have one (ALERTFLOW_SOURCE_GITLAB_API); it is also asked at each reminder and on demand; 0 asks only then (read where alerts start)",
+			func(c *config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < 0 || (d > 0 && d < time.Minute) || d > 24*time.Hour {
+					return errors.New("want 0 or a duration from 1m to 24h, such as 30m")
+				}
+				c.ReconcileInterval = d
+				return nil
 			}},
 		{"ALERTFLOW_API_TOKEN", "", "bearer token of the REST API under /api/v1; unset turns the API off (dev makes one up)",
 			func(c *config, v string) error {
@@ -465,6 +497,9 @@ Commands:
   replay --config FILE [--since 720h] [--project GLOB] [--json]
            what a candidate policy would have notified, against what the
            recorded alerts did ("alertflow replay -h" lists the flags)
+  reconcile [--by NAME] ALERT_ID
+           check the alert against GitLab's API now and apply what it says
+           (a green pipeline or a deleted branch resolves it)
 
 `)
 	if cmd != "" {

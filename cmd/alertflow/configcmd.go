@@ -86,7 +86,11 @@ func runConfigCommand(args []string, getenv func(string) string, stdout, stderr 
 	if !ok {
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d receivers, %d routes)\n", file, len(c.Receivers), c.Route.Count())
+	monitors := ""
+	if n := len(c.Monitors); n > 0 {
+		monitors = fmt.Sprintf(", %d monitors", n)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d receivers, %d routes%s)\n", file, len(c.Receivers), c.Route.Count(), monitors)
 	return 0
 }
 

@@ -13,6 +13,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// Monitors may read their cron in a time zone (CRON_TZ=Europe/Paris):
+	// the container image has no zone database of its own.
+	_ "time/tzdata"
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
@@ -43,6 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runRoutesCommand(args[1:], getenv, stdout, stderr)
 	case "replay":
 		return runReplayCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "reconcile":
+		return runReconcileCommand(ctx, args[1:], getenv, stdout, stderr)
 	}
 	var mode func(context.Context, config, bool, *slog.Logger, io.Writer) error
 	switch cmd {
@@ -67,6 +72,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if err == nil && !cfg.sourceTokensSet && (cmd == "serve" || cmd == "ingress") {
 		err = errors.New("ALERTFLOW_SOURCE_TOKENS: required: name=token[,name=token...]")
+	}
+	if err == nil && cmd != "ingress" && cmd != "silence-worker" {
+		// A worker reads GitLab's API; an intake alone only needs to know
+		// which instances have one.
+		err = ingress.CheckTokens(cfg.GitLabAPIs)
 	}
 	if err == nil && readsRouting(cmd, cfg) {
 		// A bad routing file stops the process before it connects to
@@ -138,11 +148,18 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, r roles, ln net
 		if err := worker.EnsureSearchAttributes(ctx, c, cfg.Namespace); err != nil {
 			return err
 		}
-		w := worker.New(c, cfg.TaskQueue, sinks(cfg.routing, logger), metrics, logger)
+		apis, err := gitLabClients(cfg.GitLabAPIs)
+		if err != nil {
+			return err
+		}
+		w := worker.NewWith(c, cfg.TaskQueue, sinks(cfg.routing, logger), metrics, logger, worker.GitLab{APIs: apis, Alert: alertInput(cfg)})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
 		}
 		defer w.Stop()
+		if err := worker.FollowMonitors(ctx, c, cfg.TaskQueue, monitorsOf(cfg.routing), apis, worker.DefaultScheduleRefresh, logger); err != nil {
+			return err
+		}
 		logger.Info("worker started", "task_queue", cfg.TaskQueue, "namespace", cfg.Namespace,
 			"routing_file", cfg.ConfigFile, "receivers", receiverNames(cfg.routing))
 		if cfg.SilenceWorker == silenceWorkerProcess {
@@ -170,23 +187,31 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, r roles, ln net
 	handler := workerMux(c, reg, logger)
 	if r.ingress {
 		handler = ingress.New(ingress.Config{
-			TaskQueue:        cfg.TaskQueue,
-			SilenceTaskQueue: cfg.SilenceTaskQueue,
-			Tokens:           cfg.SourceTokens,
-			APIToken:         cfg.APIToken,
-			MaxBody:          cfg.MaxBody,
-			MaxBodyInFlight:  cfg.MaxBodyInFlight,
-			AlertRate:        cfg.AlertRate,
-			AlertBurst:       cfg.AlertBurst,
-			Workflow: workflows.Input{
-				ReminderInterval: cfg.ReminderInterval,
-				Rules:            alert.Rules{Hold: cfg.Hold, Children: cfg.Children, FlapThreshold: cfg.FlapThreshold, FlapWindow: cfg.FlapWindow},
-				AutoResolveAfter: cfg.AutoResolveAfter,
-			},
-			SlackSigningSecret: cfg.SlackSigningSecret,
-			SlackPeople:        peopleOf(cfg.routing),
-			Registry:           reg,
+			TaskQueue:           cfg.TaskQueue,
+			SilenceTaskQueue:    cfg.SilenceTaskQueue,
+			Tokens:              cfg.SourceTokens,
+			APIToken:            cfg.APIToken,
+			MaxBody:             cfg.MaxBody,
+			MaxBodyInFlight:     cfg.MaxBodyInFlight,
+			AlertRate:           cfg.AlertRate,
+			AlertBurst:          cfg.AlertBurst,
+			Workflow:            alertInput(cfg),
+			ReconciledInstances: reconciledInstances(cfg.GitLabAPIs),
+			SlackSigningSecret:  cfg.SlackSigningSecret,
+			SlackPeople:         peopleOf(cfg.routing),
+			Registry:            reg,
 		}, c, logger)
 	}
 	return serveHTTP(ctx, ln, handler, logger, httpLimitsOf(cfg), reg)
+}
+
+// alertInput is what new alerts start with, wherever they start: at the
+// intake, or at a monitor whose scheduled pipeline did not run.
+func alertInput(cfg config) workflows.Input {
+	return workflows.Input{
+		ReminderInterval: cfg.ReminderInterval,
+		Rules:            alert.Rules{Hold: cfg.Hold, Children: cfg.Children, FlapThreshold: cfg.FlapThreshold, FlapWindow: cfg.FlapWindow},
+		AutoResolveAfter: cfg.AutoResolveAfter,
+		Reconcile:        &workflows.Reconcile{Every: cfg.ReconcileInterval},
+	}
 }
