@@ -112,12 +112,14 @@ type Monitors struct {
 // again: a schedule made today is watched within the hour.
 const DefaultScheduleRefresh = time.Hour
 
-// FollowMonitors makes the monitor workflows on taskQueue follow m: once
-// now, then, when m reads pipeline schedules, again every refresh until
-// ctx ends. A project whose schedules cannot be read keeps the monitors
-// its last good read gave, so that GitLab being down retires none; one
-// read no schedule of in the first round is said in the log. Only the
-// first round's failure to reach Temporal is an error.
+// FollowMonitors makes the monitor workflows on taskQueue follow m, beside
+// the worker: at once, again soon while Temporal cannot be asked, and,
+// when m reads pipeline schedules, every refresh, until ctx ends. A
+// project whose schedules cannot be read keeps the monitors its last good
+// read gave, so that GitLab being down retires none. Only a monitor that
+// can never run is an error: a worker must start even while the
+// visibility store, which following reads, is too slow to answer (the
+// fault test restarts a worker under load).
 func FollowMonitors(ctx context.Context, c client.Client, taskQueue string, m Monitors, apis map[string]*gitlabapi.Client, refresh time.Duration, logger *slog.Logger) error {
 	for _, s := range m.Schedules {
 		if apis[s.Instance] == nil {
@@ -144,25 +146,32 @@ func FollowMonitors(ctx context.Context, c client.Client, taskQueue string, m Mo
 		}
 		return specs
 	}
-	if err := StartMonitors(ctx, c, taskQueue, round()); err != nil {
-		return err
-	}
-	if len(m.Schedules) == 0 {
-		return nil
-	}
 	go func() {
-		tick := time.NewTicker(refresh)
-		defer tick.Stop()
+		retry := firstMonitorRetry
 		for {
+			wait := refresh
+			if err := StartMonitors(ctx, c, taskQueue, round()); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				logger.Warn("following the monitors failed; trying again", "in", retry.String(), "error", err)
+				wait, retry = min(retry, refresh), min(2*retry, refresh)
+			} else if retry = firstMonitorRetry; len(m.Schedules) == 0 {
+				// The file's monitors are all there is: nothing to read again.
+				return
+			}
+			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
+				t.Stop()
 				return
-			case <-tick.C:
-				if err := StartMonitors(ctx, c, taskQueue, round()); err != nil && ctx.Err() == nil {
-					logger.Warn("following the monitors failed; trying again at the next refresh", "error", err)
-				}
+			case <-t.C:
 			}
 		}
 	}()
 	return nil
 }
+
+// firstMonitorRetry is how soon following the monitors is tried again
+// after Temporal could not be asked; it doubles up to the refresh.
+const firstMonitorRetry = 10 * time.Second
