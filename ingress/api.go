@@ -391,6 +391,10 @@ func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, name string
 		writeError(w, http.StatusBadRequest, "", "body must be one JSON object with nothing after it")
 		return
 	}
+	if field, err := checkActionText(arg); err != nil {
+		writeError(w, http.StatusBadRequest, field, err.Error())
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
 	defer cancel()
 	out := s.runUpdate(ctx, id, name, arg)

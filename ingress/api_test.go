@@ -385,3 +385,28 @@ func TestEveryAPIPathAsksForTheTokenBeforeItIsRouted(t *testing.T) {
 		t.Fatalf("/api/v1x: %d %v, want 404", rec.Code, answer)
 	}
 }
+
+func TestAnActionWithAControlCharacterIs400NamingTheFieldWithoutACall(t *testing.T) {
+	tests := []struct {
+		action, body, field string
+	}{
+		{"acknowledge", `{"by":"ali\u001b[31mce"}`, "by"},
+		{"acknowledge", `{"by":"alice","note":"looking\rroot: resolved"}`, "note"},
+		{"resolve", `{"by":"alice","reason":"fixed\u0000"}`, "reason"},
+		{"snooze", `{"by":"alice","for":"2h\u0007"}`, "for"},
+		{"reconcile", `{"by":"al\nice"}`, "by"},
+	}
+	for _, tt := range tests {
+		h := newHarness(t, 0)
+		rec, answer := h.api(t, http.MethodPost, "/api/v1/alerts/1-master/"+tt.action, testAPIToken, tt.body)
+		if rec.Code != http.StatusBadRequest || answer["field"] != tt.field || len(h.temporal.updates) != 0 {
+			t.Errorf("%s %s: %d %v, %d updates; want 400 naming %s and none", tt.action, tt.body, rec.Code, answer, len(h.temporal.updates), tt.field)
+		}
+	}
+	// A note may span lines.
+	h := newHarness(t, 0)
+	h.temporal.updateErr = serviceerror.NewNotFound("no")
+	if rec, answer := h.api(t, http.MethodPost, "/api/v1/alerts/1-master/acknowledge", testAPIToken, `{"by":"alice","note":"line one\n\tline two"}`); rec.Code != http.StatusNotFound {
+		t.Fatalf("a note of two lines: %d %v, want it sent to the alert", rec.Code, answer)
+	}
+}

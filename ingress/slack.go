@@ -112,6 +112,9 @@ func (s *Server) slackApply(r *http.Request, rawID, name string, arg any, by str
 	if err != nil {
 		return "alertflow cannot " + name + " " + rawID + ": " + err.Error()
 	}
+	if _, err := checkActionText(arg); err != nil {
+		return "alertflow cannot " + name + " " + id + ": " + err.Error()
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), slackBudget)
 	defer cancel()
 	out := s.runUpdate(ctx, id, name, arg)

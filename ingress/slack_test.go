@@ -297,3 +297,12 @@ func TestSlackAnswersToUsersAreBoundedAndComeBackToIdle(t *testing.T) {
 		t.Fatalf("%d answers still hold a slot after failing", n)
 	}
 }
+
+func TestSlackCommandWithAControlCharacterIsRefusedWithoutACall(t *testing.T) {
+	fake := &fakeTemporal{}
+	form := url.Values{"command": {"/alertflow"}, "text": {"ack 42-main on it\u001b[2J"}, "user_id": {"U0BOB"}, "user_name": {"bob"}}
+	rec := postSlack(slackServer(t, fake), "/slack/commands", []byte(form.Encode()), slackSecret, time.Now())
+	if body := rec.Body.String(); rec.Code != http.StatusOK || !strings.Contains(body, `\"note\" holds a control character`) || len(fake.updates) != 0 {
+		t.Fatalf("%d %s, updates %+v", rec.Code, body, fake.updates)
+	}
+}
