@@ -2,7 +2,7 @@ package ingress
 
 import (
 	"context"
-	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/alertflow/alertflow/alert"
@@ -15,22 +15,28 @@ import (
 const sourceSchedule = "schedule"
 
 // heartbeat tells the ref's monitors, if it has any, that a scheduled
-// pipeline finished. A ref nobody monitors answers "not found", which
-// costs one call per scheduled pipeline: those are few.
-func (s *Server) heartbeat(ctx context.Context, ev alert.Event) error {
+// pipeline finished, once its alert took the delivery: the alert comes
+// first, and a monitor that missed a run pages at its deadline at worst. A
+// ref nobody monitors answers "not found", which costs one call per
+// scheduled pipeline: those are few. A failure is logged and counted;
+// GitLab has its answer already.
+func (s *Server) heartbeat(r *http.Request, ev alert.Event) {
 	p := ev.Pipeline
 	if p.Source != sourceSchedule || !finished(p.Status) {
-		return nil
+		return
 	}
 	run := workflows.MonitorRun{PipelineID: p.ID, Status: p.Status, FinishedAt: p.FinishedAt}
 	if run.FinishedAt.IsZero() {
 		run.FinishedAt = time.Now().UTC()
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
+	defer cancel()
 	err := s.temporal.SignalWorkflow(ctx, workflows.MonitorID(ev.AlertID()), "", workflows.SignalMonitorRun, run)
 	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("tell the monitors of %s of pipeline #%d: %w", ev.AlertID(), p.ID, err)
+		s.metrics.temporalError("signal_monitor")
+		s.logger.ErrorContext(r.Context(), "temporal call failed", "operation", "signal_monitor", "alert_id", ev.AlertID(),
+			"pipeline_id", p.ID, "request_id", RequestID(r.Context()), "error", err)
 	}
-	return nil
 }
 
 // finished says whether a pipeline status is the end of a run: a failed

@@ -284,7 +284,11 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) (outcome,
 		if !inScope(w, src, ev.Project.ID, ev.Project.Path) {
 			return OutcomeForbidden, ev.AlertID()
 		}
-		return s.pipeline(w, r, src, ev)
+		outcome, alertID := s.pipeline(w, r, src, ev)
+		if outcome == OutcomeSignaled || outcome == OutcomeNone {
+			s.heartbeat(r, ev)
+		}
+		return outcome, alertID
 	case d.isPush:
 		d.push.Instance = src.instance
 		if !inScope(w, src, d.push.ProjectID, d.push.Project) {
@@ -336,10 +340,6 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, src source, ev
 	defer cancel()
 	if !s.admit(w, alertID) {
 		return OutcomeTooFast, alertID
-	}
-	if err := s.heartbeat(ctx, ev); err != nil {
-		s.unavailable(w, r, "signal_monitor", alertID, err)
-		return OutcomeUnavailable, alertID
 	}
 	opens := alert.RouteOf(ev.Pipeline.Status) == alert.RouteOpen
 	if ev.Pipeline.IsChild() && s.cfg.Workflow.Rules.Children != alert.ChildAlert {

@@ -54,6 +54,10 @@ type fakeTemporal struct {
 	// panicOn "signal" makes SignalWorkflow panic, as a bug below the
 	// handler would.
 	panicOn string
+	// monitorRuns are the runs told to monitor workflows; monitorErr
+	// fails those signals alone.
+	monitorRuns []fakeCall
+	monitorErr  error
 }
 
 // The REST API's calls: what they were asked and what they answer.
@@ -105,6 +109,7 @@ type fakeCall struct {
 	signal   string
 	event    alert.Event
 	deletion alert.Deletion
+	run      workflows.MonitorRun
 	options  client.StartWorkflowOptions
 }
 
@@ -129,6 +134,13 @@ func (f *fakeTemporal) SignalWorkflow(_ context.Context, id, runID, signal strin
 	f.signalTries++
 	if f.panicOn == "signal" {
 		panic("fakeTemporal: boom")
+	}
+	if run, ok := arg.(workflows.MonitorRun); ok {
+		if f.monitorErr != nil {
+			return f.monitorErr
+		}
+		f.monitorRuns = append(f.monitorRuns, fakeCall{id: id, signal: signal, run: run})
+		return nil
 	}
 	if f.signalErr != nil {
 		return f.signalErr

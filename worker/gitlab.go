@@ -146,30 +146,37 @@ func FollowMonitors(ctx context.Context, c client.Client, taskQueue string, m Mo
 		}
 		return specs
 	}
-	go func() {
-		retry := firstMonitorRetry
-		for {
-			wait := refresh
-			if err := StartMonitors(ctx, c, taskQueue, round()); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				logger.Warn("following the monitors failed; trying again", "in", retry.String(), "error", err)
-				wait, retry = min(retry, refresh), min(2*retry, refresh)
-			} else if retry = firstMonitorRetry; len(m.Schedules) == 0 {
-				// The file's monitors are all there is: nothing to read again.
-				return
-			}
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	go follow(ctx, func(ctx context.Context) error {
+		return StartMonitors(ctx, c, taskQueue, round())
+	}, len(m.Schedules) > 0, refresh, logger)
 	return nil
+}
+
+// follow runs step until it succeeds, again after firstMonitorRetry
+// (doubling up to refresh) while it fails, then every refresh when again
+// says there is something to read again, until ctx ends.
+func follow(ctx context.Context, step func(context.Context) error, again bool, refresh time.Duration, logger *slog.Logger) {
+	retry := min(firstMonitorRetry, refresh)
+	for {
+		wait := refresh
+		if err := step(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			logger.Warn("following the monitors failed; trying again", "in", retry.String(), "error", err)
+			wait, retry = retry, min(2*retry, refresh)
+		} else if retry = min(firstMonitorRetry, refresh); !again {
+			// The file's monitors are all there is: nothing to read again.
+			return
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // firstMonitorRetry is how soon following the monitors is tried again
