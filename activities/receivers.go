@@ -116,6 +116,9 @@ type Routing struct {
 	// Root is the receiver of the routing tree's root, which hears a
 	// notification whose routing failed (RootTarget).
 	Root string
+	// Changes are the receivers whose PagerDuty integration takes change
+	// events (change_events: true), by name; the others hear none.
+	Changes map[string]ChangeNotifier
 }
 
 // NewRoutedSinks returns the notification activities of a worker whose

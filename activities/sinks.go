@@ -165,22 +165,29 @@ func (s *Sinks) deliverMessage(ctx context.Context, sink string, to notify.Notif
 	// The failure Temporal keeps names the receiver by its configured
 	// name: the notifier's own error names no host.
 	err = fmt.Errorf("notify %s: %w", sink, err)
-	attrs := append(s.attrs(ctx, sink, n), "error", err.Error())
+	return "", s.failed(ctx, "Notification delivery failed", err, s.attrs(ctx, sink, n))
+}
+
+// failed logs a delivery that failed, as msg with attrs, and turns its
+// error into what Temporal's retry machinery understands: a refusal stops
+// the retries, a Retry-After sets the next attempt's delay, anything else
+// is left to the retry policy.
+func (s *Sinks) failed(ctx context.Context, msg string, err error, attrs []any) error {
+	attrs = append(attrs, "error", err.Error())
 	de, ok := errors.AsType[*notify.DeliveryError](err)
 	switch {
 	case ok && de.Permanent:
-		s.logger.ErrorContext(ctx, "Notification delivery failed", append(attrs, "retryable", false)...)
+		s.logger.ErrorContext(ctx, msg, append(attrs, "retryable", false)...)
 		// No cause: its message is already in err's, and every error in
 		// the chain would be stored in the history once more.
-		return "", temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeRejected, nil)
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeRejected, nil)
 	case ok && de.After > 0:
-		s.logger.WarnContext(ctx, "Notification delivery failed",
-			append(attrs, "retryable", true, "retry_after", de.After)...)
-		return "", temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeRetryAfter,
+		s.logger.WarnContext(ctx, msg, append(attrs, "retryable", true, "retry_after", de.After)...)
+		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeRetryAfter,
 			temporal.ApplicationErrorOptions{NextRetryDelay: de.After})
 	default:
-		s.logger.WarnContext(ctx, "Notification delivery failed", append(attrs, "retryable", true)...)
-		return "", err
+		s.logger.WarnContext(ctx, msg, append(attrs, "retryable", true)...)
+		return err
 	}
 }
 

@@ -28,6 +28,10 @@ type Event struct {
 	// Missed is set, and Pipeline holds only the ref, when the event says
 	// a scheduled pipeline did not run rather than that one changed.
 	Missed *Missed `json:"missed,omitempty"`
+	// LastGreen is the newest success the intake saw on the ref while no
+	// alert was open, for the alert this event may open (RulesInsight);
+	// nil when it saw none.
+	LastGreen *Green `json:"last_green,omitempty"`
 }
 
 // Project is the GitLab project a pipeline ran in.
@@ -64,6 +68,11 @@ type Pipeline struct {
 	// FailedJobsOmitted counts the failed jobs left out of FailedJobs to
 	// keep the event small (see Event.Bound).
 	FailedJobsOmitted int `json:"failed_jobs_omitted,omitempty"`
+	// FailureClass is what kind of failure a failed pipeline is, as the
+	// intake classified it from all of its jobs (ClassOf); "" for any
+	// other status, and when nobody could tell (an event read from
+	// GitLab's API, which lists no jobs).
+	FailureClass FailureClass `json:"failure_class,omitempty"`
 }
 
 // Job is a failed job of a pipeline.
@@ -78,6 +87,8 @@ type Job struct {
 type Commit struct {
 	Title string `json:"title,omitempty"`
 	URL   string `json:"url,omitempty"`
+	// Author is the commit author's name (never the e-mail address).
+	Author string `json:"author,omitempty"`
 }
 
 // MergeRequest is set for merge-request pipelines.
@@ -131,12 +142,15 @@ func (e *Event) Bound() {
 	for _, s := range []*string{
 		&e.Project.Path, &e.Project.URL, &e.Project.DefaultBranch,
 		&e.Pipeline.Name, &e.Pipeline.SHA, &e.Pipeline.Source, &e.Pipeline.Status, &e.Pipeline.URL,
-		&e.User, &e.Commit.Title, &e.Commit.URL, &e.IdempotencyKey,
+		&e.User, &e.Commit.Title, &e.Commit.URL, &e.Commit.Author, &e.IdempotencyKey,
 	} {
 		*s = Clip(*s)
 	}
 	if e.MergeRequest != nil {
 		e.MergeRequest.Title, e.MergeRequest.URL = Clip(e.MergeRequest.Title), Clip(e.MergeRequest.URL)
+	}
+	if g := e.LastGreen; g != nil {
+		g.SHA, g.URL = Clip(g.SHA), Clip(g.URL)
 	}
 }
 

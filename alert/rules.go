@@ -87,6 +87,9 @@ type Memory struct {
 	// Resolves are when the ID's recent alerts resolved, oldest first:
 	// those within the flapping window, at most Rules.FlapThreshold.
 	Resolves []time.Time `json:"resolves,omitempty"`
+	// Green is the newest success of the ref seen (RulesInsight on): the
+	// next alert's last green.
+	Green *Green `json:"green,omitempty"`
 }
 
 // Mark places a pipeline state in the order of a ref's pipelines.

@@ -122,6 +122,7 @@ type NewestPipeline struct {
 	User              string `json:"user,omitempty"`
 	CommitTitle       string `json:"commit_title,omitempty"`
 	CommitURL         string `json:"commit_url,omitempty"`
+	CommitAuthor      string `json:"commit_author,omitempty"`
 	// Source and Protected are the pipeline's GitLab source and
 	// protected_ref, which routing matches on.
 	Source    string `json:"source,omitempty"`
@@ -247,6 +248,27 @@ type State struct {
 	NextReconcileAt time.Time `json:"next_reconcile_at,omitzero"`
 	// LastReconciledAt is when it last asked.
 	LastReconciledAt time.Time `json:"last_reconciled_at,omitzero"`
+
+	// What makes the alert actionable (RulesInsight on; see culprit.go).
+
+	// Culprit is the first failing pipeline and the change it ran.
+	Culprit *Culprit `json:"culprit,omitempty"`
+	// LastGreen is the newest success of the ref before the culprit;
+	// nil when none is known.
+	LastGreen *Green `json:"last_green,omitempty"`
+	// FailureClass is the class of the newest failed pipeline; "" while
+	// the newest bad pipeline was canceled or skipped.
+	FailureClass FailureClass `json:"failure_class,omitempty"`
+	// FailedPipelines counts the pipelines that failed while the alert
+	// was open; LastFailedID is the last one counted.
+	FailedPipelines int   `json:"failed_pipelines,omitempty"`
+	LastFailedID    int64 `json:"last_failed_id,omitempty"`
+	// FlakyJobs are the jobs that failed and then passed on retry in the
+	// same pipeline, oldest first, at most MaxFlakyJobs.
+	FlakyJobs []FlakyJob `json:"flaky_jobs,omitempty"`
+	// Flaky is set when the alert resolved because its only failed
+	// pipeline passed on retry: flaky, not broken.
+	Flaky bool `json:"flaky,omitempty"`
 }
 
 // NewWith returns the state of an alert that has seen nothing yet, applying
@@ -406,6 +428,7 @@ func (s *State) setNewest(ev Event) {
 		User:              ev.User,
 		CommitTitle:       ev.Commit.Title,
 		CommitURL:         ev.Commit.URL,
+		CommitAuthor:      ev.Commit.Author,
 		Source:            p.Source,
 		Protected:         p.Protected,
 	}

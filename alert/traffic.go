@@ -70,6 +70,7 @@ func (s *State) applyVerdict(ev Event, m Mark, keys []string, now time.Time) (Ou
 		s.remember(keys)
 		s.noteVerdict(m)
 		s.noteFinished(m, ev.Pipeline.Status)
+		s.noteGreen(ev)
 		return OutcomeIgnored, "alert already resolved"
 	}
 	s.remember(keys)
@@ -82,16 +83,25 @@ func (s *State) applyVerdict(ev Event, m Mark, keys []string, now time.Time) (Ou
 	s.noteVerdict(m)
 	s.endProgress(m)
 	if !failed {
+		s.noteGreen(ev)
 		if s.Status == StatusNone {
 			return OutcomeIgnored, "no open alert"
 		}
+		allFlaky := s.noteFlaky(ev, now)
 		s.setCause(ev, m)
 		if s.flapping() {
 			// A flapping alert stays open until its branch is stable.
 			return s.wentGreen(now)
 		}
 		wasQuiet := s.Quiet
-		s.close(now, ev.User, fmt.Sprintf("pipeline #%d succeeded", ev.Pipeline.ID))
+		resolution := fmt.Sprintf("pipeline #%d succeeded", ev.Pipeline.ID)
+		if allFlaky && s.FailedPipelines == 1 && s.Culprit != nil && s.Culprit.PipelineID == ev.Pipeline.ID {
+			// The one pipeline that failed passed once its failed jobs
+			// were retried: nobody broke the branch.
+			s.Flaky = true
+			resolution = fmt.Sprintf("pipeline #%d passed on retry: flaky, not broken", ev.Pipeline.ID)
+		}
+		s.close(now, ev.User, resolution)
 		if wasQuiet {
 			return OutcomeResolved, "nobody had been told of it"
 		}
@@ -223,6 +233,7 @@ func (s *State) raise(sev Severity, force bool) {
 }
 
 func (s *State) setCause(ev Event, m Mark) {
+	s.noteCause(ev)
 	s.setNewest(ev)
 	s.Missed = nil
 	s.Cause = m

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/alertflow/alertflow/monitor"
 	"github.com/alertflow/alertflow/route"
@@ -79,6 +80,25 @@ func (s *Slack) App() bool { return s.Token.Value() != "" }
 type PagerDuty struct {
 	RoutingKey Secret
 	URL        string // DefaultPagerDutyURL unless the file says otherwise
+	// ChangeEvents sends each successful pipeline on a project's default
+	// branch that routes here to the Change Events API, so that the
+	// service's timeline shows fixes and deploys next to its incidents.
+	ChangeEvents bool
+	// ChangeURL is the Change Events endpoint: the file's change_url, or
+	// else URL with /v2/enqueue made /v2/change/enqueue; "" when neither
+	// says one (then ChangeEvents is false, or the file is refused).
+	ChangeURL string
+}
+
+// ChangeURLOf is the Change Events endpoint beside an Events API v2
+// endpoint: the same URL with its /v2/enqueue made /v2/change/enqueue, as
+// PagerDuty serves both (the EU region too); "" when url does not end in
+// /v2/enqueue, since then nothing says where its change events go.
+func ChangeURLOf(url string) string {
+	if base, ok := strings.CutSuffix(url, "/v2/enqueue"); ok {
+		return base + "/v2/change/enqueue"
+	}
+	return ""
 }
 
 // The integrations, in the order Integrations lists them.

@@ -236,7 +236,7 @@ func TestParseRefusesBadFiles(t *testing.T) {
 		{"an unknown key in a route", goodReceivers + "route:\n  receiver: chat\n  routes:\n    - receiver: pager\n      contine: true\n", []string{
 			`alertflow.yaml:12: route.routes[0].contine: unknown key "contine": want one of receiver, match, continue, routes, escalate_to, escalate_after`}},
 		{"an unknown key in a match", goodReceivers + "route:\n  receiver: chat\n  routes:\n    - receiver: pager\n      match:\n        branch: default\n", []string{
-			`alertflow.yaml:13: route.routes[0].match.branch: unknown key "branch": want one of project, project_id, ref, ref_regex, branches, tag, source, severity`}},
+			`alertflow.yaml:13: route.routes[0].match.branch: unknown key "branch": want one of project, project_id, ref, ref_regex, branches, tag, source, severity, failure_class`}},
 		{"a key given twice", goodReceivers + "route:\n  receiver: chat\n  receiver: pager\n", []string{
 			`alertflow.yaml:10: route.receiver: given twice (first on line 9)`}},
 		{"an unknown receiver", goodReceivers + "route:\n  receiver: chat\n  routes:\n    - receiver: pager\n    - receiver: team-b\n", []string{

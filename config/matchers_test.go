@@ -44,7 +44,7 @@ func TestParseMatchersNamesTheKeyAndLineOfJSONErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name, json, want string
 	}{
-		{"an unknown escaped key", `{"pro\u006aekt":"x"}`, `line 1: matchers.projekt: unknown key "projekt": want one of project, project_id, ref, ref_regex, branches, tag, source, severity`},
+		{"an unknown escaped key", `{"pro\u006aekt":"x"}`, `line 1: matchers.projekt: unknown key "projekt": want one of project, project_id, ref, ref_regex, branches, tag, source, severity, failure_class`},
 		{"a bad value on line 3", "{\n  \"ref\": \"main\",\n  \"severity\": [\"URGENT\"]\n}", `line 3: matchers.severity: unknown severity "URGENT": want HIGH, MEDIUM or LOW`},
 		{"a key given twice", "{\"ref\":\"a\",\n\"ref\":\"b\"}", `line 2: matchers.ref: given twice (first on line 1)`},
 		{"a number for tag", `{"tag":1}`, `line 1: matchers.tag: want true or false`},
@@ -52,7 +52,7 @@ func TestParseMatchersNamesTheKeyAndLineOfJSONErrors(t *testing.T) {
 		{"a fraction for project_id", `{"project_id":[1.5]}`, `line 1: matchers.project_id: want an integer project ID`},
 		{"an empty object", `{}`, `matchers: at least one matcher is required`},
 		{"null", `null`, `matchers: at least one matcher is required`},
-		{"a list", `[{"ref":"main"}]`, `line 1: matchers: want a mapping of project, project_id, ref, ref_regex, branches, tag, source, severity, not a list`},
+		{"a list", `[{"ref":"main"}]`, `line 1: matchers: want a mapping of project, project_id, ref, ref_regex, branches, tag, source, severity, failure_class, not a list`},
 		{"a nested object", `{"ref":{"a":"b"}}`, `line 1: matchers.ref: want a single value, not a mapping`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

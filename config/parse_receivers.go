@@ -181,15 +181,34 @@ func (p *parser) people(n *yaml.Node) map[string]string {
 }
 
 func (p *parser) pagerDuty(e entry, path string) *PagerDuty {
-	m := p.integration(e, path, "routing_key", "routing_key_file", "url")
+	m := p.integration(e, path, "routing_key", "routing_key_file", "url", "change_events", "change_url")
 	if m == nil {
 		return nil
 	}
 	pd := &PagerDuty{URL: DefaultPagerDutyURL}
 	pd.RoutingKey, _ = p.secret(m, e, path, "routing_key", true, false)
+	urlOK := true
 	if u, ok := m["url"]; ok {
-		if v, ok := p.expanded(u.val, path+".url"); ok && p.checkURL(u.val, path+".url", v) {
+		v, ok := p.expanded(u.val, path+".url")
+		if urlOK = ok && p.checkURL(u.val, path+".url", v); urlOK {
 			pd.URL = v
+		}
+	}
+	changeOK := true
+	if u, ok := m["change_url"]; ok {
+		v, ok := p.expanded(u.val, path+".change_url")
+		if changeOK = ok && p.checkURL(u.val, path+".change_url", v); changeOK {
+			pd.ChangeURL = v
+		}
+	} else {
+		pd.ChangeURL = ChangeURLOf(pd.URL)
+	}
+	if c, ok := m["change_events"]; ok {
+		pd.ChangeEvents, _ = p.boolean(c.val, path+".change_events")
+		// A url that did not read is reported already; its change URL
+		// is not missing, only unknown.
+		if pd.ChangeEvents && pd.ChangeURL == "" && urlOK && changeOK {
+			p.errorf(c.val, path+".change_url", "required with change_events: true when url does not end in /v2/enqueue: the Change Events endpoint, such as https://events.pagerduty.com/v2/change/enqueue")
 		}
 	}
 	return pd

@@ -131,7 +131,7 @@ func (p *parser) matchers(n *yaml.Node, path string) route.Matchers {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return mt // match: with nothing: every alert
 	}
-	m := p.mapping(n, path, "project", "project_id", "ref", "ref_regex", "branches", "tag", "source", "severity")
+	m := p.mapping(n, path, "project", "project_id", "ref", "ref_regex", "branches", "tag", "source", "severity", "failure_class")
 	if m == nil {
 		return mt
 	}
@@ -220,6 +220,20 @@ func (p *parser) matchers(n *yaml.Node, path string) route.Matchers {
 				mt.Severity = append(mt.Severity, s)
 			default:
 				p.errorf(it, path+".severity", "unknown severity %q: want HIGH, MEDIUM or LOW", v)
+			}
+		}
+	}
+	if e, ok := m["failure_class"]; ok {
+		items, _ := p.list(e.val, path+".failure_class")
+		for _, it := range items {
+			v, ok := p.scalar(it, path+".failure_class")
+			if !ok {
+				continue
+			}
+			if c, known := alert.ParseFailureClass(strings.ToLower(v)); known {
+				mt.FailureClass = append(mt.FailureClass, c)
+			} else {
+				p.errorf(it, path+".failure_class", "unknown failure class %q: want infra, config or code", v)
 			}
 		}
 	}

@@ -58,6 +58,10 @@ type pipelineHook struct {
 	ParentID int64
 	// FailedJobs are the builds with status "failed", the only ones kept.
 	FailedJobs []failedJob
+	// Jobs counts the builds, failed or not, when buildsRead: a failed
+	// pipeline without one failed before it could run any.
+	Jobs       int
+	buildsRead bool
 
 	// buildsSkipped says that builds were skipped because the status read
 	// before them opens and resolves nothing.
@@ -69,7 +73,7 @@ type pipelineHook struct {
 
 type (
 	hookUser         struct{ Name, Username string }
-	hookCommit       struct{ Title, Message, URL string }
+	hookCommit       struct{ Title, Message, URL, Author string }
 	hookMergeRequest struct {
 		IID        int64
 		Title, URL string
@@ -215,7 +219,7 @@ func (h *pipelineHook) event() alert.Event {
 		}
 	}
 	if h.Commit != nil {
-		ev.Commit = alert.Commit{Title: h.Commit.Title, URL: h.Commit.URL}
+		ev.Commit = alert.Commit{Title: h.Commit.Title, URL: h.Commit.URL, Author: h.Commit.Author}
 		if ev.Commit.Title == "" {
 			// Older payloads carry only the message; its first line is the title.
 			ev.Commit.Title, _, _ = strings.Cut(h.Commit.Message, "\n")
@@ -235,6 +239,11 @@ func (h *pipelineHook) event() alert.Event {
 			job.FailureReason = *b.FailureReason
 		}
 		ev.Pipeline.FailedJobs = append(ev.Pipeline.FailedJobs, job)
+	}
+	if ev.Pipeline.Status == alert.PipelineFailed && h.buildsRead {
+		// Classified here, where every job is in view: the event keeps
+		// only the failed ones. Without builds nobody can tell.
+		ev.Pipeline.FailureClass = alert.ClassOf(ev.Pipeline.FailedJobs, h.Jobs)
 	}
 	return ev
 }

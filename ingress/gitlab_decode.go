@@ -174,7 +174,8 @@ func (h *pipelineHook) decodeMembers(d *hookDecoder, onlyBuilds bool) *PayloadEr
 			err = d.objectOrNull("user", func() { h.User = nil }, field{"name", &u.Name}, field{"username", &u.Username})
 		case keyIs(d, name, "commit"):
 			c := orNew(&h.Commit)
-			err = d.objectOrNull("commit", func() { h.Commit = nil }, field{"title", &c.Title}, field{"message", &c.Message}, field{"url", &c.URL})
+			err = d.objectOrNull("commit", func() { h.Commit = nil }, field{"title", &c.Title}, field{"message", &c.Message}, field{"url", &c.URL},
+				field{"author", []field{{"name", &c.Author}}})
 		case keyIs(d, name, "merge_request"):
 			mr := orNew(&h.MergeRequest)
 			err = d.objectOrNull("merge_request", func() { h.MergeRequest = nil }, field{"iid", &mr.IID}, field{"title", &mr.Title}, field{"url", &mr.URL})
@@ -223,11 +224,12 @@ func orNew[T any](p **T) *T {
 func (h *pipelineHook) decodeBuilds(d *hookDecoder) error {
 	dec := &d.dec
 	// A later builds member replaces an earlier one, as in encoding/json.
-	h.FailedJobs, h.buildsErr = nil, nil
+	h.FailedJobs, h.buildsErr, h.Jobs, h.buildsRead = nil, nil, 0, false
 	switch dec.PeekKind() {
 	case 'n':
 		return dec.SkipValue()
 	case '[':
+		h.buildsRead = true
 	default:
 		h.buildsErr = &PayloadError{Field: "builds", Reason: "must be an array"}
 		return dec.SkipValue()
@@ -236,6 +238,7 @@ func (h *pipelineHook) decodeBuilds(d *hookDecoder) error {
 		return err
 	}
 	for dec.PeekKind() != ']' {
+		h.Jobs++
 		switch dec.PeekKind() {
 		case 'n':
 			if err := dec.SkipValue(); err != nil {
@@ -373,7 +376,8 @@ func isFailed(d *hookDecoder, status jsontext.Value) bool {
 }
 
 // field is a member of a JSON object and where its value goes: a *string,
-// **string, *int64, **int64, *bool, **float64 or *gitlabTime.
+// **string, *int64, **int64, *bool, **float64 or *gitlabTime, or the
+// fields of a nested object ([]field).
 type field struct {
 	name string
 	into any
@@ -432,6 +436,12 @@ func (d *hookDecoder) objectOrNull(path string, null func(), fields ...field) er
 		}
 		if into == nil {
 			if err := dec.SkipValue(); err != nil {
+				return err
+			}
+			continue
+		}
+		if sub, ok := into.into.([]field); ok {
+			if err := d.object(path+"."+into.name, sub...); err != nil {
 				return err
 			}
 			continue

@@ -141,8 +141,11 @@ type referenceHook struct {
 		WebURL            string `json:"web_url"`
 		DefaultBranch     string `json:"default_branch"`
 	} `json:"project"`
-	User         *hookUser         `json:"user"`
-	Commit       *hookCommit       `json:"commit"`
+	User   *hookUser `json:"user"`
+	Commit *struct {
+		Title, Message, URL string
+		Author              *struct{ Name string }
+	} `json:"commit"`
 	MergeRequest *hookMergeRequest `json:"merge_request"`
 	Builds       []struct {
 		Name          string  `json:"name"`
@@ -173,7 +176,14 @@ func referenceParse(body []byte) (h pipelineHook, ok bool, typeErr *json.Unmarsh
 	oa.CreatedAt, oa.FinishedAt = a.CreatedAt, a.FinishedAt
 	p := r.Project
 	h.Project.ID, h.Project.PathWithNamespace, h.Project.WebURL, h.Project.DefaultBranch = p.ID, p.PathWithNamespace, p.WebURL, p.DefaultBranch
-	h.User, h.Commit, h.MergeRequest = r.User, r.Commit, r.MergeRequest
+	h.User, h.MergeRequest = r.User, r.MergeRequest
+	if c := r.Commit; c != nil {
+		h.Commit = &hookCommit{Title: c.Title, Message: c.Message, URL: c.URL}
+		if c.Author != nil {
+			h.Commit.Author = c.Author.Name
+		}
+	}
+	h.Jobs, h.buildsRead = len(r.Builds), r.Builds != nil
 	for _, b := range r.Builds {
 		if b.Status == "failed" {
 			h.FailedJobs = append(h.FailedJobs, failedJob{b.Name, b.Stage, b.FailureReason, b.AllowFailure})

@@ -61,7 +61,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range []string{OutcomeSignaled, OutcomeIgnored, OutcomeNone, OutcomeUnauthorized, OutcomeBadRequest, OutcomeTooLarge, OutcomeUnavailable, OutcomeBusy, OutcomeTooFast, OutcomeForbidden} {
 		m.webhooks.WithLabelValues(o)
 	}
-	for _, op := range []string{"signal_with_start", "signal", "list", "query", "update_acknowledge", "update_resolve", "describe_alert", "signal_monitor"} {
+	for _, op := range []string{"signal_with_start", "signal", "list", "query", "update_acknowledge", "update_resolve", "describe_alert", "signal_monitor", "start_change"} {
 		m.temporalErrors.WithLabelValues(op)
 	}
 	return m

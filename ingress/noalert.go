@@ -86,7 +86,7 @@ func (n *noAlerts) size() int {
 
 // registerCacheGauges exports what the per-alert caches hold that is still
 // in force, so that an endurance run can see them come back to idle.
-func registerCacheGauges(reg prometheus.Registerer, rates *alertRates, none *noAlerts) {
+func registerCacheGauges(reg prometheus.Registerer, rates *alertRates, none *noAlerts, greens *greens) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "alertflow_webhook_alert_limiters_active",
 		Help: "Alerts whose delivery rate limiter has not refilled yet (ALERTFLOW_ALERT_RATE).",
@@ -94,5 +94,9 @@ func registerCacheGauges(reg prometheus.Registerer, rates *alertRates, none *noA
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "alertflow_webhook_no_alert_entries",
 			Help: "Alert IDs for which Temporal's recent \"no alert\" is still trusted.",
-		}, func() float64 { return float64(none.live(time.Now())) }))
+		}, func() float64 { return float64(none.live(time.Now())) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "alertflow_webhook_last_green_entries",
+			Help: "Refs whose newest delivered success the intake remembers, for the culprit of their next alert.",
+		}, func() float64 { return float64(greens.live(time.Now())) }))
 }

@@ -83,6 +83,10 @@ type Config struct {
 	// ReconciledInstances are the GitLab instances ("" the home one)
 	// whose API the worker reads to reconcile alerts.
 	ReconciledInstances map[string]bool
+	// ChangeEvents starts a change workflow for each successful pipeline
+	// on a project's default branch: some receiver of the routing file
+	// takes PagerDuty change events.
+	ChangeEvents bool
 	// SlackSigningSecret verifies what the Slack app's buttons and
 	// /alertflow command post; empty leaves /slack/* unserved.
 	SlackSigningSecret []byte
@@ -115,6 +119,8 @@ type Server struct {
 	rates *alertRates
 	// noAlerts are the IDs Temporal just said have no alert.
 	noAlerts *noAlerts
+	// greens are the newest successes delivered on each ref.
+	greens *greens
 	// slackTells are the answers to Slack users on their way.
 	slackTells chan struct{}
 }
@@ -144,9 +150,9 @@ func New(cfg Config, temporal Temporal, logger *slog.Logger) *Server {
 	// in their history, so older alerts keep theirs.
 	cfg.Workflow.Revision = workflows.CurrentRevision
 	s := &Server{cfg: cfg, temporal: temporal, logger: logger, metrics: NewMetrics(cfg.Registry), router: mux.NewRouter(),
-		rates: newAlertRates(cfg.AlertRate, cfg.AlertBurst), noAlerts: newNoAlerts(), slackTells: make(chan struct{}, maxSlackTells)}
+		rates: newAlertRates(cfg.AlertRate, cfg.AlertBurst), noAlerts: newNoAlerts(), greens: newGreens(), slackTells: make(chan struct{}, maxSlackTells)}
 	s.inflight = newBodyBudget(cfg.MaxBodyInFlight, cfg.Registry)
-	registerCacheGauges(cfg.Registry, s.rates, s.noAlerts)
+	registerCacheGauges(cfg.Registry, s.rates, s.noAlerts, s.greens)
 	s.router.Use(s.observe)
 	s.router.HandleFunc("/webhooks/gitlab", s.gitlabWebhook).Methods(http.MethodPost)
 	s.router.HandleFunc("/healthz", Healthz).Methods(http.MethodGet)
@@ -354,9 +360,16 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, src source, ev
 		if outcome, ok := s.alertInScope(ctx, w, r, src, alertID); !ok {
 			return outcome, alertID
 		}
+		if err := s.startChange(ctx, ev); err != nil {
+			s.unavailable(w, r, "start_change", alertID, err)
+			return OutcomeUnavailable, alertID
+		}
 		outcome, id := s.forward(ctx, w, r, alertID, workflows.SignalPipeline, ev)
 		if outcome == OutcomeNone {
 			s.noAlerts.note(alertID, time.Now())
+		}
+		if g := alert.GreenOf(ev); g != nil && outcome != OutcomeUnavailable {
+			s.greens.note(alertID, *g, time.Now())
 		}
 		return outcome, id
 	}
@@ -367,6 +380,7 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, src source, ev
 	if !s.cfg.ReconciledInstances[ev.Instance] {
 		in.Reconcile = nil
 	}
+	ev.LastGreen = s.greens.get(alertID, time.Now())
 	opts := workflows.StartOptions(s.cfg.TaskQueue, in, ev)
 	// The alert records the source that opened it, by name; the workflow
 	// never upserts this key.

@@ -17,6 +17,7 @@ import (
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
 	routeconfig "github.com/alertflow/alertflow/config"
+	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/notify/pagerduty"
 	"github.com/alertflow/alertflow/notify/pagerduty/pagerdutytest"
 	"github.com/alertflow/alertflow/notify/webhook"
@@ -104,13 +105,18 @@ func newRoutedStackInput(t *testing.T, file string, in workflows.Input) *routedS
 		t.Fatal(err)
 	}
 	receivers := map[string]activities.Receiver{}
+	changes := map[string]activities.ChangeNotifier{}
 	for _, r := range cfg.Receivers {
 		rcv := activities.Receiver{}
 		if r.Webhook != nil {
 			rcv[activities.IntegrationWebhook] = webhook.New(r.Webhook.URL.Value(), r.Webhook.Secret.Value(), http.DefaultClient)
 		}
 		if r.PagerDuty != nil {
-			rcv[activities.IntegrationPagerDuty] = pagerduty.New(r.PagerDuty.URL, r.PagerDuty.RoutingKey.Value(), http.DefaultClient)
+			pd := pagerduty.New(r.PagerDuty.URL, r.PagerDuty.RoutingKey.Value(), http.DefaultClient)
+			rcv[activities.IntegrationPagerDuty] = pd
+			if r.PagerDuty.ChangeEvents {
+				changes[r.Name] = pd.WithChangeURL(r.PagerDuty.ChangeURL)
+			}
 		}
 		receivers[r.Name] = rcv
 	}
@@ -118,8 +124,11 @@ func newRoutedStackInput(t *testing.T, file string, in workflows.Input) *routedS
 		Route:     func(s alert.State) []string { return cfg.Route.Receivers(route.LabelsOf(s)) },
 		Escalate:  func(s alert.State) *route.Escalation { return cfg.Route.EscalationOf(route.LabelsOf(s)) },
 		Receivers: receivers,
+		Changes:   changes,
 	})
-	s := newStackOf(t, &stack{sinks: sinks}, in)
+	// The intake starts change workflows when a receiver takes them, as
+	// alertflow serve does.
+	s := newStackOf(t, &stack{sinks: sinks, intake: func(c *ingress.Config) { c.ChangeEvents = len(changes) > 0 }}, in)
 	return &routedStack{stack: s, pd: pd, chat: chat, audit: audit,
 		chatURL: vars["CHAT_URL"], auditURL: vars["AUDIT_URL"]}
 }

@@ -82,11 +82,13 @@ type Links struct {
 	Project      string
 	MergeRequest string
 	Commit       string
+	// Compare is the changes from the last green commit to the culprit's.
+	Compare string
 }
 
 // Links returns the GitLab pages n's alert knows of: the newest pipeline,
-// the project, the merge request when the pipeline belongs to one, and the
-// commit.
+// the project, the merge request when the pipeline belongs to one, the
+// commit, and the changes since the last green commit.
 func (n Notification) Links() Links {
 	s := n.Alert
 	l := Links{Project: s.Project.URL}
@@ -96,6 +98,7 @@ func (n Notification) Links() Links {
 	if s.MergeRequest != nil {
 		l.MergeRequest = s.MergeRequest.URL
 	}
+	l.Compare = s.CompareURL()
 	return l
 }
 

@@ -3,7 +3,8 @@ package route
 import "github.com/alertflow/alertflow/alert"
 
 // LabelsOf are the labels of an alert as it is now: its project and ref,
-// and the source and protected_ref of its newest pipeline.
+// the source and protected_ref of its newest pipeline, and its failure
+// class.
 func LabelsOf(s alert.State) Labels {
 	l := Labels{
 		ProjectID:     s.Project.ID,
@@ -12,6 +13,7 @@ func LabelsOf(s alert.State) Labels {
 		Tag:           s.Tag,
 		Severity:      s.Severity,
 		DefaultBranch: s.Project.DefaultBranch,
+		FailureClass:  s.FailureClass,
 	}
 	if s.Pipeline != nil {
 		l.Source, l.Protected = s.Pipeline.Source, s.Pipeline.Protected

@@ -30,6 +30,10 @@ type Labels struct {
 	// Protected is object_attributes.protected_ref; false when GitLab sent
 	// none (versions before it was added).
 	Protected bool
+	// FailureClass is the class of the alert's newest failure; "" when
+	// its newest bad pipeline was canceled or skipped, or the alert
+	// predates failure classes.
+	FailureClass alert.FailureClass
 }
 
 // Branches is GitLab's branch filter, as its Slack integration names it
@@ -102,6 +106,9 @@ type Matchers struct {
 	Source []string
 	// Severity: one of these severities.
 	Severity []alert.Severity
+	// FailureClass: one of these failure classes. An alert without one
+	// (canceled, skipped) matches none.
+	FailureClass []alert.FailureClass
 }
 
 // CheckProject reports whether a project glob is well formed and within
@@ -160,6 +167,9 @@ func (m Matchers) Matches(l Labels) bool {
 		return false
 	}
 	if len(m.Severity) > 0 && !slices.Contains(m.Severity, l.Severity) {
+		return false
+	}
+	if len(m.FailureClass) > 0 && !slices.Contains(m.FailureClass, l.FailureClass) {
 		return false
 	}
 	return true

@@ -28,6 +28,27 @@ type Report struct {
 	TimeToResolve     Times `json:"time_to_resolve"`
 	// TopRefs are the refs with the most alerts, most first.
 	TopRefs []RefCount `json:"top_refs"`
+	// FlakyJobs are, per project, the jobs found flaky most often within
+	// [From, To] (failed, then passed on retry in the same pipeline),
+	// most first; projects with the most flaky runs first.
+	FlakyJobs []ProjectFlaky `json:"flaky_jobs"`
+}
+
+// ProjectFlaky are one project's flaky jobs.
+type ProjectFlaky struct {
+	ProjectID int64      `json:"project_id"`
+	Project   string     `json:"project,omitempty"`
+	Jobs      []JobFlaky `json:"jobs"`
+}
+
+// JobFlaky is how often one job was found flaky.
+type JobFlaky struct {
+	Name  string `json:"name"`
+	Stage string `json:"stage,omitempty"`
+	// Times counts the pipelines in which it failed and then passed.
+	Times int       `json:"times"`
+	Refs  []string  `json:"refs"`
+	Last  time.Time `json:"last"`
 }
 
 // Counts count alerts people were told of; an alert held and ended before
@@ -103,6 +124,7 @@ func Compute(states []alert.State, from, to time.Time, top int) Report {
 		rc.Project = s.Project.Path
 		rc.Alerts++
 	}
+	rep.FlakyJobs = flakyJobs(once(states), from, to, top)
 	rep.TimeToAcknowledge, rep.TimeToResolve = spread(tta), spread(ttr)
 	for _, rc := range refs {
 		rep.TopRefs = append(rep.TopRefs, *rc)
@@ -190,4 +212,81 @@ func human(seconds float64) string {
 		return d.Round(time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
+}
+
+// flakyJobs counts the flaky jobs of every alert, heard of or not (a
+// flaky pipeline often resolves its alert before anyone is told), whose
+// retry passed within [from, to], listing at most top jobs per project.
+func flakyJobs(states []alert.State, from, to time.Time, top int) []ProjectFlaky {
+	type jobKey struct {
+		project     int64
+		name, stage string
+	}
+	type pipelineKey struct {
+		job      jobKey
+		pipeline int64
+	}
+	jobs := map[jobKey]*JobFlaky{}
+	projects := map[int64]*ProjectFlaky{}
+	counted := map[pipelineKey]bool{}
+	for _, s := range states {
+		for _, f := range s.FlakyJobs {
+			if f.At.Before(from) || f.At.After(to) {
+				continue
+			}
+			k := jobKey{s.Project.ID, f.Name, f.Stage}
+			// Two runs of one alert carry the same record.
+			if pk := (pipelineKey{k, f.PipelineID}); counted[pk] {
+				continue
+			} else {
+				counted[pk] = true
+			}
+			p := projects[k.project]
+			if p == nil {
+				p = &ProjectFlaky{ProjectID: k.project}
+				projects[k.project] = p
+			}
+			p.Project = s.Project.Path
+			j := jobs[k]
+			if j == nil {
+				j = &JobFlaky{Name: f.Name, Stage: f.Stage, Refs: []string{}}
+				jobs[k] = j
+			}
+			j.Times++
+			if !slices.Contains(j.Refs, s.Ref) {
+				j.Refs = append(j.Refs, s.Ref)
+			}
+			if f.At.After(j.Last) {
+				j.Last = f.At
+			}
+		}
+	}
+	for k, j := range jobs {
+		p := projects[k.project]
+		p.Jobs = append(p.Jobs, *j)
+	}
+	out := make([]ProjectFlaky, 0, len(projects))
+	total := func(p ProjectFlaky) int {
+		n := 0
+		for _, j := range p.Jobs {
+			n += j.Times
+		}
+		return n
+	}
+	for _, p := range projects {
+		slices.SortFunc(p.Jobs, func(a, b JobFlaky) int {
+			return cmp.Or(cmp.Compare(b.Times, a.Times), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Stage, b.Stage))
+		})
+		if top >= 0 && len(p.Jobs) > top {
+			p.Jobs = p.Jobs[:top]
+		}
+		for i := range p.Jobs {
+			slices.Sort(p.Jobs[i].Refs)
+		}
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, func(a, b ProjectFlaky) int {
+		return cmp.Or(cmp.Compare(total(b), total(a)), cmp.Compare(a.ProjectID, b.ProjectID))
+	})
+	return out
 }

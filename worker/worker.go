@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/workflows"
@@ -24,8 +25,9 @@ import (
 const deadlockDetection = 5 * time.Second
 
 // New returns a worker on taskQueue that runs AlertWorkflow and the
-// notification activities of sinks, the local activity that recalls an
-// alert ID's memory, and SilenceWorkflow (for the silences started on the
+// notification activities of sinks, ChangeWorkflow and its activities
+// (methods of sinks too), the local activity that recalls an alert ID's
+// memory, and SilenceWorkflow (for the silences started on the
 // alerts' task queue: by the temporal CLI, or before silences had a task
 // queue of their own, see NewSilences); sinks check the silences kept
 // on the server c talks to, whose reads record on metrics (nil for none)
@@ -41,6 +43,9 @@ func NewWith(c client.Client, taskQueue string, sinks *activities.Sinks, metrics
 	w := sdkworker.New(c, taskQueue, Options())
 	w.RegisterWorkflow(workflows.AlertWorkflow)
 	w.RegisterWorkflow(workflows.SilenceWorkflow)
+	// Change events; their activities, RouteChange and SendChange, are
+	// methods of sinks, registered with it below.
+	w.RegisterWorkflowWithOptions(workflows.ChangeWorkflow, workflow.RegisterOptions{Name: workflows.ChangeWorkflowType})
 	registerGitLab(w, c, taskQueue, gl)
 	silences := workflows.NewSilenceStore(c, metrics, logger)
 	silences.Warm()

@@ -155,9 +155,14 @@ const (
 	// deleted branch through the same rules as a delivery. It also takes
 	// the missed runs of heartbeat monitors (alert.Event.Missed).
 	RevisionReconciled Revision = 10
+	// RevisionInsight starts fresh alerts under alert.RulesInsight: the
+	// alert keeps who and what broke the branch, the failure class (also
+	// the AlertFailureClass search attribute), flaky jobs and how it
+	// recovered. What pages whom does not change.
+	RevisionInsight Revision = 11
 	// CurrentRevision is what the intake starts alerts with and what
 	// continue-as-new moves a run to: a new run has no history to replay.
-	CurrentRevision = RevisionReconciled
+	CurrentRevision = RevisionInsight
 )
 
 // Rules is the rules version a fresh alert of the revision applies events
@@ -165,6 +170,8 @@ const (
 // it continues at.
 func (rev Revision) Rules() alert.RulesVersion {
 	switch {
+	case rev >= RevisionInsight:
+		return alert.RulesInsight
 	case rev >= RevisionFinished:
 		return alert.RulesFinished
 	case rev >= RevisionGitLab:

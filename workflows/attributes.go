@@ -35,6 +35,10 @@ var (
 	// workers' reads of changes find it by this, since a memo that
 	// changed is not something visibility can be asked for.
 	AttrSilenceExpired = temporal.NewSearchAttributeKeyBool("SilenceExpired")
+	// AttrFailureClass is the failure class of the alert's newest failed
+	// pipeline (infra, config or code); unset when it has none
+	// (RevisionInsight on).
+	AttrFailureClass = temporal.NewSearchAttributeKeyKeyword("AlertFailureClass")
 )
 
 // SearchAttributeTypes lists every custom search attribute with its index
@@ -49,6 +53,7 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 		AttrPipelineID.GetName():     enumspb.INDEXED_VALUE_TYPE_INT,
 		AttrSilencedBy.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		AttrSilenceExpired.GetName(): enumspb.INDEXED_VALUE_TYPE_BOOL,
+		AttrFailureClass.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }
 
@@ -58,6 +63,9 @@ type attrs struct {
 	status, severity, project, ref string
 	projectID, pipelineID          int64
 	silencedBy                     string
+	// failureClass is "" for every alert before RulesInsight, so their
+	// runs upsert exactly what they recorded.
+	failureClass string
 }
 
 func attrsOf(s *alert.State) attrs {
@@ -74,6 +82,7 @@ func attrsOf(s *alert.State) attrs {
 	if s.Silenced != nil {
 		a.silencedBy = s.Silenced.ID
 	}
+	a.failureClass = string(s.FailureClass)
 	return a
 }
 
@@ -87,6 +96,7 @@ func attrsFrom(sa temporal.SearchAttributes) attrs {
 	a.projectID, _ = sa.GetInt64(AttrProjectID)
 	a.pipelineID, _ = sa.GetInt64(AttrPipelineID)
 	a.silencedBy, _ = sa.GetKeyword(AttrSilencedBy)
+	a.failureClass, _ = sa.GetKeyword(AttrFailureClass)
 	return a
 }
 
@@ -101,11 +111,16 @@ func (a attrs) updates(since attrs) []temporal.SearchAttributeUpdate {
 	case since.silencedBy != "":
 		u = append(u, AttrSilencedBy.ValueUnset())
 	}
+	if a.failureClass == "" && since.failureClass != "" {
+		u = append(u, AttrFailureClass.ValueUnset())
+	}
 	return u
 }
 
+// plain sets the attributes an alert always has, and its failure class
+// when it has one.
 func (a attrs) plain() []temporal.SearchAttributeUpdate {
-	return []temporal.SearchAttributeUpdate{
+	u := []temporal.SearchAttributeUpdate{
 		AttrStatus.ValueSet(a.status),
 		AttrSeverity.ValueSet(a.severity),
 		AttrProjectID.ValueSet(a.projectID),
@@ -113,6 +128,10 @@ func (a attrs) plain() []temporal.SearchAttributeUpdate {
 		AttrRef.ValueSet(a.ref),
 		AttrPipelineID.ValueSet(a.pipelineID),
 	}
+	if a.failureClass != "" {
+		u = append(u, AttrFailureClass.ValueSet(a.failureClass))
+	}
+	return u
 }
 
 // memoOf is what the Web UI shows of an alert beside its search attributes.
@@ -127,6 +146,12 @@ func memoOf(s *alert.State) map[string]any {
 	}
 	if jobs := s.FailedJobsLine(); jobs != "" {
 		m["failed_jobs"] = jobs
+	}
+	if s.FailureClass != "" {
+		m["failure_class"] = string(s.FailureClass)
+	}
+	if c := s.CulpritLine(); c != "" {
+		m["culprit"] = c
 	}
 	return m
 }
@@ -169,7 +194,11 @@ func detailsOf(s *alert.State) string {
 	}
 	if s.Status == alert.StatusResolved {
 		fmt.Fprintf(&b, "Resolved by **%s**: %s\n\n", md(s.ResolvedBy), md(s.Resolution))
+		if rec := s.RecoveryLine(); rec != "" {
+			fmt.Fprintf(&b, "Recovery: %s\n\n", md(rec))
+		}
 	}
+	b.WriteString(insightDetails(s))
 	if p := s.Pipeline; p != nil {
 		fmt.Fprintf(&b, "Pipeline: %s %s", mdLink(fmt.Sprintf("#%d", p.ID), p.URL), md(p.Status))
 		if p.User != "" {
@@ -277,4 +306,29 @@ func StartOptions(taskQueue string, in Input, ev alert.Event) client.StartWorkfl
 		StaticSummary: md(s.Title()),
 		StaticDetails: detailsOf(s),
 	}
+}
+
+// insightDetails are the Web UI's lines on who and what broke the branch:
+// the culprit with the compare link from the last green, the failure
+// class and the flaky jobs; "" for an alert that keeps none of them.
+func insightDetails(s *alert.State) string {
+	var b strings.Builder
+	if c := s.Culprit; c != nil {
+		fmt.Fprintf(&b, "Broken by: %s", md(s.CulpritLine()))
+		if u := s.CompareURL(); u != "" {
+			fmt.Fprintf(&b, " (%s)", mdLink("changes since green", u))
+		}
+		b.WriteString("\n\n")
+	}
+	if s.FailureClass != "" {
+		fmt.Fprintf(&b, "Failure class: **%s**\n\n", md(string(s.FailureClass)))
+	}
+	if len(s.FlakyJobs) > 0 {
+		b.WriteString("Flaky jobs (failed, then passed on retry):\n\n")
+		for _, j := range s.FlakyJobs {
+			fmt.Fprintf(&b, "- **%s** in pipeline #%d\n", md(j.Name), j.PipelineID)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }

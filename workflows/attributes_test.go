@@ -130,3 +130,51 @@ func TestWorkflowTypeIsTheNameTheSDKGivesAlertWorkflow(t *testing.T) {
 		t.Fatalf("AlertWorkflow is registered as %q, WorkflowType says %q", got, WorkflowType)
 	}
 }
+
+func TestTheWebUIDetailsAndAttributesSayWhoBrokeTheBranch(t *testing.T) {
+	s := alert.NewWith(alert.Limits{}, alert.Rules{Version: alert.RulesInsight}, alert.Memory{
+		Green: &alert.Green{PipelineID: 30, SHA: "aaaaaaaaaa"}})
+	ev := pipelineEvent(31, "failed")
+	ev.Project.URL = "https://gitlab.example.com/gitlab-org/gitlab-test"
+	ev.Pipeline.SHA, ev.Pipeline.FailureClass = "bbbbbbbbbb", alert.ClassInfra
+	ev.Commit = alert.Commit{Title: "Bump it", Author: "Xavier"}
+	s.Apply(ev, t0)
+	got := detailsOf(s)
+	for _, want := range []string{
+		"Broken by: pipeline #31", "by Xavier", "after green #30",
+		"[changes since green](https://gitlab.example.com/gitlab-org/gitlab-test/-/compare/aaaaaaaaaa...bbbbbbbbbb)",
+		"Failure class: **infra**",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("details lack %q:\n%s", want, got)
+		}
+	}
+	if m := memoOf(s); m["failure_class"] != "infra" || !strings.Contains(m["culprit"].(string), "Xavier") {
+		t.Errorf("memo %v", m)
+	}
+	a := attrsOf(s)
+	if got, _ := temporal.NewSearchAttributes(a.plain()...).GetKeyword(AttrFailureClass); got != "infra" {
+		t.Errorf("attributes %+v set AlertFailureClass to %q, want infra", a, got)
+	}
+	// A cancel clears the class, and the upsert unsets it: one update
+	// more than an alert that never had one.
+	if n, none := len((attrs{}).updates(a)), len((attrs{}).updates(attrs{})); n != none+1 {
+		t.Errorf("%d updates after the class went, %d without one: the class is not unset", n, none)
+	}
+}
+
+// An alert of the rules before insight upserts exactly what it recorded:
+// no failure class, set or unset.
+func TestAnAlertBeforeInsightUpsertsNoFailureClass(t *testing.T) {
+	s := alert.NewWith(alert.Limits{}, alert.Rules{Version: alert.RulesFinished}, alert.Memory{})
+	ev := pipelineEvent(31, "failed")
+	ev.Pipeline.FailureClass = alert.ClassCode
+	s.Apply(ev, t0)
+	a := attrsOf(s)
+	if n, none := len(a.updates(attrs{})), len((attrs{}).updates(attrs{})); n != none || a.failureClass != "" {
+		t.Fatalf("%d updates (%d without a class), class %q", n, none, a.failureClass)
+	}
+	if temporal.NewSearchAttributes(a.plain()...).ContainsKey(AttrFailureClass) {
+		t.Fatal("sets AlertFailureClass")
+	}
+}

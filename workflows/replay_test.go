@@ -21,8 +21,9 @@ import (
 // subdirectories keep histories of earlier revisions (v0: RevisionFirst,
 // v1: RevisionLean, v2: RevisionGitLab, v3: RevisionRouted, v4:
 // RevisionSilenced, v5: RevisionFlapping, v6: RevisionFinished, v7:
-// RevisionPrompt, v8: RevisionFaithful, v9: RevisionConsole), which running
-// alerts may still have; monitor-* are MonitorWorkflow's. Histories of silences replay SilenceWorkflow;
+// RevisionPrompt, v8: RevisionFaithful, v9: RevisionConsole, v10:
+// RevisionReconciled), which running
+// alerts may still have; monitor-* are MonitorWorkflow's, change-* ChangeWorkflow's. Histories of silences replay SilenceWorkflow;
 // silence-v1 keeps one expired early before it set SilenceExpired.
 func TestRecordedHistoriesReplay(t *testing.T) {
 	var files []string
@@ -44,6 +45,7 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 			r.RegisterWorkflow(AlertWorkflow)
 			r.RegisterWorkflow(SilenceWorkflow)
 			r.RegisterWorkflowWithOptions(MonitorWorkflow, workflow.RegisterOptions{Name: MonitorWorkflowType})
+			r.RegisterWorkflowWithOptions(ChangeWorkflow, workflow.RegisterOptions{Name: ChangeWorkflowType})
 			raw, err := os.Open(f)
 			if err != nil {
 				t.Fatal(err)

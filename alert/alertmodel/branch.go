@@ -46,7 +46,7 @@ import (
 
 // NewestRules is the rules version the intake starts alerts with
 // (workflows.CurrentRevision's, which a test there holds to this).
-const NewestRules = alert.RulesFinished
+const NewestRules = alert.RulesInsight
 
 func (m *Branch) rules() alert.Rules {
 	r := m.Rules

@@ -51,6 +51,9 @@ type config struct {
 	// instance; ReconcileInterval is how often.
 	GitLabAPIs        []ingress.GitLabAPI
 	ReconcileInterval time.Duration
+	// ChangeEvents, when set, says whether the intake starts change
+	// workflows; nil leaves it to the routing file, when it is read.
+	ChangeEvents *bool
 	// apiTokenSet is false when ALERTFLOW_API_TOKEN was empty.
 	apiTokenSet      bool
 	ReminderInterval time.Duration
@@ -212,6 +215,20 @@ func settings() []setting {
 					return errors.New("want 0 or a duration from 1m to 24h, such as 30m")
 				}
 				c.ReconcileInterval = d
+				return nil
+			}},
+		{"ALERTFLOW_CHANGE_EVENTS", "", "true makes the intake start a change workflow for each successful pipeline on a project's default branch, false never; unset asks the routing file whether a PagerDuty receiver takes change events, which an intake run alone (without the Slack app) does not read: set it to true there when the worker's file has change_events",
+			func(c *config, v string) error {
+				switch strings.TrimSpace(v) {
+				case "":
+					c.ChangeEvents = nil
+				case "true":
+					c.ChangeEvents = new(true)
+				case "false":
+					c.ChangeEvents = new(false)
+				default:
+					return errors.New("want true, false or nothing")
+				}
 				return nil
 			}},
 		{"ALERTFLOW_API_TOKEN", "", "bearer token of the REST API under /api/v1; unset turns the API off (dev makes one up)",

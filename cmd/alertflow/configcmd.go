@@ -24,7 +24,7 @@ and every ${VAR} and *_file it reads. It connects to nothing. It prints
 FILE:LINE: where: what, and exits 1; it never prints a secret.
 `
 
-const routesTestUsage = `Usage: alertflow routes test [FILE] --project PATH --ref REF --severity SEVERITY [flags]
+const routesTestUsage = `Usage: alertflow routes test [FILE] --project PATH --ref REF --severity SEVERITY [--failure-class CLASS] [flags]
 
 Prints the receivers an alert with these labels reaches under the routing
 configuration FILE (else -config, else the file ALERTFLOW_CONFIG names), in
@@ -164,7 +164,7 @@ func runRoutesCommand(args []string, getenv func(string) string, stdout, stderr 
 }
 
 // routesTestFlags declares the flags of routes test on fs.
-func routesTestFlags(fs *flag.FlagSet) (l *route.Labels, severity *string) {
+func routesTestFlags(fs *flag.FlagSet) (l *route.Labels, severity, class *string) {
 	l = &route.Labels{}
 	fs.StringVar(&l.Project, "project", "", "the project's path with its namespace, such as team-a/api (required)")
 	fs.StringVar(&l.Ref, "ref", "", "the branch or tag of the pipeline (required)")
@@ -174,8 +174,9 @@ func routesTestFlags(fs *flag.FlagSet) (l *route.Labels, severity *string) {
 	fs.BoolVar(&l.Protected, "protected", false, "the ref is protected (GitLab's protected_ref)")
 	fs.StringVar(&l.DefaultBranch, "default-branch", "", "the project's default branch; without it no ref is the default branch")
 	fs.BoolVar(&l.Tag, "tag", false, "the ref is a tag")
+	class = fs.String("failure-class", "", "infra, config or code: what failed a failed pipeline; none for a canceled or skipped one")
 	configFlag(fs)
-	return l, severity
+	return l, severity, class
 }
 
 func printRoutesTestUsage(w io.Writer) {
@@ -190,7 +191,7 @@ func printRoutesTestUsage(w io.Writer) {
 // the labels.
 func parseRoutesTest(args []string) (file, fileFlag string, _ route.Labels, _ error) {
 	fs := flag.NewFlagSet("alertflow routes test", flag.ContinueOnError)
-	l, severity := routesTestFlags(fs)
+	l, severity, class := routesTestFlags(fs)
 	cf := fs.Lookup(configFlagName)
 	file, err := parseWithFile(fs, args)
 	if err != nil {
@@ -206,6 +207,13 @@ func parseRoutesTest(args []string) (file, fileFlag string, _ route.Labels, _ er
 		l.Severity = s
 	default:
 		return "", "", route.Labels{}, fmt.Errorf("-severity %q: want HIGH, MEDIUM or LOW", *severity)
+	}
+	if *class != "" {
+		c, ok := alert.ParseFailureClass(strings.ToLower(*class))
+		if !ok {
+			return "", "", route.Labels{}, fmt.Errorf("-failure-class %q: want infra, config or code", *class)
+		}
+		l.FailureClass = c
 	}
 	return file, cf.Value.String(), *l, nil
 }

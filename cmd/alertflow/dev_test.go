@@ -46,7 +46,7 @@ func TestDevServerArgsMatchTheDesign(t *testing.T) {
 		"AlertStatus=Keyword", "AlertSeverity=Keyword",
 		"GitLabProjectID=Int", "GitLabProject=Keyword",
 		"GitLabRef=Keyword", "PipelineID=Int", "AlertSilencedBy=Keyword",
-		"SilenceExpired=Bool",
+		"SilenceExpired=Bool", "AlertFailureClass=Keyword",
 	}
 	for _, sa := range want {
 		if !hasPair(args, "--search-attribute", sa) {

@@ -197,6 +197,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, r roles, ln net
 			AlertBurst:          cfg.AlertBurst,
 			Workflow:            alertInput(cfg),
 			ReconciledInstances: reconciledInstances(cfg.GitLabAPIs),
+			ChangeEvents:        changeEvents(cfg.ChangeEvents, cfg.routing),
 			SlackSigningSecret:  cfg.SlackSigningSecret,
 			SlackPeople:         peopleOf(cfg.routing),
 			Registry:            reg,

@@ -51,7 +51,42 @@ func sinks(rc *routeconfig.Config, logger *slog.Logger) *activities.Sinks {
 		Escalate:  func(s alert.State) *route.Escalation { return tree.EscalationOf(route.LabelsOf(s)) },
 		Receivers: receivers,
 		Root:      tree.Receiver,
+		Changes:   changesOf(rc, receivers),
 	})
+}
+
+// changesOf are the receivers whose PagerDuty integration takes change
+// events, each sending them with the integration's own notifier (its key
+// and client) to its change URL.
+func changesOf(rc *routeconfig.Config, receivers map[string]activities.Receiver) map[string]activities.ChangeNotifier {
+	changes := map[string]activities.ChangeNotifier{}
+	for _, r := range rc.Receivers {
+		if r.PagerDuty == nil || !r.PagerDuty.ChangeEvents {
+			continue
+		}
+		if pd, ok := receivers[r.Name][activities.IntegrationPagerDuty].(*pagerduty.Notifier); ok {
+			changes[r.Name] = pd.WithChangeURL(r.PagerDuty.ChangeURL)
+		}
+	}
+	return changes
+}
+
+// changeEvents says whether the intake starts change workflows: as
+// ALERTFLOW_CHANGE_EVENTS says (set), else when a receiver of the routing
+// file takes change events; false when the file was not read.
+func changeEvents(set *bool, rc *routeconfig.Config) bool {
+	if set != nil {
+		return *set
+	}
+	if rc == nil {
+		return false
+	}
+	for _, r := range rc.Receivers {
+		if r.PagerDuty != nil && r.PagerDuty.ChangeEvents {
+			return true
+		}
+	}
+	return false
 }
 
 // receiversOf makes one notifier per integration of each receiver.

@@ -48,7 +48,9 @@ const (
 // Notifier sends notifications to one PagerDuty Events API v2 integration.
 // It implements notify.Notifier.
 type Notifier struct {
-	url        string
+	url string
+	// changeURL is where NotifyChange posts; "" when nothing says.
+	changeURL  string
 	routingKey string
 	client     *http.Client
 }
@@ -61,7 +63,8 @@ func New(url, routingKey string, client *http.Client) *Notifier {
 	if client == nil {
 		client = notify.DefaultHTTPClient()
 	}
-	return &Notifier{url: cmp.Or(url, DefaultURL), routingKey: routingKey, client: client}
+	url = cmp.Or(url, DefaultURL)
+	return &Notifier{url: url, changeURL: ChangeURL(url), routingKey: routingKey, client: client}
 }
 
 // String names the notifier by the endpoint's scheme, so that printing or
@@ -149,6 +152,19 @@ type CustomDetails struct {
 	OpenedBy     string `json:"opened_by,omitempty"`
 	Actor        string `json:"actor,omitempty"`
 	Note         string `json:"note,omitempty"`
+	// BrokenBy is the first failing pipeline and its commit, against the
+	// last green one; CompareURL the changes between them.
+	BrokenBy   string `json:"broken_by,omitempty"`
+	CompareURL string `json:"compare_url,omitempty"`
+	// FailureClass is infra, config or code.
+	FailureClass string `json:"failure_class,omitempty"`
+	// FlakyJobs failed and then passed on retry: "name (pipeline #N)".
+	FlakyJobs []string `json:"flaky_jobs,omitempty"`
+	// Recovery says how a resolved alert's branch went green: how long
+	// it was red, how many pipelines failed, what fixed it.
+	Recovery        string  `json:"recovery,omitempty"`
+	RedForSeconds   float64 `json:"red_for_seconds,omitempty"`
+	FailedPipelines int     `json:"failed_pipelines,omitempty"`
 }
 
 // Link is a link shown on the PagerDuty alert.
@@ -233,6 +249,9 @@ func NewEvent(n notify.Notification) (ev Event, ok bool) {
 		return Event{}, false
 	}
 	ev = Event{EventAction: action, DedupKey: DedupKey(cmp.Or(s.ID, alert.ID(s.Project.ID, s.Ref)))}
+	if action == ActionResolve && s.Recovery() != nil {
+		return withRecovery(ev, n), true
+	}
 	if action != ActionTrigger {
 		return ev, true
 	}
@@ -256,7 +275,35 @@ func NewEvent(n notify.Notification) (ev Event, ok bool) {
 	if mr := s.MergeRequest; mr != nil {
 		ev.Links = appendLink(ev.Links, links.MergeRequest, fmt.Sprintf("Merge request !%d", mr.IID))
 	}
+	ev.Links = appendLink(ev.Links, links.Compare, "Changes since the last green pipeline")
 	return ev, true
+}
+
+// withRecovery adds to a resolve what the recovery was: PagerDuty needs
+// no payload to resolve, and keeps the one it is given in the alert's
+// log, where the responder reads why the incident ended.
+func withRecovery(ev Event, n notify.Notification) Event {
+	s := n.Alert
+	links := n.Links()
+	ev.Payload = &Payload{
+		Summary:       clip("Resolved: "+cmp.Or(n.Title, s.Title())+" ("+s.RecoveryLine()+")", MaxSummary),
+		Source:        cmp.Or(s.Project.Path, s.Project.URL, fmt.Sprintf("project %d", s.Project.ID)),
+		Severity:      "info",
+		Component:     s.Ref,
+		Group:         s.Project.Path,
+		CustomDetails: details(n, links),
+	}
+	if !s.ResolvedAt.IsZero() {
+		ev.Payload.Timestamp = s.ResolvedAt.UTC().Format(time.RFC3339)
+	}
+	ev.Client = "alertflow"
+	ev.ClientURL = cmp.Or(webURL(links.Project), webURL(links.Pipeline))
+	if fix := s.Recovery().Fix; fix != nil {
+		ev.Links = appendLink(ev.Links, fix.URL, fmt.Sprintf("Fixed by pipeline #%d", fix.PipelineID))
+		ev.Links = appendLink(ev.Links, fix.CommitURL, "Fix commit "+cmp.Or(shortSHA(fix.SHA), "of the pipeline"))
+	}
+	ev.Links = appendLink(ev.Links, links.Compare, "Changes that broke the branch")
+	return ev
 }
 
 // timestamp is when the newest pipeline finished, or else when the alert
@@ -302,6 +349,14 @@ func details(n notify.Notification, links notify.Links) CustomDetails {
 		if mr.Title != "" {
 			d.MergeRequest += " " + clip(mr.Title, maxDetail)
 		}
+	}
+	d.BrokenBy, d.CompareURL = clip(s.CulpritLine(), maxDetail), webURL(links.Compare)
+	d.FailureClass = string(s.FailureClass)
+	for _, j := range s.FlakyJobs {
+		d.FlakyJobs = append(d.FlakyJobs, fmt.Sprintf("%s (pipeline #%d)", clip(j.Name, maxDetail), j.PipelineID))
+	}
+	if r := s.Recovery(); r != nil {
+		d.Recovery, d.RedForSeconds, d.FailedPipelines = clip(s.RecoveryLine(), maxDetail), r.RedFor.Seconds(), r.FailedPipelines
 	}
 	return d
 }

@@ -303,12 +303,7 @@ func TestNotifierClassifiesPagerDutysAnswers(t *testing.T) {
 			if err == nil {
 				t.Fatal("Notify = nil, want an error")
 			}
-			de, isDelivery := errors.AsType[*notify.DeliveryError](err)
-			permanent := isDelivery && de.Permanent
-			var after time.Duration
-			if isDelivery {
-				after = de.After
-			}
+			permanent, after := deliveryOf(err)
 			if permanent != tt.permanent || after != tt.after {
 				t.Errorf("Notify = %v: permanent %v after %s, want %v %s", err, permanent, after, tt.permanent, tt.after)
 			}
@@ -471,4 +466,14 @@ func TestAFailedPagerDutyDeliveryNamesNeitherTheEndpointsHostNorItsPathNorTheKey
 			}
 		})
 	}
+}
+
+// deliveryOf says how a notifier's error is classified: final, or to be
+// retried after a receiver's delay (zero: the retry policy's).
+func deliveryOf(err error) (permanent bool, after time.Duration) {
+	de, ok := errors.AsType[*notify.DeliveryError](err)
+	if !ok {
+		return false, 0
+	}
+	return de.Permanent, de.After
 }

@@ -63,6 +63,8 @@ func plainText(s string) Text { return Text{Type: "plain_text", Text: s} }
 //	Snoozed until Dec 7 at 18:00 by alice
 //	*Failed jobs*
 //	• test (test): script_failure
+//	*Broken by* pipeline #31 run by alice: commit 1a2b3c4d "Fix the build" by Bob, after green #30 (9f8e7d6c) · <…|changes since green>
+//	*Failure class* code: a job's script failed
 //	Commit <…|Fix the build> · Alert 1-main
 //	[Snooze 1 h] [Snooze 4 h] [Resolve]
 //
@@ -73,6 +75,9 @@ func Console(n notify.Notification) Message {
 	blocks := []Block{section(severityLabel(s) + " " + pipelineLine(s, links.Pipeline)), section(stateText(n))}
 	if jobs := jobsText(s); jobs != "" && s.Status != alert.StatusResolved {
 		blocks = append(blocks, section("*Failed jobs*\n"+jobs))
+	}
+	if why := insightText(n, links); why != "" {
+		blocks = append(blocks, section(why))
 	}
 	if small := contextElements(n, links); len(small) > 0 {
 		blocks = append(blocks, Block{Type: "context", Elements: small})

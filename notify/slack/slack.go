@@ -93,6 +93,8 @@ func section(text string) Block {
 //	*Opened* · pipeline by Administrator
 //	*Failed jobs*
 //	• test-build (test): script_failure
+//	*Broken by* pipeline #31 run by Administrator: commit bcbb5ec3 "Add feature" by Ada · <https://…/compare/…|changes since green #30>
+//	*Failure class* code: a job's script failed
 //	Commit <https://…|Add feature> · Alert 1-master
 //
 // Every text that comes from GitLab or a person is escaped, so a branch
@@ -110,6 +112,9 @@ func Format(n notify.Notification) Message {
 	blocks := []Block{section(headline), section(action)}
 	if jobs := jobsText(s); jobs != "" {
 		blocks = append(blocks, section("*Failed jobs*\n"+jobs))
+	}
+	if why := insightText(n, links); why != "" {
+		blocks = append(blocks, section(why))
 	}
 	if small := contextElements(n, links); len(small) > 0 {
 		blocks = append(blocks, Block{Type: "context", Elements: small})

@@ -29,22 +29,42 @@ func NewPayload(n notify.Notification) (contract.Payload, error) {
 		RoutingFailed:    n.RoutingFailed,
 		Links:            contract.Links(n.Links()),
 		Alert: contract.Alert{
-			ID:           s.ID,
-			Status:       string(s.Status),
-			Severity:     string(s.Severity),
-			PeakSeverity: string(s.PeakSeverity),
-			Project:      contract.Project{ID: s.Project.ID, Path: s.Project.Path, URL: s.Project.URL},
-			Ref:          s.Ref,
-			Tag:          s.Tag,
-			OpenedAt:     s.OpenedAt.UTC(),
-			OpenedBy:     s.OpenedBy,
-			Resolution:   s.Resolution,
-			Reminders:    s.Reminders,
-			Counts:       contract.Counts(s.Counts),
-			FlappedAt:    utcOrZero(s.FlappedAt),
-			GreenSince:   utcOrZero(s.GreenSince),
-			Flips:        s.Flips,
+			ID:              s.ID,
+			Status:          string(s.Status),
+			Severity:        string(s.Severity),
+			PeakSeverity:    string(s.PeakSeverity),
+			Project:         contract.Project{ID: s.Project.ID, Path: s.Project.Path, URL: s.Project.URL},
+			Ref:             s.Ref,
+			Tag:             s.Tag,
+			OpenedAt:        s.OpenedAt.UTC(),
+			OpenedBy:        s.OpenedBy,
+			Resolution:      s.Resolution,
+			Reminders:       s.Reminders,
+			Counts:          contract.Counts(s.Counts),
+			FlappedAt:       utcOrZero(s.FlappedAt),
+			GreenSince:      utcOrZero(s.GreenSince),
+			Flips:           s.Flips,
+			FailureClass:    string(s.FailureClass),
+			FailedPipelines: s.FailedPipelines,
+			Flaky:           s.Flaky,
 		},
+	}
+	if c := s.Culprit; c != nil {
+		p.Alert.Culprit = change(c)
+	}
+	if g := s.LastGreen; g != nil {
+		p.Alert.LastGreen = &contract.Green{PipelineID: g.PipelineID, SHA: g.SHA, URL: g.URL, FinishedAt: utcOrZero(g.FinishedAt)}
+	}
+	for _, j := range s.FlakyJobs {
+		p.Alert.FlakyJobs = append(p.Alert.FlakyJobs, contract.FlakyJob{PipelineID: j.PipelineID, Name: j.Name,
+			Stage: j.Stage, FailureReason: j.FailureReason, At: utcOrZero(j.At)})
+	}
+	if r := s.Recovery(); r != nil {
+		p.Alert.Recovery = &contract.Recovery{RedForSeconds: r.RedFor.Seconds(), RedFor: r.RedFor.Round(time.Second).String(),
+			FailedPipelines: r.FailedPipelines, Flaky: r.Flaky}
+		if r.Fix != nil {
+			p.Alert.Recovery.Fix = change(r.Fix)
+		}
 	}
 	if p.Title == "" {
 		p.Title = s.Title()
@@ -57,15 +77,16 @@ func NewPayload(n notify.Notification) (contract.Payload, error) {
 	}
 	if pl := s.Pipeline; pl != nil {
 		p.Alert.Pipeline = &contract.Pipeline{
-			ID:          pl.ID,
-			IID:         pl.IID,
-			Status:      pl.Status,
-			URL:         pl.URL,
-			SHA:         pl.SHA,
-			FinishedAt:  pl.FinishedAt.UTC(),
-			User:        pl.User,
-			CommitTitle: pl.CommitTitle,
-			FailedJobs:  jobs(pl.FailedJobs),
+			ID:           pl.ID,
+			IID:          pl.IID,
+			Status:       pl.Status,
+			URL:          pl.URL,
+			SHA:          pl.SHA,
+			FinishedAt:   pl.FinishedAt.UTC(),
+			User:         pl.User,
+			CommitTitle:  pl.CommitTitle,
+			CommitAuthor: pl.CommitAuthor,
+			FailedJobs:   jobs(pl.FailedJobs),
 		}
 	}
 	if mr := s.MergeRequest; mr != nil {
@@ -114,4 +135,9 @@ func jobs(in []alert.Job) []contract.Job {
 		out = append(out, contract.Job{Name: j.Name, Stage: j.Stage, FailureReason: j.FailureReason, AllowFailure: j.AllowFailure})
 	}
 	return out
+}
+
+func change(c *alert.Culprit) *contract.Change {
+	return &contract.Change{PipelineID: c.PipelineID, Status: c.Status, URL: c.URL, SHA: c.SHA,
+		CommitTitle: c.CommitTitle, CommitURL: c.CommitURL, CommitAuthor: c.CommitAuthor, User: c.User}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/notify/notifytest"
 	"github.com/alertflow/alertflow/notify/webhook"
@@ -467,4 +468,57 @@ func TestAFailedWebhookDeliveryNamesNeitherTheReceiversHostNorItsPathNorItsSecre
 			}
 		})
 	}
+}
+
+// The contract's additions for actionable alerts: the culprit against the
+// last green with the compare link, the failure class, the flaky jobs and
+// the recovery, all from the alert's state, and none for an alert that
+// predates them.
+func TestPayloadSaysWhoBrokeTheBranchAndHowItRecovered(t *testing.T) {
+	n := notifytest.Notification(notify.KindResolved)
+	s := &n.Alert
+	s.Rules.Version = alert.RulesInsight
+	s.Culprit = &alert.Culprit{PipelineID: 30, Status: "failed", SHA: "bbbb", CommitTitle: "Break", CommitAuthor: "Xavier", User: "Xena"}
+	s.LastGreen = &alert.Green{PipelineID: 29, SHA: "aaaa"}
+	s.FailureClass, s.FailedPipelines = alert.ClassCode, 2
+	s.FlakyJobs = []alert.FlakyJob{{PipelineID: 30, Name: "rspec", Stage: "test", At: notifytest.LaterAt()}}
+	s.Pipeline.Status, s.Pipeline.CommitAuthor = alert.PipelineSuccess, "Dana"
+	p, err := webhook.NewPayload(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.Alert
+	if a.Culprit == nil || a.Culprit.SHA != "bbbb" || a.Culprit.CommitAuthor != "Xavier" || a.Culprit.User != "Xena" ||
+		a.LastGreen == nil || a.LastGreen.SHA != "aaaa" || a.FailureClass != "code" || a.FailedPipelines != 2 ||
+		len(a.FlakyJobs) != 1 || a.FlakyJobs[0].Name != "rspec" {
+		t.Fatalf("alert %+v", a)
+	}
+	if want := strings.TrimSuffix(s.Project.URL, "/") + "/-/compare/aaaa...bbbb"; p.Links.Compare != want {
+		t.Errorf("compare %q, want %q", p.Links.Compare, want)
+	}
+	r := a.Recovery
+	if r == nil || r.FailedPipelines != 2 || r.Fix == nil || r.Fix.PipelineID != s.Pipeline.ID || r.Fix.CommitAuthor != "Dana" ||
+		r.RedForSeconds != s.ResolvedAt.Sub(s.OpenedAt).Seconds() || r.RedFor == "" {
+		t.Fatalf("recovery %+v", r)
+	}
+
+	old := notifytest.Notification(notify.KindResolved)
+	body, err := json.Marshal(mustPayload(t, old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"culprit", "last_green", "failure_class", "failed_pipelines", "flaky", "recovery", "compare"} {
+		if strings.Contains(string(body), `"`+key+`"`) {
+			t.Errorf("an alert from before carries %q: %s", key, body)
+		}
+	}
+}
+
+func mustPayload(t *testing.T, n notify.Notification) contract.Payload {
+	t.Helper()
+	p, err := webhook.NewPayload(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

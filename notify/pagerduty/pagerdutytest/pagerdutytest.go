@@ -1,5 +1,6 @@
 // Package pagerdutytest is a fake PagerDuty Events API v2 for tests: an
-// httptest server that checks every request against the Events v2 schema,
+// httptest server that checks every request against the Events v2 schema
+// (alert events on /v2/enqueue, change events on /v2/change/enqueue),
 // answers as PagerDuty does, and records what it accepted and what it
 // refused. It imports nothing of alertflow, so it checks the wire format
 // independently of the code that writes it.
@@ -22,6 +23,9 @@ import (
 
 // EnqueuePath is the path events are posted to.
 const EnqueuePath = "/v2/enqueue"
+
+// ChangePath is the path change events are posted to.
+const ChangePath = "/v2/change/enqueue"
 
 // Limits of the Events API v2.
 const (
@@ -70,6 +74,23 @@ type Image struct {
 	Alt  string `json:"alt"`
 }
 
+// ChangeEvent is a change event the fake accepted, decoded.
+type ChangeEvent struct {
+	RoutingKey string         `json:"routing_key"`
+	Payload    *ChangePayload `json:"payload"`
+	Links      []Link         `json:"links"`
+	// Raw is the request body as received.
+	Raw json.RawMessage `json:"-"`
+}
+
+// ChangePayload is a change event's payload.
+type ChangePayload struct {
+	Summary       string         `json:"summary"`
+	Timestamp     string         `json:"timestamp"`
+	Source        string         `json:"source"`
+	CustomDetails map[string]any `json:"custom_details"`
+}
+
 // Option changes how a Server answers.
 type Option func(*Server)
 
@@ -99,6 +120,7 @@ type Server struct {
 	requests   int
 	throttled  int
 	events     []Event
+	changes    []ChangeEvent
 	violations []string
 	// changed is closed and replaced whenever a request is answered.
 	changed chan struct{}
@@ -125,6 +147,17 @@ func New(t testing.TB, opts ...Option) *Server {
 
 // URL is the enqueue URL to send events to.
 func (s *Server) URL() string { return s.srv.URL + EnqueuePath }
+
+// ChangeURL is the URL to send change events to.
+func (s *Server) ChangeURL() string { return s.srv.URL + ChangePath }
+
+// Changes returns the change events accepted (answered 202), in arrival
+// order.
+func (s *Server) Changes() []ChangeEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.changes)
+}
 
 // Client returns a client for the server.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
@@ -163,11 +196,24 @@ func (s *Server) Throttled() int {
 // not on a timer.
 func (s *Server) WaitFor(t testing.TB, n int, timeout time.Duration) []Event {
 	t.Helper()
+	return waitFor(t, s, "event", n, timeout, func() []Event { return s.events })
+}
+
+// WaitForChanges is WaitFor for change events.
+func (s *Server) WaitForChanges(t testing.TB, n int, timeout time.Duration) []ChangeEvent {
+	t.Helper()
+	return waitFor(t, s, "change event", n, timeout, func() []ChangeEvent { return s.changes })
+}
+
+// waitFor waits until accepted, read under the server's lock, holds at
+// least n items, and returns a copy of them.
+func waitFor[T any](t testing.TB, s *Server, what string, n int, timeout time.Duration, accepted func() []T) []T {
+	t.Helper()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		s.mu.Lock()
-		got, changed := slices.Clone(s.events), s.changed
+		got, changed := slices.Clone(accepted()), s.changed
 		violations := slices.Clone(s.violations)
 		s.mu.Unlock()
 		if len(got) >= n {
@@ -176,7 +222,7 @@ func (s *Server) WaitFor(t testing.TB, n int, timeout time.Duration) []Event {
 		select {
 		case <-changed:
 		case <-deadline.C:
-			t.Fatalf("the fake PagerDuty accepted %d event(s) in %s, want %d; refused: %q", len(got), timeout, n, violations)
+			t.Fatalf("the fake PagerDuty accepted %d %s(s) in %s, want %d; refused: %q", len(got), what, timeout, n, violations)
 			return nil
 		}
 	}
@@ -216,6 +262,9 @@ func (s *Server) answer(r *http.Request, body []byte, readErr error) (int, http.
 	if readErr != nil {
 		problems = append(problems, "body unreadable: "+readErr.Error())
 	}
+	if r.URL.Path == ChangePath {
+		return s.answerChange(r, body, problems)
+	}
 	ev, more := check(r, body)
 	problems = append(problems, more...)
 	if len(problems) > 0 {
@@ -232,6 +281,71 @@ func (s *Server) answer(r *http.Request, body []byte, readErr error) (int, http.
 		"message":   "Event processed",
 		"dedup_key": ev.DedupKey,
 	}
+}
+
+// answerChange records a change event, or why it was refused, and says
+// how to answer it. The caller holds s.mu.
+func (s *Server) answerChange(r *http.Request, body []byte, problems []string) (int, http.Header, map[string]any) {
+	ce, more := checkChange(r, body)
+	problems = append(problems, more...)
+	if len(problems) > 0 {
+		s.violations = append(s.violations, fmt.Sprintf("%s %s: %v", r.Method, r.URL.Path, problems))
+		return http.StatusBadRequest, nil, map[string]any{
+			"status":  "invalid event",
+			"message": "Event object is invalid",
+			"errors":  problems,
+		}
+	}
+	s.changes = append(s.changes, ce)
+	return http.StatusAccepted, nil, map[string]any{"status": "success", "message": "Change event processed"}
+}
+
+// checkChange decodes a change event and says what about the request
+// breaks the Change Events schema: a routing key, a payload with a summary
+// of at most 1024 characters, an ISO 8601 timestamp when one is given, and
+// an href on every link.
+func checkChange(r *http.Request, body []byte) (ChangeEvent, []string) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if r.Method != http.MethodPost {
+		bad("method is %s, want POST", r.Method)
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		bad("Content-Type is %q, want application/json", r.Header.Get("Content-Type"))
+	}
+	if len(body) > maxBody {
+		bad("event is over %d bytes", maxBody)
+		return ChangeEvent{}, problems
+	}
+	var ce ChangeEvent
+	if err := json.Unmarshal(body, &ce); err != nil {
+		bad("JSON parse error: %v", err)
+		return ChangeEvent{}, problems
+	}
+	ce.Raw = slices.Clone(body)
+	if ce.RoutingKey == "" {
+		bad("'routing_key' is missing or blank")
+	}
+	for i, l := range ce.Links {
+		if l.Href == "" {
+			bad("'links[%d].href' is missing", i)
+		}
+	}
+	p := ce.Payload
+	if p == nil {
+		bad("'payload' is missing")
+		return ce, problems
+	}
+	switch n := utf8.RuneCountInString(p.Summary); {
+	case n == 0:
+		bad("'payload.summary' is missing or blank")
+	case n > maxSummary:
+		bad("Length of 'payload.summary' is incorrect (should be at most %d characters)", maxSummary)
+	}
+	if p.Timestamp != "" && !isTimestamp(p.Timestamp) {
+		bad("'payload.timestamp' %q is not an ISO 8601 date-time", p.Timestamp)
+	}
+	return ce, problems
 }
 
 // check decodes an event and says what about the request breaks the

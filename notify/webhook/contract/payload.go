@@ -73,6 +73,69 @@ type Alert struct {
 	FlappedAt  time.Time `json:"flapped_at,omitzero"`
 	GreenSince time.Time `json:"green_since,omitzero"`
 	Flips      int       `json:"flips,omitempty"`
+	// Culprit is the first failing pipeline of the alert and the change
+	// it ran; LastGreen the newest success of the ref before it, null
+	// when alertflow knows none (Links.Compare is then absent too).
+	// FailureClass is infra, config or code for the newest failure, ""
+	// while the newest bad pipeline was canceled or skipped.
+	// FailedPipelines counts the pipelines that failed while the alert
+	// was open. FlakyJobs failed and then passed on retry in the same
+	// pipeline; Flaky is set when the alert's only failed pipeline passed
+	// so. Recovery says how a resolved alert's branch recovered. All
+	// additions: the version stays "1"; alerts opened before alertflow
+	// kept them leave them out.
+	Culprit         *Change    `json:"culprit,omitempty"`
+	LastGreen       *Green     `json:"last_green,omitempty"`
+	FailureClass    string     `json:"failure_class,omitempty"`
+	FailedPipelines int        `json:"failed_pipelines,omitempty"`
+	FlakyJobs       []FlakyJob `json:"flaky_jobs,omitempty"`
+	Flaky           bool       `json:"flaky,omitempty"`
+	Recovery        *Recovery  `json:"recovery,omitempty"`
+}
+
+// Change is a pipeline and the commit it ran: the culprit of an alert,
+// or the fix of its recovery.
+type Change struct {
+	PipelineID   int64  `json:"pipeline_id"`
+	Status       string `json:"status"`
+	URL          string `json:"url,omitempty"`
+	SHA          string `json:"sha,omitempty"`
+	CommitTitle  string `json:"commit_title,omitempty"`
+	CommitURL    string `json:"commit_url,omitempty"`
+	CommitAuthor string `json:"commit_author,omitempty"`
+	// User is who ran the pipeline.
+	User string `json:"user,omitempty"`
+}
+
+// Green is a successful pipeline of the alert's ref.
+type Green struct {
+	PipelineID int64     `json:"pipeline_id"`
+	SHA        string    `json:"sha,omitempty"`
+	URL        string    `json:"url,omitempty"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// FlakyJob is a job that failed and then passed on retry.
+type FlakyJob struct {
+	PipelineID    int64     `json:"pipeline_id"`
+	Name          string    `json:"name"`
+	Stage         string    `json:"stage,omitempty"`
+	FailureReason string    `json:"failure_reason,omitempty"`
+	At            time.Time `json:"at"`
+}
+
+// Recovery is how a resolved alert's branch went green again.
+type Recovery struct {
+	// RedForSeconds is from when the alert opened to when it resolved;
+	// RedFor the same as a Go duration ("1h2m3s").
+	RedForSeconds float64 `json:"red_for_seconds"`
+	RedFor        string  `json:"red_for"`
+	// FailedPipelines counts the pipelines that failed meanwhile.
+	FailedPipelines int `json:"failed_pipelines"`
+	// Fix is the pipeline that resolved the alert; null when a person did.
+	Fix *Change `json:"fix,omitempty"`
+	// Flaky: the only failed pipeline passed on retry.
+	Flaky bool `json:"flaky,omitempty"`
 }
 
 // Action is who did something to the alert, and when.
@@ -99,6 +162,8 @@ type Pipeline struct {
 	FinishedAt  time.Time `json:"finished_at,omitzero"`
 	User        string    `json:"user,omitempty"`
 	CommitTitle string    `json:"commit_title,omitempty"`
+	// CommitAuthor is the commit author's name (an addition).
+	CommitAuthor string `json:"commit_author,omitempty"`
 	// FailedJobs is never null, so receivers can iterate it as it is.
 	FailedJobs []Job `json:"failed_jobs"`
 }
@@ -138,6 +203,9 @@ type Links struct {
 	Project      string `json:"project,omitempty"`
 	MergeRequest string `json:"merge_request,omitempty"`
 	Commit       string `json:"commit,omitempty"`
+	// Compare is GitLab's page of the changes from the last green commit
+	// to the culprit's (an addition).
+	Compare string `json:"compare,omitempty"`
 }
 
 // Kind is the transition a notification announces. Its values are sent
