@@ -30,6 +30,14 @@ const modelHold = 3 * time.Second
 // RulesFinished finds stale because a newer pipeline finished.
 const staleBehindFinished alert.Outcome = "stale: older than the newest finished"
 
+// resolvedFlaky and openedAfterGreen count, for the coverage check, the
+// resolves of an alert whose one failed pipeline passed on retry, and the
+// alerts that opened knowing their last green (RulesInsight).
+const (
+	resolvedFlaky    alert.Outcome = "resolved: flaky"
+	openedAfterGreen alert.Outcome = "opened after a known green"
+)
+
 // gitlabOp is one step of a sequence under RulesGitLab.
 type gitlabOp struct {
 	op
@@ -127,18 +135,24 @@ func gitlabMemory(r *rand.Rand, rules alert.Rules) alert.Memory {
 	if rules.Version >= alert.RulesFinished && r.IntN(2) == 0 {
 		mem.Finished = id
 	}
+	if rules.Version >= alert.RulesInsight && r.IntN(2) == 0 {
+		mem.Green = &alert.Green{PipelineID: id - r.Int64N(2)}
+	}
 	return mem
 }
 
-// gitlabRules are the rules of a sequence: every third one RulesGitLab,
-// which alerts recorded before RulesFinished still run, the others
-// RulesFinished; every fifth one announces a cancel or skip at once (no
+// gitlabRules are the rules of a sequence: a third each RulesGitLab and
+// RulesFinished, which alerts recorded before still run, and
+// RulesInsight; every fifth one announces a cancel or skip at once (no
 // hold), as an alertflow configured without a hold does, the others hold
 // it for modelHold.
 func gitlabRules(seq int) alert.Rules {
-	r := alert.Rules{Version: alert.RulesFinished, Hold: modelHold}
-	if seq%3 == 0 {
+	r := alert.Rules{Version: alert.RulesInsight, Hold: modelHold}
+	switch seq % 3 {
+	case 0:
 		r.Version = alert.RulesGitLab
+	case 1:
+		r.Version = alert.RulesFinished
 	}
 	if seq%5 == 4 {
 		r.Hold = 0
@@ -200,6 +214,12 @@ func runGitLabSequence(sq gitlabSequence, seen *modelRun) (failedAt int, err err
 				if last := s.Timeline[len(s.Timeline)-1]; got == alert.OutcomeStale && strings.HasSuffix(last.Note, "the newest finished") {
 					seen.outcomes[staleBehindFinished]++
 				}
+				if got == alert.OutcomeResolved && s.Flaky {
+					seen.outcomes[resolvedFlaky]++
+				}
+				if got == alert.OutcomeOpened && s.LastGreen != nil {
+					seen.outcomes[openedAfterGreen]++
+				}
 			case o.kind == opAcknowledge:
 				changed, err := s.Acknowledge(alert.Acknowledgement{By: o.by, Note: o.text}, now)
 				wantChanged, wantErr := m.Acknowledge(o.by, o.text, now)
@@ -259,7 +279,7 @@ func TestGitLabRulesAgreeWithAReferenceModel(t *testing.T) {
 	for _, o := range []alert.Outcome{alert.OutcomeOpened, alert.OutcomeHeld, "opened after the hold", alert.OutcomeSuperseded,
 		alert.OutcomeProgress, alert.OutcomeChild, alert.OutcomeNoVerdict, alert.OutcomeSeverityChanged, alert.OutcomeUpdated,
 		alert.OutcomeResolved, alert.OutcomeStale, alert.OutcomeDuplicate, alert.OutcomeIgnored, alert.OutcomeReopen,
-		staleBehindFinished} {
+		staleBehindFinished, resolvedFlaky, openedAfterGreen} {
 		if seen.outcomes[o] == 0 && *modelSequencesFlag >= 1000 {
 			t.Errorf("no sequence reached outcome %q", o)
 		}

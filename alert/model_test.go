@@ -106,6 +106,39 @@ func (o op) String() string {
 type pipelineState struct {
 	status   string
 	finished time.Time
+	// jobs are the failed jobs its deliveries list, and class what the
+	// intake made of them ("" as when read from GitLab's API).
+	jobs  []alert.Job
+	class alert.FailureClass
+}
+
+// modelJobs are the jobs a generated pipeline may list as failed; lint
+// is allowed to fail.
+var modelJobs = []alert.Job{
+	{Name: "unit", Stage: "test", FailureReason: "script_failure"},
+	{Name: "e2e", Stage: "test", FailureReason: "runner_system_failure"},
+	{Name: "lint", Stage: "test", FailureReason: "script_failure", AllowFailure: true},
+}
+
+// failedJobs picks the failed jobs of a pipeline state: for a failure
+// some of modelJobs, classified as the intake would most of the time;
+// for a success, now and then the job that may fail.
+func (g *generator) failedJobs(st *pipelineState) {
+	switch st.status {
+	case alert.PipelineFailed:
+		for _, j := range modelJobs {
+			if g.r.IntN(2) == 0 {
+				st.jobs = append(st.jobs, j)
+			}
+		}
+		if g.r.IntN(6) != 0 {
+			st.class = alert.ClassOf(st.jobs, len(modelJobs))
+		}
+	case alert.PipelineSuccess:
+		if g.r.IntN(4) == 0 {
+			st.jobs = []alert.Job{modelJobs[2]}
+		}
+	}
 }
 
 // generator makes random sequences in which pipeline ids collide, states
@@ -148,13 +181,19 @@ func (g *generator) fresh() alert.Event {
 			if g.r.IntN(10) != 0 {
 				st.finished = modelT0.Add(time.Duration(id)*time.Hour + time.Duration(attempt)*7*time.Minute)
 			}
+			g.failedJobs(&st)
 			g.states[k] = st
 		}
 	}
 	ev := alert.Event{
-		Project:  alert.Project{ID: modelProject, Path: "team/app"},
-		Pipeline: alert.Pipeline{ID: id, Ref: modelRef, Status: st.status, FinishedAt: st.finished},
-		User:     g.pick(modelUsers),
+		Project: alert.Project{ID: modelProject, Path: "team/app"},
+		Pipeline: alert.Pipeline{ID: id, Ref: modelRef, Status: st.status, FinishedAt: st.finished,
+			FailedJobs: st.jobs, FailureClass: st.class},
+		User: g.pick(modelUsers),
+	}
+	if _, bad := alert.SeverityOf(st.status); bad && g.r.IntN(4) == 0 {
+		// The intake saw a success on the ref while no alert was open.
+		ev.LastGreen = &alert.Green{PipelineID: 98 + g.r.Int64N(8)}
 	}
 	if g.r.IntN(2) == 0 {
 		ev.IdempotencyKey = g.newKey()

@@ -94,14 +94,11 @@ func (s *State) applyVerdict(ev Event, m Mark, keys []string, now time.Time) (Ou
 			return s.wentGreen(now)
 		}
 		wasQuiet := s.Quiet
-		resolution := fmt.Sprintf("pipeline #%d succeeded", ev.Pipeline.ID)
-		if allFlaky && s.FailedPipelines == 1 && s.Culprit != nil && s.Culprit.PipelineID == ev.Pipeline.ID {
-			// The one pipeline that failed passed once its failed jobs
-			// were retried: nobody broke the branch.
-			s.Flaky = true
-			resolution = fmt.Sprintf("pipeline #%d passed on retry: flaky, not broken", ev.Pipeline.ID)
-		}
-		s.close(now, ev.User, resolution)
+		// The one pipeline that failed passed once its failed jobs were
+		// retried: nobody broke the branch. The resolution stays what it
+		// always was; the recovery says flaky.
+		s.Flaky = allFlaky && s.FailedPipelines == 1 && s.Culprit != nil && s.Culprit.PipelineID == ev.Pipeline.ID
+		s.close(now, ev.User, fmt.Sprintf("pipeline #%d succeeded", ev.Pipeline.ID))
 		if wasQuiet {
 			return OutcomeResolved, "nobody had been told of it"
 		}

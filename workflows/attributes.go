@@ -303,7 +303,7 @@ func StartOptions(taskQueue string, in Input, ev alert.Event) client.StartWorkfl
 		TypedSearchAttributes: temporal.NewSearchAttributes(attrsOf(s).plain()...),
 		Memo:                  memoOf(s),
 		// The Web UI renders the summary as markdown too.
-		StaticSummary: md(s.Title()),
+		StaticSummary: md(summaryOf(s)),
 		StaticDetails: detailsOf(s),
 	}
 }
@@ -331,4 +331,15 @@ func insightDetails(s *alert.State) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// summaryOf is the Web UI's one-line summary of the alert an event opens:
+// its title, and what kind of failure it is when that is known.
+func summaryOf(s *alert.State) string {
+	if s.FailureClass == "" {
+		return s.Title()
+	}
+	// A middle dot, not parentheses: md escapes those, and the temporal
+	// CLI prints the escapes.
+	return s.Title() + " · " + string(s.FailureClass) + " failure"
 }

@@ -149,6 +149,9 @@ func TestTheWebUIDetailsAndAttributesSayWhoBrokeTheBranch(t *testing.T) {
 			t.Errorf("details lack %q:\n%s", want, got)
 		}
 	}
+	if got := summaryOf(s); got != "Pipeline #31 failed on gitlab-org/gitlab-test@master · infra failure" {
+		t.Errorf("summary %q", got)
+	}
 	if m := memoOf(s); m["failure_class"] != "infra" || !strings.Contains(m["culprit"].(string), "Xavier") {
 		t.Errorf("memo %v", m)
 	}

@@ -41,6 +41,28 @@ type GitLab struct {
 	// keys are the remembered dedup keys, oldest first, at most keyCap.
 	keys    []string
 	entries []alert.Entry
+
+	// Rule 14 (RulesInsight): who broke the branch and how it recovered.
+	insight
+}
+
+// insight is the model of rule 14, kept plainly apart from rules 1 to 12:
+// it changes no outcome.
+type insight struct {
+	// green is the newest success of the ref seen (the ID's memory).
+	green int64
+	// culprit is the first failed pipeline, or the first bad one until
+	// one fails; lastGreen the green before it when it became culprit.
+	culprit, lastGreen int64
+	culpritFailed      bool
+	class              alert.FailureClass
+	failed, lastFailed int64
+	// causeJobs are the failed jobs of the cause's delivery, and
+	// causeOmitted how many it left out.
+	causeJobs    []alert.Job
+	causeOmitted int
+	flakyJobs    int
+	flaky        bool
 }
 
 // mark is a pipeline's place in the order of a ref.
@@ -81,6 +103,9 @@ func NewFor(rules alert.Rules, limits alert.Limits, mem alert.Memory) *GitLab {
 	limits = alert.New(limits).Limits // the defaults, as every alert takes them
 	m := &GitLab{keyCap: limits.KeyCap, timelineCap: limits.TimelineCap, hold: rules.Hold, version: rules.Version,
 		newest: mem.Newest, lastFinished: mem.Finished}
+	if mem.Green != nil && rules.Version >= alert.RulesInsight {
+		m.green = mem.Green.PipelineID
+	}
 	if mem.Verdict.Family != 0 {
 		m.verdict, m.hasVerdict = mark{mem.Verdict.ID, mem.Verdict.FinishedAt}, true
 	}
@@ -93,7 +118,7 @@ func NewFor(rules alert.Rules, limits alert.Limits, mem alert.Memory) *GitLab {
 // Clone returns a copy that moves on apart from m.
 func (m *GitLab) Clone() *GitLab {
 	c := *m
-	c.keys, c.entries = slices.Clone(m.keys), slices.Clone(m.entries)
+	c.keys, c.entries, c.causeJobs = slices.Clone(m.keys), slices.Clone(m.entries), slices.Clone(m.causeJobs)
 	return &c
 }
 
@@ -106,6 +131,9 @@ func (m *GitLab) Memory() alert.Memory {
 	}
 	if m.hasClosed {
 		mem.Closed = alert.Mark{Family: m.closed.id, ID: m.closed.id, FinishedAt: m.closed.finished}
+	}
+	if m.green != 0 {
+		mem.Green = &alert.Green{PipelineID: m.green}
 	}
 	return mem
 }
@@ -229,6 +257,7 @@ func (m *GitLab) outcome(ev alert.Event, now time.Time) alert.Outcome {
 		switch m.status {
 		case alert.StatusNone:
 			m.cause, m.causeStatus = k, p.Status
+			m.noteCause(ev)
 			if m.hold <= 0 {
 				m.open(ev.User, sev)
 				return alert.OutcomeOpened
@@ -238,6 +267,7 @@ func (m *GitLab) outcome(ev alert.Event, now time.Time) alert.Outcome {
 			return alert.OutcomeHeld
 		case alert.StatusPending:
 			m.cause, m.causeStatus = k, p.Status
+			m.noteCause(ev)
 			m.raise(sev)
 			m.holdUntil = now.Add(m.hold)
 			return alert.OutcomeHeld
@@ -246,6 +276,7 @@ func (m *GitLab) outcome(ev alert.Event, now time.Time) alert.Outcome {
 			return alert.OutcomeNoVerdict
 		}
 		m.cause, m.causeStatus = k, p.Status
+		m.noteCause(ev)
 		m.raise(sev)
 		return alert.OutcomeSeverityChanged
 	}
@@ -257,6 +288,7 @@ func (m *GitLab) outcome(ev alert.Event, now time.Time) alert.Outcome {
 		m.remember(keys)
 		m.seeVerdict(k)
 		m.seeFinished(k.id, p.Status)
+		m.seeGreen(p.ID)
 		return alert.OutcomeIgnored
 	}
 	m.remember(keys)
@@ -264,14 +296,18 @@ func (m *GitLab) outcome(ev alert.Event, now time.Time) alert.Outcome {
 	m.seeFinished(k.id, p.Status)
 	m.finished(k)
 	if !bad {
+		m.seeGreen(p.ID)
 		if m.status == alert.StatusNone {
 			return alert.OutcomeIgnored
 		}
+		m.seeRetried(ev)
 		m.cause, m.causeStatus = k, p.Status
+		m.noteCause(ev)
 		m.end(ev.User, fmt.Sprintf("pipeline #%d succeeded", p.ID))
 		return alert.OutcomeResolved
 	}
 	m.cause, m.causeStatus = k, p.Status
+	m.noteCause(ev)
 	if m.status == alert.StatusNone || m.status == alert.StatusPending {
 		m.open(ev.User, alert.SeverityHigh)
 		return alert.OutcomeOpened
@@ -282,6 +318,81 @@ func (m *GitLab) outcome(ev alert.Event, now time.Time) alert.Outcome {
 		return alert.OutcomeSeverityChanged
 	}
 	return alert.OutcomeUpdated
+}
+
+// Rule 14, under RulesInsight: none of it changes an outcome.
+
+// seeGreen remembers a success of the ref as the ID's newest green.
+func (m *GitLab) seeGreen(id int64) {
+	if m.version >= alert.RulesInsight {
+		m.green = max(m.green, id)
+	}
+}
+
+// noteCause keeps what a pipeline that became the alert's cause says: a
+// failure counts (a retried one once) and sets the class when the intake
+// could tell it; a cancel or skip clears the class; the first failure,
+// or the first bad pipeline until one fails, is the culprit, and the
+// newest green before it its last green. It keeps the cause's failed
+// jobs for the flaky rule.
+func (m *GitLab) noteCause(ev alert.Event) {
+	if m.version < alert.RulesInsight {
+		return
+	}
+	p := ev.Pipeline
+	m.causeJobs, m.causeOmitted = slices.Clone(p.FailedJobs), p.FailedJobsOmitted
+	failed := p.Status == alert.PipelineFailed
+	switch {
+	case failed:
+		if p.FailureClass != "" {
+			m.class = p.FailureClass
+		}
+		if p.ID != m.lastFailed {
+			m.failed, m.lastFailed = m.failed+1, p.ID
+		}
+	case p.Status != alert.PipelineSuccess:
+		m.class = ""
+	}
+	if p.Status == alert.PipelineSuccess || m.culprit != 0 && (m.culpritFailed || !failed) {
+		return
+	}
+	m.culprit, m.culpritFailed, m.lastGreen = p.ID, failed, 0
+	for _, g := range []int64{m.green, greenID(ev.LastGreen)} {
+		if g < p.ID {
+			m.lastGreen = max(m.lastGreen, g)
+		}
+	}
+}
+
+func greenID(g *alert.Green) int64 {
+	if g == nil {
+		return 0
+	}
+	return g.PipelineID
+}
+
+// seeRetried applies a success of the pipeline the alert is about: the
+// jobs that failed in its failed delivery and fail no longer passed on
+// retry; when all of those that may not fail did, and it was the alert's
+// one failed pipeline and its culprit, the alert was flaky.
+func (m *GitLab) seeRetried(ev alert.Event) {
+	m.flaky = false
+	if m.version < alert.RulesInsight || m.cause.id != ev.Pipeline.ID || m.causeStatus != alert.PipelineFailed || len(m.causeJobs) == 0 {
+		return
+	}
+	all := m.causeOmitted == 0
+	for _, j := range m.causeJobs {
+		again := false
+		for _, o := range ev.Pipeline.FailedJobs {
+			again = again || o.Name == j.Name && o.Stage == j.Stage
+		}
+		if !again {
+			m.flakyJobs++
+		} else if !j.AllowFailure {
+			all = false
+		}
+	}
+	m.flaky = all && m.failed == 1 && m.culprit == ev.Pipeline.ID
 }
 
 // EndHold announces a held alert whose hold is over at now, and reports
@@ -367,6 +478,20 @@ func (m *GitLab) Agrees(s *alert.State) error {
 	}
 	if (mem.Closed.Family != 0) != m.hasClosed || m.hasClosed && (mem.Closed.ID != m.closed.id || !mem.Closed.FinishedAt.Equal(m.closed.finished)) {
 		add("closed %+v, model %+v (%v)", mem.Closed, m.closed, m.hasClosed)
+	}
+	if got := greenID(mem.Green); got != m.green {
+		add("newest green #%d, model #%d", got, m.green)
+	}
+	var culprit, lastGreen int64
+	if s.Culprit != nil {
+		culprit = s.Culprit.PipelineID
+	}
+	lastGreen = greenID(s.LastGreen)
+	if culprit != m.culprit || lastGreen != m.lastGreen || s.FailureClass != m.class || int64(s.FailedPipelines) != m.failed ||
+		len(s.FlakyJobs) != min(m.flakyJobs, alert.MaxFlakyJobs) || s.Flaky != m.flaky {
+		add("culprit #%d after green #%d, class %q, %d failed, %d flaky jobs, flaky %v; model #%d, #%d, %q, %d, %d, %v",
+			culprit, lastGreen, s.FailureClass, s.FailedPipelines, len(s.FlakyJobs), s.Flaky,
+			m.culprit, m.lastGreen, m.class, m.failed, m.flakyJobs, m.flaky)
 	}
 	if mem.Newest != m.newest || mem.Finished != m.lastFinished {
 		add("newest %d and newest finished %d, model %d and %d", mem.Newest, mem.Finished, m.newest, m.lastFinished)

@@ -72,3 +72,17 @@ func TestComposeEnvExampleListsEverySettingAndNothingElse(t *testing.T) {
 		})
 	}
 }
+
+// docs/operations.md's settings table is the operator's list of every
+// setting: one the code reads that the table lacks is a drift.
+func TestTheOperationsSettingsTableListsEverySetting(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join(stackRoot, "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings() {
+		if !strings.Contains(string(page), "\n| `"+s.env+"` |") {
+			t.Errorf("docs/operations.md's settings table has no row for %s (default %q: %s)", s.env, s.def, s.help)
+		}
+	}
+}
