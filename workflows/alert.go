@@ -169,15 +169,7 @@ const (
 // under. A continued run keeps the version in its state, whatever revision
 // it continues at.
 func (rev Revision) Rules() alert.RulesVersion {
-	switch {
-	case rev >= RevisionInsight:
-		return alert.RulesInsight
-	case rev >= RevisionFinished:
-		return alert.RulesFinished
-	case rev >= RevisionGitLab:
-		return alert.RulesGitLab
-	}
-	return alert.RulesFirst
+	return rev.behaviours().rules
 }
 
 // Input starts or continues an alert. A run started by the intake gets
@@ -230,12 +222,12 @@ type Input struct {
 // ref to the success (or the person) that resolves it. It completes with
 // the final state.
 func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
-	r := &run{in: in, st: in.State, routed: in.Routed}
-	fresh := r.st == nil && in.Revision >= RevisionGitLab
+	r := &run{in: in, b: in.Revision.behaviours(), st: in.State, routed: in.Routed}
+	fresh := r.st == nil && r.b.takesRules
 	if fresh {
 		rules := in.Rules
-		rules.Version = in.Revision.Rules()
-		if in.Revision < RevisionFlapping {
+		rules.Version = r.b.rules
+		if !r.b.flaps {
 			rules.FlapThreshold, rules.FlapWindow = 0, 0
 		}
 		r.st = alert.NewWith(in.Limits, rules, alert.Memory{})
@@ -244,7 +236,7 @@ func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 		r.st = alert.New(in.Limits)
 	}
 	switch {
-	case in.Revision >= RevisionLean:
+	case r.b.startsShown:
 		// The intake starts an alert with the search attributes and memo
 		// of the event that opens it, and continue-as-new keeps them: the
 		// first workflow task need not set them again.
@@ -272,6 +264,8 @@ func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 
 type run struct {
 	in Input
+	// b is what the run's revision does.
+	b  behaviours
 	st *alert.State
 	// shown is what the search attributes say now.
 	shown attrs
@@ -329,7 +323,7 @@ func (r *run) register(ctx workflow.Context) error {
 			if err := r.st.CheckAcknowledge(a); err != nil {
 				return rejection(err)
 			}
-			if r.in.Revision >= RevisionGitLab && r.st.Status == alert.StatusAcknowledged {
+			if r.b.refusesRepeatedAck && r.st.Status == alert.StatusAcknowledged {
 				return temporal.NewNonRetryableApplicationError(
 					fmt.Sprintf("%s is acknowledged already, by %s", r.st.ID, r.st.AcknowledgedBy), ErrTypeAlreadyAcknowledged, nil)
 			}
@@ -360,7 +354,7 @@ func (r *run) register(ctx workflow.Context) error {
 // timeline entries, so that updates cannot fill the run's history.
 func (r *run) snapshot() *alert.State {
 	s := *r.st
-	if r.in.Revision >= RevisionGitLab {
+	if r.b.trimsUpdateAnswers {
 		s.RecentKeys = nil
 		keep := min(len(r.st.Timeline), updateTimeline)
 		s.Timeline = append([]alert.Entry(nil), r.st.Timeline[len(r.st.Timeline)-keep:]...)
@@ -416,10 +410,10 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 		resolves:  workflow.GetSignalChannel(ctx, SignalResolve),
 		deletions: workflow.GetSignalChannel(ctx, SignalBranchDeleted),
 	}
-	if r.in.Revision >= RevisionRouted {
+	if r.b.routes {
 		ch.snoozes = workflow.GetSignalChannel(ctx, SignalSnooze)
 	}
-	if r.in.Revision >= RevisionSilenced {
+	if r.b.silences {
 		ch.silencesEnded = workflow.GetSignalChannel(ctx, SignalSilenceEnded)
 	}
 	for i, ev := range r.in.Pending {
@@ -553,7 +547,7 @@ func (r *run) changed(ctx workflow.Context, out alert.Outcome, actor, note strin
 func (r *run) acknowledge(ctx workflow.Context, a alert.Acknowledgement) error {
 	r.silenceDue(ctx)
 	changed, err := r.st.Acknowledge(a, workflow.Now(ctx))
-	if r.in.Revision >= RevisionGitLab {
+	if r.b.wakesOnAction {
 		// Even an action that changed nothing lengthened the history: the
 		// loop must look whether the run is full.
 		r.wake.SendAsync(true)
@@ -618,10 +612,10 @@ func (r *run) remind(ctx workflow.Context, timer workflow.Future) error {
 	}
 	now := workflow.Now(ctx)
 	next := now.Add(r.in.ReminderInterval)
-	if due := r.st.NextReminderAt; r.in.Revision >= RevisionFaithful && !due.IsZero() && due.Before(now) {
+	if due := r.st.NextReminderAt; r.b.faithfulSchedule && !due.IsZero() && due.Before(now) {
 		next = due.Add(r.in.ReminderInterval)
 	}
-	if sl := r.st.Silenced; r.in.Revision >= RevisionFaithful && sl != nil && !r.st.NextReminderAt.IsZero() &&
+	if sl := r.st.Silenced; r.b.faithfulSchedule && sl != nil && !r.st.NextReminderAt.IsZero() &&
 		r.st.NextReminderAt.Before(sl.Until) && !now.Before(sl.Until) {
 		// Due while the silence held the alert, run only after its end
 		// (the worker was down): the silence held it, as the routing
@@ -634,7 +628,7 @@ func (r *run) remind(ctx workflow.Context, timer workflow.Future) error {
 	}
 	r.st.Remind(now, next)
 	r.changed(ctx, alert.OutcomeReminder, "", "", r.st.Severity)
-	if r.in.Revision >= RevisionRouted {
+	if r.b.routes {
 		r.remindedEnough(ctx)
 	}
 	// A reminder is also when GitLab's API is asked whether the branch is
@@ -662,7 +656,7 @@ func (r *run) show(ctx workflow.Context) error {
 
 func (r *run) historyFull(ctx workflow.Context) bool {
 	info := workflow.GetInfo(ctx)
-	if r.in.Revision >= RevisionGitLab && info.GetCurrentHistorySize() >= r.maxHistoryBytes() {
+	if r.b.boundsHistoryBytes && info.GetCurrentHistorySize() >= r.maxHistoryBytes() {
 		return true
 	}
 	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= r.in.MaxHistory
@@ -714,7 +708,7 @@ func (r *run) drain(ctx workflow.Context, ch channels) (resolved bool, err error
 // that is down could hold for an hour while the run's history fills: it
 // hands them to the next run, which sends them first.
 func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, error) {
-	handOver := r.in.Revision >= RevisionGitLab
+	handOver := r.b.handsOver
 	for {
 		var err error
 		if handOver {
@@ -746,7 +740,7 @@ func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, er
 			}
 		}
 		next.Undelivered = r.undelivered(ctx)
-		if r.in.Revision >= RevisionPrompt {
+		if r.b.prompt {
 			// What the alert before had not delivered stays this
 			// alert's to hand on.
 			handed, err := r.unfinished(ctx, false)
@@ -775,7 +769,7 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 	for _, ev := range backlog {
 		take(ev)
 	}
-	prompt := r.in.Revision >= RevisionPrompt
+	prompt := r.b.prompt
 	for {
 		if prompt {
 			// The signals that arrived are taken while notifications are
@@ -844,7 +838,7 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 }
 
 func (r *run) finish(ctx workflow.Context) (*alert.State, error) {
-	if r.in.Revision >= RevisionGitLab {
+	if r.b.showsOnFinish {
 		// A run that opened nothing (a stale delivery) started with the
 		// search attributes of the alert its first event would have
 		// opened: show what it really is.

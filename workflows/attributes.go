@@ -290,9 +290,9 @@ func mdLink(text, target string) string {
 // the alert the workflow starts with in).
 func StartOptions(taskQueue string, in Input, ev alert.Event) client.StartWorkflowOptions {
 	s := alert.New(alert.Limits{})
-	if in.Revision >= RevisionGitLab {
+	if b := in.Revision.behaviours(); b.takesRules {
 		rules := in.Rules
-		rules.Version = in.Revision.Rules()
+		rules.Version = b.rules
 		s = alert.NewWith(alert.Limits{}, rules, alert.Memory{})
 	}
 	s.Apply(ev, ev.ReceivedAt)

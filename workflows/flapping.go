@@ -20,7 +20,7 @@ import (
 // branch went green and starting it again when it went green anew.
 func (r *run) stableTimer(ctx workflow.Context) workflow.Future {
 	var at time.Time
-	if r.in.Revision >= RevisionFlapping {
+	if r.b.flaps {
 		at = r.st.StableAt()
 	}
 	return r.stable.until(ctx, at)

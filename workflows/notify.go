@@ -107,7 +107,7 @@ func (r *run) flush(ctx workflow.Context) error {
 	}
 	actx := workflow.WithActivityOptions(ctx, notifyOptions())
 	for _, n := range r.queued {
-		if r.in.Revision >= RevisionLean {
+		if r.b.logLocally {
 			r.notifications = append(r.notifications, sending{r.notify(ctx, n), n})
 			continue
 		}
@@ -252,11 +252,11 @@ func (r *run) notify(ctx workflow.Context, n notify.Notification) workflow.Futur
 	if n.Kind == notify.KindUpdated {
 		return r.notifyUpdated(ctx, n)
 	}
-	if r.in.Revision >= RevisionRouted {
+	if r.b.routes {
 		return r.notifyRouted(ctx, n)
 	}
 	done, settled := workflow.NewFuture(ctx)
-	ordered := r.in.Revision >= RevisionGitLab
+	ordered := r.b.orderedDelivery
 	prev, this, logged := r.nextNotice(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		if ordered && prev != nil {
@@ -318,7 +318,7 @@ func joinAll(ctx workflow.Context, err error, futures []workflow.Future) error {
 func (r *run) nextNotice(ctx workflow.Context) (prev, this *notice, logged workflow.Settable) {
 	prev = r.lastNotice
 	this = &notice{sinks: map[string]workflow.Future{}}
-	if prev != nil && r.in.Revision >= RevisionPrompt {
+	if prev != nil && r.b.prompt {
 		// A target this notification skips keeps waiting on the one
 		// before: a handed delivery may reach targets this alert does not.
 		maps.Copy(this.sinks, prev.sinks)

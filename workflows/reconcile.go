@@ -54,7 +54,7 @@ const onDemandWithin = 6 * time.Second
 
 // reconciles says whether this run checks GitLab's API.
 func (r *run) reconciles() bool {
-	return r.in.Revision >= RevisionReconciled && r.in.Reconcile != nil
+	return r.b.reconciles && r.in.Reconcile != nil
 }
 
 // scheduleReconcile sets the first check of an alert people were just
@@ -165,7 +165,7 @@ func failureOf(err error) string {
 // registerReconcile registers the reconcile update of a run that may
 // check GitLab's API.
 func (r *run) registerReconcile(ctx workflow.Context) error {
-	if r.in.Revision < RevisionReconciled {
+	if !r.b.reconciles {
 		return nil
 	}
 	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReconcile,

@@ -64,7 +64,7 @@ func (r *run) notifyRouted(ctx workflow.Context, n notify.Notification) workflow
 				maps.Copy(this.sinks, prev.sinks)
 			}
 			var sent []workflow.Future
-			if r.in.Revision >= RevisionConsole {
+			if r.b.keepsMessages {
 				// Nobody is paged, but a message kept for the alert
 				// shows where it stands, silence included.
 				m := n
@@ -78,7 +78,7 @@ func (r *run) notifyRouted(ctx workflow.Context, n notify.Notification) workflow
 		}
 		actx := workflow.WithActivityOptions(ctx, notifyOptions())
 		targets := r.targets()
-		if err != nil && len(targets) == 0 && r.in.Revision >= RevisionFaithful {
+		if err != nil && len(targets) == 0 && r.b.faithfulSchedule {
 			// Nobody would hear of it: the root receiver does. The alert
 			// stays unrouted, so its next notification asks again.
 			workflow.GetLogger(ctx).Error("Routing failed: the notification goes to the root receiver",
@@ -100,7 +100,7 @@ func (r *run) notifyRouted(ctx workflow.Context, n notify.Notification) workflow
 			d := activities.Delivery{Target: t, Notification: m}
 			f := r.send(ctx, actx, prev, this, d)
 			sent = append(sent, f)
-			if r.in.Revision >= RevisionPrompt {
+			if r.b.prompt {
 				r.deliveries = append(r.deliveries, delivery{d: d, done: f})
 			}
 		}
@@ -117,7 +117,7 @@ func (r *run) notifyRouted(ctx workflow.Context, n notify.Notification) workflow
 func (r *run) send(ctx workflow.Context, actx workflow.Context, prev, this *notice, d activities.Delivery) workflow.Future {
 	key := d.Target.String()
 	return this.follow(ctx, prev, key, func(ctx workflow.Context) workflow.Future {
-		if r.in.Revision < RevisionConsole {
+		if !r.b.keepsMessages {
 			return workflow.ExecuteActivity(actx, activities.ActivityNotifyReceiver, d)
 		}
 		if r.routed != nil {

@@ -31,7 +31,7 @@ import (
 // one whose routing finds the silence gone before anything announced its
 // end is sent as the opening.
 func (r *run) silenced(ctx workflow.Context, n *notify.Notification, found activities.RouteAnswer) bool {
-	if r.in.Revision < RevisionSilenced {
+	if !r.b.silences {
 		return false
 	}
 	now := workflow.Now(ctx)
@@ -43,12 +43,12 @@ func (r *run) silenced(ctx workflow.Context, n *notify.Notification, found activ
 		return true
 	}
 	wasUnheard := n.Alert.Silenced != nil && n.Alert.Silenced.Unheard && n.Kind != notify.KindOpened
-	if r.in.Revision >= RevisionConsole && wasUnheard && r.st.Silenced == nil {
+	if r.b.keepsMessages && wasUnheard && r.st.Silenced == nil {
 		return true
 	}
 	if r.st.Silenced != nil && r.st.Status.Active() {
 		out := r.st.EndSilence(now, "no silence holds the alert any more: people hear of it again")
-		if r.in.Revision >= RevisionConsole && out == alert.OutcomeOpened && n.Kind != notify.KindOpened {
+		if r.b.keepsMessages && out == alert.OutcomeOpened && n.Kind != notify.KindOpened {
 			n.Kind, n.PreviousSeverity = notify.KindOpened, ""
 		}
 		r.dirty = true
@@ -59,7 +59,7 @@ func (r *run) silenced(ctx workflow.Context, n *notify.Notification, found activ
 
 // silenceRequest fills in what the routing needs to know of silences.
 func (r *run) silenceRequest(ctx workflow.Context, req *activities.RouteRequest) {
-	if r.in.Revision >= RevisionSilenced {
+	if r.b.silences {
 		req.Silences, req.Ended, req.At = true, r.st.SilencesEnded, workflow.Now(ctx)
 	}
 }
@@ -92,13 +92,13 @@ func (r *run) endSilence(ctx workflow.Context, id, why string) {
 	// A silence over by its own time hands over as of its end, however
 	// late its timer's task ran: the next reminder counts from there.
 	since := now
-	if until := r.st.Silenced.Until; r.in.Revision >= RevisionFaithful && !until.IsZero() && until.Before(now) {
+	if until := r.st.Silenced.Until; r.b.faithfulSchedule && !until.IsZero() && until.Before(now) {
 		since = until
 	}
 	out := r.st.EndSilence(now, why)
 	r.dirty = true
 	if out == "" || r.st.Quiet {
-		if r.in.Revision >= RevisionConsole && r.st.Status.Active() {
+		if r.b.keepsMessages && r.st.Status.Active() {
 			// Nothing to hand over, but a message kept for the alert
 			// no longer shows the silence.
 			r.queue(ctx, notify.KindUpdated, "", why, r.st.Severity)
@@ -125,7 +125,7 @@ func (r *run) endSilence(ctx workflow.Context, id, why string) {
 // resolved an alert nobody had heard of and its "resolved" went out
 // without the "opened" the end owed people (RevisionFinished on).
 func (r *run) silenceDue(ctx workflow.Context) {
-	if r.in.Revision < RevisionFinished || r.st.Silenced == nil || !r.st.Status.Active() ||
+	if !r.b.endsDueSilenceFirst || r.st.Silenced == nil || !r.st.Status.Active() ||
 		workflow.Now(ctx).Before(r.st.Silenced.Until) {
 		return
 	}

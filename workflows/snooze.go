@@ -17,7 +17,7 @@ import (
 
 // registerSnooze adds the snooze update; the signal is taken in the loop.
 func (r *run) registerSnooze(ctx workflow.Context) error {
-	if r.in.Revision < RevisionRouted {
+	if !r.b.routes {
 		return nil
 	}
 	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSnooze,
@@ -39,7 +39,7 @@ func (r *run) snooze(ctx workflow.Context, req alert.SnoozeRequest) error {
 	if err := r.st.SnoozeFor(req, workflow.Now(ctx)); err != nil {
 		return rejection(err)
 	}
-	if r.in.Revision >= RevisionConsole {
+	if r.b.keepsMessages {
 		// A message kept for the alert shows the snooze.
 		r.queue(ctx, notify.KindUpdated, req.By, req.Note, r.st.Severity)
 	}

@@ -99,7 +99,7 @@ func (r *run) endHold(ctx workflow.Context, timer workflow.Future) {
 // it: when it fires early, the next one is set from the newest event.
 func (r *run) autoResolveTimer(ctx workflow.Context) workflow.Future {
 	after := r.in.AutoResolveAfter
-	if r.in.Revision < RevisionGitLab || after <= 0 || r.st.LastEventAt.IsZero() || !r.st.Status.Active() && r.st.Status != alert.StatusPending {
+	if !r.b.autoResolves || after <= 0 || r.st.LastEventAt.IsZero() || !r.st.Status.Active() && r.st.Status != alert.StatusPending {
 		return nil
 	}
 	if r.autoResolve == nil {
