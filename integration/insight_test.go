@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/notify/webhook/contract"
@@ -395,4 +397,43 @@ func TestASuccessOnTheDefaultBranchIsAChangeEventOnceAndOnlyThere(t *testing.T) 
 		t.Fatal(err)
 	}
 	recordHistory(t, "change-event-sent", workflows.ChangeID(main))
+}
+
+// Operators see which revision each alert runs: the intake starts alerts
+// with it, and a run started without it (as one continued from an older
+// revision is) shows its own in its first workflow task.
+func TestAnAlertShowsTheRevisionItRuns(t *testing.T) {
+	t.Parallel() // own task queue and project ids
+	s := newStack(t)
+	s.mustSignal(payload(t, 2741, "main", 27411, "failed"))
+	ev, _, err := ingress.ParsePipelineEvent(payload(t, 2742, "main", 27421, "failed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Started as the intake would, but without the attribute.
+	opts := workflows.StartOptions(s.taskQueue, workflows.Input{Revision: workflows.CurrentRevision}, ev)
+	opts.TypedSearchAttributes = temporal.NewSearchAttributes(workflows.AttrStatus.ValueSet("open"))
+	if _, err := s.client.SignalWithStartWorkflow(ctx, ev.AlertID(), workflows.SignalPipeline, ev, opts,
+		workflows.AlertWorkflow, workflows.Input{Revision: workflows.CurrentRevision}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"2741-main", "2742-main"} {
+		err := poll(ctx, 30*time.Second, func() error {
+			d, err := s.client.DescribeWorkflowExecution(ctx, id, "")
+			if err != nil {
+				return err
+			}
+			f := d.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[workflows.AttrRevision.GetName()]
+			var rev int64
+			if f == nil || json.Unmarshal(f.GetData(), &rev) != nil || rev != int64(workflows.CurrentRevision) {
+				return fmt.Errorf("%s shows AlertRevision %s, want %d", id, f.GetData(), workflows.CurrentRevision)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -160,9 +160,15 @@ const (
 	// the AlertFailureClass search attribute), flaky jobs and how it
 	// recovered. What pages whom does not change.
 	RevisionInsight Revision = 11
+	// RevisionShown shows the run's revision as the AlertRevision search
+	// attribute: the intake starts alerts with it, and a run that finds
+	// another value (it continued as new from an older revision) upserts
+	// its own in its first workflow task, so operators see which
+	// revisions still run.
+	RevisionShown Revision = 12
 	// CurrentRevision is what the intake starts alerts with and what
 	// continue-as-new moves a run to: a new run has no history to replay.
-	CurrentRevision = RevisionInsight
+	CurrentRevision = RevisionShown
 )
 
 // Rules is the rules version a fresh alert of the revision applies events
@@ -243,6 +249,9 @@ func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
 		r.shown = attrsFrom(workflow.GetTypedSearchAttributes(ctx))
 	case in.State != nil:
 		r.shown = attrsOf(r.st)
+	}
+	if err := r.showRevision(ctx); err != nil {
+		return nil, err
 	}
 	if r.in.MaxHistory <= 0 {
 		r.in.MaxHistory = DefaultMaxHistory
@@ -848,4 +857,20 @@ func (r *run) finish(ctx workflow.Context) (*alert.State, error) {
 		return nil, err
 	}
 	return r.st, nil
+}
+
+// showRevision keeps the AlertRevision search attribute the run's own
+// revision, under RevisionShown: a run the intake started has it already;
+// one that continued as new from an older revision does not.
+func (r *run) showRevision(ctx workflow.Context) error {
+	if !r.b.showsRevision {
+		return nil
+	}
+	if shown, ok := workflow.GetTypedSearchAttributes(ctx).GetInt64(AttrRevision); ok && shown == int64(r.in.Revision) {
+		return nil
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, AttrRevision.ValueSet(int64(r.in.Revision))); err != nil {
+		return fmt.Errorf("upsert the revision search attribute: %w", err)
+	}
+	return nil
 }

@@ -39,6 +39,10 @@ var (
 	// pipeline (infra, config or code); unset when it has none
 	// (RevisionInsight on).
 	AttrFailureClass = temporal.NewSearchAttributeKeyKeyword("AlertFailureClass")
+	// AttrRevision is the revision the alert's run runs (RevisionShown
+	// on): `AlertRevision < 12 AND ExecutionStatus = 'Running'` lists the
+	// runs of older revisions still alive.
+	AttrRevision = temporal.NewSearchAttributeKeyInt64("AlertRevision")
 )
 
 // SearchAttributeTypes lists every custom search attribute with its index
@@ -54,6 +58,7 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 		AttrSilencedBy.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		AttrSilenceExpired.GetName(): enumspb.INDEXED_VALUE_TYPE_BOOL,
 		AttrFailureClass.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrRevision.GetName():       enumspb.INDEXED_VALUE_TYPE_INT,
 	}
 }
 
@@ -300,7 +305,7 @@ func StartOptions(taskQueue string, in Input, ev alert.Event) client.StartWorkfl
 		ID:                    ev.AlertID(),
 		TaskQueue:             taskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(attrsOf(s).plain()...),
+		TypedSearchAttributes: temporal.NewSearchAttributes(append(attrsOf(s).plain(), AttrRevision.ValueSet(int64(in.Revision)))...),
 		Memo:                  memoOf(s),
 		// The Web UI renders the summary as markdown too.
 		StaticSummary: md(summaryOf(s)),

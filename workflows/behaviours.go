@@ -98,6 +98,12 @@ type behaviours struct {
 
 	// reconciles with GitLab's API, and takes missed scheduled runs.
 	reconciles bool
+
+	// Added by RevisionShown.
+
+	// showsRevision keeps the AlertRevision search attribute the run's
+	// revision.
+	showsRevision bool
 }
 
 // revisionAdds says, for each revision, what it adds to the one before:
@@ -123,6 +129,7 @@ var revisionAdds = []func(*behaviours){
 	RevisionConsole:    func(b *behaviours) { b.keepsMessages = true },
 	RevisionReconciled: func(b *behaviours) { b.reconciles = true },
 	RevisionInsight:    func(b *behaviours) { b.rules = alert.RulesInsight },
+	RevisionShown:      func(b *behaviours) { b.showsRevision = true },
 }
 
 // behaviours are what a run of revision rev does.

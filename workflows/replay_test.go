@@ -22,7 +22,7 @@ import (
 // v1: RevisionLean, v2: RevisionGitLab, v3: RevisionRouted, v4:
 // RevisionSilenced, v5: RevisionFlapping, v6: RevisionFinished, v7:
 // RevisionPrompt, v8: RevisionFaithful, v9: RevisionConsole, v10:
-// RevisionReconciled), which running
+// RevisionReconciled, v11: RevisionInsight), which running
 // alerts may still have; monitor-* are MonitorWorkflow's, change-* ChangeWorkflow's. Histories of silences replay SilenceWorkflow;
 // silence-v1 keeps one expired early before it set SilenceExpired.
 func TestRecordedHistoriesReplay(t *testing.T) {

@@ -46,7 +46,7 @@ func TestDevServerArgsMatchTheDesign(t *testing.T) {
 		"AlertStatus=Keyword", "AlertSeverity=Keyword",
 		"GitLabProjectID=Int", "GitLabProject=Keyword",
 		"GitLabRef=Keyword", "PipelineID=Int", "AlertSilencedBy=Keyword",
-		"SilenceExpired=Bool", "AlertFailureClass=Keyword",
+		"SilenceExpired=Bool", "AlertFailureClass=Keyword", "AlertRevision=Int",
 	}
 	for _, sa := range want {
 		if !hasPair(args, "--search-attribute", sa) {
