@@ -146,7 +146,7 @@ func (s *State) CulpritLine() string {
 	return b.String()
 }
 
-// RecoveryLine is the recovery on one line: "red for 1h2m3s, 2 failed
+// RecoveryLine is the recovery on one line: "red for 1h2m, 2 failed
 // pipelines, fixed by pipeline #4: commit d4e5f6a7 "Fix it" by Dana",
 // or "" when the alert has not recovered.
 func (s *State) RecoveryLine() string {
@@ -155,7 +155,7 @@ func (s *State) RecoveryLine() string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "red for %s, %d failed pipeline", r.RedFor.Round(time.Second), r.FailedPipelines)
+	fmt.Fprintf(&b, "red for %s, %d failed pipeline", shortDuration(r.RedFor), r.FailedPipelines)
 	if r.FailedPipelines != 1 {
 		b.WriteString("s")
 	}
@@ -185,6 +185,15 @@ func (c *Culprit) commitPhrase() string {
 		phrase += " by " + c.CommitAuthor
 	}
 	return phrase
+}
+
+// shortDuration writes d as people say it: "45s", "12m", "1h15m"; to the
+// second under a minute, to the minute above.
+func shortDuration(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 }
 
 // ShortSHA is the first eight characters of a commit SHA, as GitLab

@@ -48,7 +48,7 @@ func TestAnAlertNamesTheCulpritAgainstTheLastGreenAndHowItRecovered(t *testing.T
 	if r == nil || r.RedFor != 2*time.Hour || r.FailedPipelines != 2 || r.Fix == nil || r.Fix.SHA != "dddddddd44" || r.Fix.CommitAuthor != "Dana" || r.Flaky {
 		t.Fatalf("recovery %+v: want 2h red, 2 failed pipelines, fixed by D", r)
 	}
-	if line := s.RecoveryLine(); !strings.Contains(line, "red for 2h0m0s, 2 failed pipelines, fixed by pipeline #4: commit dddddddd") {
+	if line := s.RecoveryLine(); !strings.Contains(line, "red for 2h0m, 2 failed pipelines, fixed by pipeline #4: commit dddddddd") {
 		t.Errorf("recovery line %q", line)
 	}
 	if s.Memory.Green == nil || s.Memory.Green.PipelineID != 4 {

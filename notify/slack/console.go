@@ -158,9 +158,10 @@ func stateText(n notify.Notification) string {
 	return strings.Join(lines, "\n")
 }
 
-// redFor is how long the alert was open, " · red for 1h 5m", when known.
+// redFor is how long the alert was open, " · red for 1h 5m", when known
+// and not said already by the recovery line (insightText).
 func redFor(s alert.State) string {
-	if s.OpenedAt.IsZero() || s.ResolvedAt.Before(s.OpenedAt) {
+	if s.OpenedAt.IsZero() || s.ResolvedAt.Before(s.OpenedAt) || s.Recovery() != nil {
 		return ""
 	}
 	return " · red for " + Duration(s.ResolvedAt.Sub(s.OpenedAt))

@@ -300,12 +300,10 @@ func (s *Server) answerChange(r *http.Request, body []byte, problems []string) (
 	return http.StatusAccepted, nil, map[string]any{"status": "success", "message": "Change event processed"}
 }
 
-// checkChange decodes a change event and says what about the request
-// breaks the Change Events schema: a routing key, a payload with a summary
-// of at most 1024 characters, an ISO 8601 timestamp when one is given, and
-// an href on every link.
-func checkChange(r *http.Request, body []byte) (ChangeEvent, []string) {
-	var problems []string
+// decode checks what every request to the Events API must be (a POST of
+// JSON within the size limit) and decodes its body into into; ok is false
+// when the body could not be read as an event at all.
+func decode(r *http.Request, body []byte, into any) (problems []string, ok bool) {
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	if r.Method != http.MethodPost {
 		bad("method is %s, want POST", r.Method)
@@ -315,11 +313,24 @@ func checkChange(r *http.Request, body []byte) (ChangeEvent, []string) {
 	}
 	if len(body) > maxBody {
 		bad("event is over %d bytes", maxBody)
-		return ChangeEvent{}, problems
+		return problems, false
 	}
-	var ce ChangeEvent
-	if err := json.Unmarshal(body, &ce); err != nil {
+	if err := json.Unmarshal(body, into); err != nil {
 		bad("JSON parse error: %v", err)
+		return problems, false
+	}
+	return problems, true
+}
+
+// checkChange decodes a change event and says what about the request
+// breaks the Change Events schema: a routing key, a payload with a summary
+// of at most 1024 characters, an ISO 8601 timestamp when one is given, and
+// an href on every link.
+func checkChange(r *http.Request, body []byte) (ChangeEvent, []string) {
+	var ce ChangeEvent
+	problems, ok := decode(r, body, &ce)
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if !ok {
 		return ChangeEvent{}, problems
 	}
 	ce.Raw = slices.Clone(body)
@@ -353,24 +364,13 @@ func checkChange(r *http.Request, body []byte) (ChangeEvent, []string) {
 // must carry a dedup_key, as every event alertflow sends does (PagerDuty
 // makes one up for a trigger without).
 func check(r *http.Request, body []byte) (Event, []string) {
-	var problems []string
+	var ev Event
+	problems, ok := decode(r, body, &ev)
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	if r.Method != http.MethodPost {
-		bad("method is %s, want POST", r.Method)
-	}
 	if r.URL.Path != EnqueuePath {
 		bad("path is %q, want %q", r.URL.Path, EnqueuePath)
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		bad("Content-Type is %q, want application/json", r.Header.Get("Content-Type"))
-	}
-	if len(body) > maxBody {
-		bad("event is over %d bytes", maxBody)
-		return Event{}, problems
-	}
-	var ev Event
-	if err := json.Unmarshal(body, &ev); err != nil {
-		bad("JSON parse error: %v", err)
+	if !ok {
 		return Event{}, problems
 	}
 	ev.Raw = slices.Clone(body)
