@@ -14,6 +14,7 @@ import (
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/monitor"
+	"github.com/alertflow/alertflow/yamlnode"
 )
 
 // monitorKeys are the keys of one monitor, in the order errors list them.
@@ -24,21 +25,21 @@ var monitorKeys = []string{"name", "project", "path", "ref", "every", "cron", "s
 // ("schedules: true"). Only names must be unique: two monitors may watch
 // one alert ID.
 func (p *parser) monitors(n *yaml.Node) ([]monitor.Spec, []monitor.Schedules) {
-	n = resolve(n)
+	n = yamlnode.Resolve(n)
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return nil, nil // monitors: with nothing under it: none
 	}
 	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "monitors", "want a list of monitors, not %s", kind(n))
+		p.Errorf(n, "monitors", "want a list of monitors, not %s", yamlnode.Kind(n))
 		return nil, nil
 	}
 	firstLine := map[string]int{}
 	var out []monitor.Spec
 	var schedules []monitor.Schedules
 	for i, mn := range n.Content {
-		mn = resolve(mn)
+		mn = yamlnode.Resolve(mn)
 		path := fmt.Sprintf("monitors[%d]", i)
-		m := p.mapping(mn, path, monitorKeys...)
+		m := p.Mapping(mn, path, monitorKeys...)
 		if m == nil {
 			continue
 		}
@@ -54,9 +55,9 @@ func (p *parser) monitors(n *yaml.Node) ([]monitor.Spec, []monitor.Schedules) {
 		}
 		if first := firstLine[s.Name]; first != 0 {
 			if _, named := m["name"]; named {
-				p.errorf(at, path+".name", "duplicate monitor %q (first on line %d)", s.Name, first)
+				p.Errorf(at, path+".name", "duplicate monitor %q (first on line %d)", s.Name, first)
 			} else {
-				p.errorf(at, path+".name", "duplicate monitor %q (first on line %d): its default name, the alert ID, is taken; give it a name", s.Name, first)
+				p.Errorf(at, path+".name", "duplicate monitor %q (first on line %d): its default name, the alert ID, is taken; give it a name", s.Name, first)
 			}
 			continue
 		}
@@ -70,29 +71,29 @@ func (p *parser) monitors(n *yaml.Node) ([]monitor.Spec, []monitor.Schedules) {
 // schedules, as GitLab's API lists them, each a monitor with the entry's
 // grace and severity. The schedule gives ref and times, so the entry
 // gives none.
-func (p *parser) scheduleMonitor(mn *yaml.Node, m map[string]entry, path string) (monitor.Schedules, bool) {
+func (p *parser) scheduleMonitor(mn *yaml.Node, m map[string]yamlnode.Entry, path string) (monitor.Schedules, bool) {
 	ok := true
-	if v, good := p.scalar(m["schedules"].val, join(path, "schedules")); good && v != "true" {
-		p.errorf(m["schedules"].val, join(path, "schedules"), "%q: want true, or leave it out and give ref and every or cron", v)
+	if v, good := p.Scalar(m["schedules"].Val, yamlnode.Join(path, "schedules")); good && v != "true" {
+		p.Errorf(m["schedules"].Val, yamlnode.Join(path, "schedules"), "%q: want true, or leave it out and give ref and every or cron", v)
 		ok = false
 	}
 	for _, key := range []string{"name", "ref", "every", "cron"} {
 		if e, given := m[key]; given {
-			p.errorf(e.key, join(path, key), "not with schedules: each pipeline schedule gives its own (named schedule-<id>)")
+			p.Errorf(e.Key, yamlnode.Join(path, key), "not with schedules: each pipeline schedule gives its own (named schedule-<id>)")
 			ok = false
 		}
 	}
 	// The rest reads as a monitor's: the same keys, checks and defaults
 	// (a cron monitor's grace, an hour), with a stand-in schedule.
-	probe := map[string]entry{"ref": {val: &yaml.Node{Kind: yaml.ScalarNode, Value: "main", Line: mn.Line}}, "cron": {val: &yaml.Node{Kind: yaml.ScalarNode, Value: "@daily", Line: mn.Line}}}
+	probe := map[string]yamlnode.Entry{"ref": {Val: &yaml.Node{Kind: yaml.ScalarNode, Value: "main", Line: mn.Line}}, "cron": {Val: &yaml.Node{Kind: yaml.ScalarNode, Value: "@daily", Line: mn.Line}}}
 	for _, key := range []string{"project", "path", "grace", "severity", "instance"} {
 		if e, given := m[key]; given {
 			probe[key] = e
 		}
 	}
-	before := len(p.errs)
+	before := len(p.Errs)
 	s, _, _ := p.monitor(mn, probe, path)
-	if len(p.errs) > before || !ok {
+	if len(p.Errs) > before || !ok {
 		return monitor.Schedules{}, false
 	}
 	return monitor.Schedules{Instance: s.Instance, Project: s.Project, Path: s.Path, Grace: s.Grace, Severity: s.Severity}, true
@@ -102,7 +103,7 @@ func (p *parser) scheduleMonitor(mn *yaml.Node, m map[string]entry, path string)
 // problem on the line of its key's value, or of the monitor when the key
 // is missing. at is where the monitor's name is, given or not; ok is false
 // when its name is not worth checking for duplicates.
-func (p *parser) monitor(mn *yaml.Node, m map[string]entry, path string) (s monitor.Spec, at *yaml.Node, ok bool) {
+func (p *parser) monitor(mn *yaml.Node, m map[string]yamlnode.Entry, path string) (s monitor.Spec, at *yaml.Node, ok bool) {
 	// bad are the keys already reported: Check would only repeat them
 	// about the zero value left in their place.
 	bad := map[string]bool{}
@@ -111,7 +112,7 @@ func (p *parser) monitor(mn *yaml.Node, m map[string]entry, path string) (s moni
 		if !given {
 			return "", false
 		}
-		v, ok := p.scalar(e.val, join(path, key))
+		v, ok := p.Scalar(e.Val, yamlnode.Join(path, key))
 		if !ok {
 			bad[key] = true
 		}
@@ -124,7 +125,7 @@ func (p *parser) monitor(mn *yaml.Node, m map[string]entry, path string) (s moni
 		}
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			p.errorf(m[key].val, join(path, key), "%q: want a duration such as 24h, 30m or 1h30m", v)
+			p.Errorf(m[key].Val, yamlnode.Join(path, key), "%q: want a duration such as 24h, 30m or 1h30m", v)
 			bad[key] = true
 			return 0, false
 		}
@@ -134,19 +135,19 @@ func (p *parser) monitor(mn *yaml.Node, m map[string]entry, path string) (s moni
 	s.Name, _ = text("name")
 	s.Instance, _ = text("instance")
 	if _, given := m["project"]; !given {
-		p.errorf(mn, join(path, "project"), "required: the GitLab project ID")
+		p.Errorf(mn, yamlnode.Join(path, "project"), "required: the GitLab project ID")
 		bad["project"] = true
 	} else if v, ok := text("project"); ok {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			p.errorf(m["project"].val, join(path, "project"), "want an integer project ID")
+			p.Errorf(m["project"].Val, yamlnode.Join(path, "project"), "want an integer project ID")
 			bad["project"] = true
 		}
 		s.Project = id
 	}
 	s.Path, _ = text("path")
 	if _, given := m["ref"]; !given {
-		p.errorf(mn, join(path, "ref"), "required: the branch or tag the schedule runs on")
+		p.Errorf(mn, yamlnode.Join(path, "ref"), "required: the branch or tag the schedule runs on")
 		bad["ref"] = true
 	} else {
 		s.Ref, _ = text("ref")
@@ -156,16 +157,16 @@ func (p *parser) monitor(mn *yaml.Node, m map[string]entry, path string) (s moni
 	_, hasCron := m["cron"]
 	switch {
 	case hasEvery && hasCron:
-		p.errorf(m["cron"].key, join(path, "cron"), "give every or cron, not both")
+		p.Errorf(m["cron"].Key, yamlnode.Join(path, "cron"), "give every or cron, not both")
 		bad["every"], bad["cron"] = true, true
 	case !hasEvery && !hasCron:
-		p.errorf(mn, path, "no schedule: want every (an interval such as 24h) or cron (such as \"0 2 * * *\")")
+		p.Errorf(mn, path, "no schedule: want every (an interval such as 24h) or cron (such as \"0 2 * * *\")")
 		bad["every"], bad["cron"] = true, true
 	case hasEvery:
 		s.Every, _ = duration("every")
 		if s.Every == 0 && !bad["every"] {
 			// Check reads 0 as no every at all.
-			p.errorf(every.val, join(path, "every"), "0: want an interval from 1m to 744h (31 days)")
+			p.Errorf(every.Val, yamlnode.Join(path, "every"), "0: want an interval from 1m to 744h (31 days)")
 			bad["every"] = true
 		}
 	default:
@@ -186,7 +187,7 @@ func (p *parser) monitor(mn *yaml.Node, m map[string]entry, path string) (s moni
 		case alert.SeverityHigh, alert.SeverityMedium, alert.SeverityLow:
 			s.Severity = sev
 		default:
-			p.errorf(m["severity"].val, join(path, "severity"), "unknown severity %q: want HIGH, MEDIUM or LOW", v)
+			p.Errorf(m["severity"].Val, yamlnode.Join(path, "severity"), "unknown severity %q: want HIGH, MEDIUM or LOW", v)
 			bad["severity"] = true
 		}
 	}
@@ -194,7 +195,7 @@ func (p *parser) monitor(mn *yaml.Node, m map[string]entry, path string) (s moni
 	at = mn
 	_, named := m["name"]
 	if named {
-		at = m["name"].val
+		at = m["name"].Val
 	} else if !bad["project"] && !bad["ref"] && !bad["instance"] {
 		s.Name = s.AlertID()
 	} else {
@@ -212,7 +213,7 @@ func (p *parser) monitor(mn *yaml.Node, m map[string]entry, path string) (s moni
 		for _, err := range errs {
 			var fe *monitor.FieldError
 			if !errors.As(err, &fe) {
-				p.errorf(mn, path, "%v", err)
+				p.Errorf(mn, path, "%v", err)
 				continue
 			}
 			if bad[fe.Field] {
@@ -221,13 +222,13 @@ func (p *parser) monitor(mn *yaml.Node, m map[string]entry, path string) (s moni
 			bad[fe.Field] = true
 			node := mn
 			if e, given := m[fe.Field]; given {
-				node = e.val
+				node = e.Val
 			}
 			if fe.Field == "name" && !named {
-				p.errorf(mn, join(path, "name"), "required here: the default, the alert ID, is no valid name: %s", fe.Msg)
+				p.Errorf(mn, yamlnode.Join(path, "name"), "required here: the default, the alert ID, is no valid name: %s", fe.Msg)
 				continue
 			}
-			p.errorf(node, join(path, fe.Field), "%s", fe.Msg)
+			p.Errorf(node, yamlnode.Join(path, fe.Field), "%s", fe.Msg)
 		}
 	}
 	return s, at, !bad["name"]

@@ -13,6 +13,8 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/alertflow/alertflow/yamlnode"
 )
 
 // receiverName is what a receiver may be called: names reach logs,
@@ -20,34 +22,34 @@ import (
 var receiverName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func (p *parser) receivers(n *yaml.Node, known map[string]bool) []Receiver {
-	n = resolve(n)
+	n = yamlnode.Resolve(n)
 	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "receivers", "want a list of receivers, not %s", kind(n))
+		p.Errorf(n, "receivers", "want a list of receivers, not %s", yamlnode.Kind(n))
 		return nil
 	}
 	if len(n.Content) == 0 {
-		p.errorf(n, "receivers", "is empty: want at least one receiver")
+		p.Errorf(n, "receivers", "is empty: want at least one receiver")
 		return nil
 	}
 	firstLine := map[string]int{}
 	var out []Receiver
 	for i, rn := range n.Content {
 		path := fmt.Sprintf("receivers[%d]", i)
-		m := p.mapping(rn, path, "name", IntegrationWebhook, IntegrationSlack, IntegrationPagerDuty)
+		m := p.Mapping(rn, path, "name", IntegrationWebhook, IntegrationSlack, IntegrationPagerDuty)
 		if m == nil {
 			continue
 		}
 		r := Receiver{}
 		if e, ok := m["name"]; !ok {
-			p.errorf(rn, path+".name", "required")
-		} else if name, ok := p.scalar(e.val, path+".name"); ok {
+			p.Errorf(rn, path+".name", "required")
+		} else if name, ok := p.Scalar(e.Val, path+".name"); ok {
 			switch {
 			case !receiverName.MatchString(name):
-				p.errorf(e.val, path+".name", "%q: want letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+				p.Errorf(e.Val, path+".name", "%q: want letters, digits, '.', '_' and '-', starting with a letter or digit", name)
 			case firstLine[name] != 0:
-				p.errorf(e.val, path+".name", "duplicate receiver %q (first on line %d)", name, firstLine[name])
+				p.Errorf(e.Val, path+".name", "duplicate receiver %q (first on line %d)", name, firstLine[name])
 			default:
-				firstLine[name] = e.val.Line
+				firstLine[name] = e.Val.Line
 			}
 			// Known even when something else about it is wrong, so
 			// that routes to it do not report it unknown as well.
@@ -66,7 +68,7 @@ func (p *parser) receivers(n *yaml.Node, known map[string]bool) []Receiver {
 		if _, w := m[IntegrationWebhook]; !w {
 			if _, s := m[IntegrationSlack]; !s {
 				if _, pd := m[IntegrationPagerDuty]; !pd {
-					p.errorf(rn, path, "no integration: want one or more of webhook, slack, pagerduty")
+					p.Errorf(rn, path, "no integration: want one or more of webhook, slack, pagerduty")
 				}
 			}
 		}
@@ -77,14 +79,14 @@ func (p *parser) receivers(n *yaml.Node, known map[string]bool) []Receiver {
 
 // integration reads an integration's mapping; `slack:` with nothing after
 // it is an empty mapping, so the missing keys get named.
-func (p *parser) integration(e entry, path string, keys ...string) map[string]entry {
-	if e.val.Kind == yaml.ScalarNode && e.val.Tag == "!!null" {
-		return map[string]entry{}
+func (p *parser) integration(e yamlnode.Entry, path string, keys ...string) map[string]yamlnode.Entry {
+	if e.Val.Kind == yaml.ScalarNode && e.Val.Tag == "!!null" {
+		return map[string]yamlnode.Entry{}
 	}
-	return p.mapping(e.val, path, keys...)
+	return p.Mapping(e.Val, path, keys...)
 }
 
-func (p *parser) webhook(e entry, path string) *Webhook {
+func (p *parser) webhook(e yamlnode.Entry, path string) *Webhook {
 	m := p.integration(e, path, "url", "url_file", "secret", "secret_file")
 	if m == nil {
 		return nil
@@ -97,7 +99,7 @@ func (p *parser) webhook(e entry, path string) *Webhook {
 
 // slack reads an incoming webhook (url) or a Slack app (token and
 // channel, api_url for a proxy or a test).
-func (p *parser) slack(e entry, path string) *Slack {
+func (p *parser) slack(e yamlnode.Entry, path string) *Slack {
 	m := p.integration(e, path, "url", "url_file", "token", "token_file", "channel", "api_url")
 	if m == nil {
 		return nil
@@ -110,27 +112,27 @@ func (p *parser) slack(e entry, path string) *Slack {
 	if !token && !tokenFile {
 		for _, k := range []string{"channel", "api_url"} {
 			if c, ok := m[k]; ok {
-				p.errorf(c.key, join(path, k), "belongs to a Slack app: give token or token_file with it")
+				p.Errorf(c.Key, yamlnode.Join(path, k), "belongs to a Slack app: give token or token_file with it")
 			}
 		}
 		s.URL, _ = p.secret(m, e, path, "url", true, true)
 		return s
 	}
 	if url || urlFile {
-		p.errorf(e.key, path, "give url (an incoming webhook) or token (a Slack app), not both")
+		p.Errorf(e.Key, path, "give url (an incoming webhook) or token (a Slack app), not both")
 		return s
 	}
 	s.Token, _ = p.secret(m, e, path, "token", true, false)
 	if c, ok := m["channel"]; !ok {
-		p.errorf(e.key, join(path, "channel"), "required with token: the channel the app posts to, #name or ID")
-	} else if v, ok := p.expanded(c.val, join(path, "channel")); ok {
+		p.Errorf(e.Key, yamlnode.Join(path, "channel"), "required with token: the channel the app posts to, #name or ID")
+	} else if v, ok := p.expanded(c.Val, yamlnode.Join(path, "channel")); ok {
 		if !slackChannel.MatchString(v) {
-			p.errorf(c.val, join(path, "channel"), "%q: want #name or a channel ID such as C0123ABCD", v)
+			p.Errorf(c.Val, yamlnode.Join(path, "channel"), "%q: want #name or a channel ID such as C0123ABCD", v)
 		}
 		s.Channel = v
 	}
 	if u, ok := m["api_url"]; ok {
-		if v, ok := p.expanded(u.val, join(path, "api_url")); ok && p.checkURL(u.val, join(path, "api_url"), v) {
+		if v, ok := p.expanded(u.Val, yamlnode.Join(path, "api_url")); ok && p.checkURL(u.Val, yamlnode.Join(path, "api_url"), v) {
 			s.APIURL = v
 		}
 	}
@@ -146,33 +148,33 @@ var slackUser = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
 
 // people reads the map of Slack users to the names alertflow records.
 func (p *parser) people(n *yaml.Node) map[string]string {
-	n = resolve(n)
+	n = yamlnode.Resolve(n)
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "people", "want a mapping of Slack user ID or name to a person, not %s", kind(n))
+		p.Errorf(n, "people", "want a mapping of Slack user ID or name to a person, not %s", yamlnode.Kind(n))
 		return nil
 	}
 	out := map[string]string{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
-		user, ok := p.scalar(k, "people")
+		k, v := yamlnode.Resolve(n.Content[i]), yamlnode.Resolve(n.Content[i+1])
+		user, ok := p.Scalar(k, "people")
 		if !ok {
 			continue
 		}
-		path := join("people", user)
+		path := yamlnode.Join("people", user)
 		if !slackUser.MatchString(user) {
-			p.errorf(k, "people", "%q: want a Slack user ID (U0123ABCD) or user name", user)
+			p.Errorf(k, "people", "%q: want a Slack user ID (U0123ABCD) or user name", user)
 			continue
 		}
 		if _, dup := out[user]; dup {
-			p.errorf(k, path, "listed twice")
+			p.Errorf(k, path, "listed twice")
 			continue
 		}
-		name, ok := p.scalar(v, path)
+		name, ok := p.Scalar(v, path)
 		if !ok {
 			continue
 		}
 		if strings.TrimSpace(name) == "" || len(name) > 200 || strings.IndexFunc(name, unicode.IsControl) >= 0 {
-			p.errorf(v, path, "want a name of 1 to 200 bytes without control characters")
+			p.Errorf(v, path, "want a name of 1 to 200 bytes without control characters")
 			continue
 		}
 		out[user] = name
@@ -180,7 +182,7 @@ func (p *parser) people(n *yaml.Node) map[string]string {
 	return out
 }
 
-func (p *parser) pagerDuty(e entry, path string) *PagerDuty {
+func (p *parser) pagerDuty(e yamlnode.Entry, path string) *PagerDuty {
 	m := p.integration(e, path, "routing_key", "routing_key_file", "url", "change_events", "change_url")
 	if m == nil {
 		return nil
@@ -189,26 +191,26 @@ func (p *parser) pagerDuty(e entry, path string) *PagerDuty {
 	pd.RoutingKey, _ = p.secret(m, e, path, "routing_key", true, false)
 	urlOK := true
 	if u, ok := m["url"]; ok {
-		v, ok := p.expanded(u.val, path+".url")
-		if urlOK = ok && p.checkURL(u.val, path+".url", v); urlOK {
+		v, ok := p.expanded(u.Val, path+".url")
+		if urlOK = ok && p.checkURL(u.Val, path+".url", v); urlOK {
 			pd.URL = v
 		}
 	}
 	changeOK := true
 	if u, ok := m["change_url"]; ok {
-		v, ok := p.expanded(u.val, path+".change_url")
-		if changeOK = ok && p.checkURL(u.val, path+".change_url", v); changeOK {
+		v, ok := p.expanded(u.Val, path+".change_url")
+		if changeOK = ok && p.checkURL(u.Val, path+".change_url", v); changeOK {
 			pd.ChangeURL = v
 		}
 	} else {
 		pd.ChangeURL = ChangeURLOf(pd.URL)
 	}
 	if c, ok := m["change_events"]; ok {
-		pd.ChangeEvents, _ = p.boolean(c.val, path+".change_events")
+		pd.ChangeEvents, _ = p.Boolean(c.Val, path+".change_events")
 		// A url that did not read is reported already; its change URL
 		// is not missing, only unknown.
 		if pd.ChangeEvents && pd.ChangeURL == "" && urlOK && changeOK {
-			p.errorf(c.val, path+".change_url", "required with change_events: true when url does not end in /v2/enqueue: the Change Events endpoint, such as https://events.pagerduty.com/v2/change/enqueue")
+			p.Errorf(c.Val, path+".change_url", "required with change_events: true when url does not end in /v2/enqueue: the Change Events endpoint, such as https://events.pagerduty.com/v2/change/enqueue")
 		}
 	}
 	return pd
@@ -217,36 +219,36 @@ func (p *parser) pagerDuty(e entry, path string) *PagerDuty {
 // secret reads key or key_file of an integration: one of them when
 // required, never both. isURL checks the value as a URL (without quoting
 // it: a Slack URL is a credential).
-func (p *parser) secret(m map[string]entry, integ entry, path, key string, required, isURL bool) (Secret, bool) {
+func (p *parser) secret(m map[string]yamlnode.Entry, integ yamlnode.Entry, path, key string, required, isURL bool) (Secret, bool) {
 	fileKey := key + "_file"
 	direct, hasDirect := m[key]
 	file, hasFile := m[fileKey]
 	switch {
 	case hasDirect && hasFile:
-		p.errorf(file.key, join(path, fileKey), "give %s or %s, not both", key, fileKey)
+		p.Errorf(file.Key, yamlnode.Join(path, fileKey), "give %s or %s, not both", key, fileKey)
 		return Secret{}, false
 	case !hasDirect && !hasFile:
 		if required {
-			p.errorf(integ.key, path, "%s or %s is required", key, fileKey)
+			p.Errorf(integ.Key, path, "%s or %s is required", key, fileKey)
 		}
 		return Secret{}, false
 	}
 	var v string
-	at, atPath := direct.val, join(path, key)
+	at, atPath := direct.Val, yamlnode.Join(path, key)
 	if hasDirect {
 		var ok bool
-		if v, ok = p.expanded(direct.val, atPath); !ok {
+		if v, ok = p.expanded(direct.Val, atPath); !ok {
 			return Secret{}, false
 		}
 	} else {
-		at, atPath = file.val, join(path, fileKey)
-		name, ok := p.expanded(file.val, atPath)
+		at, atPath = file.Val, yamlnode.Join(path, fileKey)
+		name, ok := p.expanded(file.Val, atPath)
 		if !ok {
 			return Secret{}, false
 		}
 		// Errors name the file as written: what a ${VAR} in its path
 		// stands for stays out of them, as every variable's value does.
-		written := file.val.Value
+		written := file.Val.Value
 		data, err := p.readFile(name)
 		if err != nil {
 			// A PathError repeats the resolved path; the file is named
@@ -255,11 +257,11 @@ func (p *parser) secret(m map[string]entry, integ entry, path, key string, requi
 			if errors.As(err, &pe) {
 				err = pe.Err
 			}
-			p.errorf(file.val, atPath, "cannot read %s: %v", written, err)
+			p.Errorf(file.Val, atPath, "cannot read %s: %v", written, err)
 			return Secret{}, false
 		}
 		if len(data) > MaxSecretFileSize {
-			p.errorf(file.val, atPath, "%s holds more than %d bytes (64 KiB, MaxSecretFileSize): a %s holds one secret",
+			p.Errorf(file.Val, atPath, "%s holds more than %d bytes (64 KiB, MaxSecretFileSize): a %s holds one secret",
 				written, MaxSecretFileSize, fileKey)
 			return Secret{}, false
 		}
@@ -268,7 +270,7 @@ func (p *parser) secret(m map[string]entry, integ entry, path, key string, requi
 			v = strings.TrimSuffix(s, "\r")
 		}
 		if v == "" {
-			p.errorf(file.val, atPath, "%s is empty", written)
+			p.Errorf(file.Val, atPath, "%s is empty", written)
 			return Secret{}, false
 		}
 	}
@@ -284,11 +286,11 @@ func (p *parser) checkURL(n *yaml.Node, path, v string) bool {
 	u, err := url.Parse(v)
 	switch {
 	case err != nil:
-		p.errorf(n, path, "not a valid URL")
+		p.Errorf(n, path, "not a valid URL")
 	case u.Scheme != "http" && u.Scheme != "https":
-		p.errorf(n, path, "the URL must start with https:// or http://")
+		p.Errorf(n, path, "the URL must start with https:// or http://")
 	case u.Host == "":
-		p.errorf(n, path, "the URL has no host")
+		p.Errorf(n, path, "the URL has no host")
 	default:
 		return true
 	}
@@ -303,7 +305,7 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // expanded: a lone $ stays as it is, and a value that must hold "${" goes in
 // a *_file.
 func (p *parser) expanded(n *yaml.Node, path string) (string, bool) {
-	s, ok := p.scalar(n, path)
+	s, ok := p.Scalar(n, path)
 	if !ok {
 		return "", false
 	}
@@ -318,18 +320,18 @@ func (p *parser) expanded(n *yaml.Node, path string) (string, bool) {
 		b.WriteString(s[:i])
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
-			p.errorf(n, path, "a ${ without its }: write ${NAME}")
+			p.Errorf(n, path, "a ${ without its }: write ${NAME}")
 			return "", false
 		}
 		name := s[i+2 : i+end]
 		if !envName.MatchString(name) {
 			// Not quoted: it may be part of a secret.
-			p.errorf(n, path, "a malformed ${...}: write ${NAME}, NAME of letters, digits and _")
+			p.Errorf(n, path, "a malformed ${...}: write ${NAME}, NAME of letters, digits and _")
 			return "", false
 		}
 		v, set := p.lookup(name)
 		if !set || v == "" {
-			p.errorf(n, path, "${%s} is not set (or empty) in the environment", name)
+			p.Errorf(n, path, "${%s} is not set (or empty) in the environment", name)
 			good = false
 		}
 		b.WriteString(v)
@@ -339,7 +341,7 @@ func (p *parser) expanded(n *yaml.Node, path string) (string, bool) {
 		return "", false
 	}
 	if b.Len() == 0 {
-		p.errorf(n, path, "is empty")
+		p.Errorf(n, path, "is empty")
 		return "", false
 	}
 	return b.String(), true

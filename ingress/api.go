@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/visibility"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -117,14 +118,6 @@ func bearerToken(header string) (string, bool) {
 	return tok, ok && strings.EqualFold(scheme, "Bearer") && tok != ""
 }
 
-// quoteValue makes s a visibility-query string literal. Values are never
-// pasted into the query as they come: the quote and the backslash, the
-// only characters with meaning inside a literal, are escaped.
-func quoteValue(s string) string {
-	s = strings.ReplaceAll(s, `\`, `\\`)
-	return "'" + strings.ReplaceAll(s, `'`, `\'`) + "'"
-}
-
 // listQuery builds the visibility query of GET /alerts from its filters,
 // or names the parameter that is not valid. Runs closed by continue-as-new
 // are left out: the alert lives on in the run they continued into. A
@@ -145,8 +138,10 @@ func listQuery(q map[string][]string) (query, exactRef string, bad *ErrorAnswer)
 		}
 		return ""
 	}
-	status := func(s alert.Status) string { return workflows.AttrStatus.GetName() + " = " + quoteValue(string(s)) }
-	clauses := []string{"WorkflowType = " + quoteValue(workflows.WorkflowType)}
+	status := func(s alert.Status) string {
+		return workflows.AttrStatus.GetName() + " = " + visibility.Quote(string(s))
+	}
+	clauses := []string{"WorkflowType = " + visibility.Quote(workflows.WorkflowType)}
 	switch st := strings.ToLower(get("status")); st {
 	case "", "active":
 		clauses = append(clauses, "("+status(alert.StatusOpen)+" OR "+status(alert.StatusAcknowledged)+")", running)
@@ -162,7 +157,7 @@ func listQuery(q map[string][]string) (query, exactRef string, bad *ErrorAnswer)
 	if sev := strings.ToUpper(get("severity")); sev != "" {
 		switch alert.Severity(sev) {
 		case alert.SeverityHigh, alert.SeverityMedium, alert.SeverityLow:
-			clauses = append(clauses, workflows.AttrSeverity.GetName()+" = "+quoteValue(sev))
+			clauses = append(clauses, workflows.AttrSeverity.GetName()+" = "+visibility.Quote(sev))
 		default:
 			return "", "", &ErrorAnswer{Field: "severity", Error: "severity must be one of HIGH, MEDIUM, LOW"}
 		}
@@ -205,11 +200,11 @@ func refClause(ref string) (clause string, narrowed bool) {
 	i := strings.IndexAny(ref, `\"`)
 	switch {
 	case i < 0:
-		return workflows.AttrRef.GetName() + " = " + quoteValue(ref), false
+		return workflows.AttrRef.GetName() + " = " + visibility.Quote(ref), false
 	case i == 0:
 		return "", true
 	}
-	return workflows.AttrRef.GetName() + " STARTS_WITH " + quoteValue(ref[:i]), true
+	return workflows.AttrRef.GetName() + " STARTS_WITH " + visibility.Quote(ref[:i]), true
 }
 
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
@@ -334,7 +329,7 @@ func (s *Server) showAlert(w http.ResponseWriter, r *http.Request) {
 func (s *Server) answerState(ctx context.Context, w http.ResponseWriter, r *http.Request, id string) {
 	v, err := s.temporal.QueryWorkflow(ctx, id, "", workflows.QueryState)
 	if err != nil {
-		if isNotFound(err) {
+		if visibility.NotFound(err) {
 			writeError(w, http.StatusNotFound, "", "no alert "+id)
 			return
 		}
@@ -432,7 +427,7 @@ func (s *Server) runUpdate(ctx context.Context, id, name string, arg any) update
 	switch {
 	case err == nil:
 		return updated{status: http.StatusOK, state: st}
-	case isNotFound(err):
+	case visibility.NotFound(err):
 		return updated{status: http.StatusNotFound, msg: "no open alert " + id}
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeAlreadyAcknowledged:
 		return updated{status: http.StatusOK, msg: appErr.Message()}
@@ -448,9 +443,4 @@ func (s *Server) runUpdate(ctx context.Context, id, name string, arg any) update
 	default:
 		return updated{status: http.StatusServiceUnavailable, err: err}
 	}
-}
-
-func isNotFound(err error) bool {
-	var nf *serviceerror.NotFound
-	return errors.As(err, &nf)
 }

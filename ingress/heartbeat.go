@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/visibility"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -32,7 +33,7 @@ func (s *Server) heartbeat(r *http.Request, ev alert.Event) {
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
 	defer cancel()
 	err := s.temporal.SignalWorkflow(ctx, workflows.MonitorID(ev.AlertID()), "", workflows.SignalMonitorRun, run)
-	if err != nil && !isNotFound(err) {
+	if err != nil && !visibility.NotFound(err) {
 		s.metrics.temporalError("signal_monitor")
 		s.logger.ErrorContext(r.Context(), "temporal call failed", "operation", "signal_monitor", "alert_id", ev.AlertID(),
 			"pipeline_id", p.ID, "request_id", RequestID(r.Context()), "error", err)

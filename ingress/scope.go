@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/alertflow/alertflow/route"
+	"github.com/alertflow/alertflow/visibility"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -112,7 +113,7 @@ func (s *Server) alertInScope(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	d, err := s.temporal.DescribeWorkflowExecution(ctx, alertID, "")
 	switch {
-	case isNotFound(err):
+	case visibility.NotFound(err):
 		return "", true
 	case err != nil:
 		s.unavailable(w, r, "describe_alert", alertID, err)

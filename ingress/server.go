@@ -25,6 +25,7 @@ import (
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/visibility"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -400,7 +401,7 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, src source, ev
 // when it does not: such a delivery concerns no alert and starts none.
 func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, alertID, signal string, arg any) (outcome, id string) {
 	err := s.temporal.SignalWorkflow(ctx, alertID, "", signal, arg)
-	if isNotFound(err) {
+	if visibility.NotFound(err) {
 		writeJSON(w, http.StatusAccepted, WebhookAnswer{Action: ActionNone, Reason: "no open alert", AlertID: alertID})
 		return OutcomeNone, alertID
 	}

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/alertflow/alertflow/silence"
+	"github.com/alertflow/alertflow/visibility"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -140,7 +141,7 @@ func (s *Server) listSilences(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), temporalTimeout)
 	defer cancel()
 	resp, err := s.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Query:         "WorkflowType = " + quoteValue(workflows.SilenceWorkflowType),
+		Query:         "WorkflowType = " + visibility.Quote(workflows.SilenceWorkflowType),
 		PageSize:      int32(size),
 		NextPageToken: token,
 	})
@@ -193,7 +194,7 @@ func silenceID(w http.ResponseWriter, r *http.Request) (string, bool) {
 func (s *Server) describeSilence(ctx context.Context, w http.ResponseWriter, r *http.Request, id string) (SilenceAnswer, bool) {
 	d, err := s.temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
-		if isNotFound(err) {
+		if visibility.NotFound(err) {
 			writeError(w, http.StatusNotFound, "", "no silence "+id)
 		} else {
 			s.unavailable(w, r, "describe_silence", "", err)
@@ -265,7 +266,7 @@ func (s *Server) expireSilence(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, SilenceAnswer{Silence: sl, State: silence.StateExpired})
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidInput:
 		writeError(w, http.StatusBadRequest, "", appErr.Message())
-	case isNotFound(err):
+	case visibility.NotFound(err):
 		// It ended between the two calls.
 		if a, ok := s.describeSilence(ctx, w, r, id); ok {
 			writeJSON(w, http.StatusOK, a)

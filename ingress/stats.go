@@ -15,11 +15,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/stats"
+	"github.com/alertflow/alertflow/visibility"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -76,10 +75,7 @@ type StatsRuns struct {
 // historyReader reads a run's history. The Temporal client has it; it is
 // not part of Temporal, which the webhook path needs, so that fakes of the
 // intake need not have it.
-type historyReader interface {
-	GetWorkflowHistory(ctx context.Context, workflowID, runID string, isLongPoll bool,
-		filterType enumspb.HistoryEventFilterType) client.HistoryEventIterator
-}
+type historyReader = visibility.HistoryReader
 
 // statsRequest is what GET /api/v1/stats asks for.
 type statsRequest struct {
@@ -151,7 +147,7 @@ func statsQuery(q map[string][]string) (statsRequest, *ErrorAnswer) {
 			return req, &ErrorAnswer{Field: "ref", Error: `ref must not contain " or \: Temporal's SQLite and PostgreSQL visibility stores cannot match such a ref; ask for its project_id and read top_refs`}
 		}
 		req.ref = v[0]
-		req.clauses = append(req.clauses, workflows.AttrRef.GetName()+" = "+quoteValue(v[0]))
+		req.clauses = append(req.clauses, workflows.AttrRef.GetName()+" = "+visibility.Quote(v[0]))
 	}
 	return req, nil
 }
@@ -197,8 +193,8 @@ func (s *Server) alertStats(w http.ResponseWriter, r *http.Request) {
 // most maxStatsRuns of them; truncated says more matched.
 func (s *Server) listStatsRuns(ctx context.Context, req statsRequest, from time.Time) (runs []*workflowpb.WorkflowExecutionInfo, truncated bool, err error) {
 	clauses := append([]string{
-		"WorkflowType = " + quoteValue(workflows.WorkflowType),
-		"StartTime >= " + quoteValue(from.Format(time.RFC3339Nano)),
+		"WorkflowType = " + visibility.Quote(workflows.WorkflowType),
+		"StartTime >= " + visibility.Quote(from.Format(time.RFC3339Nano)),
 	}, req.clauses...)
 	query := strings.Join(clauses, " AND ")
 	var token []byte
@@ -274,28 +270,12 @@ func (s *Server) readStatsRun(ctx context.Context, hist historyReader, run *work
 	id, runID := run.GetExecution().GetWorkflowId(), run.GetExecution().GetRunId()
 	switch run.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
-		it := hist.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				return nil, false, fmt.Errorf("read the end of run %s of %s: %w", runID, id, err)
-			}
-			if done := ev.GetWorkflowExecutionCompletedEventAttributes(); done != nil {
-				var st alert.State
-				if err := converter.GetDefaultDataConverter().FromPayloads(done.GetResult(), &st); err != nil {
-					return nil, false, fmt.Errorf("decode the result of run %s of %s: %w", runID, id, err)
-				}
-				return &st, false, nil
-			}
-			if next := ev.GetWorkflowExecutionContinuedAsNewEventAttributes(); next != nil {
-				var in workflows.Input
-				if err := converter.GetDefaultDataConverter().FromPayloads(next.GetInput(), &in); err != nil {
-					return nil, false, fmt.Errorf("decode what run %s of %s continued with: %w", runID, id, err)
-				}
-				if in.State != nil {
-					return nil, true, nil
-				}
-			}
+		end, err := visibility.End(ctx, hist, id, runID)
+		if err != nil {
+			return nil, false, err
+		}
+		if end.Result != nil || end.CarriedOn {
+			return end.Result, end.CarriedOn, nil
 		}
 	}
 	v, err := s.temporal.QueryWorkflow(ctx, id, runID, workflows.QueryState)

@@ -232,7 +232,7 @@ func ParseRun(events []*historypb.HistoryEvent, legacyReceiver string) (Run, err
 				continue
 			}
 			var data struct{ ActivityType string }
-			if err := dc.FromPayloads(a.GetDetails()[markerData], &data); err != nil || data.ActivityType != workflows.ActivityRecall {
+			if err := dc.FromPayloads(a.GetDetails()[markerData], &data); err != nil || data.ActivityType != activities.ActivityRecall {
 				continue
 			}
 			var mem *alert.Memory

@@ -349,7 +349,7 @@ func (s Simulation) run(id string, input workflows.Input, start time.Time, event
 	env.RegisterActivityWithOptions(sinks.NotifyReceiver, activity.RegisterOptions{Name: activities.ActivityNotifyReceiver})
 	env.RegisterActivityWithOptions(func(context.Context, string, string) (*alert.Memory, error) {
 		return memory, nil
-	}, activity.RegisterOptions{Name: workflows.ActivityRecall})
+	}, activity.RegisterOptions{Name: activities.ActivityRecall})
 
 	var mu sync.Mutex
 	delivered := 0

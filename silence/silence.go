@@ -15,7 +15,6 @@ import (
 	"unicode"
 
 	"github.com/alertflow/alertflow/alert"
-	"github.com/alertflow/alertflow/config"
 	"github.com/alertflow/alertflow/route"
 )
 
@@ -219,7 +218,7 @@ func Compile(matchers json.RawMessage) (route.Matchers, error) {
 	if len(bytes.TrimSpace(matchers)) == 0 {
 		return route.Matchers{}, fmt.Errorf("%w: \"matchers\" is required, such as {\"project\":\"team-a/*\",\"ref\":\"main\"}", ErrInvalid)
 	}
-	m, err := config.ParseMatchers("matchers", matchers)
+	m, err := route.ParseMatchers("matchers", matchers)
 	if err != nil {
 		return route.Matchers{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}

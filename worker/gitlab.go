@@ -37,8 +37,8 @@ type GitLab struct {
 func registerGitLab(w sdkworker.Worker, c client.Client, taskQueue string, gl GitLab) {
 	w.RegisterActivityWithOptions(activities.NewReconciler(gl.APIs).Reconcile, activity.RegisterOptions{Name: activities.ActivityReconcile})
 	w.RegisterWorkflowWithOptions(workflows.MonitorWorkflow, workflow.RegisterOptions{Name: workflows.MonitorWorkflowType})
-	monitors := workflows.NewMonitors(c, taskQueue, gl.Alert, func(instance string) bool { return gl.APIs[instance] != nil })
-	w.RegisterActivityWithOptions(monitors.OpenMissed, activity.RegisterOptions{Name: workflows.ActivityOpenMissed})
+	opener := workflows.NewOpener(c, taskQueue, gl.Alert, func(instance string) bool { return gl.APIs[instance] != nil })
+	w.RegisterActivityWithOptions(activities.NewMissedRuns(opener).OpenMissed, activity.RegisterOptions{Name: activities.ActivityOpenMissed})
 }
 
 // StartMonitors makes the monitor workflows on taskQueue follow specs, the

@@ -51,8 +51,8 @@ func NewWith(c client.Client, taskQueue string, sinks *activities.Sinks, metrics
 	silences.Warm()
 	activities.SilenceWith(sinks, silences.Active)
 	w.RegisterActivity(sinks)
-	w.RegisterActivityWithOptions(workflows.NewRecaller(c).RecallMemory, activity.RegisterOptions{Name: workflows.ActivityRecall})
-	w.RegisterActivityWithOptions(silences.ReleaseSilenced, activity.RegisterOptions{Name: workflows.ActivityReleaseSilenced})
+	w.RegisterActivityWithOptions(activities.NewRecaller(c).RecallMemory, activity.RegisterOptions{Name: activities.ActivityRecall})
+	registerRelease(w, c)
 	return w
 }
 
@@ -69,10 +69,15 @@ func NewWith(c client.Client, taskQueue string, sinks *activities.Sinks, metrics
 func NewSilences(c client.Client, taskQueue string, logger *slog.Logger) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, Options())
 	w.RegisterWorkflow(workflows.SilenceWorkflow)
-	// This store is never read: it only releases the alerts of a silence.
-	releaser := workflows.NewSilenceStore(c, nil, logger)
-	w.RegisterActivityWithOptions(releaser.ReleaseSilenced, activity.RegisterOptions{Name: workflows.ActivityReleaseSilenced})
+	registerRelease(w, c)
 	return w
+}
+
+// registerRelease registers the activity an expired silence runs, on
+// either worker: silences run with alerts when no silence worker is apart.
+func registerRelease(w sdkworker.Worker, c client.Client) {
+	r := activities.NewReleaser(c, workflows.AttrSilencedBy.GetName(), workflows.SignalSilenceEnded)
+	w.RegisterActivityWithOptions(r.ReleaseSilenced, activity.RegisterOptions{Name: activities.ActivityReleaseSilenced})
 }
 
 // Options are the worker options of every alertflow worker.

@@ -96,7 +96,7 @@ func recallNothing(e *testsuite.TestWorkflowEnvironment) {
 // recall registers a recall that finds mem, as left by an earlier alert.
 func recall(e *testsuite.TestWorkflowEnvironment, mem *alert.Memory) {
 	e.RegisterActivityWithOptions(func(context.Context, string, string) (*alert.Memory, error) { return mem, nil },
-		activity.RegisterOptions{Name: ActivityRecall})
+		activity.RegisterOptions{Name: activities.ActivityRecall})
 }
 
 func (e *alertEnv) notifiedSeverities() []alert.Severity {

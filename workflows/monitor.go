@@ -7,11 +7,11 @@ import (
 	"slices"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/monitor"
 )
@@ -36,8 +36,6 @@ const (
 	SignalMonitorSpecs = "specs"
 	// QueryMonitor answers a MonitorState.
 	QueryMonitor = "state"
-	// ActivityOpenMissed opens (or updates) the alert of a missed run.
-	ActivityOpenMissed = "OpenMissed"
 )
 
 // A monitor continues as new after monitorMaxWakes wake-ups or
@@ -77,12 +75,6 @@ type MonitorState struct {
 	LastRun   *MonitorRun          `json:"last_run,omitempty"`
 	// Missed counts the deadlines that passed with no run, in this run.
 	Missed int `json:"missed"`
-}
-
-// MissedRequest is the input of ActivityOpenMissed.
-type MissedRequest struct {
-	Spec monitor.Spec `json:"spec"`
-	Due  time.Time    `json:"due"`
 }
 
 // MonitorWorkflow keeps a ref's monitors until the routing file no longer
@@ -163,7 +155,7 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) error {
 				if due.After(at) {
 					continue
 				}
-				if err = workflow.ExecuteActivity(actx, ActivityOpenMissed, MissedRequest{Spec: sp, Due: due}).Get(ctx, nil); err != nil {
+				if err = workflow.ExecuteActivity(actx, activities.ActivityOpenMissed, activities.MissedRequest{Spec: sp, Due: due}).Get(ctx, nil); err != nil {
 					return
 				}
 				st.Missed++
@@ -184,43 +176,35 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) error {
 	return nil
 }
 
-// Monitors are the activities of monitor workflows: they open alerts as
-// the intake does.
-type Monitors struct {
+// Opener opens alerts from outside a delivery, as the intake does: the
+// missed runs of monitors go through it. It is not an activity itself; the
+// activity that calls it lives with the others in activities.
+type Opener struct {
 	client     client.Client
 	taskQueue  string
 	alert      Input
 	reconciled func(instance string) bool
 }
 
-// NewMonitors returns the activities that open the alerts of missed runs
-// on taskQueue, each started with in (the intake's input for new alerts),
-// whose Reconcile is kept for the instances reconciled says have an API.
-func NewMonitors(c client.Client, taskQueue string, in Input, reconciled func(instance string) bool) *Monitors {
+// NewOpener returns an opener of alerts on taskQueue, each started with in
+// (the intake's input for new alerts), whose Reconcile is kept for the
+// instances reconciled says have an API.
+func NewOpener(c client.Client, taskQueue string, in Input, reconciled func(instance string) bool) *Opener {
 	in.Revision = CurrentRevision
-	return &Monitors{client: c, taskQueue: taskQueue, alert: in, reconciled: reconciled}
+	return &Opener{client: c, taskQueue: taskQueue, alert: in, reconciled: reconciled}
 }
 
-// OpenMissed signals the missed run to its alert, starting the alert when
-// there is none, as a failed pipeline's delivery does.
-func (m *Monitors) OpenMissed(ctx context.Context, req MissedRequest) error {
-	sp := req.Spec
-	ev := alert.Event{
-		Project:    alert.Project{ID: sp.Project, Path: sp.Path},
-		Pipeline:   alert.Pipeline{Ref: sp.Ref},
-		Instance:   sp.Instance,
-		ReceivedAt: time.Now().UTC(),
-		Missed:     &alert.Missed{Monitor: sp.Name, Due: req.Due, Severity: sp.Severity},
-	}
-	in := m.alert
-	if !m.reconciled(sp.Instance) {
+// Open signals ev to its alert, starting the alert when there is none, as
+// a failed pipeline's delivery does; source is kept in the memo.
+func (o *Opener) Open(ctx context.Context, ev alert.Event, source string) error {
+	in := o.alert
+	if !o.reconciled(ev.Instance) {
 		in.Reconcile = nil
 	}
-	opts := StartOptions(m.taskQueue, in, ev)
-	opts.Memo[MemoSource] = "monitor " + sp.Name
-	if _, err := m.client.SignalWithStartWorkflow(ctx, ev.AlertID(), SignalPipeline, ev, opts, AlertWorkflow, in); err != nil {
-		return fmt.Errorf("signal the missed run of monitor %s to %s: %w", sp.Name, ev.AlertID(), err)
+	opts := StartOptions(o.taskQueue, in, ev)
+	opts.Memo[MemoSource] = source
+	if _, err := o.client.SignalWithStartWorkflow(ctx, ev.AlertID(), SignalPipeline, ev, opts, AlertWorkflow, in); err != nil {
+		return fmt.Errorf("signal %s: %w", ev.AlertID(), err)
 	}
-	activity.GetLogger(ctx).Info("Scheduled pipeline did not run", "Monitor", sp.Name, "AlertID", ev.AlertID(), "Due", req.Due)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/monitor"
 )
@@ -22,7 +23,7 @@ import (
 type monitorEnv struct {
 	*testsuite.TestWorkflowEnvironment
 	mu     sync.Mutex
-	missed []MissedRequest
+	missed []activities.MissedRequest
 }
 
 func newMonitorEnv(t *testing.T) *monitorEnv {
@@ -31,12 +32,12 @@ func newMonitorEnv(t *testing.T) *monitorEnv {
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	e := &monitorEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment()}
 	e.RegisterWorkflowWithOptions(MonitorWorkflow, workflow.RegisterOptions{Name: MonitorWorkflowType})
-	e.RegisterActivityWithOptions(func(_ context.Context, req MissedRequest) error {
+	e.RegisterActivityWithOptions(func(_ context.Context, req activities.MissedRequest) error {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.missed = append(e.missed, req)
 		return nil
-	}, activity.RegisterOptions{Name: ActivityOpenMissed})
+	}, activity.RegisterOptions{Name: activities.ActivityOpenMissed})
 	return e
 }
 

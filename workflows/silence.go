@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/silence"
 )
 
@@ -29,9 +30,6 @@ const (
 	// SignalSilenceEnded, carrying the silence's ID, tells an alert it
 	// holds that the silence was expired early (RevisionSilenced on).
 	SignalSilenceEnded = "silence_ended"
-	// ActivityReleaseSilenced tells every open alert a silence holds that
-	// it was expired early.
-	ActivityReleaseSilenced = "ReleaseSilenced"
 	// MemoSilence is the memo key a silence workflow keeps its silence
 	// under, for listing silences without querying each.
 	MemoSilence = "silence"
@@ -197,7 +195,7 @@ func SilenceWorkflow(ctx workflow.Context, s silence.Silence) (*silence.Silence,
 				return nil, err
 			}
 		}
-		if err := workflow.ExecuteActivity(actx, ActivityReleaseSilenced, s.ID).Get(ctx, nil); err != nil {
+		if err := workflow.ExecuteActivity(actx, activities.ActivityReleaseSilenced, s.ID).Get(ctx, nil); err != nil {
 			return nil, fmt.Errorf("release the alerts of silence %s: %w", s.ID, err)
 		}
 	}

@@ -183,7 +183,7 @@ func newSilenceEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]string)
 	e.RegisterActivityWithOptions(func(_ context.Context, id string) (int, error) {
 		released = append(released, id)
 		return 0, nil
-	}, activity.RegisterOptions{Name: ActivityReleaseSilenced})
+	}, activity.RegisterOptions{Name: activities.ActivityReleaseSilenced})
 	return e, &released
 }
 

@@ -2,20 +2,19 @@ package workflows
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"sync"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/alertflow/alertflow/silence"
+	"github.com/alertflow/alertflow/visibility"
 )
 
 // silenceRefresh is how often a worker reads the silences again while
@@ -207,7 +206,7 @@ func (s *SilenceStore) read(ctx context.Context) (*silence.Set, error) {
 		s.keep(compiled, began)
 		return setOf(compiled), nil
 	}
-	since := quoteTime(fullAt.Add(-SilenceOverlap))
+	since := visibility.Time(fullAt.Add(-SilenceOverlap))
 	compiled := known
 	changed := false
 	change := func() {
@@ -307,18 +306,13 @@ func setOf(compiled map[string]compiledSilence) *silence.Set {
 	return silence.NewSet(all)
 }
 
-// quoteTime is t as a visibility query's datetime value.
-func quoteTime(t time.Time) string {
-	return "'" + t.UTC().Format(time.RFC3339Nano) + "'"
-}
-
 // Current reads silence id from its workflow's memo, not from the view:
 // one expired early a moment ago may still be in it until its workflow
 // ends and the next read of changes, or the next full read. ok is false
 // when the silence is gone or unreadable.
 func (s *SilenceStore) Current(ctx context.Context, id string) (silence.Active, bool, error) {
 	desc, err := s.client.DescribeWorkflowExecution(ctx, id, "")
-	if isNotFound(err) {
+	if visibility.NotFound(err) {
 		return silence.Active{}, false, nil
 	}
 	if err != nil {
@@ -351,37 +345,4 @@ func SilenceOf(run *workflowpb.WorkflowExecutionInfo) (silence.Silence, bool) {
 		sl.CreatedAt = run.GetStartTime().AsTime().UTC()
 	}
 	return sl, true
-}
-
-// ReleaseSilenced signals every open alert silence id holds that it was
-// expired early, and returns how many it told.
-func (s *SilenceStore) ReleaseSilenced(ctx context.Context, id string) (int, error) {
-	query := AttrSilencedBy.GetName() + " = " + quoteQueryValue(id) + " AND ExecutionStatus = 'Running'"
-	var token []byte
-	told := 0
-	for {
-		resp, err := s.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			PageSize: 500, NextPageToken: token, Query: query,
-		})
-		if err != nil {
-			return told, fmt.Errorf("list the alerts silence %s holds: %w", id, err)
-		}
-		for _, run := range resp.GetExecutions() {
-			err := s.client.SignalWorkflow(ctx, run.GetExecution().GetWorkflowId(), "", SignalSilenceEnded, id)
-			if err != nil && !isNotFound(err) {
-				return told, fmt.Errorf("tell alert %s that silence %s ended: %w", run.GetExecution().GetWorkflowId(), id, err)
-			}
-			told++
-		}
-		if token = resp.GetNextPageToken(); len(token) == 0 {
-			return told, nil
-		}
-	}
-}
-
-// isNotFound says the alert completed between listing and signalling it:
-// it has nothing left to hand over.
-func isNotFound(err error) bool {
-	var nf *serviceerror.NotFound
-	return errors.As(err, &nf)
 }

@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
 )
 
@@ -44,7 +45,7 @@ func (r *run) recall(ctx workflow.Context) alert.Memory {
 	info := workflow.GetInfo(ctx)
 	var mem *alert.Memory
 	lctx := workflow.WithLocalActivityOptions(ctx, recallOptions())
-	err := workflow.ExecuteLocalActivity(lctx, ActivityRecall, info.WorkflowExecution.ID, info.WorkflowExecution.RunID).Get(ctx, &mem)
+	err := workflow.ExecuteLocalActivity(lctx, activities.ActivityRecall, info.WorkflowExecution.ID, info.WorkflowExecution.RunID).Get(ctx, &mem)
 	if err != nil {
 		workflow.GetLogger(ctx).Error("Recalling the last alert on this ID failed; starting without its memory", "Error", err)
 	}

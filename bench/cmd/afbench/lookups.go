@@ -27,7 +27,7 @@ var lookupQueries = []string{
 	"WorkflowId = 'afbench-lookup-%d' AND " + noDivision,
 }
 
-// noDivision is workflows.recallDivision: kept apart so that afbench times
+// noDivision is visibility.Division: kept apart so that afbench times
 // the query it names, not whatever the code does today.
 const noDivision = "(TemporalNamespaceDivision IS NULL OR TemporalNamespaceDivision = '')"
 

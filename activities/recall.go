@@ -1,19 +1,17 @@
-package workflows
+package activities
 
 import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/visibility"
 )
 
 // ActivityRecall is the local activity a new alert runs before it applies
@@ -26,16 +24,6 @@ const ActivityRecall = "RecallMemory"
 // current one, the last one, and a few in case the last ones ended without
 // a result (terminated).
 const recallRuns = 5
-
-// recallDivision names the namespace division the server would otherwise
-// add as "TemporalNamespaceDivision IS NULL". On SQLite (the dev server)
-// that added equality led the planner to the division's index, which every
-// run shares, so each recall scanned the whole visibility table on the
-// server's one database connection, and alerts slowed down as the server
-// filled. Written as an OR it is no index equality, and the lookup goes by
-// the workflow ID's index; no run carries an empty division, so the runs
-// found are the same.
-const recallDivision = "(TemporalNamespaceDivision IS NULL OR TemporalNamespaceDivision = '')"
 
 // Recaller reads alert memories from the server's history of earlier runs.
 type Recaller struct {
@@ -57,7 +45,7 @@ func (r *Recaller) RecallMemory(ctx context.Context, workflowID, runID string) (
 	resp, err := r.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace: activity.GetInfo(ctx).Namespace,
 		PageSize:  recallRuns,
-		Query:     "WorkflowId = " + quoteQueryValue(workflowID) + " AND " + recallDivision,
+		Query:     "WorkflowId = " + visibility.Quote(workflowID) + " AND " + visibility.Division,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list runs of %s: %w", workflowID, err)
@@ -80,41 +68,13 @@ func (r *Recaller) RecallMemory(ctx context.Context, workflowID, runID string) (
 		if id == runID {
 			continue
 		}
-		st, err := r.result(ctx, workflowID, id)
+		end, err := visibility.End(ctx, r.client, workflowID, id)
 		if err != nil {
 			return nil, err
 		}
-		if st != nil {
-			return &st.Memory, nil
+		if end.Result != nil {
+			return &end.Result.Memory, nil
 		}
 	}
 	return nil, nil
-}
-
-// result reads the final state a run completed with, or nil when it did
-// not complete (it continued as new, was terminated, or is still open).
-func (r *Recaller) result(ctx context.Context, workflowID, runID string) (*alert.State, error) {
-	it := r.client.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			return nil, fmt.Errorf("read the end of run %s of %s: %w", runID, workflowID, err)
-		}
-		done := ev.GetWorkflowExecutionCompletedEventAttributes()
-		if done == nil {
-			continue
-		}
-		var st alert.State
-		if err := converter.GetDefaultDataConverter().FromPayloads(done.GetResult(), &st); err != nil {
-			return nil, fmt.Errorf("decode the result of run %s of %s: %w", runID, workflowID, err)
-		}
-		return &st, nil
-	}
-	return nil, nil
-}
-
-// quoteQueryValue makes s a visibility-query string literal: the quote and
-// the backslash, the only characters with meaning inside one, are escaped.
-func quoteQueryValue(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
