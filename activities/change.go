@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/route"
 )
 
 // Activity names of change events: a successful pipeline on a project's
@@ -48,7 +49,7 @@ func (s *Sinks) RouteChange(ctx context.Context, ev alert.Event) ([]Target, erro
 		return nil, nil
 	}
 	var targets []Target
-	for _, name := range r.Route(changeState(ev)) {
+	for _, name := range r.Route(changeLabels(ev)) {
 		if r.Changes[name] != nil {
 			targets = append(targets, Target{Receiver: name, Integration: IntegrationPagerDuty})
 		}
@@ -57,20 +58,18 @@ func (s *Sinks) RouteChange(ctx context.Context, ev alert.Event) ([]Target, erro
 	return targets, nil
 }
 
-// changeState is the alert a change event's routing looks at: the labels
-// of the branch (project, ref, tag, source, protected_ref, default
-// branch) and no severity.
-func changeState(ev alert.Event) alert.State {
-	pl := ev.Pipeline
-	return alert.State{
-		ID:      ev.AlertID(),
-		Project: ev.Project,
-		Ref:     pl.Ref,
-		Tag:     pl.Tag,
-		Pipeline: &alert.NewestPipeline{
-			ID: pl.ID, Status: pl.Status, SHA: pl.SHA, URL: pl.URL, FinishedAt: pl.FinishedAt,
-			Source: pl.Source, Protected: pl.Protected,
-		},
+// changeLabels are what a change event's routing looks at: the labels of
+// the branch (project, ref, tag, source, protected_ref, default branch)
+// and no severity.
+func changeLabels(ev alert.Event) route.Labels {
+	return route.Labels{
+		ProjectID:     ev.Project.ID,
+		Project:       ev.Project.Path,
+		Ref:           ev.Pipeline.Ref,
+		Tag:           ev.Pipeline.Tag,
+		DefaultBranch: ev.Project.DefaultBranch,
+		Source:        ev.Pipeline.Source,
+		Protected:     ev.Pipeline.Protected,
 	}
 }
 

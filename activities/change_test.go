@@ -91,9 +91,9 @@ func TestRouteChangeNamesTheReceiversWithChangeEventsTheTreeSelects(t *testing.T
 	}}
 	var labels []route.Labels
 	routing := activities.Routing{
-		Route: func(s alert.State) []string {
-			labels = append(labels, route.LabelsOf(s))
-			return tree.Receivers(route.LabelsOf(s))
+		Route: func(l route.Labels) []string {
+			labels = append(labels, l)
+			return tree.Receivers(l)
 		},
 		Receivers: map[string]activities.Receiver{
 			"pager": {activities.IntegrationPagerDuty: &fakeNotifier{}},
@@ -125,7 +125,7 @@ func TestRouteChangeNamesTheReceiversWithChangeEventsTheTreeSelects(t *testing.T
 
 func TestRouteChangeWithoutChangeEventsNamesNobody(t *testing.T) {
 	routing := activities.Routing{
-		Route:     func(alert.State) []string { t.Error("routed with nobody to hear it"); return nil },
+		Route:     func(route.Labels) []string { t.Error("routed with nobody to hear it"); return nil },
 		Receivers: map[string]activities.Receiver{"pager": {activities.IntegrationPagerDuty: &fakeNotifier{}}},
 	}
 	for name, sinks := range map[string]*activities.Sinks{
@@ -141,7 +141,7 @@ func TestRouteChangeWithoutChangeEventsNamesNobody(t *testing.T) {
 func TestSendChangeSendsToItsTargetAlone(t *testing.T) {
 	pager, other := &fakeChanges{}, &fakeChanges{}
 	sinks := activities.NewRoutedSinks(nil, nil, nil, activities.Routing{
-		Route:   func(alert.State) []string { return nil },
+		Route:   func(route.Labels) []string { return nil },
 		Changes: map[string]activities.ChangeNotifier{"pager": pager, "other": other},
 	})
 	ev := green()
@@ -156,7 +156,7 @@ func TestSendChangeSendsToItsTargetAlone(t *testing.T) {
 func TestSendChangeToATargetWithoutChangeEventsFailsForGood(t *testing.T) {
 	var out syncBuffer
 	sinks := activities.NewRoutedSinks(logger(&out), nil, nil, activities.Routing{
-		Route:     func(alert.State) []string { return nil },
+		Route:     func(route.Labels) []string { return nil },
 		Receivers: map[string]activities.Receiver{"chat": {activities.IntegrationSlack: &fakeNotifier{}}, "quiet-pager": {activities.IntegrationPagerDuty: &fakeNotifier{}}},
 		Changes:   map[string]activities.ChangeNotifier{"pager": &fakeChanges{}},
 	})
@@ -192,7 +192,7 @@ func TestSendChangeClassifiesFailuresLikeTheSinks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out syncBuffer
 			sinks := activities.NewRoutedSinks(logger(&out), nil, nil, activities.Routing{
-				Route:   func(alert.State) []string { return nil },
+				Route:   func(route.Labels) []string { return nil },
 				Changes: map[string]activities.ChangeNotifier{"pager": &fakeChanges{err: tt.err}},
 			})
 			err := sendChange(t, sinks, activities.ChangeDelivery{Target: pagerTarget, Event: green()})
@@ -221,7 +221,7 @@ func TestSendChangeKeepsTheKeyAndTheURLOutOfHistoryAndLogs(t *testing.T) {
 		pd := pagerduty.New(recv.Base+"/v2/enqueue", key, nil).WithChangeURL(recv.Base + "/v2/change/enqueue/pathsecret")
 		var out syncBuffer
 		sinks := activities.NewRoutedSinks(logger(&out), nil, nil, activities.Routing{
-			Route:   func(alert.State) []string { return nil },
+			Route:   func(route.Labels) []string { return nil },
 			Changes: map[string]activities.ChangeNotifier{"pager": pd},
 		})
 		err := sendChange(t, sinks, activities.ChangeDelivery{Target: pagerTarget, Event: green()})
@@ -237,7 +237,7 @@ func TestSendChangeKeepsTheKeyAndTheURLOutOfHistoryAndLogs(t *testing.T) {
 	}
 	fake := pagerdutytest.New(t)
 	sinks := activities.NewRoutedSinks(nil, nil, nil, activities.Routing{
-		Route:   func(alert.State) []string { return nil },
+		Route:   func(route.Labels) []string { return nil },
 		Changes: map[string]activities.ChangeNotifier{"pager": pagerduty.New(fake.URL(), key, nil)},
 	})
 	if err := sendChange(t, sinks, activities.ChangeDelivery{Target: pagerTarget, Event: green()}); err != nil {

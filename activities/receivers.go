@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/route"
 )
@@ -106,11 +105,12 @@ type Receiver map[string]notify.Notifier
 // Routing is what routed notifications go through: the routing tree and
 // the receivers it names.
 type Routing struct {
-	// Route names the receivers an alert reaches, in order, each once.
-	Route func(alert.State) []string
+	// Route names the receivers an alert with these labels reaches, in
+	// order, each once.
+	Route func(route.Labels) []string
 	// Escalate is where an alert escalates, nil when nowhere; a nil
 	// Escalate escalates nothing.
-	Escalate func(alert.State) *route.Escalation
+	Escalate func(route.Labels) *route.Escalation
 	// Receivers are the configured receivers by name.
 	Receivers map[string]Receiver
 	// Root is the receiver of the routing tree's root, which hears a
@@ -141,7 +141,7 @@ func (s *Sinks) defaultRouting() Routing {
 		rcv[IntegrationSlack] = s.slack
 	}
 	return Routing{
-		Route:     func(alert.State) []string { return []string{DefaultReceiver} },
+		Route:     func(route.Labels) []string { return []string{DefaultReceiver} },
 		Receivers: map[string]Receiver{DefaultReceiver: rcv},
 		Root:      DefaultReceiver,
 	}
@@ -162,12 +162,13 @@ func (s *Sinks) currentRouting() Routing {
 func (s *Sinks) RouteNotification(ctx context.Context, req RouteRequest) (RouteAnswer, error) {
 	var answer RouteAnswer
 	a := req.Notification.Alert
+	labels := route.LabelsOf(a)
 	if req.Silences {
 		at := req.At
 		if at.IsZero() {
 			at = time.Now()
 		}
-		answer.Silenced = s.silencing(ctx, route.LabelsOf(a), a.ID, req.Ended, at)
+		answer.Silenced = s.silencing(ctx, labels, a.ID, req.Ended, at)
 	}
 	if answer.Silenced != nil {
 		s.logger.InfoContext(ctx, "Notification suppressed by a silence", "notification_id", req.Notification.ID,
@@ -180,13 +181,13 @@ func (s *Sinks) RouteNotification(ctx context.Context, req RouteRequest) (RouteA
 		return answer, nil
 	}
 	r := s.currentRouting()
-	for _, name := range r.Route(a) {
+	for _, name := range r.Route(labels) {
 		answer.Targets = append(answer.Targets, s.targetsOf(ctx, r, name, a.ID)...)
 	}
 	if r.Escalate == nil {
 		return answer, nil
 	}
-	if e := r.Escalate(a); e != nil {
+	if e := r.Escalate(labels); e != nil {
 		answer.Escalation = &Escalation{Receiver: e.To, Targets: s.targetsOf(ctx, r, e.To, a.ID), After: e.After, Reminders: e.Reminders}
 	}
 	return answer, nil

@@ -12,7 +12,6 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/alertflow/alertflow/activities"
-	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/notify/notifytest"
 	"github.com/alertflow/alertflow/route"
@@ -50,7 +49,7 @@ func deliverTo(t *testing.T, sinks *activities.Sinks, d activities.Delivery) err
 func TestRouteNotificationNamesEachIntegrationOfEachReceiverInRouteOrder(t *testing.T) {
 	var out syncBuffer
 	routing := activities.Routing{
-		Route: func(s alert.State) []string { return []string{"team", "missing", "audit"} },
+		Route: func(route.Labels) []string { return []string{"team", "missing", "audit"} },
 		Receivers: map[string]activities.Receiver{
 			"team":  {activities.IntegrationPagerDuty: &fakeNotifier{}, activities.IntegrationSlack: &fakeNotifier{}},
 			"audit": {activities.IntegrationWebhook: &fakeNotifier{}},
@@ -93,7 +92,7 @@ func TestNotifyReceiverDropsATargetNoLongerConfigured(t *testing.T) {
 	var out syncBuffer
 	chat := &fakeNotifier{}
 	routing := activities.Routing{
-		Route:     func(alert.State) []string { return nil },
+		Route:     func(route.Labels) []string { return nil },
 		Receivers: map[string]activities.Receiver{"chat": {activities.IntegrationSlack: chat}},
 	}
 	sinks := activities.NewRoutedSinks(logger(&out), nil, nil, routing)
@@ -111,7 +110,7 @@ func TestNotifyReceiverDropsATargetNoLongerConfigured(t *testing.T) {
 func TestNotifyReceiverClassifiesFailuresLikeTheSinks(t *testing.T) {
 	refused := &fakeNotifier{err: notify.Permanent(errors.New("400 Bad Request"))}
 	routing := activities.Routing{
-		Route:     func(alert.State) []string { return []string{"pager"} },
+		Route:     func(route.Labels) []string { return []string{"pager"} },
 		Receivers: map[string]activities.Receiver{"pager": {activities.IntegrationPagerDuty: refused}},
 	}
 	sinks := activities.NewRoutedSinks(nil, nil, nil, routing)
@@ -127,8 +126,8 @@ func TestNotifyReceiverClassifiesFailuresLikeTheSinks(t *testing.T) {
 
 func TestRouteNotificationNamesTheEscalationAndItsTargets(t *testing.T) {
 	routing := activities.Routing{
-		Route:    func(alert.State) []string { return []string{"team"} },
-		Escalate: func(alert.State) *route.Escalation { return &route.Escalation{To: "lead", After: 30 * time.Minute} },
+		Route:    func(route.Labels) []string { return []string{"team"} },
+		Escalate: func(route.Labels) *route.Escalation { return &route.Escalation{To: "lead", After: 30 * time.Minute} },
 		Receivers: map[string]activities.Receiver{
 			"team": {activities.IntegrationSlack: &fakeNotifier{}},
 			"lead": {activities.IntegrationPagerDuty: &fakeNotifier{}, activities.IntegrationWebhook: &fakeNotifier{}},
@@ -158,7 +157,7 @@ func (k *keeper) NotifyMessage(_ context.Context, n notify.Notification, message
 func TestNotifyReceiverPassesAMessengerItsMessageAndAnswersTheNewOne(t *testing.T) {
 	chat, pager := &keeper{}, &fakeNotifier{}
 	sinks := activities.NewRoutedSinks(nil, nil, nil, activities.Routing{
-		Route: func(alert.State) []string { return nil },
+		Route: func(route.Labels) []string { return nil },
 		Receivers: map[string]activities.Receiver{
 			"chat":  {activities.IntegrationSlack: chat},
 			"pager": {activities.IntegrationPagerDuty: pager},

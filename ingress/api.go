@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/alertview"
 	"github.com/alertflow/alertflow/visibility"
 	"github.com/alertflow/alertflow/workflows"
 )
@@ -341,7 +342,7 @@ func (s *Server) answerState(ctx context.Context, w http.ResponseWriter, r *http
 		s.unavailable(w, r, "query", id, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, &st)
+	writeJSON(w, http.StatusOK, alertview.Of(&st))
 }
 
 func (s *Server) acknowledgeAlert(w http.ResponseWriter, r *http.Request) {
@@ -401,7 +402,7 @@ func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, name string
 		// second press is answered from the state, not recorded.
 		s.answerState(ctx, w, r, id)
 	case out.status == http.StatusOK:
-		writeJSON(w, http.StatusOK, out.state)
+		writeJSON(w, http.StatusOK, alertview.Of(out.state))
 	default:
 		writeError(w, out.status, "", out.msg)
 	}

@@ -121,8 +121,8 @@ func newRoutedStackInput(t *testing.T, file string, in workflows.Input) *routedS
 		receivers[r.Name] = rcv
 	}
 	sinks := activities.NewRoutedSinks(slog.New(slog.DiscardHandler), nil, nil, activities.Routing{
-		Route:     func(s alert.State) []string { return cfg.Route.Receivers(route.LabelsOf(s)) },
-		Escalate:  func(s alert.State) *route.Escalation { return cfg.Route.EscalationOf(route.LabelsOf(s)) },
+		Route:     cfg.Route.Receivers,
+		Escalate:  cfg.Route.EscalationOf,
 		Receivers: receivers,
 		Changes:   changes,
 	})
@@ -359,7 +359,7 @@ func TestAPageWhoseRoutingFailsForGoodReachesTheRootReceiver(t *testing.T) {
 	t.Parallel() // own task queue and project ids
 	audit, auditSrv := newScriptedReceiver(t, routingSecret)
 	sinks := activities.NewRoutedSinks(slog.New(slog.DiscardHandler), nil, nil, activities.Routing{
-		Route: func(alert.State) []string { panic("the routing tree is broken") },
+		Route: func(route.Labels) []string { panic("the routing tree is broken") },
 		Receivers: map[string]activities.Receiver{
 			"audit": {activities.IntegrationWebhook: webhook.New(auditSrv.URL+audit.path, routingSecret, http.DefaultClient)},
 		},

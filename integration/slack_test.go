@@ -18,6 +18,7 @@ import (
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/notify/slack"
 	"github.com/alertflow/alertflow/notify/slack/slacktest"
+	"github.com/alertflow/alertflow/route"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -37,7 +38,7 @@ func newSlackStack(t *testing.T, in workflows.Input) *slackStack {
 	t.Helper()
 	fake := slacktest.New(t, slackBotToken)
 	sinks := activities.NewRoutedSinks(slog.New(slog.DiscardHandler), nil, nil, activities.Routing{
-		Route: func(alert.State) []string { return []string{"oncall"} },
+		Route: func(route.Labels) []string { return []string{"oncall"} },
 		Receivers: map[string]activities.Receiver{
 			"oncall": {activities.IntegrationSlack: slack.NewApp(fake.URL, slackBotToken, "#ci-alerts", http.DefaultClient)},
 		},

@@ -10,6 +10,7 @@ import (
 	"context"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/alertview"
 )
 
 // Kind is the lifecycle transition a notification announces.
@@ -55,10 +56,12 @@ type Notification struct {
 	ID    string `json:"id"`
 	Kind  Kind   `json:"kind"`
 	Title string `json:"title"`
-	// Alert is the alert as it was right after the transition. The
-	// workflow leaves out the timeline and dedup keys: nobody reads them
-	// in a notification and they would bloat every activity input.
-	Alert alert.State `json:"alert"`
+	// Alert is the alert as people see it right after the transition,
+	// without the timeline: nobody reads it in a notification and it
+	// would bloat every activity input. Recorded before the view, it held
+	// the whole state; the view's fields keep their names, so it decodes
+	// the same.
+	Alert alertview.Alert `json:"alert"`
 	// Actor is who caused the transition: the person who acknowledged or
 	// resolved the alert, or the user whose pipeline opened, changed or
 	// resolved it. Empty when nobody is known (a reminder).

@@ -31,10 +31,11 @@ import (
 // setting keeps the recorded value, so that replaying with the running
 // configuration changes nothing.
 type Policy struct {
-	// Route names the receivers an alert reaches, in order.
-	Route func(alert.State) []string
+	// Route names the receivers an alert with these labels reaches, in
+	// order.
+	Route func(route.Labels) []string
 	// Escalate is where an alert escalates, nil when nowhere.
-	Escalate func(alert.State) *route.Escalation
+	Escalate func(route.Labels) *route.Escalation
 	// Receivers are the integrations of each configured receiver.
 	Receivers        map[string][]string
 	Hold             *time.Duration
@@ -53,8 +54,8 @@ type Policy struct {
 func PolicyOf(rc *config.Config) Policy {
 	tree := rc.Route
 	p := Policy{
-		Route:     func(s alert.State) []string { return tree.Receivers(route.LabelsOf(s)) },
-		Escalate:  func(s alert.State) *route.Escalation { return tree.EscalationOf(route.LabelsOf(s)) },
+		Route:     tree.Receivers,
+		Escalate:  tree.EscalationOf,
 		Receivers: map[string][]string{},
 	}
 	for _, r := range rc.Receivers {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/route"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -38,7 +39,7 @@ func manual(t *testing.T, at time.Duration, update bool, name string, arg any) E
 // toTeam routes every alert to receiver, webhook only.
 func toTeam(receiver string) Policy {
 	return Policy{
-		Route:     func(alert.State) []string { return []string{receiver} },
+		Route:     func(route.Labels) []string { return []string{receiver} },
 		Receivers: map[string][]string{receiver: {"webhook"}, "other": {"slack"}},
 	}
 }

@@ -1,11 +1,11 @@
 package route
 
-import "github.com/alertflow/alertflow/alert"
+import "github.com/alertflow/alertflow/alertview"
 
 // LabelsOf are the labels of an alert as it is now: its project and ref,
 // the source and protected_ref of its newest pipeline, and its failure
 // class.
-func LabelsOf(s alert.State) Labels {
+func LabelsOf(s alertview.Alert) Labels {
 	l := Labels{
 		ProjectID:     s.Project.ID,
 		Project:       s.Project.Path,

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/alertview"
 )
 
 func TestLabelsOfAnAlertComeFromItsProjectRefAndNewestPipeline(t *testing.T) {
@@ -15,14 +16,14 @@ func TestLabelsOfAnAlertComeFromItsProjectRefAndNewestPipeline(t *testing.T) {
 	}
 	want := Labels{ProjectID: 7, Project: "team-a/api", Ref: "v1.2", Tag: true, Source: "push",
 		Severity: alert.SeverityMedium, DefaultBranch: "main", Protected: true}
-	if got := LabelsOf(s); got != want {
+	if got := LabelsOf(alertview.Of(&s)); got != want {
 		t.Fatalf("labels %+v, want %+v", got, want)
 	}
 	// An alert that has seen no pipeline yet has no source and is not
 	// protected.
 	s.Pipeline = nil
 	want.Source, want.Protected = "", false
-	if got := LabelsOf(s); got != want {
+	if got := LabelsOf(alertview.Of(&s)); got != want {
 		t.Fatalf("without a pipeline: %+v, want %+v", got, want)
 	}
 }

@@ -71,7 +71,7 @@ func newChangeEnv(t *testing.T, receivers map[string]activities.ChangeNotifier) 
 		{Receiver: "chat", Match: route.Matchers{Project: "team-a/**"}},
 	}}
 	env.RegisterActivity(activities.NewRoutedSinks(slog.New(slog.DiscardHandler), nil, nil, activities.Routing{
-		Route:   func(s alert.State) []string { return tree.Receivers(route.LabelsOf(s)) },
+		Route:   tree.Receivers,
 		Changes: receivers,
 	}))
 	return env

@@ -12,6 +12,7 @@ import (
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/route"
 )
 
 // messenger records what a receiver that keeps one message per alert (a
@@ -50,7 +51,7 @@ func consoleEnv(t *testing.T) (*routedEnv, *messenger) {
 	e := newRoutedEnv(t)
 	m := &messenger{}
 	e.sinks = activities.NewRoutedSinks(slog.New(slog.DiscardHandler), nil, nil, activities.Routing{
-		Route: func(alert.State) []string { return []string{"pager", "chat"} },
+		Route: func(route.Labels) []string { return []string{"pager", "chat"} },
 		Receivers: map[string]activities.Receiver{
 			"pager": {activities.IntegrationPagerDuty: e.heard.receiver("pager")},
 			"chat":  {activities.IntegrationSlack: m},

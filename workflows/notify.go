@@ -12,6 +12,7 @@ import (
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/alertview"
 	"github.com/alertflow/alertflow/notify"
 )
 
@@ -86,13 +87,11 @@ func (r *run) queue(ctx workflow.Context, kind notify.Kind, actor, note string, 
 	r.queued = append(r.queued, n)
 }
 
-// notified is the alert as a notification carries it: without the
-// timeline and dedup keys, which nobody reads there and which would bloat
-// every activity input.
-func (r *run) notified() alert.State {
-	s := *r.st
-	s.Timeline, s.RecentKeys = nil, nil
-	return s
+// notified is the alert as a notification carries it: the view without
+// the timeline, which nobody reads there and which would bloat every
+// activity input.
+func (r *run) notified() alertview.Alert {
+	return alertview.Notified(r.st)
 }
 
 // flush brings what is shown of the alert in line with its state and sends

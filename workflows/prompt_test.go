@@ -14,8 +14,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/alertflow/alertflow/activities"
-	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/notify"
+	"github.com/alertflow/alertflow/route"
 )
 
 // downPager is a routing whose HIGH alerts reach "pager" and "chat"; the
@@ -53,7 +53,7 @@ func newDownPagerEnv(t *testing.T, p *downPager) *alertEnv {
 	e.RegisterWorkflow(AlertWorkflow)
 	recallNothing(e.TestWorkflowEnvironment)
 	routing := activities.Routing{
-		Route: func(alert.State) []string { return []string{"pager", "chat"} },
+		Route: func(route.Labels) []string { return []string{"pager", "chat"} },
 		Receivers: map[string]activities.Receiver{
 			"pager": {activities.IntegrationPagerDuty: p.receiver("pager")},
 			"chat":  {activities.IntegrationSlack: p.receiver("chat")},

@@ -62,7 +62,7 @@ type routedEnv struct {
 	*alertEnv
 	heard    *heardLog
 	mu       sync.Mutex
-	route    func(alert.State) []string
+	route    func(route.Labels) []string
 	escalate *route.Escalation
 	sinks    *activities.Sinks
 }
@@ -72,7 +72,7 @@ func newRoutedEnv(t *testing.T) *routedEnv {
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	e := &routedEnv{alertEnv: &alertEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment()}, heard: &heardLog{heard: map[string][]notify.Kind{}}}
-	e.route = func(st alert.State) []string {
+	e.route = func(st route.Labels) []string {
 		if st.Severity == alert.SeverityHigh {
 			return []string{"pager", "chat"}
 		}
@@ -81,12 +81,12 @@ func newRoutedEnv(t *testing.T) *routedEnv {
 	e.RegisterWorkflow(AlertWorkflow)
 	recallNothing(e.TestWorkflowEnvironment)
 	routing := activities.Routing{
-		Route: func(st alert.State) []string {
+		Route: func(st route.Labels) []string {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			return e.route(st)
 		},
-		Escalate: func(alert.State) *route.Escalation {
+		Escalate: func(route.Labels) *route.Escalation {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			return e.escalate
@@ -103,7 +103,7 @@ func newRoutedEnv(t *testing.T) *routedEnv {
 	return e
 }
 
-func (e *routedEnv) reroute(route func(alert.State) []string) {
+func (e *routedEnv) reroute(route func(route.Labels) []string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.route = route
@@ -131,7 +131,7 @@ func TestARoutedAlertIsAcknowledgedAndResolvedWhereItOpened(t *testing.T) {
 	// A changed configuration sends everything to audit from now on: the
 	// open alert keeps the receivers that heard it open.
 	e.RegisterDelayedCallback(func() {
-		e.reroute(func(alert.State) []string { return []string{"audit"} })
+		e.reroute(func(route.Labels) []string { return []string{"audit"} })
 	}, 2*time.Minute)
 	e.signalAt(3*time.Minute, pipelineEvent(2, "success"))
 	e.ExecuteWorkflow(AlertWorkflow, routedInput())
@@ -159,7 +159,7 @@ func TestARaisedSeverityReachesTheReceiversOfTheNewSeverity(t *testing.T) {
 
 func TestAnAlertRoutedToNobodyIsOnlyLogged(t *testing.T) {
 	e := newRoutedEnv(t)
-	e.reroute(func(alert.State) []string { return nil })
+	e.reroute(func(route.Labels) []string { return nil })
 	e.signalAt(time.Second, pipelineEvent(1, "failed"))
 	e.signalAt(time.Minute, pipelineEvent(2, "success"))
 	e.ExecuteWorkflow(AlertWorkflow, routedInput())
@@ -180,7 +180,7 @@ func TestANotificationWhoseRoutingFailsGoesToTheRootReceiver(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(tt.revision), func(t *testing.T) {
 			e := newRoutedEnv(t)
-			e.route = func(alert.State) []string { panic("the routing tree is broken") }
+			e.route = func(route.Labels) []string { panic("the routing tree is broken") }
 			e.signalAt(time.Second, pipelineEvent(1, "failed"))
 			e.signalAt(time.Hour, pipelineEvent(2, "success"))
 			e.ExecuteWorkflow(AlertWorkflow, Input{Revision: tt.revision})
@@ -192,7 +192,7 @@ func TestANotificationWhoseRoutingFailsGoesToTheRootReceiver(t *testing.T) {
 
 func TestAReceiverRemovedFromTheConfigurationDropsItsNotifications(t *testing.T) {
 	e := newRoutedEnv(t)
-	e.reroute(func(alert.State) []string { return []string{"gone", "chat"} })
+	e.reroute(func(route.Labels) []string { return []string{"gone", "chat"} })
 	e.signalAt(time.Second, pipelineEvent(1, "failed"))
 	e.signalAt(time.Minute, pipelineEvent(2, "success"))
 	e.ExecuteWorkflow(AlertWorkflow, routedInput())
@@ -213,7 +213,7 @@ func TestAContinuedRunKeepsItsRoute(t *testing.T) {
 	}
 
 	e2 := newRoutedEnv(t)
-	e2.reroute(func(alert.State) []string { return []string{"audit"} })
+	e2.reroute(func(route.Labels) []string { return []string{"audit"} })
 	e2.signalAt(time.Second, pipelineEvent(3, "success"))
 	e2.ExecuteWorkflow(AlertWorkflow, *next)
 	e2.result(t)

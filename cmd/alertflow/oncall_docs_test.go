@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/alertview"
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/notify/notifytest"
@@ -132,9 +133,7 @@ func oncallExamples(t *testing.T) map[string]any {
 }
 
 func oncallNotification(kind notify.Kind, s *alert.State, actor string) notify.Notification {
-	st := *s
-	st.Timeline, st.RecentKeys = nil, nil
-	return notify.Notification{ID: st.ID + "/" + string(kind), Kind: kind, Title: st.Title(), Alert: st, Actor: actor}
+	return notify.Notification{ID: s.ID + "/" + string(kind), Kind: kind, Title: s.Title(), Alert: alertview.Notified(s), Actor: actor}
 }
 
 // TestTheOnCallPageShowsTheMessagesAsSent keeps docs/oncall/*.json the

@@ -6,13 +6,11 @@ import (
 	"net/http"
 
 	"github.com/alertflow/alertflow/activities"
-	"github.com/alertflow/alertflow/alert"
 	routeconfig "github.com/alertflow/alertflow/config"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/notify/pagerduty"
 	"github.com/alertflow/alertflow/notify/slack"
 	"github.com/alertflow/alertflow/notify/webhook"
-	"github.com/alertflow/alertflow/route"
 )
 
 // routingOf reads where notifications go: the routing file that
@@ -47,8 +45,8 @@ func sinks(rc *routeconfig.Config, logger *slog.Logger) *activities.Sinks {
 	// by name: those of the root receiver.
 	root := receivers[tree.Receiver]
 	return activities.NewRoutedSinks(logger, root[activities.IntegrationWebhook], root[activities.IntegrationSlack], activities.Routing{
-		Route:     func(s alert.State) []string { return tree.Receivers(route.LabelsOf(s)) },
-		Escalate:  func(s alert.State) *route.Escalation { return tree.EscalationOf(route.LabelsOf(s)) },
+		Route:     tree.Receivers,
+		Escalate:  tree.EscalationOf,
 		Receivers: receivers,
 		Root:      tree.Receiver,
 		Changes:   changesOf(rc, receivers),

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/alertview"
 	"github.com/alertflow/alertflow/notify"
 )
 
@@ -308,7 +309,7 @@ func withRecovery(ev Event, n notify.Notification) Event {
 
 // timestamp is when the newest pipeline finished, or else when the alert
 // opened, in RFC 3339; "" when neither is known.
-func timestamp(s alert.State) string {
+func timestamp(s alertview.Alert) string {
 	at := s.OpenedAt
 	if s.Pipeline != nil && !s.Pipeline.FinishedAt.IsZero() {
 		at = s.Pipeline.FinishedAt

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/alertview"
 	"github.com/alertflow/alertflow/notify"
 )
 
@@ -95,7 +96,7 @@ func Console(n notify.Notification) Message {
 
 // plainState says where an alert stands, without formatting, for the
 // fallback text of an update.
-func plainState(s alert.State) string {
+func plainState(s alertview.Alert) string {
 	switch {
 	case !s.Status.Active():
 		return "resolved"
@@ -160,7 +161,7 @@ func stateText(n notify.Notification) string {
 
 // redFor is how long the alert was open, " · red for 1h 5m", when known
 // and not said already by the recovery line (insightText).
-func redFor(s alert.State) string {
+func redFor(s alertview.Alert) string {
 	if s.OpenedAt.IsZero() || s.ResolvedAt.Before(s.OpenedAt) || s.Recovery() != nil {
 		return ""
 	}
@@ -203,7 +204,7 @@ func plural(n int) string {
 }
 
 // buttons are the actions the alert can take now: none once resolved.
-func buttons(s alert.State) []Button {
+func buttons(s alertview.Alert) []Button {
 	if !s.Status.Active() || s.ID == "" || len(s.ID) > maxButtonValue {
 		return nil
 	}

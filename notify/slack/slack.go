@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/alertview"
 	"github.com/alertflow/alertflow/notify"
 )
 
@@ -132,7 +133,7 @@ func title(n notify.Notification) string {
 }
 
 // severityLabel is the emoji and word that lead the message.
-func severityLabel(s alert.State) string {
+func severityLabel(s alertview.Alert) string {
 	if s.Status == alert.StatusResolved {
 		return ":white_check_mark: *RESOLVED*"
 	}
@@ -148,7 +149,7 @@ func severityLabel(s alert.State) string {
 	return emoji + " *" + plainSeverity(s) + "*"
 }
 
-func plainSeverity(s alert.State) string {
+func plainSeverity(s alertview.Alert) string {
 	if s.Status == alert.StatusResolved {
 		return "RESOLVED"
 	}
@@ -160,7 +161,7 @@ func plainSeverity(s alert.State) string {
 
 // pipelineLine is "<url|Pipeline #31> failed on *group/project@ref*", as
 // alert.State.Title words it, with the pipeline linked.
-func pipelineLine(s alert.State, pipelineURL string) string {
+func pipelineLine(s alertview.Alert, pipelineURL string) string {
 	where := s.Project.Path
 	if where == "" {
 		where = fmt.Sprintf("project %d", s.Project.ID)
@@ -237,8 +238,8 @@ func actionLine(n notify.Notification) string {
 
 // window is the alert's flapping window as people write it: "1h", "1h30m",
 // "20s".
-func window(s alert.State) string {
-	w := s.Rules.EffectiveFlapWindow().String()
+func window(s alertview.Alert) string {
+	w := s.FlapWindow().String()
 	if strings.HasSuffix(w, "m0s") {
 		w = strings.TrimSuffix(w, "0s")
 	}
@@ -294,7 +295,7 @@ func actor(n notify.Notification, fallback string) string {
 	return clip(cmp.Or(n.Actor, fallback), maxText)
 }
 
-func pipelineUser(s alert.State) string {
+func pipelineUser(s alertview.Alert) string {
 	if s.Pipeline == nil {
 		return ""
 	}
@@ -302,7 +303,7 @@ func pipelineUser(s alert.State) string {
 }
 
 // jobsText lists the failed jobs, one per line, at most maxJobs of them.
-func jobsText(s alert.State) string {
+func jobsText(s alertview.Alert) string {
 	if s.Pipeline == nil || len(s.Pipeline.FailedJobs) == 0 {
 		return ""
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/alertview"
 	"github.com/alertflow/alertflow/bench/payload"
 	"github.com/alertflow/alertflow/route"
 	"github.com/alertflow/alertflow/silence"
@@ -129,7 +130,7 @@ func TestBenchSilencesMatchNoBenchAlert(t *testing.T) {
 		}
 		s := alert.New(alert.DefaultLimits())
 		s.Apply(r.event, now)
-		return route.LabelsOf(*s)
+		return route.LabelsOf(alertview.Of(s))
 	}
 	check := func(l route.Labels) {
 		t.Helper()
