@@ -228,7 +228,10 @@ type Input struct {
 // ref to the success (or the person) that resolves it. It completes with
 // the final state.
 func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
-	r := &run{in: in, b: in.Revision.behaviours(), st: in.State, routed: in.Routed}
+	r := &run{in: in, b: in.Revision.behaviours(), st: in.State, routed: in.Routed,
+		reminder: timer{kind: timerReminder}, hold: timer{kind: timerHold}, autoResolve: timer{kind: timerAutoResolve},
+		snoozeEnd: timer{kind: timerSnoozeEnd}, silenceEnd: timer{kind: timerSilenceEnd}, stable: timer{kind: timerStable},
+		escalation: timer{kind: timerEscalation}, reconcileDue: timer{kind: timerReconcile}}
 	fresh := r.st == nil && r.b.takesRules
 	if fresh {
 		rules := in.Rules
@@ -293,25 +296,17 @@ type run struct {
 	lastNotice *notice
 	// routed are the alert's targets once it was routed (RevisionRouted).
 	routed *Routed
-	// reminder is the pending reminder timer, nil when none is set.
-	reminder       workflow.Future
-	cancelReminder workflow.CancelFunc
-	// hold is the timer that ends a pending alert's hold, and autoResolve
-	// the one that checks for an alert gone quiet; nil when none is set.
-	hold, autoResolve workflow.Future
-	cancelHold        workflow.CancelFunc
-	// snoozeEnd, silenceEnd and stable end the alert's snooze, its
-	// silence, and (flapping) the wait for a green branch to be stable.
-	snoozeEnd, silenceEnd, stable deadline
-	// escalation is the timer of an escalation due a while after the
-	// alert opened; nil when none is set.
-	escalation       workflow.Future
-	cancelEscalation workflow.CancelFunc
-	// reconcileDue is the timer of the next scheduled check of GitLab's
-	// API, and reconciling says one is on its way (RevisionReconciled).
-	reconcileDue    workflow.Future
-	cancelReconcile workflow.CancelFunc
-	reconciling     bool
+	// The run's timers, one of each kind (alertTimerKinds): the next
+	// reminder; the end of a pending alert's hold; the check for an alert
+	// gone quiet; the end of the alert's snooze, of its silence, and
+	// (flapping) of the wait for a green branch to be stable; an
+	// escalation due a while after the alert opened; the next scheduled
+	// check of GitLab's API (RevisionReconciled).
+	reminder, hold, autoResolve   timer
+	snoozeEnd, silenceEnd, stable timer
+	escalation, reconcileDue      timer
+	// reconciling says a check of GitLab's API is on its way.
+	reconciling bool
 	// wake lets update handlers, which run beside the main loop, make it
 	// look at the state again.
 	wake workflow.Channel
@@ -596,26 +591,15 @@ func (r *run) signalled(ctx workflow.Context, action, by string, err error) erro
 func (r *run) reminderTimer(ctx workflow.Context) workflow.Future {
 	due := r.in.ReminderInterval > 0 && r.st.RemindersDue() && !r.st.NextReminderAt.IsZero()
 	if !due {
-		if r.reminder != nil {
-			r.cancelReminder()
-			r.reminder, r.cancelReminder = nil, nil
-		}
+		r.reminder.stop()
 		return nil
 	}
-	if r.reminder == nil {
-		d := r.st.NextReminderAt.Sub(workflow.Now(ctx))
-		if d < time.Second {
-			// Overdue, for instance after continue-as-new: remind now.
-			d = time.Second
-		}
-		tctx, cancel := workflow.WithCancel(ctx)
-		r.reminder, r.cancelReminder = workflow.NewTimer(tctx, d), cancel
-	}
-	return r.reminder
+	// One overdue (after continue-as-new, say) fires after the floor.
+	return r.reminder.start(ctx, r.st.NextReminderAt)
 }
 
 func (r *run) remind(ctx workflow.Context, timer workflow.Future) error {
-	r.reminder, r.cancelReminder = nil, nil
+	r.reminder.fired()
 	if err := timer.Get(ctx, nil); err != nil || !r.st.RemindersDue() {
 		return nil
 	}

@@ -70,24 +70,16 @@ func (r *run) scheduleReconcile(now time.Time, out alert.Outcome) {
 func (r *run) reconcileTimer(ctx workflow.Context) workflow.Future {
 	due := r.reconciles() && r.st.Status.Active() && !r.st.NextReconcileAt.IsZero()
 	if !due {
-		if r.reconcileDue != nil {
-			r.cancelReconcile()
-			r.reconcileDue, r.cancelReconcile = nil, nil
-		}
+		r.reconcileDue.stop()
 		return nil
 	}
-	if r.reconcileDue == nil {
-		d := max(r.st.NextReconcileAt.Sub(workflow.Now(ctx)), time.Second)
-		tctx, cancel := workflow.WithCancel(ctx)
-		r.reconcileDue, r.cancelReconcile = workflow.NewTimer(tctx, d), cancel
-	}
-	return r.reconcileDue
+	return r.reconcileDue.start(ctx, r.st.NextReconcileAt)
 }
 
 // reconcileScheduled runs the check that fell due and sets the next one,
 // counted from the due time so that a late task shifts nothing.
 func (r *run) reconcileScheduled(ctx workflow.Context, timer workflow.Future) {
-	r.reconcileDue, r.cancelReconcile = nil, nil
+	r.reconcileDue.fired()
 	if timer.Get(ctx, nil) != nil || !r.st.Status.Active() {
 		return
 	}
