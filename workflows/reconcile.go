@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -152,29 +151,4 @@ func failureOf(err error) string {
 		return "no answer in time"
 	}
 	return err.Error()
-}
-
-// registerReconcile registers the reconcile update of a run that may
-// check GitLab's API.
-func (r *run) registerReconcile(ctx workflow.Context) error {
-	if !r.b.reconciles {
-		return nil
-	}
-	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReconcile,
-		func(ctx workflow.Context, req alert.ReconcileRequest) (*alert.State, error) {
-			r.reconcile(ctx, req.By, onDemandWithin)
-			return r.snapshot(), nil
-		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req alert.ReconcileRequest) error {
-			if r.in.Reconcile == nil {
-				return temporal.NewNonRetryableApplicationError(
-					fmt.Sprintf("%s cannot be reconciled: no GitLab API is configured for its instance", r.st.ID), ErrTypeNotReconciled, nil)
-			}
-			return rejection(r.st.CheckReconcile(req))
-		}},
-	)
-	if err != nil {
-		return fmt.Errorf("register %s update: %w", UpdateReconcile, err)
-	}
-	return nil
 }
