@@ -590,8 +590,8 @@ func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, er
 			return r.complete(ctx, ch, nil)
 		}
 	}
-	next := r.in
-	next.State, next.Pending, next.Revision, next.Routed = r.st, nil, CurrentRevision, r.routed
+	next := r.nextInput()
+	next.State, next.Routed = r.st, r.routed
 	if handOver {
 		if r.dirty {
 			// Search attributes and memo carry over to the next run.
@@ -611,6 +611,24 @@ func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, er
 		}
 	}
 	return nil, workflow.NewContinueAsNewError(ctx, AlertWorkflow, next)
+}
+
+// nextInput is the input of the run this one continues as, at the current
+// revision: this run's configuration, and what the alert's ID keeps from
+// alert to alert (limits, rules, memory). The caller adds the alert
+// itself, or the events that open the next alert.
+func (r *run) nextInput() Input {
+	return Input{
+		Revision:         CurrentRevision,
+		Limits:           r.st.Limits,
+		Rules:            r.st.Rules,
+		Memory:           &r.st.Memory,
+		MaxHistory:       r.in.MaxHistory,
+		MaxHistoryBytes:  r.in.MaxHistoryBytes,
+		ReminderInterval: r.in.ReminderInterval,
+		AutoResolveAfter: r.in.AutoResolveAfter,
+		Reconcile:        r.in.Reconcile,
+	}
 }
 
 // complete ends a resolved alert: it waits for the notifications, then
@@ -659,9 +677,8 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 		}
 	}
 	if len(r.carried) > 0 {
-		next := Input{Pending: r.carried, Limits: r.st.Limits, MaxHistory: r.in.MaxHistory, ReminderInterval: r.in.ReminderInterval,
-			Revision: CurrentRevision, Rules: r.st.Rules, AutoResolveAfter: r.in.AutoResolveAfter, Memory: &r.st.Memory,
-			Reconcile: r.in.Reconcile}
+		next := r.nextInput()
+		next.Pending = r.carried
 		if prompt {
 			handed, err := r.unfinished(ctx, true)
 			if err != nil {
