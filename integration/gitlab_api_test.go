@@ -153,6 +153,8 @@ func TestReconcileOnDemandThroughTheRESTAPI(t *testing.T) {
 	if st.Status != alert.StatusResolved || st.Resolution != "pipeline #831 succeeded" {
 		t.Fatalf("alert %s (%s), want resolved by #831", st.Status, st.Resolution)
 	}
+	s.waitClosed("83-main")
+	recordHistory(t, "reconciled-on-demand", "83-main")
 }
 
 func TestReconcileOnDemandIsRefusedForAnInstanceWithoutAnAPI(t *testing.T) {

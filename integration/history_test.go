@@ -25,13 +25,24 @@ import (
 // change of AlertWorkflow against non-determinism.
 func recordHistory(t *testing.T, name, id string) {
 	t.Helper()
+	recordRun(t, name, id, "")
+}
+
+// recordRun is recordHistory of one run of the alert: an earlier run, one
+// that continued as new, when runID is set.
+func recordRun(t *testing.T, name, id, runID string) {
+	t.Helper()
 	dir := os.Getenv("ALERTFLOW_RECORD_HISTORIES")
 	if dir == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := temporalCLICommand(ctx, "workflow", "show", "--workflow-id", id, "--output", "json").Output()
+	args := []string{"workflow", "show", "--workflow-id", id, "--output", "json"}
+	if runID != "" {
+		args = append(args, "--run-id", runID)
+	}
+	out, err := temporalCLICommand(ctx, args...).Output()
 	if err != nil {
 		t.Fatalf("show history of %s: %v", id, err)
 	}
@@ -99,4 +110,94 @@ func TestRemindersFireOnARealServerAndStopOnAcknowledge(t *testing.T) {
 		t.Fatalf("closed as %s with %d reminders, %d when acknowledged", status, final.Reminders, acked.Reminders)
 	}
 	recordHistory(t, "reminders-acknowledge-resolve", "14-master")
+}
+
+// Acknowledge and snooze also come as signals (tctl users and scripts send
+// them so); the history recorded here is the replay test's of both.
+func TestAcknowledgeAndSnoozeSignalsOnARealServer(t *testing.T) {
+	t.Parallel() // own task queue and project ids
+	s := newStackConfig(t, nil, workflows.Input{ReminderInterval: time.Hour})
+	const id = "9601-master"
+	s.mustSignal(payload(t, 9601, "master", 96010, "failed"))
+	s.waitState(id, func(st *alert.State) error {
+		if st.Status != alert.StatusOpen {
+			return fmt.Errorf("status %s", st.Status)
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.client.SignalWorkflow(ctx, id, "", workflows.SignalSnooze, alert.SnoozeRequest{By: "erin", For: "2h", Note: "deploy freeze"}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitState(id, func(st *alert.State) error {
+		if st.Snoozed == nil || st.Snoozed.By != "erin" {
+			return fmt.Errorf("not snoozed: %+v", st.Snoozed)
+		}
+		return nil
+	})
+	if err := s.client.SignalWorkflow(ctx, id, "", workflows.SignalAcknowledge, alert.Acknowledgement{By: "erin", Note: "on it"}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitState(id, func(st *alert.State) error {
+		if st.Status != alert.StatusAcknowledged || st.AcknowledgedBy != "erin" {
+			return fmt.Errorf("%s by %q", st.Status, st.AcknowledgedBy)
+		}
+		return nil
+	})
+	s.mustSignal(payload(t, 9601, "master", 96011, "success"))
+	status, final := s.waitClosed(id)
+	if status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED || final.Status != alert.StatusResolved || final.AcknowledgedBy != "erin" {
+		t.Fatalf("closed as %s: %s, acknowledged by %q", status, final.Status, final.AcknowledgedBy)
+	}
+	recordHistory(t, "signals-snooze-acknowledge-resolve", id)
+}
+
+// An alert whose history passes Input.MaxHistory continues as new and
+// keeps its state; both runs are recorded, the first ending in the
+// continue-as-new.
+func TestAnAlertPastItsHistoryBoundContinuesAsNewWithItsState(t *testing.T) {
+	t.Parallel() // own task queue and project ids
+	s := newStackConfig(t, nil, workflows.Input{MaxHistory: 12, ReminderInterval: time.Hour})
+	const id = "9602-master"
+	first := s.mustSignal(payload(t, 9602, "master", 96020, "failed")).RunID
+	s.waitState(id, func(st *alert.State) error {
+		if st.Status != alert.StatusOpen {
+			return fmt.Errorf("status %s", st.Status)
+		}
+		return nil
+	})
+	// Each delivery lengthens the history; the first the run takes past
+	// the bound makes it continue as new.
+	pipeline := int64(96021)
+	err := poll(context.Background(), 30*time.Second, func() error {
+		d, err := s.client.DescribeWorkflowExecution(context.Background(), id, "")
+		if err != nil {
+			return err
+		}
+		if d.GetWorkflowExecutionInfo().GetExecution().GetRunId() != first {
+			return nil
+		}
+		s.mustSignal(payload(t, 9602, "master", pipeline, "canceled"))
+		pipeline++
+		return errors.New("still the first run")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The new run has the alert as it was, with every delivery applied.
+	s.waitState(id, func(st *alert.State) error {
+		last := st.Timeline[len(st.Timeline)-1]
+		if st.Status != alert.StatusOpen || st.Timeline[0].PipelineID != 96020 || last.PipelineID != pipeline-1 {
+			return fmt.Errorf("%s, timeline from pipeline %d to %d, want open from 96020 to %d",
+				st.Status, st.Timeline[0].PipelineID, last.PipelineID, pipeline-1)
+		}
+		return nil
+	})
+	s.mustSignal(payload(t, 9602, "master", pipeline, "success"))
+	if status, final := s.waitClosed(id); status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED || final.Status != alert.StatusResolved {
+		t.Fatalf("closed as %s: %s", status, final.Status)
+	}
+	recordRun(t, "continued-as-new", id, first)
+	recordHistory(t, "continued-as-new-then-resolved", id)
 }

@@ -228,7 +228,10 @@ type Input struct {
 // ref to the success (or the person) that resolves it. It completes with
 // the final state.
 func AlertWorkflow(ctx workflow.Context, in Input) (*alert.State, error) {
-	r := &run{in: in, b: in.Revision.behaviours(), st: in.State, routed: in.Routed}
+	r := &run{in: in, b: in.Revision.behaviours(), st: in.State, routed: in.Routed,
+		reminder: timer{kind: timerReminder}, hold: timer{kind: timerHold}, autoResolve: timer{kind: timerAutoResolve},
+		snoozeEnd: timer{kind: timerSnoozeEnd}, silenceEnd: timer{kind: timerSilenceEnd}, stable: timer{kind: timerStable},
+		escalation: timer{kind: timerEscalation}, reconcileDue: timer{kind: timerReconcile}}
 	fresh := r.st == nil && r.b.takesRules
 	if fresh {
 		rules := in.Rules
@@ -293,25 +296,20 @@ type run struct {
 	lastNotice *notice
 	// routed are the alert's targets once it was routed (RevisionRouted).
 	routed *Routed
-	// reminder is the pending reminder timer, nil when none is set.
-	reminder       workflow.Future
-	cancelReminder workflow.CancelFunc
-	// hold is the timer that ends a pending alert's hold, and autoResolve
-	// the one that checks for an alert gone quiet; nil when none is set.
-	hold, autoResolve workflow.Future
-	cancelHold        workflow.CancelFunc
-	// snoozeEnd, silenceEnd and stable end the alert's snooze, its
-	// silence, and (flapping) the wait for a green branch to be stable.
-	snoozeEnd, silenceEnd, stable deadline
-	// escalation is the timer of an escalation due a while after the
-	// alert opened; nil when none is set.
-	escalation       workflow.Future
-	cancelEscalation workflow.CancelFunc
-	// reconcileDue is the timer of the next scheduled check of GitLab's
-	// API, and reconciling says one is on its way (RevisionReconciled).
-	reconcileDue    workflow.Future
-	cancelReconcile workflow.CancelFunc
-	reconciling     bool
+	// The run's timers, one of each kind (alertTimerKinds): the next
+	// reminder; the end of a pending alert's hold; the check for an alert
+	// gone quiet; the end of the alert's snooze, of its silence, and
+	// (flapping) of the wait for a green branch to be stable; an
+	// escalation due a while after the alert opened; the next scheduled
+	// check of GitLab's API (RevisionReconciled).
+	reminder, hold, autoResolve   timer
+	snoozeEnd, silenceEnd, stable timer
+	escalation, reconcileDue      timer
+	// reconciling says a check of GitLab's API is on its way.
+	reconciling bool
+	// carried are the events after the resolve that the next run takes
+	// (complete).
+	carried []alert.Event
 	// wake lets update handlers, which run beside the main loop, make it
 	// look at the state again.
 	wake workflow.Channel
@@ -323,39 +321,15 @@ func (r *run) register(ctx workflow.Context) error {
 	}); err != nil {
 		return fmt.Errorf("register %s query: %w", QueryState, err)
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAcknowledge,
-		func(ctx workflow.Context, a alert.Acknowledgement) (*alert.State, error) {
-			err := r.acknowledge(ctx, a)
-			return r.snapshot(), err
-		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, a alert.Acknowledgement) error {
-			if err := r.st.CheckAcknowledge(a); err != nil {
-				return rejection(err)
-			}
-			if r.b.refusesRepeatedAck && r.st.Status == alert.StatusAcknowledged {
-				return temporal.NewNonRetryableApplicationError(
-					fmt.Sprintf("%s is acknowledged already, by %s", r.st.ID, r.st.AcknowledgedBy), ErrTypeAlreadyAcknowledged, nil)
-			}
-			return nil
-		}},
-	); err != nil {
-		return fmt.Errorf("register %s update: %w", UpdateAcknowledge, err)
+	for _, u := range alertUpdates {
+		if u.takes != nil && !u.takes(r.b) {
+			continue
+		}
+		if err := u.register(r, ctx); err != nil {
+			return fmt.Errorf("register %s update: %w", u.name, err)
+		}
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResolve,
-		func(ctx workflow.Context, res alert.Resolution) (*alert.State, error) {
-			err := r.resolve(ctx, res)
-			return r.snapshot(), err
-		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, res alert.Resolution) error {
-			return rejection(r.st.CheckResolve(res))
-		}},
-	); err != nil {
-		return fmt.Errorf("register %s update: %w", UpdateResolve, err)
-	}
-	if err := r.registerSnooze(ctx); err != nil {
-		return err
-	}
-	return r.registerReconcile(ctx)
+	return nil
 }
 
 // snapshot is a copy of the state as it is now, for update results. From
@@ -392,39 +366,8 @@ func rejection(err error) error {
 	}
 }
 
-// channels are the signal channels of an alert.
-type channels struct {
-	pipelines, acks, resolves, deletions workflow.ReceiveChannel
-	// snoozes is nil before RevisionRouted, whose runs do not take them.
-	snoozes workflow.ReceiveChannel
-	// silencesEnded is nil before RevisionSilenced.
-	silencesEnded workflow.ReceiveChannel
-}
-
-func (c channels) pending() int {
-	n := c.pipelines.Len() + c.acks.Len() + c.resolves.Len() + c.deletions.Len()
-	if c.snoozes != nil {
-		n += c.snoozes.Len()
-	}
-	if c.silencesEnded != nil {
-		n += c.silencesEnded.Len()
-	}
-	return n
-}
-
 func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
-	ch := channels{
-		pipelines: workflow.GetSignalChannel(ctx, SignalPipeline),
-		acks:      workflow.GetSignalChannel(ctx, SignalAcknowledge),
-		resolves:  workflow.GetSignalChannel(ctx, SignalResolve),
-		deletions: workflow.GetSignalChannel(ctx, SignalBranchDeleted),
-	}
-	if r.b.routes {
-		ch.snoozes = workflow.GetSignalChannel(ctx, SignalSnooze)
-	}
-	if r.b.silences {
-		ch.silencesEnded = workflow.GetSignalChannel(ctx, SignalSilenceEnded)
-	}
+	ch := r.channels(ctx)
 	for i, ev := range r.in.Pending {
 		if r.st.Status == alert.StatusResolved {
 			// The carried events resolved this alert too: the rest may
@@ -447,67 +390,7 @@ func (r *run) loop(ctx workflow.Context) (*alert.State, error) {
 			}
 		}
 		var err error
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(ch.pipelines, func(c workflow.ReceiveChannel, _ bool) {
-			var ev alert.Event
-			c.Receive(ctx, &ev)
-			r.apply(ctx, ev)
-		})
-		sel.AddReceive(ch.acks, func(c workflow.ReceiveChannel, _ bool) {
-			var a alert.Acknowledgement
-			c.Receive(ctx, &a)
-			err = r.signalled(ctx, SignalAcknowledge, a.By, r.acknowledge(ctx, a))
-		})
-		sel.AddReceive(ch.resolves, func(c workflow.ReceiveChannel, _ bool) {
-			var res alert.Resolution
-			c.Receive(ctx, &res)
-			err = r.signalled(ctx, SignalResolve, res.By, r.resolve(ctx, res))
-		})
-		sel.AddReceive(ch.deletions, func(c workflow.ReceiveChannel, _ bool) {
-			var d alert.Deletion
-			c.Receive(ctx, &d)
-			r.deleted(ctx, d)
-		})
-		if ch.snoozes != nil {
-			sel.AddReceive(ch.snoozes, func(c workflow.ReceiveChannel, _ bool) {
-				var req alert.SnoozeRequest
-				c.Receive(ctx, &req)
-				err = r.signalled(ctx, SignalSnooze, req.By, r.snooze(ctx, req))
-			})
-			if timer := r.snoozeTimer(ctx); timer != nil {
-				sel.AddFuture(timer, func(f workflow.Future) { r.endSnooze(ctx, f) })
-			}
-			if timer := r.escalationTimer(ctx); timer != nil {
-				sel.AddFuture(timer, func(f workflow.Future) { r.escalationDue(ctx, f) })
-			}
-		}
-		if ch.silencesEnded != nil {
-			sel.AddReceive(ch.silencesEnded, func(c workflow.ReceiveChannel, _ bool) {
-				var id string
-				c.Receive(ctx, &id)
-				r.endSilence(ctx, id, "silence "+id+" was expired")
-			})
-			if timer := r.silenceTimer(ctx); timer != nil {
-				sel.AddFuture(timer, func(f workflow.Future) { r.silenceOver(ctx, f) })
-			}
-		}
-		sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
-		if timer := r.reminderTimer(ctx); timer != nil {
-			sel.AddFuture(timer, func(f workflow.Future) { err = r.remind(ctx, f) })
-		}
-		if timer := r.holdTimer(ctx); timer != nil {
-			sel.AddFuture(timer, func(f workflow.Future) { r.endHold(ctx, f) })
-		}
-		if timer := r.autoResolveTimer(ctx); timer != nil {
-			sel.AddFuture(timer, func(f workflow.Future) { r.autoResolved(ctx, f) })
-		}
-		if timer := r.stableTimer(ctx); timer != nil {
-			sel.AddFuture(timer, func(f workflow.Future) { r.stableDue(ctx, f) })
-		}
-		if timer := r.reconcileTimer(ctx); timer != nil {
-			sel.AddFuture(timer, func(f workflow.Future) { r.reconcileScheduled(ctx, f) })
-		}
-		sel.Select(ctx)
+		r.selector(ctx, ch, &err).Select(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -596,26 +479,15 @@ func (r *run) signalled(ctx workflow.Context, action, by string, err error) erro
 func (r *run) reminderTimer(ctx workflow.Context) workflow.Future {
 	due := r.in.ReminderInterval > 0 && r.st.RemindersDue() && !r.st.NextReminderAt.IsZero()
 	if !due {
-		if r.reminder != nil {
-			r.cancelReminder()
-			r.reminder, r.cancelReminder = nil, nil
-		}
+		r.reminder.stop()
 		return nil
 	}
-	if r.reminder == nil {
-		d := r.st.NextReminderAt.Sub(workflow.Now(ctx))
-		if d < time.Second {
-			// Overdue, for instance after continue-as-new: remind now.
-			d = time.Second
-		}
-		tctx, cancel := workflow.WithCancel(ctx)
-		r.reminder, r.cancelReminder = workflow.NewTimer(tctx, d), cancel
-	}
-	return r.reminder
+	// One overdue (after continue-as-new, say) fires after the floor.
+	return r.reminder.start(ctx, r.st.NextReminderAt)
 }
 
 func (r *run) remind(ctx workflow.Context, timer workflow.Future) error {
-	r.reminder, r.cancelReminder = nil, nil
+	r.reminder.fired()
 	if err := timer.Get(ctx, nil); err != nil || !r.st.RemindersDue() {
 		return nil
 	}
@@ -683,28 +555,7 @@ func (r *run) maxHistoryBytes() int {
 // resolved true, when one of them resolves the alert.
 func (r *run) drain(ctx workflow.Context, ch channels) (resolved bool, err error) {
 	for ch.pending() > 0 && r.st.Status != alert.StatusResolved {
-		var ev alert.Event
-		var a alert.Acknowledgement
-		var res alert.Resolution
-		var sn alert.SnoozeRequest
-		var silenceID string
-		switch {
-		case ch.pipelines.ReceiveAsync(&ev):
-			r.apply(ctx, ev)
-		case ch.acks.ReceiveAsync(&a):
-			err = r.signalled(ctx, SignalAcknowledge, a.By, r.acknowledge(ctx, a))
-		case ch.resolves.ReceiveAsync(&res):
-			err = r.signalled(ctx, SignalResolve, res.By, r.resolve(ctx, res))
-		case ch.snoozes != nil && ch.snoozes.ReceiveAsync(&sn):
-			err = r.signalled(ctx, SignalSnooze, sn.By, r.snooze(ctx, sn))
-		case ch.silencesEnded != nil && ch.silencesEnded.ReceiveAsync(&silenceID):
-			r.endSilence(ctx, silenceID, "silence "+silenceID+" was expired")
-		default:
-			var d alert.Deletion
-			ch.deletions.ReceiveAsync(&d)
-			r.deleted(ctx, d)
-		}
-		if err != nil {
+		if err := r.takeArrived(ctx, ch, false); err != nil {
 			return false, err
 		}
 	}
@@ -739,8 +590,8 @@ func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, er
 			return r.complete(ctx, ch, nil)
 		}
 	}
-	next := r.in
-	next.State, next.Pending, next.Revision, next.Routed = r.st, nil, CurrentRevision, r.routed
+	next := r.nextInput()
+	next.State, next.Routed = r.st, r.routed
 	if handOver {
 		if r.dirty {
 			// Search attributes and memo carry over to the next run.
@@ -762,6 +613,24 @@ func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, er
 	return nil, workflow.NewContinueAsNewError(ctx, AlertWorkflow, next)
 }
 
+// nextInput is the input of the run this one continues as, at the current
+// revision: this run's configuration, and what the alert's ID keeps from
+// alert to alert (limits, rules, memory). The caller adds the alert
+// itself, or the events that open the next alert.
+func (r *run) nextInput() Input {
+	return Input{
+		Revision:         CurrentRevision,
+		Limits:           r.st.Limits,
+		Rules:            r.st.Rules,
+		Memory:           &r.st.Memory,
+		MaxHistory:       r.in.MaxHistory,
+		MaxHistoryBytes:  r.in.MaxHistoryBytes,
+		ReminderInterval: r.in.ReminderInterval,
+		AutoResolveAfter: r.in.AutoResolveAfter,
+		Reconcile:        r.in.Reconcile,
+	}
+}
+
 // complete ends a resolved alert: it waits for the notifications, then
 // takes backlog (events carried into this run but not applied yet) and
 // the signals that arrived meanwhile. A bad pipeline among them
@@ -769,14 +638,8 @@ func (r *run) continueAsNew(ctx workflow.Context, ch channels) (*alert.State, er
 // event, so no failure that arrived after the resolve is lost. Manual
 // actions that arrive after the resolve are refused in the timeline.
 func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event) (*alert.State, error) {
-	var carry []alert.Event
-	take := func(ev alert.Event) {
-		if len(carry) > 0 || r.st.Apply(ev, workflow.Now(ctx)) == alert.OutcomeReopen {
-			carry = append(carry, ev)
-		}
-	}
 	for _, ev := range backlog {
-		take(ev)
+		r.carry(ctx, ev)
 	}
 	prompt := r.b.prompt
 	for {
@@ -787,13 +650,13 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 			if err := r.flush(ctx); err != nil {
 				return nil, err
 			}
-			if len(carry) == 0 {
+			if len(r.carried) == 0 {
 				if err := workflow.Await(ctx, func() bool { return ch.pending() > 0 || r.delivered() }); err != nil {
 					return nil, err
 				}
 			}
 			if ch.pending() == 0 {
-				if len(carry) > 0 {
+				if len(r.carried) > 0 {
 					break
 				}
 				if err := r.settle(ctx, 0); err != nil {
@@ -809,31 +672,13 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 		if ch.pending() == 0 {
 			break
 		}
-		var ev alert.Event
-		var a alert.Acknowledgement
-		var res alert.Resolution
-		var sn alert.SnoozeRequest
-		switch {
-		case ch.pipelines.ReceiveAsync(&ev):
-			take(ev)
-		case ch.acks.ReceiveAsync(&a):
-			r.st.Reject(SignalAcknowledge, a.By, r.st.CheckAcknowledge(a), workflow.Now(ctx))
-		case ch.resolves.ReceiveAsync(&res):
-			r.st.Reject(SignalResolve, res.By, r.st.CheckResolve(res), workflow.Now(ctx))
-		case ch.snoozes != nil && ch.snoozes.ReceiveAsync(&sn):
-			r.st.Reject(SignalSnooze, sn.By, r.st.CheckSnooze(sn), workflow.Now(ctx))
-		case ch.silencesEnded != nil && ch.silencesEnded.ReceiveAsync(nil):
-			// A resolved alert has nothing to hand over.
-		default:
-			var d alert.Deletion
-			ch.deletions.ReceiveAsync(&d)
-			r.st.DeleteBranch(d, workflow.Now(ctx))
+		if err := r.takeArrived(ctx, ch, true); err != nil {
+			return nil, err
 		}
 	}
-	if len(carry) > 0 {
-		next := Input{Pending: carry, Limits: r.st.Limits, MaxHistory: r.in.MaxHistory, ReminderInterval: r.in.ReminderInterval,
-			Revision: CurrentRevision, Rules: r.st.Rules, AutoResolveAfter: r.in.AutoResolveAfter, Memory: &r.st.Memory,
-			Reconcile: r.in.Reconcile}
+	if len(r.carried) > 0 {
+		next := r.nextInput()
+		next.Pending = r.carried
 		if prompt {
 			handed, err := r.unfinished(ctx, true)
 			if err != nil {
@@ -844,6 +689,14 @@ func (r *run) complete(ctx workflow.Context, ch channels, backlog []alert.Event)
 		return nil, workflow.NewContinueAsNewError(ctx, AlertWorkflow, next)
 	}
 	return r.finish(ctx)
+}
+
+// carry takes an event that came after the resolve: one that opens a new
+// alert, and every one after it, are carried into the next run.
+func (r *run) carry(ctx workflow.Context, ev alert.Event) {
+	if len(r.carried) > 0 || r.st.Apply(ev, workflow.Now(ctx)) == alert.OutcomeReopen {
+		r.carried = append(r.carried, ev)
+	}
 }
 
 func (r *run) finish(ctx workflow.Context) (*alert.State, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"sync"
 	"testing"
@@ -431,6 +432,53 @@ func TestContinueAsNewMovesAnOlderRunToTheCurrentRevision(t *testing.T) {
 			e.ExecuteWorkflow(AlertWorkflow, tt.in)
 			if next := continued(t, e); next.Revision != CurrentRevision {
 				t.Errorf("continued with revision %d, want %d", next.Revision, CurrentRevision)
+			}
+		})
+	}
+}
+
+// Both ways a run continues as new (its history is full; a failure came
+// after the resolve) hand the next run the whole configuration: a field
+// of Input that is neither the alert nor what the ID keeps must carry
+// over, including one added later.
+func TestContinueAsNewKeepsEveryConfigurationFieldBothWays(t *testing.T) {
+	perRun := map[string]bool{
+		"State": true, "Pending": true, "Undelivered": true, "Routed": true, "Handed": true,
+		"Revision": true, "Limits": true, "Rules": true, "Memory": true,
+	}
+	in := Input{
+		Revision: CurrentRevision, MaxHistory: 30, MaxHistoryBytes: 1 << 20, ReminderInterval: time.Hour,
+		AutoResolveAfter: 48 * time.Hour, Reconcile: &Reconcile{Every: 2 * time.Hour},
+	}
+	for name, steps := range map[string]func(e *alertEnv){
+		"a full history": func(e *alertEnv) {
+			e.signalAt(time.Second, pipelineEvent(31, "failed"))
+			e.RegisterDelayedCallback(func() { e.SetCurrentHistoryLength(30) }, 2*time.Second)
+			e.signalAt(3*time.Second, pipelineEvent(32, "canceled"))
+		},
+		"a failure after the resolve": func(e *alertEnv) {
+			e.signalAt(time.Second, pipelineEvent(31, "failed"))
+			e.signalAt(time.Minute, pipelineEvent(32, "success"), pipelineEvent(33, "failed"))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newAlertEnv(t)
+			e.OnActivity(activities.ActivityReconcile, mock.Anything, mock.Anything).Return(alert.Reconciled{}, nil).Maybe()
+			steps(e)
+			e.ExecuteWorkflow(AlertWorkflow, in)
+			next := reflect.ValueOf(*continued(t, e))
+			want := reflect.ValueOf(in)
+			for i := range want.NumField() {
+				f := want.Type().Field(i).Name
+				if perRun[f] {
+					continue
+				}
+				if want.Field(i).IsZero() {
+					t.Fatalf("the test sets no %s: set one, so that it is checked", f)
+				}
+				if !reflect.DeepEqual(next.Field(i).Interface(), want.Field(i).Interface()) {
+					t.Errorf("continued with %s %v, want %v", f, next.Field(i).Interface(), want.Field(i).Interface())
+				}
 			}
 		})
 	}

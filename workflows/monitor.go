@@ -120,7 +120,7 @@ func MonitorWorkflow(ctx workflow.Context, in MonitorInput) error {
 	for wakes := 1; len(st.Specs) > 0; wakes++ {
 		next := slices.MinFunc(slices.Collect(maps.Values(st.Deadlines)), time.Time.Compare)
 		tctx, cancel := workflow.WithCancel(ctx)
-		timer := workflow.NewTimer(tctx, max(next.Sub(workflow.Now(ctx)), time.Second))
+		timer := newTimer(tctx, timerMonitorDue, max(next.Sub(workflow.Now(ctx)), time.Second))
 		var err error
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(runs, func(c workflow.ReceiveChannel, _ bool) {

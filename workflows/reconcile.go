@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -70,24 +69,16 @@ func (r *run) scheduleReconcile(now time.Time, out alert.Outcome) {
 func (r *run) reconcileTimer(ctx workflow.Context) workflow.Future {
 	due := r.reconciles() && r.st.Status.Active() && !r.st.NextReconcileAt.IsZero()
 	if !due {
-		if r.reconcileDue != nil {
-			r.cancelReconcile()
-			r.reconcileDue, r.cancelReconcile = nil, nil
-		}
+		r.reconcileDue.stop()
 		return nil
 	}
-	if r.reconcileDue == nil {
-		d := max(r.st.NextReconcileAt.Sub(workflow.Now(ctx)), time.Second)
-		tctx, cancel := workflow.WithCancel(ctx)
-		r.reconcileDue, r.cancelReconcile = workflow.NewTimer(tctx, d), cancel
-	}
-	return r.reconcileDue
+	return r.reconcileDue.start(ctx, r.st.NextReconcileAt)
 }
 
 // reconcileScheduled runs the check that fell due and sets the next one,
 // counted from the due time so that a late task shifts nothing.
 func (r *run) reconcileScheduled(ctx workflow.Context, timer workflow.Future) {
-	r.reconcileDue, r.cancelReconcile = nil, nil
+	r.reconcileDue.fired()
 	if timer.Get(ctx, nil) != nil || !r.st.Status.Active() {
 		return
 	}
@@ -160,29 +151,4 @@ func failureOf(err error) string {
 		return "no answer in time"
 	}
 	return err.Error()
-}
-
-// registerReconcile registers the reconcile update of a run that may
-// check GitLab's API.
-func (r *run) registerReconcile(ctx workflow.Context) error {
-	if !r.b.reconciles {
-		return nil
-	}
-	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReconcile,
-		func(ctx workflow.Context, req alert.ReconcileRequest) (*alert.State, error) {
-			r.reconcile(ctx, req.By, onDemandWithin)
-			return r.snapshot(), nil
-		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req alert.ReconcileRequest) error {
-			if r.in.Reconcile == nil {
-				return temporal.NewNonRetryableApplicationError(
-					fmt.Sprintf("%s cannot be reconciled: no GitLab API is configured for its instance", r.st.ID), ErrTypeNotReconciled, nil)
-			}
-			return rejection(r.st.CheckReconcile(req))
-		}},
-	)
-	if err != nil {
-		return fmt.Errorf("register %s update: %w", UpdateReconcile, err)
-	}
-	return nil
 }

@@ -3,7 +3,6 @@ package workflows
 import (
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/workflow"
@@ -216,22 +215,14 @@ func (r *run) escalationTimer(ctx workflow.Context) workflow.Future {
 	due := r.routed != nil && r.routed.Escalation != nil && r.routed.Escalation.After > 0 &&
 		!r.routed.Escalated && r.st.Status == alert.StatusOpen && !r.st.OpenedAt.IsZero() && !silencedNow(r.st)
 	if !due {
-		if r.escalation != nil {
-			r.cancelEscalation()
-			r.escalation, r.cancelEscalation = nil, nil
-		}
+		r.escalation.stop()
 		return nil
 	}
-	if r.escalation == nil {
-		tctx, cancel := workflow.WithCancel(ctx)
-		d := r.st.OpenedAt.Add(r.routed.Escalation.After).Sub(workflow.Now(ctx))
-		r.escalation, r.cancelEscalation = workflow.NewTimer(tctx, max(d, time.Millisecond)), cancel
-	}
-	return r.escalation
+	return r.escalation.start(ctx, r.st.OpenedAt.Add(r.routed.Escalation.After))
 }
 
 func (r *run) escalationDue(ctx workflow.Context, timer workflow.Future) {
-	r.escalation, r.cancelEscalation = nil, nil
+	r.escalation.fired()
 	if timer.Get(ctx, nil) == nil {
 		r.escalate(ctx)
 	}

@@ -191,7 +191,7 @@ func SilenceWorkflow(ctx workflow.Context, s silence.Silence) (*silence.Silence,
 	})
 	for i := range 2 {
 		if i > 0 {
-			if err := workflow.Sleep(ctx, releaseAgainAfter); err != nil {
+			if err := newTimer(ctx, timerReleaseAgain, releaseAgainAfter).Get(ctx, nil); err != nil {
 				return nil, err
 			}
 		}

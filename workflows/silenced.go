@@ -110,10 +110,7 @@ func (r *run) endSilence(ctx workflow.Context, id, why string) {
 	// interval after it, not moments later.
 	if r.in.ReminderInterval > 0 && r.st.RemindersDue() {
 		r.st.NextReminderAt = since.Add(r.in.ReminderInterval)
-		if r.reminder != nil {
-			r.cancelReminder()
-			r.reminder, r.cancelReminder = nil, nil
-		}
+		r.reminder.stop()
 	}
 }
 

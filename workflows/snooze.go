@@ -15,26 +15,6 @@ import (
 // reminder of where it stands, and reminders resume. A raised severity
 // ends the snooze early: its own notification is what people must hear.
 
-// registerSnooze adds the snooze update; the signal is taken in the loop.
-func (r *run) registerSnooze(ctx workflow.Context) error {
-	if !r.b.routes {
-		return nil
-	}
-	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSnooze,
-		func(ctx workflow.Context, req alert.SnoozeRequest) (*alert.State, error) {
-			err := r.snooze(ctx, req)
-			return r.snapshot(), err
-		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req alert.SnoozeRequest) error {
-			return rejection(r.st.CheckSnooze(req))
-		}},
-	)
-	if err != nil {
-		return fmt.Errorf("register %s update: %w", UpdateSnooze, err)
-	}
-	return nil
-}
-
 func (r *run) snooze(ctx workflow.Context, req alert.SnoozeRequest) error {
 	if err := r.st.SnoozeFor(req, workflow.Now(ctx)); err != nil {
 		return rejection(err)

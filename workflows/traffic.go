@@ -68,23 +68,16 @@ func (r *run) deleted(ctx workflow.Context, d alert.Deletion) {
 // superseded.
 func (r *run) holdTimer(ctx workflow.Context) workflow.Future {
 	if r.st.Status != alert.StatusPending || r.st.HoldUntil.IsZero() {
-		if r.hold != nil {
-			r.cancelHold()
-			r.hold, r.cancelHold = nil, nil
-		}
+		r.hold.stop()
 		return nil
 	}
-	if r.hold == nil {
-		tctx, cancel := workflow.WithCancel(ctx)
-		r.hold, r.cancelHold = workflow.NewTimer(tctx, max(r.st.HoldUntil.Sub(workflow.Now(ctx)), time.Millisecond)), cancel
-	}
-	return r.hold
+	return r.hold.start(ctx, r.st.HoldUntil)
 }
 
 // endHold announces the held alert, if the hold is really over (a newer
 // cancel may have moved it on): people hear that it opened.
 func (r *run) endHold(ctx workflow.Context, timer workflow.Future) {
-	r.hold, r.cancelHold = nil, nil
+	r.hold.fired()
 	if timer.Get(ctx, nil) != nil {
 		return
 	}
@@ -101,17 +94,15 @@ func (r *run) endHold(ctx workflow.Context, timer workflow.Future) {
 func (r *run) autoResolveTimer(ctx workflow.Context) workflow.Future {
 	after := r.in.AutoResolveAfter
 	if !r.b.autoResolves || after <= 0 || r.st.LastEventAt.IsZero() || !r.st.Status.Active() && r.st.Status != alert.StatusPending {
+		// A timer already running is left to run, not stopped: the
+		// recorded histories have it so.
 		return nil
 	}
-	if r.autoResolve == nil {
-		d := r.st.LastEventAt.Add(after).Sub(workflow.Now(ctx))
-		r.autoResolve = workflow.NewTimer(ctx, max(d, time.Second))
-	}
-	return r.autoResolve
+	return r.autoResolve.start(ctx, r.st.LastEventAt.Add(after))
 }
 
 func (r *run) autoResolved(ctx workflow.Context, timer workflow.Future) {
-	r.autoResolve = nil
+	r.autoResolve.fired()
 	if timer.Get(ctx, nil) != nil {
 		return
 	}
