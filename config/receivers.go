@@ -1,7 +1,7 @@
 package config
 
-// Reading the receivers of a routing file: names, integrations and their
-// secrets.
+// The receivers of a routing file: their integrations, and how each is
+// read (names, fields and secrets).
 
 import (
 	"errors"
@@ -14,6 +14,120 @@ import (
 
 	"go.yaml.in/yaml/v3"
 )
+
+// DefaultPagerDutyURL is PagerDuty's Events API v2 endpoint; EU accounts
+// and tests set their own.
+const DefaultPagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
+
+// Receiver is a named set of integrations that hear the same alerts.
+// Each integration is nil when the receiver has none of its kind.
+type Receiver struct {
+	Name      string
+	Webhook   *Webhook
+	Slack     *Slack
+	PagerDuty *PagerDuty
+}
+
+// Webhook is alertflow's signed JSON webhook.
+type Webhook struct {
+	URL Secret
+	// Secret is the HMAC-SHA256 key of X-Alertflow-Signature; zero when
+	// the file gives none.
+	Secret Secret
+}
+
+// Slack is a Slack incoming webhook (URL, itself a credential), or a Slack
+// app (Token, a bot token, posting to Channel): the app keeps one message
+// per alert, updates it in place and carries buttons to act on it.
+type Slack struct {
+	URL Secret
+	// Token is the app's bot token (xoxb-…); zero for an incoming webhook.
+	Token Secret
+	// Channel is where the app posts: a name (#ci) or an ID (C0123).
+	Channel string
+	// APIURL is Slack's Web API; "" means https://slack.com/api.
+	APIURL string
+}
+
+// App says the integration is a Slack app rather than an incoming webhook.
+func (s *Slack) App() bool { return s.Token.Value() != "" }
+
+// PagerDuty is one PagerDuty service, through the Events API v2.
+type PagerDuty struct {
+	RoutingKey Secret
+	URL        string // DefaultPagerDutyURL unless the file says otherwise
+	// ChangeEvents sends each successful pipeline on a project's default
+	// branch that routes here to the Change Events API, so that the
+	// service's timeline shows fixes and deploys next to its incidents.
+	ChangeEvents bool
+	// ChangeURL is the Change Events endpoint: the file's change_url, or
+	// else URL with /v2/enqueue made /v2/change/enqueue; "" when neither
+	// says one (then ChangeEvents is false, or the file is refused).
+	ChangeURL string
+}
+
+// ChangeURLOf is the Change Events endpoint beside an Events API v2
+// endpoint: the same URL with its /v2/enqueue made /v2/change/enqueue, as
+// PagerDuty serves both (the EU region too); "" when url does not end in
+// /v2/enqueue, since then nothing says where its change events go.
+func ChangeURLOf(url string) string {
+	if base, ok := strings.CutSuffix(url, "/v2/enqueue"); ok {
+		return base + "/v2/change/enqueue"
+	}
+	return ""
+}
+
+// The integrations' keys in a receiver.
+const (
+	IntegrationWebhook   = "webhook"
+	IntegrationSlack     = "slack"
+	IntegrationPagerDuty = "pagerduty"
+)
+
+// integrationKinds are the kinds of integration a receiver may have, in
+// the order Integrations lists them. A new kind is a row here, a field of
+// Receiver and the function that reads its mapping.
+var integrationKinds = []integrationKind{
+	{IntegrationWebhook, func(p *parser, e entry, path string, r *Receiver) { r.Webhook = p.webhook(e, path) },
+		func(r Receiver) bool { return r.Webhook != nil }},
+	{IntegrationSlack, func(p *parser, e entry, path string, r *Receiver) { r.Slack = p.slack(e, path) },
+		func(r Receiver) bool { return r.Slack != nil }},
+	{IntegrationPagerDuty, func(p *parser, e entry, path string, r *Receiver) { r.PagerDuty = p.pagerDuty(e, path) },
+		func(r Receiver) bool { return r.PagerDuty != nil }},
+}
+
+// integrationKind is one row of integrationKinds.
+type integrationKind struct {
+	// key names the integration in a receiver's mapping, and in the
+	// notification targets alerts record.
+	key string
+	// read reads the integration's mapping (e, at path) into r.
+	read func(p *parser, e entry, path string, r *Receiver)
+	// in says whether r has the integration.
+	in func(r Receiver) bool
+}
+
+// IntegrationKinds names the kinds of integration a receiver may have, in
+// the order Integrations lists a receiver's.
+func IntegrationKinds() []string {
+	out := make([]string, len(integrationKinds))
+	for i, k := range integrationKinds {
+		out[i] = k.key
+	}
+	return out
+}
+
+// Integrations names a receiver's integrations in a fixed order, that of
+// IntegrationKinds: "webhook", "slack", "pagerduty", ...
+func (r Receiver) Integrations() []string {
+	var out []string
+	for _, k := range integrationKinds {
+		if k.in(r) {
+			out = append(out, k.key)
+		}
+	}
+	return out
+}
 
 // receiverName is what a receiver may be called: names reach logs,
 // metrics and the output of routes test, so plain ones only.
@@ -33,7 +147,7 @@ func (p *parser) receivers(n *yaml.Node, known map[string]bool) []Receiver {
 	var out []Receiver
 	for i, rn := range n.Content {
 		path := fmt.Sprintf("receivers[%d]", i)
-		m := p.mapping(rn, path, "name", IntegrationWebhook, IntegrationSlack, IntegrationPagerDuty)
+		m := p.mapping(rn, path, append([]string{"name"}, IntegrationKinds()...)...)
 		if m == nil {
 			continue
 		}
@@ -54,21 +168,15 @@ func (p *parser) receivers(n *yaml.Node, known map[string]bool) []Receiver {
 			known[name] = true
 			r.Name = name
 		}
-		if e, ok := m[IntegrationWebhook]; ok {
-			r.Webhook = p.webhook(e, path+"."+IntegrationWebhook)
-		}
-		if e, ok := m[IntegrationSlack]; ok {
-			r.Slack = p.slack(e, path+"."+IntegrationSlack)
-		}
-		if e, ok := m[IntegrationPagerDuty]; ok {
-			r.PagerDuty = p.pagerDuty(e, path+"."+IntegrationPagerDuty)
-		}
-		if _, w := m[IntegrationWebhook]; !w {
-			if _, s := m[IntegrationSlack]; !s {
-				if _, pd := m[IntegrationPagerDuty]; !pd {
-					p.errorf(rn, path, "no integration: want one or more of webhook, slack, pagerduty")
-				}
+		given := false
+		for _, k := range integrationKinds {
+			if e, ok := m[k.key]; ok {
+				k.read(p, e, join(path, k.key), &r)
+				given = true
 			}
+		}
+		if !given {
+			p.errorf(rn, path, "no integration: want one or more of %s", strings.Join(IntegrationKinds(), ", "))
 		}
 		out = append(out, r)
 	}
