@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"testing"
@@ -25,16 +25,16 @@ func TestChangeEventsGoToTheReceiversThatAskedForThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := routeconfig.FromEnv("https://example.com/hook", "", "")
-	if !changeEvents(nil, rc) || changeEvents(nil, nil) || changeEvents(nil, env) {
-		t.Errorf("changeEvents: %v for the file, %v without one, %v from the environment; want true, false, false",
-			changeEvents(nil, rc), changeEvents(nil, nil), changeEvents(nil, env))
+	if !ChangeEvents(nil, rc) || ChangeEvents(nil, nil) || ChangeEvents(nil, env) {
+		t.Errorf("ChangeEvents: %v for the file, %v without one, %v from the environment; want true, false, false",
+			ChangeEvents(nil, rc), ChangeEvents(nil, nil), ChangeEvents(nil, env))
 	}
 	// ALERTFLOW_CHANGE_EVENTS overrides the file: an intake run alone
 	// reads none.
-	if !changeEvents(new(true), nil) || changeEvents(new(false), rc) {
+	if !ChangeEvents(new(true), nil) || ChangeEvents(new(false), rc) {
 		t.Error("ALERTFLOW_CHANGE_EVENTS did not override the routing file")
 	}
-	changes := changesOf(rc, receiversOf(rc, notify.DefaultHTTPClient()))
+	_, changes := receiversOf(rc, notify.DefaultHTTPClient())
 	if len(changes) != 1 || changes["pager"] == nil {
 		t.Fatalf("change receivers %v, want pager alone", changes)
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 // docker-compose.yml, read the way Compose reads it: `docker-compose config`
 // (or `docker compose config`) interpolates .env.example into it and prints

@@ -1,4 +1,4 @@
-package main
+package app
 
 // alertflow config check and alertflow routes test: the routing
 // configuration, checked offline, before it is deployed.

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -286,9 +286,11 @@ func TestRoutesTestCommandLine(t *testing.T) {
 }
 
 func TestUsageListsTheRoutingCommands(t *testing.T) {
-	_, stdout, _ := runCmd(t, env{}, "--help")
+	// What alertflow --help prints.
+	var usage strings.Builder
+	PrintUsage(&usage)
 	for _, want := range []string{"config check [FILE]", "routes test [FILE]", "ALERTFLOW_CONFIG"} {
-		if !strings.Contains(stdout, want) {
+		if !strings.Contains(usage.String(), want) {
 			t.Errorf("alertflow --help does not mention %q", want)
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -193,7 +193,7 @@ func TestDevRunsEverythingAndStopsEverything(t *testing.T) {
 	}
 
 	// A failed pipeline through the printed URL opens an alert.
-	raw, err := os.ReadFile("../../testdata/pipeline-docs-example.json")
+	raw, err := os.ReadFile("../testdata/pipeline-docs-example.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,8 +284,8 @@ func temporalBin(t *testing.T) string {
 	t.Helper()
 	bin := os.Getenv("ALERTFLOW_TEST_TEMPORAL_BIN")
 	if bin == "" {
-		if _, err := os.Stat("../../bin/temporal"); err == nil {
-			bin = "../../bin/temporal"
+		if _, err := os.Stat("../bin/temporal"); err == nil {
+			bin = "../bin/temporal"
 		}
 	}
 	if bin == "" {

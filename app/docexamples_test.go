@@ -1,4 +1,4 @@
-package main
+package app
 
 // The docs' runnable examples run against a real alertflow dev and must
 // print what the docs show, so that the first hour's steps cannot drift

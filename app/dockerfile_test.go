@@ -1,4 +1,4 @@
-package main
+package app
 
 // The Dockerfile builds the binary the stack runs, the way it must run.
 

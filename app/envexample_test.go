@@ -1,4 +1,4 @@
-package main
+package app
 
 // .env.example: every setting of alertflow is in it, and nothing else.
 

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"encoding/json"
@@ -26,7 +26,7 @@ import (
 // by the intake's own parser.
 func oncallDelivery(t *testing.T, id int64, status, sha, title, author string, finished time.Time, jobs map[string]string) alert.Event {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "pipeline-failed-branch.json"))
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "pipeline-failed-branch.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func oncallNotification(kind notify.Kind, s *alert.State, actor string) notify.N
 // quoting each of them whole (ALERTFLOW_UPDATE_GOLDEN=1 rewrites the
 // files; the page is edited by hand).
 func TestTheOnCallPageShowsTheMessagesAsSent(t *testing.T) {
-	page, err := os.ReadFile(filepath.Join("..", "..", "docs", "oncall.md"))
+	page, err := os.ReadFile(filepath.Join("..", "docs", "oncall.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestTheOnCallPageShowsTheMessagesAsSent(t *testing.T) {
 			t.Fatal(err)
 		}
 		got = append(got, '\n')
-		notifytest.MatchGolden(t, name, got, filepath.Join("..", "..", "docs", "oncall", name+".json"))
+		notifytest.MatchGolden(t, name, got, filepath.Join("..", "docs", "oncall", name+".json"))
 		if !strings.Contains(string(page), "```json\n"+string(got)+"```") {
 			t.Errorf("docs/oncall.md does not quote docs/oncall/%s.json whole in a json block", name)
 		}

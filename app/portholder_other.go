@@ -1,6 +1,6 @@
 //go:build !linux
 
-package main
+package app
 
 // portHolder cannot name a port's process here without a tool of the
 // system's: the refusal names the port only.

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"fmt"
@@ -38,10 +38,71 @@ func routingOf(cfg config, getenv func(string) string) (*routeconfig.Config, err
 	return rc, nil
 }
 
-// sinks builds the notification activities of a routing configuration:
-// one notifier per integration of each receiver.
-func sinks(rc *routeconfig.Config, logger *slog.Logger) *activities.Sinks {
-	receivers := receiversOf(rc, notify.DefaultHTTPClient())
+// The receiver registry: what each kind of integration a routing file may
+// give a receiver is built into. Adding a kind is a row here, its notifier
+// (notify/<kind>) and its fields in the routing file (config/receivers.go):
+// nothing else in the wiring names a kind.
+var receiverKinds = []receiverKind{
+	{
+		name: routeconfig.IntegrationWebhook,
+		build: func(r routeconfig.Receiver, client *http.Client) notify.Notifier {
+			if r.Webhook == nil {
+				return nil
+			}
+			return webhook.New(r.Webhook.URL.Value(), r.Webhook.Secret.Value(), client)
+		},
+	},
+	{
+		name: routeconfig.IntegrationSlack,
+		build: func(r routeconfig.Receiver, client *http.Client) notify.Notifier {
+			switch {
+			case r.Slack == nil:
+				return nil
+			case r.Slack.App():
+				return slack.NewApp(r.Slack.APIURL, r.Slack.Token.Value(), r.Slack.Channel, client)
+			}
+			return slack.New(r.Slack.URL.Value(), client)
+		},
+	},
+	{
+		name: routeconfig.IntegrationPagerDuty,
+		build: func(r routeconfig.Receiver, client *http.Client) notify.Notifier {
+			if r.PagerDuty == nil {
+				return nil
+			}
+			return pagerduty.New(r.PagerDuty.URL, r.PagerDuty.RoutingKey.Value(), client)
+		},
+		// Change events go out with the integration's own notifier (its
+		// key and client), to its change URL.
+		changes: func(r routeconfig.Receiver, n notify.Notifier) activities.ChangeNotifier {
+			pd, ok := n.(*pagerduty.Notifier)
+			if !ok || !r.PagerDuty.ChangeEvents {
+				return nil
+			}
+			return pd.WithChangeURL(r.PagerDuty.ChangeURL)
+		},
+	},
+}
+
+// receiverKind is one row of the registry.
+type receiverKind struct {
+	// name is the integration's key in the routing file, and its name in
+	// the targets the history records (activities.Target.Integration).
+	name string
+	// build makes the notifier of r's integration of this kind; nil when
+	// r has none.
+	build func(r routeconfig.Receiver, client *http.Client) notify.Notifier
+	// changes, when set, is the notifier of the change events that r's
+	// integration (notifier n) takes; nil when it takes none.
+	changes func(r routeconfig.Receiver, n notify.Notifier) activities.ChangeNotifier
+}
+
+// Sinks builds the notification activities of a routing configuration:
+// one notifier per integration of each receiver, each sending through
+// client. The worker of every serving command is built with it; tests
+// that route give it their own file.
+func Sinks(rc *routeconfig.Config, client *http.Client, logger *slog.Logger) *activities.Sinks {
+	receivers, changes := receiversOf(rc, client)
 	tree := rc.Route
 	// Alerts opened before routing existed send to "the" webhook and Slack
 	// by name: those of the root receiver.
@@ -51,30 +112,14 @@ func sinks(rc *routeconfig.Config, logger *slog.Logger) *activities.Sinks {
 		Escalate:  func(s alert.State) *route.Escalation { return tree.EscalationOf(route.LabelsOf(s)) },
 		Receivers: receivers,
 		Root:      tree.Receiver,
-		Changes:   changesOf(rc, receivers),
+		Changes:   changes,
 	})
 }
 
-// changesOf are the receivers whose PagerDuty integration takes change
-// events, each sending them with the integration's own notifier (its key
-// and client) to its change URL.
-func changesOf(rc *routeconfig.Config, receivers map[string]activities.Receiver) map[string]activities.ChangeNotifier {
-	changes := map[string]activities.ChangeNotifier{}
-	for _, r := range rc.Receivers {
-		if r.PagerDuty == nil || !r.PagerDuty.ChangeEvents {
-			continue
-		}
-		if pd, ok := receivers[r.Name][activities.IntegrationPagerDuty].(*pagerduty.Notifier); ok {
-			changes[r.Name] = pd.WithChangeURL(r.PagerDuty.ChangeURL)
-		}
-	}
-	return changes
-}
-
-// changeEvents says whether the intake starts change workflows: as
+// ChangeEvents says whether the intake starts change workflows: as
 // ALERTFLOW_CHANGE_EVENTS says (set), else when a receiver of the routing
-// file takes change events; false when the file was not read.
-func changeEvents(set *bool, rc *routeconfig.Config) bool {
+// file takes change events; false when the file was not read (rc nil).
+func ChangeEvents(set *bool, rc *routeconfig.Config) bool {
 	if set != nil {
 		return *set
 	}
@@ -89,26 +134,30 @@ func changeEvents(set *bool, rc *routeconfig.Config) bool {
 	return false
 }
 
-// receiversOf makes one notifier per integration of each receiver.
-func receiversOf(rc *routeconfig.Config, client *http.Client) map[string]activities.Receiver {
+// receiversOf makes, through the registry, one notifier per integration of
+// each receiver, and the change notifiers of the receivers that take
+// change events, by receiver name.
+func receiversOf(rc *routeconfig.Config, client *http.Client) (map[string]activities.Receiver, map[string]activities.ChangeNotifier) {
 	receivers := make(map[string]activities.Receiver, len(rc.Receivers))
+	changes := map[string]activities.ChangeNotifier{}
 	for _, r := range rc.Receivers {
 		rcv := activities.Receiver{}
-		if r.Webhook != nil {
-			rcv[activities.IntegrationWebhook] = webhook.New(r.Webhook.URL.Value(), r.Webhook.Secret.Value(), client)
-		}
-		switch {
-		case r.Slack != nil && r.Slack.App():
-			rcv[activities.IntegrationSlack] = slack.NewApp(r.Slack.APIURL, r.Slack.Token.Value(), r.Slack.Channel, client)
-		case r.Slack != nil:
-			rcv[activities.IntegrationSlack] = slack.New(r.Slack.URL.Value(), client)
-		}
-		if r.PagerDuty != nil {
-			rcv[activities.IntegrationPagerDuty] = pagerduty.New(r.PagerDuty.URL, r.PagerDuty.RoutingKey.Value(), client)
+		for _, kind := range receiverKinds {
+			n := kind.build(r, client)
+			if n == nil {
+				continue
+			}
+			rcv[kind.name] = n
+			if kind.changes == nil {
+				continue
+			}
+			if c := kind.changes(r, n); c != nil {
+				changes[r.Name] = c
+			}
 		}
 		receivers[r.Name] = rcv
 	}
-	return receivers
+	return receivers, changes
 }
 
 // receiverNames lists the configured receivers, for the start-up log line.

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ func TestAWorkerWithABadRoutingSetUpDoesNotStart(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("receivers:\n  - name: chat\n    slack:\n      url: https://hooks.slack.com/services/x\nroute:\n  receiver: nobody\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	example := filepath.Join("..", "..", "deploy", "alertflow.example.yaml")
+	example := filepath.Join("..", "deploy", "alertflow.example.yaml")
 	vars := env{"PD_TEAM_A": "k", "SLACK_TEAM_A": "https://hooks.slack.com/services/secret-path", "AUDIT_WEBHOOK_URL": "https://audit.example.com/x", "AUDIT_WEBHOOK_SECRET": "s"}
 	tests := []struct {
 		name string
@@ -70,7 +70,7 @@ func TestSinksMakeASlackAppOfATokenAndAWebhookOfAURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := receiversOf(rc, http.DefaultClient)
+	r, _ := receiversOf(rc, http.DefaultClient)
 	if _, ok := r["app"][activities.IntegrationSlack].(notify.Messenger); !ok {
 		t.Errorf("the token made no Slack app")
 	}

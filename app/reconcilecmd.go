@@ -1,4 +1,4 @@
-package main
+package app
 
 // alertflow reconcile: check an alert against GitLab's API now.
 

@@ -1,4 +1,4 @@
-package main
+package app
 
 // alertflow replay: what a candidate policy would have done to the alerts
 // recorded in Temporal.

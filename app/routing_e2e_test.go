@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -155,7 +155,7 @@ func TestTheExampleRoutingFileSendsEachTeamItsOwnNotifications(t *testing.T) {
 // receiver pointed at url, written to a temporary file.
 func exampleWithPagerDutyAt(t *testing.T, url string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "alertflow.example.yaml"))
+	raw, err := os.ReadFile(filepath.Join("..", "deploy", "alertflow.example.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func exampleWithPagerDutyAt(t *testing.T, url string) string {
 // not, with the given pipeline id and status.
 func gitlabPayload(t *testing.T, name string, project int64, path string, protected bool, pipeline int64, status string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", name))
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -266,11 +266,6 @@ func TestRun(t *testing.T) {
 		{name: "dev with a bad value exits 2 naming the variable before starting anything", args: []string{"dev"}, env: env{"ALERTFLOW_UI_PORT": "70000"}, wantCode: 2, wantStderr: []string{"alertflow dev: ALERTFLOW_UI_PORT"}},
 		{name: "an unknown flag exits 2", args: []string{"serve", "-no-such-flag"}, env: env{}, wantCode: 2, wantStderr: []string{"no-such-flag"}},
 		{name: "a stray argument exits 2", args: []string{"worker", "extra"}, env: env{}, wantCode: 2, wantStderr: []string{`unexpected argument "extra"`}},
-		{name: "an unknown command exits 2 naming it", args: []string{"frobnicate"}, env: env{}, wantCode: 2, wantStderr: []string{`unknown command "frobnicate"`}},
-		{name: "no command exits 2 with the usage", args: nil, env: env{}, wantCode: 2, wantUsage: true},
-		{name: "--help prints every setting with its default and exits 0", args: []string{"--help"}, env: env{}, wantCode: 0, wantUsage: true},
-		{name: "-h prints every setting with its default and exits 0", args: []string{"-h"}, env: env{}, wantCode: 0, wantUsage: true},
-		{name: "help prints every setting with its default and exits 0", args: []string{"help"}, env: env{}, wantCode: 0, wantUsage: true},
 		{name: "dev --help prints every setting with its default and exits 0", args: []string{"dev", "--help"}, env: env{}, wantCode: 0, wantUsage: true},
 		{name: "serve -h prints every setting with its default and exits 0", args: []string{"serve", "-h"}, env: env{}, wantCode: 0, wantUsage: true},
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 // Helpers of the checks of the production shape (docker-compose.yml,
 // .env.example and the Dockerfile, each in its own file), which hold the
@@ -11,7 +11,7 @@ import (
 
 // stackRoot is where docker-compose.yml, .env.example and the Dockerfile
 // live, seen from this package.
-const stackRoot = "../.."
+const stackRoot = ".."
 
 // stackVariables are the variables of .env.example that are not alertflow
 // settings but the stack's own.
