@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	routeconfig "github.com/alertflow/alertflow/config"
 )
 
 // exampleFile is the routing configuration users copy; make test checks it
@@ -116,7 +118,7 @@ func TestConfigCheckRefusesBadFiles(t *testing.T) {
 		{"a duplicate receiver", head + "  - name: chat\n    webhook:\n      url: https://example.com\nroute:\n  receiver: chat\n",
 			[]string{`:8: receivers[2].name: duplicate receiver "chat" (first on line 2)`}},
 		{"a receiver with no integration", head + "  - name: quiet\nroute:\n  receiver: quiet\n",
-			[]string{`:8: receivers[2]: no integration: want one or more of webhook, slack, pagerduty`}},
+			[]string{`:8: receivers[2]: no integration: want one or more of ` + strings.Join(routeconfig.IntegrationKinds(), ", ")}},
 		{"both a value and its file", "receivers:\n  - name: chat\n    slack:\n      url: ${SLACK_TEAM_A}\n      url_file: /run/secrets/slack\nroute:\n  receiver: chat\n",
 			[]string{`:5: receivers[0].slack.url_file: give url or url_file, not both`}},
 		{"neither a value nor its file", "receivers:\n  - name: hook\n    webhook:\n      secret: ${AUDIT_WEBHOOK_SECRET}\nroute:\n  receiver: hook\n",
