@@ -11,6 +11,7 @@ import (
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/notify/pagerduty"
 	"github.com/alertflow/alertflow/notify/slack"
+	"github.com/alertflow/alertflow/notify/teams"
 	"github.com/alertflow/alertflow/notify/webhook"
 	"github.com/alertflow/alertflow/route"
 )
@@ -80,6 +81,15 @@ var receiverKinds = []receiverKind{
 				return nil
 			}
 			return pd.WithChangeURL(r.PagerDuty.ChangeURL)
+		},
+	},
+	{
+		name: routeconfig.IntegrationTeams,
+		build: func(r routeconfig.Receiver, client *http.Client) notify.Notifier {
+			if r.Teams == nil {
+				return nil
+			}
+			return teams.New(r.Teams.URL.Value(), client)
 		},
 	},
 }

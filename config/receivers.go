@@ -26,6 +26,7 @@ type Receiver struct {
 	Webhook   *Webhook
 	Slack     *Slack
 	PagerDuty *PagerDuty
+	Teams     *Teams
 }
 
 // Webhook is alertflow's signed JSON webhook.
@@ -66,6 +67,13 @@ type PagerDuty struct {
 	ChangeURL string
 }
 
+// Teams is a Microsoft Teams webhook: a Workflows (Power Automate) flow's
+// "When a Teams webhook request is received" URL, or an incoming webhook's.
+// The URL is the credential (its query carries the signature).
+type Teams struct {
+	URL Secret
+}
+
 // ChangeURLOf is the Change Events endpoint beside an Events API v2
 // endpoint: the same URL with its /v2/enqueue made /v2/change/enqueue, as
 // PagerDuty serves both (the EU region too); "" when url does not end in
@@ -82,6 +90,7 @@ const (
 	IntegrationWebhook   = "webhook"
 	IntegrationSlack     = "slack"
 	IntegrationPagerDuty = "pagerduty"
+	IntegrationTeams     = "teams"
 )
 
 // integrationKinds are the kinds of integration a receiver may have, in
@@ -94,6 +103,8 @@ var integrationKinds = []integrationKind{
 		func(r Receiver) bool { return r.Slack != nil }},
 	{IntegrationPagerDuty, func(p *parser, e entry, path string, r *Receiver) { r.PagerDuty = p.pagerDuty(e, path) },
 		func(r Receiver) bool { return r.PagerDuty != nil }},
+	{IntegrationTeams, func(p *parser, e entry, path string, r *Receiver) { r.Teams = p.teams(e, path) },
+		func(r Receiver) bool { return r.Teams != nil }},
 }
 
 // integrationKind is one row of integrationKinds.
@@ -320,6 +331,17 @@ func (p *parser) pagerDuty(e entry, path string) *PagerDuty {
 		}
 	}
 	return pd
+}
+
+// teams reads a Teams webhook: its url, or url_file, is required.
+func (p *parser) teams(e entry, path string) *Teams {
+	m := p.integration(e, path, "url", "url_file")
+	if m == nil {
+		return nil
+	}
+	t := &Teams{}
+	t.URL, _ = p.secret(m, e, path, "url", true, true)
+	return t
 }
 
 // secret reads key or key_file of an integration: one of them when
