@@ -102,3 +102,24 @@ func TestOnlyAnIntakeTakingSlackButtonsReadsTheRoutingFile(t *testing.T) {
 		}
 	}
 }
+
+// The registry and the routing file know the same kinds: a kind the file
+// reads but the registry cannot build would be accepted and never heard.
+func TestTheRegistryBuildsEveryKindTheRoutingFileReads(t *testing.T) {
+	built := map[string]bool{}
+	for _, k := range receiverKinds {
+		if built[k.name] {
+			t.Errorf("kind %q has two rows", k.name)
+		}
+		built[k.name] = true
+	}
+	for _, name := range routeconfig.IntegrationKinds() {
+		if !built[name] {
+			t.Errorf("the routing file reads %q, which the registry does not build", name)
+		}
+		delete(built, name)
+	}
+	for name := range built {
+		t.Errorf("the registry builds %q, which the routing file does not read", name)
+	}
+}
