@@ -8,7 +8,7 @@
 # process), ingress, or worker. Settings come from the environment; see
 # .env.example and `docker run --rm alertflow --help`.
 
-# The Go version matches go.mod's go line (cmd/alertflow/compose_test.go
+# The Go version matches go.mod's go line (app/compose_test.go
 # checks it); GOTOOLCHAIN=local makes a mismatch fail instead of downloading
 # another toolchain.
 FROM golang:1.26.8-bookworm AS build

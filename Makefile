@@ -35,12 +35,13 @@ vet:
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-# The binary must build, and vet clean, where users run it, not only here.
+# The binary must build, and vet clean, where users run it, not only here:
+# its per-OS code (process groups, port holders) lives in app.
 cross:
 	@for os in darwin windows; do \
 	  GOOS=$$os GOARCH=amd64 $(GO) build -o /dev/null ./cmd/alertflow && \
-	  GOOS=$$os GOARCH=amd64 $(GO) vet ./cmd/alertflow || exit 1; \
-	  echo "cross: ./cmd/alertflow builds and vets for $$os"; \
+	  GOOS=$$os GOARCH=amd64 $(GO) vet ./cmd/alertflow ./app/... || exit 1; \
+	  echo "cross: ./cmd/alertflow and ./app build and vet for $$os"; \
 	done
 
 # Debian packages make test uses: docker-compose to validate

@@ -1,5 +1,5 @@
 // Package config reads alertflow's routing configuration: the receivers
-// (each with a signed webhook, Slack and/or PagerDuty), the routing tree
+// (each with one or more integrations, receivers.go), the routing tree
 // that picks them (package route) and the heartbeat monitors of scheduled
 // pipelines (package monitor). It validates the whole file, naming the
 // file, the line and what is wrong, and never quotes a secret.
@@ -12,15 +12,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/alertflow/alertflow/monitor"
 	"github.com/alertflow/alertflow/route"
 )
-
-// DefaultPagerDutyURL is PagerDuty's Events API v2 endpoint; EU accounts
-// and tests set their own.
-const DefaultPagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
 
 // DefaultReceiver is the name of the one receiver FromEnv makes.
 const DefaultReceiver = "default"
@@ -42,86 +37,6 @@ type Config struct {
 	// ScheduleMonitors are the projects whose pipeline schedules, as
 	// GitLab's API lists them, are each a monitor ("schedules: true").
 	ScheduleMonitors []monitor.Schedules
-}
-
-// Receiver is a named set of integrations that hear the same alerts.
-type Receiver struct {
-	Name      string
-	Webhook   *Webhook // nil when absent
-	Slack     *Slack
-	PagerDuty *PagerDuty
-}
-
-// Webhook is alertflow's signed JSON webhook.
-type Webhook struct {
-	URL Secret
-	// Secret is the HMAC-SHA256 key of X-Alertflow-Signature; zero when
-	// the file gives none.
-	Secret Secret
-}
-
-// Slack is a Slack incoming webhook (URL, itself a credential), or a Slack
-// app (Token, a bot token, posting to Channel): the app keeps one message
-// per alert, updates it in place and carries buttons to act on it.
-type Slack struct {
-	URL Secret
-	// Token is the app's bot token (xoxb-…); zero for an incoming webhook.
-	Token Secret
-	// Channel is where the app posts: a name (#ci) or an ID (C0123).
-	Channel string
-	// APIURL is Slack's Web API; "" means https://slack.com/api.
-	APIURL string
-}
-
-// App says the integration is a Slack app rather than an incoming webhook.
-func (s *Slack) App() bool { return s.Token.Value() != "" }
-
-// PagerDuty is one PagerDuty service, through the Events API v2.
-type PagerDuty struct {
-	RoutingKey Secret
-	URL        string // DefaultPagerDutyURL unless the file says otherwise
-	// ChangeEvents sends each successful pipeline on a project's default
-	// branch that routes here to the Change Events API, so that the
-	// service's timeline shows fixes and deploys next to its incidents.
-	ChangeEvents bool
-	// ChangeURL is the Change Events endpoint: the file's change_url, or
-	// else URL with /v2/enqueue made /v2/change/enqueue; "" when neither
-	// says one (then ChangeEvents is false, or the file is refused).
-	ChangeURL string
-}
-
-// ChangeURLOf is the Change Events endpoint beside an Events API v2
-// endpoint: the same URL with its /v2/enqueue made /v2/change/enqueue, as
-// PagerDuty serves both (the EU region too); "" when url does not end in
-// /v2/enqueue, since then nothing says where its change events go.
-func ChangeURLOf(url string) string {
-	if base, ok := strings.CutSuffix(url, "/v2/enqueue"); ok {
-		return base + "/v2/change/enqueue"
-	}
-	return ""
-}
-
-// The integrations, in the order Integrations lists them.
-const (
-	IntegrationWebhook   = "webhook"
-	IntegrationSlack     = "slack"
-	IntegrationPagerDuty = "pagerduty"
-)
-
-// Integrations names a receiver's integrations in a fixed order:
-// "webhook", "slack", "pagerduty".
-func (r Receiver) Integrations() []string {
-	var out []string
-	if r.Webhook != nil {
-		out = append(out, IntegrationWebhook)
-	}
-	if r.Slack != nil {
-		out = append(out, IntegrationSlack)
-	}
-	if r.PagerDuty != nil {
-		out = append(out, IntegrationPagerDuty)
-	}
-	return out
 }
 
 // Receiver finds a receiver by name.

@@ -212,6 +212,12 @@ const goodReceivers = `receivers:
 `
 
 func TestParseRefusesBadFiles(t *testing.T) {
+	// The kinds of integration, as the errors list them; that the first
+	// three come first, in this order, is checked by itself.
+	kinds := strings.Join(IntegrationKinds(), ", ")
+	if !strings.HasPrefix(kinds, "webhook, slack, pagerduty") {
+		t.Errorf("IntegrationKinds() = %s, want webhook, slack, pagerduty first", kinds)
+	}
 	tests := []struct {
 		name string
 		src  string
@@ -229,8 +235,8 @@ func TestParseRefusesBadFiles(t *testing.T) {
 		{"an unknown key at the top", goodReceivers + "route:\n  receiver: chat\nroutes: []\n", []string{
 			`alertflow.yaml:10: routes: unknown key "routes": want one of receivers, route, people, monitors`}},
 		{"an unknown key in a receiver", "receivers:\n  - name: chat\n    slak:\n      url: ${SLACK_TEAM_A}\nroute:\n  receiver: chat\n", []string{
-			`alertflow.yaml:2: receivers[0]: no integration: want one or more of webhook, slack, pagerduty`,
-			`alertflow.yaml:3: receivers[0].slak: unknown key "slak": want one of name, webhook, slack, pagerduty`}},
+			`alertflow.yaml:2: receivers[0]: no integration: want one or more of ` + kinds,
+			`alertflow.yaml:3: receivers[0].slak: unknown key "slak": want one of name, ` + kinds}},
 		{"an unknown key in an integration", goodReceivers + "  - name: hook\n    webhook:\n      url: https://example.com\n      secert: x\nroute:\n  receiver: chat\n", []string{
 			`alertflow.yaml:11: receivers[2].webhook.secert: unknown key "secert": want one of url, url_file, secret, secret_file`}},
 		{"an unknown key in a route", goodReceivers + "route:\n  receiver: chat\n  routes:\n    - receiver: pager\n      contine: true\n", []string{
@@ -256,7 +262,7 @@ func TestParseRefusesBadFiles(t *testing.T) {
 		{"a duplicate receiver name", goodReceivers + "  - name: chat\n    webhook:\n      url: https://example.com\nroute:\n  receiver: chat\n", []string{
 			`alertflow.yaml:8: receivers[2].name: duplicate receiver "chat" (first on line 2)`}},
 		{"a receiver with no integration", goodReceivers + "  - name: nothing\nroute:\n  receiver: nothing\n", []string{
-			`alertflow.yaml:8: receivers[2]: no integration: want one or more of webhook, slack, pagerduty`}},
+			`alertflow.yaml:8: receivers[2]: no integration: want one or more of ` + kinds}},
 		{"a receiver without a name", goodReceivers + "  - slack:\n      url: ${SLACK_TEAM_A}\nroute:\n  receiver: chat\n", []string{
 			`alertflow.yaml:8: receivers[2].name: required`}},
 		{"a receiver name with a space", goodReceivers + "  - name: team a\n    slack:\n      url: ${SLACK_TEAM_A}\nroute:\n  receiver: chat\n", []string{

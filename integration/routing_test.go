@@ -16,9 +16,8 @@ import (
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
-	routeconfig "github.com/alertflow/alertflow/config"
+	"github.com/alertflow/alertflow/app"
 	"github.com/alertflow/alertflow/ingress"
-	"github.com/alertflow/alertflow/notify/pagerduty"
 	"github.com/alertflow/alertflow/notify/pagerduty/pagerdutytest"
 	"github.com/alertflow/alertflow/notify/webhook"
 	"github.com/alertflow/alertflow/notify/webhook/contract"
@@ -97,38 +96,10 @@ func newRoutedStackInput(t *testing.T, file string, in workflows.Input) *routedS
 		"PD_KEY": routingKey, "PD_URL": pd.URL(), "SECRET": routingSecret,
 		"CHAT_URL": chatSrv.URL + chat.path, "AUDIT_URL": auditSrv.URL + audit.path,
 	}
-	cfg, err := routeconfig.Parse("routing.yaml", []byte(file), func(k string) (string, bool) {
-		v, ok := vars[k]
-		return v, ok
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	receivers := map[string]activities.Receiver{}
-	changes := map[string]activities.ChangeNotifier{}
-	for _, r := range cfg.Receivers {
-		rcv := activities.Receiver{}
-		if r.Webhook != nil {
-			rcv[activities.IntegrationWebhook] = webhook.New(r.Webhook.URL.Value(), r.Webhook.Secret.Value(), http.DefaultClient)
-		}
-		if r.PagerDuty != nil {
-			pd := pagerduty.New(r.PagerDuty.URL, r.PagerDuty.RoutingKey.Value(), http.DefaultClient)
-			rcv[activities.IntegrationPagerDuty] = pd
-			if r.PagerDuty.ChangeEvents {
-				changes[r.Name] = pd.WithChangeURL(r.PagerDuty.ChangeURL)
-			}
-		}
-		receivers[r.Name] = rcv
-	}
-	sinks := activities.NewRoutedSinks(slog.New(slog.DiscardHandler), nil, nil, activities.Routing{
-		Route:     cfg.Route.Receivers,
-		Escalate:  cfg.Route.EscalationOf,
-		Receivers: receivers,
-		Changes:   changes,
-	})
+	sinks, cfg := routedSinks(t, file, vars)
 	// The intake starts change workflows when a receiver takes them, as
 	// alertflow serve does.
-	s := newStackOf(t, &stack{sinks: sinks, intake: func(c *ingress.Config) { c.ChangeEvents = len(changes) > 0 }}, in)
+	s := newStackOf(t, &stack{sinks: sinks, intake: func(c *ingress.Config) { c.ChangeEvents = app.ChangeEvents(nil, cfg) }}, in)
 	return &routedStack{stack: s, pd: pd, chat: chat, audit: audit,
 		chatURL: vars["CHAT_URL"], auditURL: vars["AUDIT_URL"]}
 }

@@ -30,6 +30,8 @@ import (
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/app"
+	routeconfig "github.com/alertflow/alertflow/config"
 	"github.com/alertflow/alertflow/devserver"
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/notify"
@@ -253,6 +255,21 @@ func newStackOf(t *testing.T, s *stack, in workflows.Input) *stack {
 	s.http = httptest.NewServer(ingress.New(cfg, s.client, logger))
 	t.Cleanup(s.http.Close)
 	return s
+}
+
+// routedSinks are the notification activities of the routing file, built
+// as alertflow serve builds its worker's; vars are the variables the file
+// names.
+func routedSinks(t *testing.T, file string, vars map[string]string) (*activities.Sinks, *routeconfig.Config) {
+	t.Helper()
+	cfg, err := routeconfig.Parse("routing.yaml", []byte(file), func(k string) (string, bool) {
+		v, ok := vars[k]
+		return v, ok
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app.Sinks(cfg, notify.DefaultHTTPClient(), slog.New(slog.DiscardHandler)), cfg
 }
 
 func (s *stack) startWorker() {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,12 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/notify/slack"
 	"github.com/alertflow/alertflow/notify/slack/slacktest"
-	"github.com/alertflow/alertflow/route"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -26,6 +23,21 @@ const (
 	slackBotToken      = "xoxb-integration-bot-token"
 	slackSigningSecret = "integration-slack-signing-secret"
 )
+
+// slackRouting sends every alert to a Slack app, and names the one person
+// who presses its buttons.
+const slackRouting = `
+receivers:
+  - name: oncall
+    slack:
+      token: ${SLACK_TOKEN}
+      channel: "#ci-alerts"
+      api_url: ${SLACK_API}
+people:
+  U0ALICE: Alice Smith
+route:
+  receiver: oncall
+`
 
 // slackStack is a stack whose one receiver is a Slack app posting to a
 // fake Slack Web API, and whose intake takes the app's signed buttons.
@@ -37,16 +49,10 @@ type slackStack struct {
 func newSlackStack(t *testing.T, in workflows.Input) *slackStack {
 	t.Helper()
 	fake := slacktest.New(t, slackBotToken)
-	sinks := activities.NewRoutedSinks(slog.New(slog.DiscardHandler), nil, nil, activities.Routing{
-		Route: func(route.Labels) []string { return []string{"oncall"} },
-		Receivers: map[string]activities.Receiver{
-			"oncall": {activities.IntegrationSlack: slack.NewApp(fake.URL, slackBotToken, "#ci-alerts", http.DefaultClient)},
-		},
-		Root: "oncall",
-	})
+	sinks, cfg := routedSinks(t, slackRouting, map[string]string{"SLACK_API": fake.URL, "SLACK_TOKEN": slackBotToken})
 	s := newStackOf(t, &stack{sinks: sinks, intake: func(c *ingress.Config) {
 		c.SlackSigningSecret = []byte(slackSigningSecret)
-		c.SlackPeople = map[string]string{"U0ALICE": "Alice Smith"}
+		c.SlackPeople = cfg.People
 	}}, in)
 	return &slackStack{stack: s, slack: fake}
 }

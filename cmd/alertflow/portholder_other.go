@@ -1,7 +1,0 @@
-//go:build !linux
-
-package main
-
-// portHolder cannot name a port's process here without a tool of the
-// system's: the refusal names the port only.
-func portHolder(int) string { return "" }
