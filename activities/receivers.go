@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/alertflow/alertflow/notify"
@@ -28,7 +29,28 @@ const (
 	IntegrationPagerDuty = "pagerduty"
 )
 
+// integrationOrder is the order of the integrations alertflow began with;
+// a receiver's others follow them by name, so that a new kind of receiver
+// is delivered to without a change here.
 var integrationOrder = []string{IntegrationWebhook, IntegrationSlack, IntegrationPagerDuty}
+
+// integrations are rcv's integrations in the order they are tried.
+func integrations(rcv Receiver) []string {
+	out := make([]string, 0, len(rcv))
+	for _, integration := range integrationOrder {
+		if rcv[integration] != nil {
+			out = append(out, integration)
+		}
+	}
+	var others []string
+	for integration, to := range rcv {
+		if to != nil && !slices.Contains(integrationOrder, integration) {
+			others = append(others, integration)
+		}
+	}
+	slices.Sort(others)
+	return append(out, others...)
+}
 
 // DefaultReceiver names the one receiver of a worker configured by
 // environment variables alone.
@@ -202,10 +224,8 @@ func (s *Sinks) targetsOf(ctx context.Context, r Routing, name, alertID string) 
 		return nil
 	}
 	var targets []Target
-	for _, integration := range integrationOrder {
-		if rcv[integration] != nil {
-			targets = append(targets, Target{Receiver: name, Integration: integration})
-		}
+	for _, integration := range integrations(rcv) {
+		targets = append(targets, Target{Receiver: name, Integration: integration})
 	}
 	return targets
 }
@@ -246,11 +266,9 @@ func (s *Sinks) notifyRoot(ctx context.Context, n notify.Notification) error {
 	}
 	s.logger.WarnContext(ctx, "Routing failed: the notification goes to the root receiver",
 		append(s.attrs(ctx, RootTarget.String(), n), "receiver", r.Root)...)
-	for _, integration := range integrationOrder {
-		if to := rcv[integration]; to != nil {
-			if err := s.deliver(ctx, Target{Receiver: r.Root, Integration: integration}.String(), to, n); err != nil {
-				return err
-			}
+	for _, integration := range integrations(rcv) {
+		if err := s.deliver(ctx, Target{Receiver: r.Root, Integration: integration}.String(), rcv[integration], n); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -74,6 +74,35 @@ func TestRouteNotificationNamesEachIntegrationOfEachReceiverInRouteOrder(t *test
 	}
 }
 
+// A kind of integration the activity has never heard of (a receiver added
+// after it) is targeted and delivered to, after the first three, by name.
+func TestEveryIntegrationOfAReceiverIsTargetedNewKindsAfterTheFirstThree(t *testing.T) {
+	teams, zulip, hook := &fakeNotifier{}, &fakeNotifier{}, &fakeNotifier{}
+	routing := activities.Routing{
+		Route:     func(route.Labels) []string { return []string{"team"} },
+		Receivers: map[string]activities.Receiver{"team": {"zulip": zulip, "teams": teams, activities.IntegrationWebhook: hook}},
+	}
+	sinks := activities.NewRoutedSinks(logger(&syncBuffer{}), nil, nil, routing)
+	n := notifytest.Notification(notify.KindOpened)
+	got := routeOf(t, sinks, activities.RouteRequest{Notification: n, Route: true}).Targets
+	want := []activities.Target{
+		{Receiver: "team", Integration: activities.IntegrationWebhook},
+		{Receiver: "team", Integration: "teams"},
+		{Receiver: "team", Integration: "zulip"},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("targets %v, want %v", got, want)
+	}
+	for _, target := range got {
+		if err := deliverTo(t, sinks, activities.Delivery{Notification: n, Target: target}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if teams.count() != 1 || zulip.count() != 1 || hook.count() != 1 {
+		t.Errorf("delivered teams %d, zulip %d, webhook %d times; want once each", teams.count(), zulip.count(), hook.count())
+	}
+}
+
 func TestWithoutRoutingEveryAlertReachesTheDefaultReceiver(t *testing.T) {
 	hook := &fakeNotifier{}
 	sinks := activities.NewSinks(nil, hook, nil)

@@ -40,9 +40,8 @@ func routingOf(cfg config, getenv func(string) string) (*routeconfig.Config, err
 // The receiver registry: what each kind of integration a routing file may
 // give a receiver is built into. Adding a kind is a row here, its notifier
 // (notify/<kind>) and its fields in the routing file (config/receivers.go):
-// nothing else in app names a kind. (The delivery activity still targets
-// only the integrations its integrationOrder lists: see "Add a receiver"
-// in docs/development.md.)
+// nothing else names a kind: the delivery activity targets every
+// integration a receiver has.
 var receiverKinds = []receiverKind{
 	{
 		name: routeconfig.IntegrationWebhook,
