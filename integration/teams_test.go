@@ -70,16 +70,16 @@ func TestATeamsReceiverHearsTheAlertOpenAndResolve(t *testing.T) {
 	sinks, _ := routedSinks(t, teamsRouting, map[string]string{"TEAMS_URL": srv.URL + "/workflows/hook?sig=secret"})
 	s := newStackOf(t, &stack{sinks: sinks}, workflows.Input{})
 
-	a := s.mustSignal(payload(t, 2701, "main", 27010, "failed"))
-	s.mustSignal(payload(t, 2701, "main", 27011, "success"))
+	a := s.mustSignal(payload(t, 4791, "main", 47910, "failed"))
+	s.mustSignal(payload(t, 4791, "main", 47911, "success"))
 	s.waitClosed(a.AlertID)
 	deadline := time.Now().Add(settleWithin)
 	for len(room.lines()) < 2 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	got := room.lines()
-	if len(got) != 2 || !strings.Contains(got[0], "Pipeline #27010 failed") || !strings.Contains(got[0], "**Opened**") ||
-		!strings.Contains(got[1], "Pipeline #27011 succeeded") || !strings.Contains(got[1], "**Resolved**") {
+	if len(got) != 2 || !strings.Contains(got[0], "Pipeline #47910 failed") || !strings.Contains(got[0], "**Opened**") ||
+		!strings.Contains(got[1], "Pipeline #47911 succeeded") || !strings.Contains(got[1], "**Resolved**") {
 		t.Fatalf("the room got %d cards:\n%s", len(got), strings.Join(got, "\n"))
 	}
 }
