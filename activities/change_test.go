@@ -15,6 +15,7 @@ import (
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/alert"
+	"github.com/alertflow/alertflow/internal/testkit"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/notify/notifytest"
 	"github.com/alertflow/alertflow/notify/pagerduty"
@@ -103,7 +104,7 @@ func TestRouteChangeNamesTheReceiversWithChangeEventsTheTreeSelects(t *testing.T
 			"high-pager": &fakeChanges{}, "pager": &fakeChanges{}, "elsewhere": &fakeChanges{},
 		},
 	}
-	var out syncBuffer
+	var out testkit.Buffer
 	sinks := activities.NewRoutedSinks(logger(&out), nil, nil, routing)
 	if got := routeChange(t, sinks, green()); !slices.Equal(got, []activities.Target{pagerTarget}) {
 		t.Fatalf("targets %v, want only %v", got, pagerTarget)
@@ -154,7 +155,7 @@ func TestSendChangeSendsToItsTargetAlone(t *testing.T) {
 }
 
 func TestSendChangeToATargetWithoutChangeEventsFailsForGood(t *testing.T) {
-	var out syncBuffer
+	var out testkit.Buffer
 	sinks := activities.NewRoutedSinks(logger(&out), nil, nil, activities.Routing{
 		Route:     func(route.Labels) []string { return nil },
 		Receivers: map[string]activities.Receiver{"chat": {activities.IntegrationSlack: &fakeNotifier{}}, "quiet-pager": {activities.IntegrationPagerDuty: &fakeNotifier{}}},
@@ -190,7 +191,7 @@ func TestSendChangeClassifiesFailuresLikeTheSinks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out syncBuffer
+			var out testkit.Buffer
 			sinks := activities.NewRoutedSinks(logger(&out), nil, nil, activities.Routing{
 				Route:   func(route.Labels) []string { return nil },
 				Changes: map[string]activities.ChangeNotifier{"pager": &fakeChanges{err: tt.err}},
@@ -219,7 +220,7 @@ func TestSendChangeKeepsTheKeyAndTheURLOutOfHistoryAndLogs(t *testing.T) {
 	for _, status := range []int{http.StatusBadRequest, http.StatusInternalServerError} {
 		recv := notifytest.Echoing(t, status)
 		pd := pagerduty.New(recv.Base+"/v2/enqueue", key, nil).WithChangeURL(recv.Base + "/v2/change/enqueue/pathsecret")
-		var out syncBuffer
+		var out testkit.Buffer
 		sinks := activities.NewRoutedSinks(logger(&out), nil, nil, activities.Routing{
 			Route:   func(route.Labels) []string { return nil },
 			Changes: map[string]activities.ChangeNotifier{"pager": pd},

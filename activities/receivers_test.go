@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/internal/testkit"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/notify/notifytest"
 	"github.com/alertflow/alertflow/route"
@@ -47,7 +48,7 @@ func deliverTo(t *testing.T, sinks *activities.Sinks, d activities.Delivery) err
 }
 
 func TestRouteNotificationNamesEachIntegrationOfEachReceiverInRouteOrder(t *testing.T) {
-	var out syncBuffer
+	var out testkit.Buffer
 	routing := activities.Routing{
 		Route: func(route.Labels) []string { return []string{"team", "missing", "audit"} },
 		Receivers: map[string]activities.Receiver{
@@ -82,7 +83,7 @@ func TestEveryIntegrationOfAReceiverIsTargetedNewKindsAfterTheFirstThree(t *test
 		Route:     func(route.Labels) []string { return []string{"team"} },
 		Receivers: map[string]activities.Receiver{"team": {"zulip": zulip, "teams": teams, activities.IntegrationWebhook: hook}},
 	}
-	sinks := activities.NewRoutedSinks(logger(&syncBuffer{}), nil, nil, routing)
+	sinks := activities.NewRoutedSinks(logger(&testkit.Buffer{}), nil, nil, routing)
 	n := notifytest.Notification(notify.KindOpened)
 	got := routeOf(t, sinks, activities.RouteRequest{Notification: n, Route: true}).Targets
 	want := []activities.Target{
@@ -118,7 +119,7 @@ func TestWithoutRoutingEveryAlertReachesTheDefaultReceiver(t *testing.T) {
 }
 
 func TestNotifyReceiverDropsATargetNoLongerConfigured(t *testing.T) {
-	var out syncBuffer
+	var out testkit.Buffer
 	chat := &fakeNotifier{}
 	routing := activities.Routing{
 		Route:     func(route.Labels) []string { return nil },

@@ -1,7 +1,6 @@
 package activities_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/internal/testkit"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/notify/notifytest"
 	"github.com/alertflow/alertflow/notify/slack"
@@ -45,27 +45,8 @@ func (f *fakeNotifier) count() int {
 	return len(f.calls)
 }
 
-// syncBuffer is a log destination the test can read while the activity
-// environment may still write from its own goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // logger writes JSON without timestamps, so two loggers' output compares.
-func logger(w *syncBuffer) *slog.Logger {
+func logger(w *testkit.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: slog.LevelDebug,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
@@ -174,7 +155,7 @@ func TestDeliveryErrorsBecomeTheMatchingTemporalErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs testkit.Buffer
 			sinks := activities.NewSinks(logger(&logs), &fakeNotifier{err: tt.err}, nil)
 			err := run(t, sinks, sinks.NotifyWebhook, notifytest.Notification(notify.KindOpened))
 			appErr, ok := errors.AsType[*temporal.ApplicationError](err)
@@ -208,7 +189,7 @@ func TestNotifyLogLogsTheTransition(t *testing.T) {
 	for _, kind := range []notify.Kind{notify.KindOpened, notify.KindAcknowledged, notify.KindResolved} {
 		t.Run(string(kind), func(t *testing.T) {
 			n := notifytest.Notification(kind)
-			var out syncBuffer
+			var out testkit.Buffer
 			sinks := activities.NewSinks(logger(&out), nil, nil)
 			var suite testsuite.WorkflowTestSuite
 			env := suite.NewTestActivityEnvironment()
@@ -285,7 +266,7 @@ func TestNeitherTheHistoryNorTheLogHoldsURLsOrSecrets(t *testing.T) {
 			srv.Close()
 			what = "refused"
 		}
-		var logs syncBuffer
+		var logs testkit.Buffer
 		sinks := activities.NewSinks(logger(&logs),
 			webhook.New(srv.URL+hookPath, secret, nil),
 			slack.New(srv.URL+slackPath, nil))

@@ -5,6 +5,7 @@ import (
 
 	"github.com/alertflow/alertflow/alert"
 	routeconfig "github.com/alertflow/alertflow/config"
+	"github.com/alertflow/alertflow/internal/testkit"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/notify/notifytest"
 	"github.com/alertflow/alertflow/notify/pagerduty/pagerdutytest"
@@ -20,10 +21,7 @@ func TestChangeEventsGoToTheReceiversThatAskedForThem(t *testing.T) {
 		"  - name: quiet\n    pagerduty:\n      routing_key: k-quiet\n      url: " + fake.URL() + "\n" +
 		"  - name: chat\n    webhook:\n      url: https://example.com/hook\n" +
 		"route:\n  receiver: chat\n"
-	rc, err := routeconfig.Parse("alertflow.yaml", []byte(src), func(string) (string, bool) { return "", false }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := testkit.Routing(t, src, nil)
 	env := routeconfig.FromEnv("https://example.com/hook", "", "")
 	if !ChangeEvents(nil, rc) || ChangeEvents(nil, nil) || ChangeEvents(nil, env) {
 		t.Errorf("ChangeEvents: %v for the file, %v without one, %v from the environment; want true, false, false",

@@ -6,19 +6,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/alertflow/alertflow/internal/testkit"
 )
 
 func TestDevServerArgsMatchTheDesign(t *testing.T) {
@@ -79,7 +79,7 @@ func hasPair(args []string, flag, value string) bool {
 type devRun struct {
 	listen, dataDir string
 	devPort, uiPort int
-	stdout, stderr  syncBuffer
+	stdout, stderr  testkit.Buffer
 	cancel          context.CancelFunc
 	done            chan int
 	// returned is set once the test took run's exit code from done.
@@ -90,7 +90,7 @@ type devRun struct {
 
 func startDev(t *testing.T, bin string) *devRun {
 	t.Helper()
-	ports := freePorts(t, 3)
+	ports := testkit.FreePorts(t, 3)
 	d := &devRun{listen: "127.0.0.1:" + strconv.Itoa(ports[2]), dataDir: t.TempDir(), devPort: ports[0], uiPort: ports[1], done: make(chan int, 1)}
 	e := env{
 		"ALERTFLOW_TEMPORAL_BIN": bin,
@@ -311,7 +311,7 @@ func testDevServer(t *testing.T, bin string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	addr := "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0])
+	addr := "127.0.0.1:" + strconv.Itoa(testkit.FreePorts(t, 1)[0])
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:  bin,
 		ClientOptions: &client.Options{HostPort: addr, Logger: quietLogger()},
@@ -324,22 +324,6 @@ func testDevServer(t *testing.T, bin string) string {
 	}
 	t.Cleanup(func() { _ = srv.Stop() })
 	return addr
-}
-
-// freePorts returns n distinct ports that were free on 127.0.0.1 a moment
-// ago: all are held open together, so none repeats.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
 }
 
 // devServerPID finds the child's pid in the JSON log line run writes when
@@ -355,23 +339,4 @@ func devServerPID(logs string) int {
 		}
 	}
 	return 0
-}
-
-// syncBuffer is a bytes.Buffer that run's goroutine can write while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/alertflow/alertflow/internal/testkit"
 )
 
 // runDevWithHeldPort runs alertflow dev with one of its ports held by this
@@ -21,7 +23,7 @@ func runDevWithHeldPort(t *testing.T, held string) (code int, stdout, stderr str
 	}
 	defer ln.Close()
 	port = ln.Addr().(*net.TCPAddr).Port
-	free := freePorts(t, 3)
+	free := testkit.FreePorts(t, 3)
 	e := env{
 		// Never started: every port is checked first.
 		"ALERTFLOW_TEMPORAL_BIN": filepath.Join(t.TempDir(), "no-temporal-here"),
@@ -35,7 +37,7 @@ func runDevWithHeldPort(t *testing.T, held string) (code int, stdout, stderr str
 	} else {
 		e[held] = strconv.Itoa(port)
 	}
-	var out, errOut syncBuffer
+	var out, errOut testkit.Buffer
 	code = run(context.Background(), []string{"dev"}, e.get, &out, &errOut)
 	return code, out.String(), errOut.String(), port
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/alertflow/alertflow/internal/testkit"
 )
 
 func TestApplyDevTokensKeepsWhatItMadeUpAndTheEnvironmentWins(t *testing.T) {
@@ -81,7 +83,7 @@ func TestDevPrintsTheSameWebhookURLAfterARestart(t *testing.T) {
 	defer cancel()
 
 	dataDir := t.TempDir()
-	listen := "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0])
+	listen := "127.0.0.1:" + strconv.Itoa(testkit.FreePorts(t, 1)[0])
 	webhookLine := regexp.MustCompile(`GitLab webhook URL:\s+(\S+)`)
 	apiLine := regexp.MustCompile(`Bearer ([^']+)'`)
 	start := func() (webhook, api string) {
@@ -91,7 +93,7 @@ func TestDevPrintsTheSameWebhookURLAfterARestart(t *testing.T) {
 			"ALERTFLOW_DATA_DIR": dataDir,
 			"ALERTFLOW_LISTEN":   listen,
 		}
-		var stdout, stderr syncBuffer
+		var stdout, stderr testkit.Buffer
 		rctx, stop := context.WithCancel(ctx)
 		done := make(chan int, 1)
 		go func() { done <- run(rctx, []string{"dev"}, e.get, &stdout, &stderr) }()

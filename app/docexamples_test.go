@@ -25,6 +25,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alertflow/alertflow/internal/testkit"
 )
 
 // runnableMark, on the line right before a ```sh or ```console fence,
@@ -354,7 +356,7 @@ type docShell struct {
 	cmd      *exec.Cmd
 	stdin    io.WriteCloser
 	lines    chan string
-	stderr   *syncBuffer
+	stderr   *testkit.Buffer
 	dir      string
 	sentinel string
 	n        int
@@ -369,7 +371,7 @@ func startDocShell(t *testing.T, dir string, environ []string) *docShell {
 	s := &docShell{
 		cmd:      exec.Command(bash, "--noprofile", "--norc"),
 		lines:    make(chan string, 256),
-		stderr:   &syncBuffer{},
+		stderr:   &testkit.Buffer{},
 		dir:      t.TempDir(),
 		sentinel: fmt.Sprintf("docs-example-done-%d-%d", os.Getpid(), time.Now().UnixNano()),
 	}

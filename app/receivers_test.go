@@ -11,6 +11,7 @@ import (
 
 	"github.com/alertflow/alertflow/activities"
 	routeconfig "github.com/alertflow/alertflow/config"
+	"github.com/alertflow/alertflow/internal/testkit"
 	"github.com/alertflow/alertflow/notify"
 )
 
@@ -63,13 +64,10 @@ func TestAWorkerWithABadRoutingSetUpDoesNotStart(t *testing.T) {
 // A Slack receiver with a token is the Slack app, which keeps one message
 // per alert; one with a URL is the incoming webhook, which does not.
 func TestSinksMakeASlackAppOfATokenAndAWebhookOfAURL(t *testing.T) {
-	rc, err := routeconfig.Parse("alertflow.yaml", []byte("receivers:\n"+
+	rc := testkit.Routing(t, "receivers:\n"+
 		"  - name: app\n    slack:\n      token: xoxb-1\n      channel: '#ci'\n"+
 		"  - name: hook\n    slack:\n      url: https://hooks.slack.com/services/x\n"+
-		"route:\n  receiver: app\n"), func(string) (string, bool) { return "", false }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+		"route:\n  receiver: app\n", nil)
 	r, _ := receiversOf(rc, http.DefaultClient)
 	if _, ok := r["app"][activities.IntegrationSlack].(notify.Messenger); !ok {
 		t.Errorf("the token made no Slack app")

@@ -20,6 +20,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/alertflow/alertflow/internal/testkit"
 	"github.com/alertflow/alertflow/notify/pagerduty/pagerdutytest"
 	"github.com/alertflow/alertflow/notify/slack"
 	"github.com/alertflow/alertflow/notify/webhook/contract"
@@ -49,7 +50,7 @@ func TestTheExampleRoutingFileSendsEachTeamItsOwnNotifications(t *testing.T) {
 	})
 	file := exampleWithPagerDutyAt(t, pd.URL())
 
-	listen := "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0])
+	listen := "127.0.0.1:" + strconv.Itoa(testkit.FreePorts(t, 1)[0])
 	e := env{
 		"TEMPORAL_ADDRESS":            addr,
 		"ALERTFLOW_TASK_QUEUE":        "routing-e2e",
@@ -63,7 +64,7 @@ func TestTheExampleRoutingFileSendsEachTeamItsOwnNotifications(t *testing.T) {
 		"AUDIT_WEBHOOK_SECRET":        auditSecret,
 		"ALERTFLOW_REMINDER_INTERVAL": "0",
 	}
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"serve"}, e.get, &stdout, &stderr) }()

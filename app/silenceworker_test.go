@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/alertflow/alertflow/internal/testkit"
 	"github.com/alertflow/alertflow/silence"
 )
 
@@ -46,7 +47,7 @@ func TestSilenceWorkerArgsGiveTheChildItsParentsConnectionAndALoopbackPort(t *te
 func TestServeRunsTheSilencesInAChildProcessThatItRestartsAndStops(t *testing.T) {
 	bin := temporalBin(t)
 	addr := testDevServer(t, bin)
-	listen := "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0])
+	listen := "127.0.0.1:" + strconv.Itoa(testkit.FreePorts(t, 1)[0])
 	e := env{
 		"TEMPORAL_ADDRESS":        addr,
 		"ALERTFLOW_TASK_QUEUE":    "child-test",
@@ -54,7 +55,7 @@ func TestServeRunsTheSilencesInAChildProcessThatItRestartsAndStops(t *testing.T)
 		"ALERTFLOW_SOURCE_TOKENS": "gitlab=source-token",
 		"ALERTFLOW_API_TOKEN":     "api-token",
 	}
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"serve"}, e.get, &stdout, &stderr) }()
@@ -153,7 +154,7 @@ func childPIDs(logs string) []int {
 
 // waitChildPIDs polls the log until n silence workers were started, and
 // the last one logged that its worker runs.
-func waitChildPIDs(t *testing.T, logs *syncBuffer, n int) []int {
+func waitChildPIDs(t *testing.T, logs *testkit.Buffer, n int) []int {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {

@@ -27,6 +27,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/alertflow/alertflow/internal/testkit"
 )
 
 // testCA is a certificate authority made up for one test.
@@ -321,7 +323,7 @@ func TestDialSendsTheAPIKeyOverTLSAndNeverLogsIt(t *testing.T) {
 	if cfg.Namespace != "alerts.a1b2c" {
 		t.Fatalf("namespace %q, want TEMPORAL_NAMESPACE's", cfg.Namespace)
 	}
-	var logs syncBuffer
+	var logs testkit.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	c, err := dial(ctx, cfg, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), nil)

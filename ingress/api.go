@@ -328,7 +328,7 @@ func (s *Server) showAlert(w http.ResponseWriter, r *http.Request) {
 
 // answerState answers with the state of alert id.
 func (s *Server) answerState(ctx context.Context, w http.ResponseWriter, r *http.Request, id string) {
-	v, err := s.temporal.QueryWorkflow(ctx, id, "", workflows.QueryState)
+	st, err := workflows.QueryAlert(ctx, s.temporal, id, "")
 	if err != nil {
 		if visibility.NotFound(err) {
 			writeError(w, http.StatusNotFound, "", "no alert "+id)
@@ -337,12 +337,7 @@ func (s *Server) answerState(ctx context.Context, w http.ResponseWriter, r *http
 		s.unavailable(w, r, "query", id, err)
 		return
 	}
-	var st alert.State
-	if err := v.Get(&st); err != nil {
-		s.unavailable(w, r, "query", id, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, alertview.Of(&st))
+	writeJSON(w, http.StatusOK, alertview.Of(st))
 }
 
 func (s *Server) acknowledgeAlert(w http.ResponseWriter, r *http.Request) {

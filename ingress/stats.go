@@ -278,13 +278,9 @@ func (s *Server) readStatsRun(ctx context.Context, hist historyReader, run *work
 			return end.Result, end.CarriedOn, nil
 		}
 	}
-	v, err := s.temporal.QueryWorkflow(ctx, id, runID, workflows.QueryState)
+	q, err := workflows.QueryAlert(ctx, s.temporal, id, runID)
 	if err != nil {
 		return nil, false, fmt.Errorf("query run %s of %s: %w", runID, id, err)
 	}
-	var q alert.State
-	if err := v.Get(&q); err != nil {
-		return nil, false, fmt.Errorf("decode the state of run %s of %s: %w", runID, id, err)
-	}
-	return &q, false, nil
+	return q, false, nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/alertflow/alertflow/activities"
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/internal/testkit"
 	"github.com/alertflow/alertflow/worker"
 )
 
@@ -51,12 +52,12 @@ func TestTheWebUIShowsAnOpenHighAlert(t *testing.T) {
 	browser := chromium(t)
 
 	// A server of the test's own, with the Web UI the shared one lacks.
-	uiPort := strings.TrimPrefix(freeAddr(), "127.0.0.1:")
+	uiPort := strings.TrimPrefix(testkit.FreeAddr(), "127.0.0.1:")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:  temporalBin,
-		ClientOptions: &client.Options{HostPort: freeAddr(), Logger: quietLogger()},
+		ClientOptions: &client.Options{HostPort: testkit.FreeAddr(), Logger: quietLogger()},
 		EnableUI:      true,
 		UIPort:        uiPort,
 		LogLevel:      "error",

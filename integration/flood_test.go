@@ -20,6 +20,7 @@ import (
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/internal/testkit"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/notify/webhook"
 	"github.com/alertflow/alertflow/workflows"
@@ -104,7 +105,7 @@ func TestAFloodOfTheLargestEventsWhileTheReceiverFailsLosesNothing(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs testkit.Buffer
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("intake log:\n%s", logs.String())

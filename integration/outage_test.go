@@ -18,6 +18,7 @@ import (
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/devserver"
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/internal/testkit"
 	"github.com/alertflow/alertflow/worker"
 )
 
@@ -48,7 +49,7 @@ func startOwnServer(t *testing.T, addr, db string) *testsuite.DevServer {
 // webhook answer 503 with Retry-After meanwhile, and both recover alone.
 func TestAnOutageOfTheServerIsAnsweredWith503AndHealsByItself(t *testing.T) {
 	requireServer(t)
-	addr, db := freeAddr(), filepath.Join(t.TempDir(), "temporal.db")
+	addr, db := testkit.FreeAddr(), filepath.Join(t.TempDir(), "temporal.db")
 	srv := startOwnServer(t, addr, db)
 	t.Cleanup(func() { _ = srv.Stop() })
 

@@ -1,14 +1,12 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,28 +16,10 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/alertflow/alertflow/activities"
+	"github.com/alertflow/alertflow/internal/testkit"
 	"github.com/alertflow/alertflow/notify/webhook"
 	"github.com/alertflow/alertflow/worker"
 )
-
-// lockedBuffer is a log destination that the worker's goroutines write to
-// while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // A receiver, or a proxy in front of it, that echoes the request URL in its
 // error page must not carry the URL's secrets into the worker's log, the
@@ -64,7 +44,7 @@ func TestAReceiverThatEchoesItsURLLeavesNoSecretInLogsOrHistory(t *testing.T) {
 	t.Cleanup(receiver.Close)
 
 	// The worker logs, and the SDK logs for it, at debug level into logs.
-	var logs lockedBuffer
+	var logs testkit.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := client.Dial(client.Options{HostPort: devServer.FrontendHostPort(), Logger: tlog.NewStructuredLogger(logger)})
 	if err != nil {

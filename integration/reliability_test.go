@@ -92,15 +92,11 @@ func checkAnswer(a answer, err error, want expectedAnswer) error {
 // runState queries the state of one run of an alert, running or closed (a
 // closed run is replayed by the worker to answer).
 func runState(ctx context.Context, c client.Client, id, runID string) (*alert.State, error) {
-	v, err := c.QueryWorkflow(ctx, id, runID, workflows.QueryState)
+	st, err := workflows.QueryAlert(ctx, c, id, runID)
 	if err != nil {
 		return nil, fmt.Errorf("query %s run %s: %w", id, runID, err)
 	}
-	var st alert.State
-	if err := v.Get(&st); err != nil {
-		return nil, err
-	}
-	return &st, nil
+	return st, nil
 }
 
 // continuedAs returns the run that a run which continued as new became.

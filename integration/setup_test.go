@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -34,6 +33,7 @@ import (
 	routeconfig "github.com/alertflow/alertflow/config"
 	"github.com/alertflow/alertflow/devserver"
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/internal/testkit"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/worker"
 	"github.com/alertflow/alertflow/workflows"
@@ -81,7 +81,7 @@ func runMain(m *testing.M) int {
 		ExistingPath: temporalBin,
 		DBFilename:   filepath.Join(dir, "temporal.db"),
 		ClientOptions: &client.Options{
-			HostPort: freeAddr(),
+			HostPort: testkit.FreeAddr(),
 			Logger:   quietLogger(),
 		},
 		LogLevel: "error",
@@ -178,15 +178,6 @@ func requireServer(t *testing.T) {
 	}
 }
 
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func quietLogger() tlog.Logger {
 	return tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 }
@@ -262,13 +253,7 @@ func newStackOf(t *testing.T, s *stack, in workflows.Input) *stack {
 // names.
 func routedSinks(t *testing.T, file string, vars map[string]string) (*activities.Sinks, *routeconfig.Config) {
 	t.Helper()
-	cfg, err := routeconfig.Parse("routing.yaml", []byte(file), func(k string) (string, bool) {
-		v, ok := vars[k]
-		return v, ok
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testkit.Routing(t, file, vars)
 	return app.Sinks(cfg, notify.DefaultHTTPClient(), slog.New(slog.DiscardHandler)), cfg
 }
 
@@ -352,15 +337,7 @@ func (s *stack) mustSignal(body []byte) answer {
 
 // state queries an alert's current state.
 func (s *stack) state(ctx context.Context, id string) (*alert.State, error) {
-	v, err := s.client.QueryWorkflow(ctx, id, "", workflows.QueryState)
-	if err != nil {
-		return nil, err
-	}
-	var st alert.State
-	if err := v.Get(&st); err != nil {
-		return nil, err
-	}
-	return &st, nil
+	return workflows.QueryAlert(ctx, s.client, id, "")
 }
 
 // waitState polls an alert's state until ok accepts it.

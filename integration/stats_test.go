@@ -227,13 +227,9 @@ func (s *stack) queryClosedRuns(want int, ids ...string) int {
 	}
 	n := 0
 	for _, r := range runs {
-		v, err := s.client.QueryWorkflow(ctx, r.id, r.runID, workflows.QueryState)
-		if err != nil {
-			s.t.Fatalf("query closed run %s of %s: %v", r.runID, r.id, err)
-		}
-		var st alert.State
-		if err := v.Get(&st); err != nil || st.Status != alert.StatusResolved {
-			s.t.Fatalf("closed run %s of %s: %v %s", r.runID, r.id, err, st.Status)
+		st, err := workflows.QueryAlert(ctx, s.client, r.id, r.runID)
+		if err != nil || st.Status != alert.StatusResolved {
+			s.t.Fatalf("closed run %s of %s: %v %+v", r.runID, r.id, err, st)
 		}
 		n++
 	}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alertflow/alertflow/internal/testkit"
 )
 
 // The real `alertflow worker` as a child process, for the tests that kill
@@ -44,7 +46,7 @@ func alertflowBinary(t *testing.T) string {
 // its /healthz answers, which it serves only once the worker has started.
 func startWorkerProcess(t *testing.T, bin, taskQueue, name string, env ...string) *workerProcess {
 	t.Helper()
-	w := &workerProcess{addr: freeAddr(), log: filepath.Join(t.TempDir(), name+".log"), exited: make(chan struct{})}
+	w := &workerProcess{addr: testkit.FreeAddr(), log: filepath.Join(t.TempDir(), name+".log"), exited: make(chan struct{})}
 	logFile, err := os.Create(w.log)
 	if err != nil {
 		t.Fatal(err)

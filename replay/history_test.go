@@ -9,7 +9,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/alertflow/alertflow/config"
+	"github.com/alertflow/alertflow/internal/testkit"
 )
 
 // readRecorded reads a history the integration tests recorded.
@@ -72,11 +72,7 @@ receivers:
 
 func policyOf(t *testing.T, file string) Policy {
 	t.Helper()
-	c, err := config.Parse("recorded.yaml", []byte(file), func(string) (string, bool) { return "", false }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return PolicyOf(c)
+	return PolicyOf(testkit.Routing(t, file, nil))
 }
 
 // TestSimulateOfRecordedHistoriesUnderTheirOwnPolicySendsWhatTheySent

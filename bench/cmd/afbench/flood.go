@@ -302,15 +302,11 @@ func maximal(body []byte) ([]byte, error) {
 func (b *bench) state(ctx context.Context, id string) (*alert.State, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	v, err := b.client.QueryWorkflow(ctx, id, "", workflows.QueryState)
+	st, err := workflows.QueryAlert(ctx, b.client, id, "")
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", id, err)
 	}
-	var st alert.State
-	if err := v.Get(&st); err != nil {
-		return nil, fmt.Errorf("decode state of %s: %w", id, err)
-	}
-	return &st, nil
+	return st, nil
 }
 
 // runsOf lists every run of workflow id with its status. Visibility lags

@@ -714,15 +714,11 @@ func (s *soakRun) check(ctx context.Context, br *gitlabday.Branch, m *alertmodel
 
 // state queries the state of an alert ID's running run.
 func (s *soakRun) state(ctx context.Context, id string) (*alert.State, error) {
-	val, err := s.b.client.QueryWorkflow(ctx, id, "", workflows.QueryState)
+	st, err := workflows.QueryAlert(ctx, s.b.client, id, "")
 	if err != nil {
 		return nil, fmt.Errorf("%s: query: %w", id, err)
 	}
-	var st alert.State
-	if err := val.Get(&st); err != nil {
-		return nil, fmt.Errorf("%s: decode state: %w", id, err)
-	}
-	return &st, nil
+	return st, nil
 }
 
 // running counts the soak's alerts still running.
