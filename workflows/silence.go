@@ -55,6 +55,13 @@ const changeSilenceChecksID = "silence-checks-its-id"
 // so in AttrSilenceExpired.
 const changeSilenceShowsExpiry = "silence-shows-its-expiry"
 
+// changeSilenceChecksSignalBy marks the silences that check who an expire
+// signal names, as the update's validator does: a signal cannot be
+// refused, so a name the update would refuse (over 1024 bytes, a control
+// character) is not kept. Asked only for such a name, so that histories
+// of valid signals hold no marker and replay as they were.
+const changeSilenceChecksSignalBy = "silence-checks-signal-by"
+
 // checkSilenceID checks a silence's ID as the REST API does, and that it
 // is its workflow's: a silence whose workflow ID is another (an alert's,
 // "4242-main") would take that alert's ID while holding nothing, and an
@@ -155,7 +162,13 @@ func SilenceWorkflow(ctx workflow.Context, s silence.Silence) (*silence.Silence,
 		for {
 			var req ExpireRequest
 			expires.Receive(ctx, &req)
-			if strings.TrimSpace(req.By) == "" {
+			switch {
+			case strings.TrimSpace(req.By) == "":
+				req.By = "signal"
+			case silence.CheckExpiredBy(req.By) != nil &&
+				workflow.GetVersion(ctx, changeSilenceChecksSignalBy, workflow.DefaultVersion, 1) >= 1:
+				workflow.GetLogger(ctx).Warn("Expire signal names nobody alertflow can keep: kept as \"signal\"",
+					"silence_id", s.ID, "by_bytes", len(req.By))
 				req.By = "signal"
 			}
 			expire(ctx, req)

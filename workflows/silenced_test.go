@@ -274,6 +274,34 @@ func TestASilenceRefusesAnExpiryByOneTooLongOrWithAControlCharacter(t *testing.T
 	}
 }
 
+// A signal cannot be refused: one naming somebody the update would refuse
+// still expires the silence, kept as by "signal", so the name never
+// reaches the memo.
+func TestAnExpireSignalNamingSomebodyInvalidExpiresAsBySignal(t *testing.T) {
+	for name, tt := range map[string]struct{ by, want string }{
+		"too long":            {strings.Repeat("b", 4096), "signal"},
+		"a control character": {"bob\x1b[2J", "signal"},
+		"nobody":              {"  ", "signal"},
+		"a valid name":        {"carol", "carol"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e, released := newSilenceEnv(t)
+			sl := testSilence(t, e.Now(), time.Hour)
+			sl.ID = "silence-sig"
+			e.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "silence-sig"})
+			e.RegisterDelayedCallback(func() { e.SignalWorkflow(SignalExpire, ExpireRequest{By: tt.by}) }, 10*time.Minute)
+			e.ExecuteWorkflow(SilenceWorkflow, sl)
+			var got silence.Silence
+			if err := e.GetWorkflowResult(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got.ExpiredAt.IsZero() || got.ExpiredBy != tt.want || len(*released) == 0 {
+				t.Fatalf("expired at %v by %q, released %v: want expired by %q and its alerts released", got.ExpiredAt, got.ExpiredBy, *released, tt.want)
+			}
+		})
+	}
+}
+
 func TestASilenceWorkflowRefusesAnInvalidSilence(t *testing.T) {
 	e, _ := newSilenceEnv(t)
 	e.ExecuteWorkflow(SilenceWorkflow, silence.Silence{ID: "silence-3", CreatedBy: "alice"})
