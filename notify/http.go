@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -84,6 +85,19 @@ func sameHostRedirect(req *http.Request, via []*http.Request) error {
 func Post(ctx context.Context, client *http.Client, rawURL string, header http.Header, body []byte, secrets ...string) error {
 	_, err := post(ctx, client, rawURL, header, body, 0, secrets)
 	return err
+}
+
+// PostJSON is Post of v encoded as JSON, with the headers every JSON
+// receiver sends; v that cannot be encoded is a permanent failure.
+func PostJSON(ctx context.Context, client *http.Client, rawURL string, v any, secrets ...string) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return Permanent(fmt.Errorf("encode the body: %w", err))
+	}
+	header := http.Header{}
+	header.Set("Content-Type", "application/json")
+	header.Set("User-Agent", "alertflow")
+	return Post(ctx, client, rawURL, header, body, secrets...)
 }
 
 // AnswerLimit bounds the 2xx answer PostForAnswer returns: Slack's Web API

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -381,5 +382,28 @@ func TestPostRedactsTheHostFromAnAnswerThatEchoesIt(t *testing.T) {
 	err := Post(t.Context(), DefaultHTTPClient(), srv.URL+"/hook", nil, nil)
 	if err == nil || strings.Contains(err.Error(), host) || strings.Contains(err.Error(), port) || !strings.Contains(err.Error(), "upstream [redacted] unreachable") {
 		t.Errorf("error %q, want the echoed host redacted", err)
+	}
+}
+
+func TestPostJSONSendsTheBodyAsJSONAndGivesUpOnWhatCannotBeEncoded(t *testing.T) {
+	var got struct {
+		contentType, agent string
+		body               map[string]any
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.contentType, got.agent = r.Header.Get("Content-Type"), r.Header.Get("User-Agent")
+		_ = json.NewDecoder(r.Body).Decode(&got.body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	if err := PostJSON(context.Background(), srv.Client(), srv.URL, map[string]string{"text": "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	if got.contentType != "application/json" || got.agent != "alertflow" || got.body["text"] != "hi" {
+		t.Errorf("the receiver got %+v", got)
+	}
+	err := PostJSON(context.Background(), srv.Client(), srv.URL, make(chan int))
+	if de, ok := errors.AsType[*DeliveryError](err); !ok || !de.Permanent {
+		t.Errorf("an unencodable body: %v, want a permanent failure", err)
 	}
 }

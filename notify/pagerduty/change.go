@@ -8,9 +8,7 @@ package pagerduty
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -88,7 +86,7 @@ func NewChangeEvent(ev alert.Event) ChangeEvent {
 		ts = at.UTC().Format(time.RFC3339)
 	}
 	ce := ChangeEvent{Payload: ChangePayload{
-		Summary:   clip(summary, MaxSummary),
+		Summary:   notify.Clip(summary, MaxSummary),
 		Timestamp: ts,
 		Source:    source,
 		CustomDetails: ChangeDetails{
@@ -96,9 +94,9 @@ func NewChangeEvent(ev alert.Event) ChangeEvent {
 			PipelineID:   pl.ID,
 			PipelineURL:  webURL(pl.URL),
 			SHA:          pl.SHA,
-			CommitTitle:  clip(ev.Commit.Title, maxDetail),
-			CommitAuthor: clip(ev.Commit.Author, maxDetail),
-			User:         clip(ev.User, maxDetail),
+			CommitTitle:  notify.Clip(ev.Commit.Title, maxDetail),
+			CommitAuthor: notify.Clip(ev.Commit.Author, maxDetail),
+			User:         notify.Clip(ev.User, maxDetail),
 		},
 	}}
 	ce.Links = appendLink(ce.Links, pl.URL, fmt.Sprintf("Pipeline #%d", pl.ID))
@@ -121,14 +119,7 @@ func (p *Notifier) NotifyChange(ctx context.Context, ev alert.Event) error {
 	}
 	ce := NewChangeEvent(ev)
 	ce.RoutingKey = p.routingKey
-	body, err := json.Marshal(ce)
-	if err != nil {
-		return notify.Permanent(fmt.Errorf("encode %s: %w", what, err))
-	}
-	header := http.Header{}
-	header.Set("Content-Type", "application/json")
-	header.Set("User-Agent", "alertflow")
-	if err := notify.Post(ctx, p.client, p.changeURL, header, body, p.routingKey); err != nil {
+	if err := notify.PostJSON(ctx, p.client, p.changeURL, ce, p.routingKey); err != nil {
 		return fmt.Errorf("send %s: %w", what, err)
 	}
 	return nil

@@ -9,12 +9,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/alertview"
@@ -92,14 +90,7 @@ func (p *Notifier) Notify(ctx context.Context, n notify.Notification) error {
 		return notify.Permanent(fmt.Errorf("send PagerDuty %s for notification %s: no routing key is configured", ev.EventAction, n.ID))
 	}
 	ev.RoutingKey = p.routingKey
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return notify.Permanent(fmt.Errorf("encode PagerDuty %s for notification %s: %w", ev.EventAction, n.ID, err))
-	}
-	header := http.Header{}
-	header.Set("Content-Type", "application/json")
-	header.Set("User-Agent", "alertflow")
-	if err := notify.Post(ctx, p.client, p.url, header, body, p.routingKey); err != nil {
+	if err := notify.PostJSON(ctx, p.client, p.url, ev, p.routingKey); err != nil {
 		return fmt.Errorf("send PagerDuty %s for notification %s: %w", ev.EventAction, n.ID, err)
 	}
 	return nil
@@ -237,7 +228,7 @@ func DedupKey(alertID string) string {
 	}
 	sum := sha256.Sum256([]byte(alertID))
 	tail := "~" + hex.EncodeToString(sum[:])
-	return cut(alertID, MaxDedupKey-len(tail)) + tail
+	return notify.Cut(alertID, MaxDedupKey-len(tail)) + tail
 }
 
 // NewEvent builds the event n sends, without the routing key; ok is false
@@ -258,7 +249,7 @@ func NewEvent(n notify.Notification) (ev Event, ok bool) {
 	}
 	links := n.Links()
 	ev.Payload = &Payload{
-		Summary:       clip(cmp.Or(n.Title, s.Title()), MaxSummary),
+		Summary:       notify.Clip(cmp.Or(n.Title, s.Title()), MaxSummary),
 		Source:        cmp.Or(s.Project.Path, s.Project.URL, fmt.Sprintf("project %d", s.Project.ID)),
 		Severity:      Severity(s.Severity),
 		Timestamp:     timestamp(s),
@@ -287,7 +278,7 @@ func withRecovery(ev Event, n notify.Notification) Event {
 	s := n.Alert
 	links := n.Links()
 	ev.Payload = &Payload{
-		Summary:       clip("Resolved: "+cmp.Or(n.Title, s.Title())+" ("+s.RecoveryLine()+")", MaxSummary),
+		Summary:       notify.Clip("Resolved: "+cmp.Or(n.Title, s.Title())+" ("+s.RecoveryLine()+")", MaxSummary),
 		Source:        cmp.Or(s.Project.Path, s.Project.URL, fmt.Sprintf("project %d", s.Project.ID)),
 		Severity:      "info",
 		Component:     s.Ref,
@@ -329,18 +320,18 @@ func details(n notify.Notification, links notify.Links) CustomDetails {
 		RoutingFailed:    n.RoutingFailed,
 		Ref:              s.Ref,
 		Tag:              s.Tag,
-		OpenedBy:         clip(s.OpenedBy, maxDetail),
-		Actor:            clip(n.Actor, maxDetail),
-		Note:             clip(n.Note, maxDetail),
+		OpenedBy:         notify.Clip(s.OpenedBy, maxDetail),
+		Actor:            notify.Clip(n.Actor, maxDetail),
+		Note:             notify.Clip(n.Note, maxDetail),
 	}
 	if pl := s.Pipeline; pl != nil {
 		d.PipelineID, d.PipelineStatus = pl.ID, pl.Status
-		d.CommitTitle, d.CommitURL = clip(pl.CommitTitle, maxDetail), links.Commit
+		d.CommitTitle, d.CommitURL = notify.Clip(pl.CommitTitle, maxDetail), links.Commit
 		d.FailedJobsOmitted = pl.FailedJobsOmitted
 		for _, j := range pl.FailedJobs {
-			job := clip(j.Name, maxDetail)
+			job := notify.Clip(j.Name, maxDetail)
 			if j.Stage != "" {
-				job += " (" + clip(j.Stage, maxDetail) + ")"
+				job += " (" + notify.Clip(j.Stage, maxDetail) + ")"
 			}
 			d.FailedJobs = append(d.FailedJobs, job)
 		}
@@ -348,16 +339,16 @@ func details(n notify.Notification, links notify.Links) CustomDetails {
 	if mr := s.MergeRequest; mr != nil {
 		d.MergeRequest = fmt.Sprintf("!%d", mr.IID)
 		if mr.Title != "" {
-			d.MergeRequest += " " + clip(mr.Title, maxDetail)
+			d.MergeRequest += " " + notify.Clip(mr.Title, maxDetail)
 		}
 	}
-	d.BrokenBy, d.CompareURL = clip(s.CulpritLine(), maxDetail), webURL(links.Compare)
+	d.BrokenBy, d.CompareURL = notify.Clip(s.CulpritLine(), maxDetail), webURL(links.Compare)
 	d.FailureClass = string(s.FailureClass)
 	for _, j := range s.FlakyJobs {
-		d.FlakyJobs = append(d.FlakyJobs, fmt.Sprintf("%s (pipeline #%d)", clip(j.Name, maxDetail), j.PipelineID))
+		d.FlakyJobs = append(d.FlakyJobs, fmt.Sprintf("%s (pipeline #%d)", notify.Clip(j.Name, maxDetail), j.PipelineID))
 	}
 	if r := s.Recovery(); r != nil {
-		d.Recovery, d.RedForSeconds, d.FailedPipelines = clip(s.RecoveryLine(), maxDetail), r.RedFor.Seconds(), r.FailedPipelines
+		d.Recovery, d.RedForSeconds, d.FailedPipelines = notify.Clip(s.RecoveryLine(), maxDetail), r.RedFor.Seconds(), r.FailedPipelines
 	}
 	return d
 }
@@ -384,26 +375,4 @@ func shortSHA(sha string) string {
 		return sha[:8]
 	}
 	return sha
-}
-
-// clip shortens s to at most n bytes on a rune boundary, the last three
-// of them an ellipsis marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const mark = "…"
-	return cut(s, n-len(mark)) + mark
-}
-
-// cut returns the longest start of s of at most n bytes that ends on a
-// rune boundary.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

@@ -173,7 +173,7 @@ var transientCodes = map[string]bool{
 const maxCode = 64
 
 func classify(method, code string) error {
-	code = clip(code, maxCode)
+	code = notify.Clip(code, maxCode)
 	if code == "" {
 		code = "an error without a code"
 	}

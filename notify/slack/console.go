@@ -90,7 +90,7 @@ func Console(n notify.Notification) Message {
 	if n.Kind == notify.KindUpdated {
 		what = plainState(s)
 	}
-	fallback := fmt.Sprintf("[%s] %s: %s", plainSeverity(s), escape(clip(title(n), maxText)), what)
+	fallback := fmt.Sprintf("[%s] %s: %s", plainSeverity(s), escape(notify.Clip(title(n), maxText)), what)
 	return Message{Text: fallback, Blocks: blocks}
 }
 
@@ -105,7 +105,7 @@ func plainState(s alertview.Alert) string {
 	case s.Snoozed != nil:
 		return "snoozed until " + s.Snoozed.Until.UTC().Format("2006-01-02 15:04 UTC")
 	case s.Status == alert.StatusAcknowledged:
-		return "acknowledged by " + escape(clip(s.AcknowledgedBy, maxText))
+		return "acknowledged by " + escape(notify.Clip(s.AcknowledgedBy, maxText))
 	}
 	return "open"
 }
@@ -142,13 +142,13 @@ func stateText(n notify.Notification) string {
 		lines = append(lines, actionLine(n))
 	}
 	if sn := s.Snoozed; sn != nil && s.Status.Active() {
-		lines = append(lines, "Snoozed until "+when(sn.Until)+" by "+escape(clip(sn.By, maxText)))
+		lines = append(lines, "Snoozed until "+when(sn.Until)+" by "+escape(notify.Clip(sn.By, maxText)))
 	}
 	if sl := s.Silenced; sl != nil && s.Status.Active() {
-		lines = append(lines, "Silenced by silence "+escape(clip(sl.ID, maxText))+" until "+when(sl.Until))
+		lines = append(lines, "Silenced by silence "+escape(notify.Clip(sl.ID, maxText))+" until "+when(sl.Until))
 	}
 	if s.EscalatedTo != "" && s.Status.Active() {
-		lines = append(lines, "Escalated to "+escape(clip(s.EscalatedTo, maxText)))
+		lines = append(lines, "Escalated to "+escape(notify.Clip(s.EscalatedTo, maxText)))
 	}
 	if !s.FlappedAt.IsZero() && s.Status.Active() {
 		lines = append(lines, "Flapping: no more pages until green for "+window(s))

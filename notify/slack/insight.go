@@ -30,7 +30,7 @@ func insightText(n notify.Notification, links notify.Links) string {
 		lines = append(lines, line)
 	}
 	if c := s.Culprit; c != nil {
-		line := "*Broken by* " + escape(clip(s.CulpritLine(), maxText))
+		line := "*Broken by* " + escape(notify.Clip(s.CulpritLine(), maxText))
 		if links.Compare != "" {
 			line += " · " + link(links.Compare, "changes since green")
 		}
@@ -46,7 +46,7 @@ func insightText(n notify.Notification, links notify.Links) string {
 				names = append(names, fmt.Sprintf("and %d more", len(s.FlakyJobs)-maxJobs))
 				break
 			}
-			names = append(names, fmt.Sprintf("%s (#%d)", escape(clip(j.Name, maxJobText)), j.PipelineID))
+			names = append(names, fmt.Sprintf("%s (#%d)", escape(notify.Clip(j.Name, maxJobText)), j.PipelineID))
 		}
 		lines = append(lines, "*Flaky* failed, then passed on retry: "+strings.Join(names, ", "))
 	}

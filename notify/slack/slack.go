@@ -6,12 +6,10 @@ package slack
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/alertview"
@@ -48,14 +46,7 @@ func New(url string, client *http.Client) *Notifier {
 // ("invalid_payload", "invalid_token", "channel_is_archived", ...) are
 // permanent, 429 "rate_limited" waits for Retry-After, 5xx is retried.
 func (s *Notifier) Notify(ctx context.Context, n notify.Notification) error {
-	body, err := json.Marshal(Format(n))
-	if err != nil {
-		return notify.Permanent(fmt.Errorf("encode Slack message for notification %s: %w", n.ID, err))
-	}
-	header := http.Header{}
-	header.Set("Content-Type", "application/json")
-	header.Set("User-Agent", "alertflow")
-	if err := notify.Post(ctx, s.client, s.url, header, body); err != nil {
+	if err := notify.PostJSON(ctx, s.client, s.url, Format(n)); err != nil {
 		return fmt.Errorf("send Slack notification %s: %w", n.ID, err)
 	}
 	return nil
@@ -121,7 +112,7 @@ func Format(n notify.Notification) Message {
 		blocks = append(blocks, Block{Type: "context", Elements: small})
 	}
 	// The fallback has no links or emoji to render: plain words only.
-	fallback := fmt.Sprintf("[%s] %s: %s", plainSeverity(s), escape(clip(title(n), maxText)), plainAction(n))
+	fallback := fmt.Sprintf("[%s] %s: %s", plainSeverity(s), escape(notify.Clip(title(n), maxText)), plainAction(n))
 	return Message{Text: fallback, Blocks: blocks}
 }
 
@@ -166,7 +157,7 @@ func pipelineLine(s alertview.Alert, pipelineURL string) string {
 	if where == "" {
 		where = fmt.Sprintf("project %d", s.Project.ID)
 	}
-	where = "*" + escape(clip(where+"@"+s.Ref, maxText)) + "*"
+	where = "*" + escape(notify.Clip(where+"@"+s.Ref, maxText)) + "*"
 	if s.Pipeline == nil {
 		return "No pipeline yet on " + where
 	}
@@ -207,7 +198,7 @@ func actionLine(n notify.Notification) string {
 			line += " by " + escape(by)
 		}
 		if note := cmp.Or(n.Note, s.AckNote); note != "" {
-			line += ": " + escape(clip(note, maxNote))
+			line += ": " + escape(notify.Clip(note, maxNote))
 		}
 		return line
 	case notify.KindResolved:
@@ -216,7 +207,7 @@ func actionLine(n notify.Notification) string {
 			line += " by " + escape(by)
 		}
 		if why := cmp.Or(n.Note, s.Resolution); why != "" {
-			line += " (" + escape(clip(why, maxNote)) + ")"
+			line += " (" + escape(notify.Clip(why, maxNote)) + ")"
 		}
 		return line
 	case notify.KindEscalated:
@@ -252,7 +243,7 @@ func window(s alertview.Alert) string {
 // escalatedTo names the receiver an alert escalated to, if known.
 func escalatedTo(n notify.Notification) string {
 	if to := cmp.Or(n.Note, n.Alert.EscalatedTo); to != "" {
-		return "; escalated to " + escape(clip(to, maxText))
+		return "; escalated to " + escape(notify.Clip(to, maxText))
 	}
 	return ""
 }
@@ -272,12 +263,12 @@ func plainAction(n notify.Notification) string {
 		return "reminder, still open and not acknowledged"
 	case notify.KindAcknowledged:
 		if by := actor(n, s.AcknowledgedBy); by != "" {
-			return "acknowledged by " + escape(clip(by, maxText))
+			return "acknowledged by " + escape(notify.Clip(by, maxText))
 		}
 		return "acknowledged"
 	case notify.KindResolved:
 		if by := actor(n, s.ResolvedBy); by != "" {
-			return "resolved by " + escape(clip(by, maxText))
+			return "resolved by " + escape(notify.Clip(by, maxText))
 		}
 		return "resolved"
 	case notify.KindEscalated:
@@ -292,7 +283,7 @@ func plainAction(n notify.Notification) string {
 }
 
 func actor(n notify.Notification, fallback string) string {
-	return clip(cmp.Or(n.Actor, fallback), maxText)
+	return notify.Clip(cmp.Or(n.Actor, fallback), maxText)
 }
 
 func pipelineUser(s alertview.Alert) string {
@@ -316,12 +307,12 @@ func jobsText(s alertview.Alert) string {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		b.WriteString("• " + escape(clip(j.Name, maxJobText)))
+		b.WriteString("• " + escape(notify.Clip(j.Name, maxJobText)))
 		if j.Stage != "" {
-			b.WriteString(" (" + escape(clip(j.Stage, maxJobText)) + ")")
+			b.WriteString(" (" + escape(notify.Clip(j.Stage, maxJobText)) + ")")
 		}
 		if j.FailureReason != "" {
-			b.WriteString(": " + escape(clip(j.FailureReason, maxJobText)))
+			b.WriteString(": " + escape(notify.Clip(j.FailureReason, maxJobText)))
 		}
 		if j.AllowFailure {
 			b.WriteString(", allowed to fail")
@@ -336,12 +327,12 @@ func contextElements(n notify.Notification, links notify.Links) []Text {
 	var parts []string
 	if p := s.Pipeline; p != nil && (p.CommitTitle != "" || links.Commit != "") {
 		label := cmp.Or(p.CommitTitle, shortSHA(p.SHA), "commit")
-		parts = append(parts, "Commit "+link(links.Commit, clip(label, maxText)))
+		parts = append(parts, "Commit "+link(links.Commit, notify.Clip(label, maxText)))
 	}
 	if mr := s.MergeRequest; mr != nil {
 		label := fmt.Sprintf("!%d", mr.IID)
 		if mr.Title != "" {
-			label += " " + clip(mr.Title, maxText)
+			label += " " + notify.Clip(mr.Title, maxText)
 		}
 		parts = append(parts, "Merge request "+link(links.MergeRequest, label))
 	}
@@ -379,17 +370,4 @@ func link(rawURL, label string) string {
 	}
 	target := strings.NewReplacer("&", "&amp;", "<", "%3C", ">", "%3E", "|", "%7C").Replace(rawURL)
 	return "<" + target + "|" + escape(label) + ">"
-}
-
-// clip shortens s to at most n bytes on a rune boundary, marking the cut.
-// It runs before escape so that no entity is cut in half.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

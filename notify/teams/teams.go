@@ -7,11 +7,9 @@ package teams
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/alertview"
@@ -49,14 +47,7 @@ func New(url string, client *http.Client) *Notifier {
 // notify.CheckStatus classifies them; any other 4xx (a flow deleted or
 // turned off, a malformed card) is permanent.
 func (t *Notifier) Notify(ctx context.Context, n notify.Notification) error {
-	body, err := json.Marshal(Format(n))
-	if err != nil {
-		return notify.Permanent(fmt.Errorf("encode Teams card for notification %s: %w", n.ID, err))
-	}
-	header := http.Header{}
-	header.Set("Content-Type", "application/json")
-	header.Set("User-Agent", "alertflow")
-	if err := notify.Post(ctx, t.client, t.url, header, body); err != nil {
+	if err := notify.PostJSON(ctx, t.client, t.url, Format(n)); err != nil {
 		return fmt.Errorf("send Teams notification %s: %w", n.ID, err)
 	}
 	return nil
@@ -125,7 +116,7 @@ func Format(n notify.Notification) Message {
 	s := n.Alert
 	links := n.Links()
 	body := []Element{
-		{Type: "TextBlock", Text: "[" + label(s) + "] " + escape(clip(title(n), maxText)), Weight: "Bolder", Size: "Medium", Color: color(s), Wrap: true},
+		{Type: "TextBlock", Text: "[" + label(s) + "] " + escape(notify.Clip(title(n), maxText)), Weight: "Bolder", Size: "Medium", Color: color(s), Wrap: true},
 		{Type: "TextBlock", Text: action(n), Wrap: true},
 	}
 	if n.RoutingFailed {
@@ -166,8 +157,8 @@ func facts(s alertview.Alert) []Fact {
 	}
 	fs := []Fact{
 		{"Severity", label(s)},
-		{"Project", escape(clip(cmp.Or(s.Project.Path, fmt.Sprintf("project %d", s.Project.ID)), maxText))},
-		{ref, escape(clip(s.Ref, maxText))},
+		{"Project", escape(notify.Clip(cmp.Or(s.Project.Path, fmt.Sprintf("project %d", s.Project.ID)), maxText))},
+		{ref, escape(notify.Clip(s.Ref, maxText))},
 	}
 	if p := s.Pipeline; p != nil {
 		status := p.Status
@@ -176,11 +167,11 @@ func facts(s alertview.Alert) []Fact {
 		}
 		fs = append(fs, Fact{"Pipeline", fmt.Sprintf("#%d %s", p.ID, escape(status))})
 		if p.CommitTitle != "" {
-			fs = append(fs, Fact{"Commit", escape(clip(p.CommitTitle, maxText))})
+			fs = append(fs, Fact{"Commit", escape(notify.Clip(p.CommitTitle, maxText))})
 		}
 	}
 	if s.Culprit != nil {
-		fs = append(fs, Fact{"Broken by", escape(clip(s.CulpritLine(), maxText))})
+		fs = append(fs, Fact{"Broken by", escape(notify.Clip(s.CulpritLine(), maxText))})
 	}
 	if c := s.FailureClass; c != "" && s.Status != alert.StatusResolved {
 		fs = append(fs, Fact{"Failure class", escape(string(c))})
@@ -192,12 +183,12 @@ func facts(s alertview.Alert) []Fact {
 				names = append(names, fmt.Sprintf("and %d more", len(s.FlakyJobs)-maxJobs))
 				break
 			}
-			names = append(names, fmt.Sprintf("%s (#%d)", escape(clip(j.Name, maxText)), j.PipelineID))
+			names = append(names, fmt.Sprintf("%s (#%d)", escape(notify.Clip(j.Name, maxText)), j.PipelineID))
 		}
 		fs = append(fs, Fact{"Flaky", strings.Join(names, ", ")})
 	}
 	if s.Recovery() != nil {
-		fs = append(fs, Fact{"Recovery", escape(clip(s.RecoveryLine(), maxText))})
+		fs = append(fs, Fact{"Recovery", escape(notify.Clip(s.RecoveryLine(), maxText))})
 	}
 	return append(fs, Fact{"Alert", escape(s.ID)})
 }
@@ -254,19 +245,19 @@ func action(n notify.Notification) string {
 	case notify.KindAcknowledged:
 		line := "**Acknowledged**" + by(" by ", n, s.AcknowledgedBy)
 		if note := cmp.Or(n.Note, s.AckNote); note != "" {
-			line += ": " + escape(clip(note, maxNote))
+			line += ": " + escape(notify.Clip(note, maxNote))
 		}
 		return line
 	case notify.KindResolved:
 		line := "**Resolved**" + by(" by ", n, s.ResolvedBy)
 		if why := cmp.Or(n.Note, s.Resolution); why != "" {
-			line += " (" + escape(clip(why, maxNote)) + ")"
+			line += " (" + escape(notify.Clip(why, maxNote)) + ")"
 		}
 		return line
 	case notify.KindEscalated:
 		line := "**Escalated**: nobody acknowledged it in time"
 		if to := cmp.Or(n.Note, s.EscalatedTo); to != "" {
-			line += "; escalated to " + escape(clip(to, maxText))
+			line += "; escalated to " + escape(notify.Clip(to, maxText))
 		}
 		return line
 	case notify.KindFlapping:
@@ -285,7 +276,7 @@ func by(prefix string, n notify.Notification, fallback string) string {
 	if who == "" {
 		return ""
 	}
-	return prefix + escape(clip(who, maxText))
+	return prefix + escape(notify.Clip(who, maxText))
 }
 
 func pipelineUser(s alertview.Alert) string {
@@ -313,12 +304,12 @@ func jobsText(s alertview.Alert) string {
 			lines = append(lines, fmt.Sprintf("- … and %d more", len(s.Pipeline.FailedJobs)-maxJobs))
 			break
 		}
-		line := "- " + escape(clip(j.Name, maxText))
+		line := "- " + escape(notify.Clip(j.Name, maxText))
 		if j.Stage != "" {
-			line += " (" + escape(clip(j.Stage, maxText)) + ")"
+			line += " (" + escape(notify.Clip(j.Stage, maxText)) + ")"
 		}
 		if j.FailureReason != "" {
-			line += ": " + escape(clip(j.FailureReason, maxText))
+			line += ": " + escape(notify.Clip(j.FailureReason, maxText))
 		}
 		if j.AllowFailure {
 			line += ", allowed to fail"
@@ -338,15 +329,3 @@ var markdown = strings.NewReplacer(
 // escape makes text from GitLab or a person literal: no link, emphasis or
 // line break of its own.
 func escape(s string) string { return markdown.Replace(s) }
-
-// clip cuts s to at most n bytes on a character boundary, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
