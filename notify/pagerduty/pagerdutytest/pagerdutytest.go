@@ -268,12 +268,7 @@ func (s *Server) answer(r *http.Request, body []byte, readErr error) (int, http.
 	ev, more := check(r, body)
 	problems = append(problems, more...)
 	if len(problems) > 0 {
-		s.violations = append(s.violations, fmt.Sprintf("%s %s: %v", r.Method, r.URL.Path, problems))
-		return http.StatusBadRequest, nil, map[string]any{
-			"status":  "invalid event",
-			"message": "Event object is invalid",
-			"errors":  problems,
-		}
+		return s.refuse(r, problems)
 	}
 	s.events = append(s.events, ev)
 	return http.StatusAccepted, nil, map[string]any{
@@ -283,18 +278,24 @@ func (s *Server) answer(r *http.Request, body []byte, readErr error) (int, http.
 	}
 }
 
+// refuse records why a request was refused and answers it as PagerDuty
+// answers an invalid event. The caller holds s.mu.
+func (s *Server) refuse(r *http.Request, problems []string) (int, http.Header, map[string]any) {
+	s.violations = append(s.violations, fmt.Sprintf("%s %s: %v", r.Method, r.URL.Path, problems))
+	return http.StatusBadRequest, nil, map[string]any{
+		"status":  "invalid event",
+		"message": "Event object is invalid",
+		"errors":  problems,
+	}
+}
+
 // answerChange records a change event, or why it was refused, and says
 // how to answer it. The caller holds s.mu.
 func (s *Server) answerChange(r *http.Request, body []byte, problems []string) (int, http.Header, map[string]any) {
 	ce, more := checkChange(r, body)
 	problems = append(problems, more...)
 	if len(problems) > 0 {
-		s.violations = append(s.violations, fmt.Sprintf("%s %s: %v", r.Method, r.URL.Path, problems))
-		return http.StatusBadRequest, nil, map[string]any{
-			"status":  "invalid event",
-			"message": "Event object is invalid",
-			"errors":  problems,
-		}
+		return s.refuse(r, problems)
 	}
 	s.changes = append(s.changes, ce)
 	return http.StatusAccepted, nil, map[string]any{"status": "success", "message": "Change event processed"}
