@@ -14,6 +14,7 @@ import (
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/visibility"
 )
 
 // listed asks the real temporal CLI which workflow IDs match a visibility query.
@@ -103,7 +104,7 @@ func TestAGreenPipelineWithNoOpenAlertCreatesNoWorkflow(t *testing.T) {
 		t.Fatalf("answered %d %+v, want 202 none", a.code, a)
 	}
 	_, err := s.client.DescribeWorkflowExecution(context.Background(), "2-master", "")
-	if !isNotFound(err) {
+	if !visibility.NotFound(err) {
 		t.Fatalf("describe 2-master: %v, want not found", err)
 	}
 }

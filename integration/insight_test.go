@@ -18,6 +18,7 @@ import (
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/notify/webhook/contract"
+	"github.com/alertflow/alertflow/visibility"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -386,7 +387,7 @@ func TestASuccessOnTheDefaultBranchIsAChangeEventOnceAndOnlyThere(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.client.DescribeWorkflowExecution(context.Background(), workflows.ChangeID(fev), ""); !isNotFound(err) {
+	if _, err := s.client.DescribeWorkflowExecution(context.Background(), workflows.ChangeID(fev), ""); !visibility.NotFound(err) {
 		t.Errorf("the feature branch's change workflow: %v, want none", err)
 	}
 	if n := len(s.pd.Changes()); n != 1 {

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
@@ -438,11 +437,6 @@ func poll(ctx context.Context, within time.Duration, f func() error) error {
 		case <-tick.C:
 		}
 	}
-}
-
-func isNotFound(err error) bool {
-	var nf *serviceerror.NotFound
-	return errors.As(err, &nf)
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/visibility"
 )
 
 // TestShuffledResentAndConcurrentDeliveriesEndWhereTheModelSays sends a few
@@ -241,7 +242,7 @@ func checkFinal(ctx context.Context, c client.Client, b *e2eBranch) error {
 	id := b.id()
 	d, err := c.DescribeWorkflowExecution(ctx, id, "")
 	if !b.model.Started() {
-		if isNotFound(err) {
+		if visibility.NotFound(err) {
 			return nil
 		}
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
+	"github.com/alertflow/alertflow/visibility"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -87,7 +88,7 @@ func TestASignedSourceTakesOnlyDeliveriesSignedJustNowWithItsKey(t *testing.T) {
 	if a := s.postSigned(failed, idem, key, time.Now().Add(-10*time.Minute)); a.code != http.StatusUnauthorized || a.Error == "" {
 		t.Fatalf("a 10-minute-old signature answered %d %+v, want 401 saying why", a.code, a)
 	}
-	if _, err := s.state(t.Context(), id); !isNotFound(err) {
+	if _, err := s.state(t.Context(), id); !visibility.NotFound(err) {
 		t.Fatalf("refused deliveries left an alert: %v", err)
 	}
 

@@ -19,6 +19,7 @@ import (
 	"github.com/alertflow/alertflow/ingress"
 	"github.com/alertflow/alertflow/notify"
 	"github.com/alertflow/alertflow/notify/webhook"
+	"github.com/alertflow/alertflow/visibility"
 	"github.com/alertflow/alertflow/workflows"
 )
 
@@ -364,7 +365,7 @@ func TestRealGitLabDeliverySequences(t *testing.T) {
 			var st *alert.State
 			err := poll(context.Background(), 30*time.Second, func() error {
 				if tt.want.status == alert.StatusNone && !tt.want.stale {
-					if _, err := s.client.DescribeWorkflowExecution(context.Background(), id, ""); !isNotFound(err) {
+					if _, err := s.client.DescribeWorkflowExecution(context.Background(), id, ""); !visibility.NotFound(err) {
 						return fmt.Errorf("an alert exists: %v", err)
 					}
 					return nil
