@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -50,37 +51,16 @@ func TestTheExampleRoutingFileSendsEachTeamItsOwnNotifications(t *testing.T) {
 	})
 	file := exampleWithPagerDutyAt(t, pd.URL())
 
-	listen := "127.0.0.1:" + strconv.Itoa(testkit.FreePorts(t, 1)[0])
-	e := env{
-		"TEMPORAL_ADDRESS":            addr,
-		"ALERTFLOW_TASK_QUEUE":        "routing-e2e",
-		"ALERTFLOW_LISTEN":            listen,
-		"ALERTFLOW_SOURCE_TOKENS":     "gitlab=source-token",
-		"ALERTFLOW_API_TOKEN":         "api-token",
+	e := serveEnv(t, addr, "routing-e2e")
+	maps.Copy(e, env{
 		"ALERTFLOW_CONFIG":            file,
 		"PD_TEAM_A":                   "0123456789abcdef0123456789abcdef",
 		"SLACK_TEAM_A":                chat.URL,
 		"AUDIT_WEBHOOK_URL":           audit.URL,
 		"AUDIT_WEBHOOK_SECRET":        auditSecret,
 		"ALERTFLOW_REMINDER_INTERVAL": "0",
-	}
-	var stdout, stderr testkit.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve"}, e.get, &stdout, &stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Errorf("serve did not return within 30s of the cancel")
-		}
-		if t.Failed() {
-			t.Logf("stderr:\n%s", stderr.String())
-		}
 	})
-	base := "http://" + listen
-	waitHealthy(t, base, done)
+	base, _ := serving(t, e)
 
 	pager := gitlabPayload(t, "pipeline-failed-branch.json", 501, "team-a/api", true, 9001, "failed")
 	mr := gitlabPayload(t, "pipeline-merge-request.json", 501, "team-a/api", false, 9002, "failed")
@@ -257,6 +237,46 @@ func apiPost(t *testing.T, base, path, body string) {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("POST %s answered %d %s", path, resp.StatusCode, b)
 	}
+}
+
+// serveEnv is the environment of a serve on the dev server at addr, with
+// task queue queue, listening on a free loopback port.
+func serveEnv(t *testing.T, addr, queue string) env {
+	return env{
+		"TEMPORAL_ADDRESS":        addr,
+		"ALERTFLOW_TASK_QUEUE":    queue,
+		"ALERTFLOW_LISTEN":        "127.0.0.1:" + strconv.Itoa(testkit.FreePorts(t, 1)[0]),
+		"ALERTFLOW_SOURCE_TOKENS": "gitlab=source-token",
+		"ALERTFLOW_API_TOKEN":     "api-token",
+	}
+}
+
+// serving runs serve with e until the test ends, once it is healthy, and
+// returns its base URL and what it logs. The silence workers it started
+// are killed at the end, should serve have left one.
+func serving(t *testing.T, e env) (string, *testkit.Buffer) {
+	t.Helper()
+	var stdout, stderr testkit.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve"}, e.get, &stdout, &stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("serve did not return within 30s of the cancel")
+		}
+		for _, pid := range childPIDs(stderr.String()) {
+			killProcess(pid)
+		}
+		if t.Failed() {
+			t.Logf("stderr:\n%s", stderr.String())
+		}
+	})
+	base := "http://" + e["ALERTFLOW_LISTEN"]
+	waitHealthy(t, base, done)
+	return base, &stderr
 }
 
 // waitHealthy polls /healthz until serve answers, or fails if it exits.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/alertflow/alertflow/alert"
 	"github.com/alertflow/alertflow/ingress"
@@ -76,6 +77,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, r roles, ln net
 		defer stop()
 	}
 	if r.silences {
+		if !r.worker {
+			// The cache is one per process: only a process of silences
+			// alone keeps it small.
+			sdkworker.SetStickyWorkflowCacheSize(worker.SilenceCacheSize)
+		}
 		if err := worker.EnsureSearchAttributes(ctx, c, cfg.Namespace); err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,14 +46,8 @@ func TestSilenceWorkerArgsGiveTheChildItsParentsConnectionAndALoopbackPort(t *te
 func TestServeRunsTheSilencesInAChildProcessThatItRestartsAndStops(t *testing.T) {
 	bin := temporalBin(t)
 	addr := testDevServer(t, bin)
-	listen := "127.0.0.1:" + strconv.Itoa(testkit.FreePorts(t, 1)[0])
-	e := env{
-		"TEMPORAL_ADDRESS":        addr,
-		"ALERTFLOW_TASK_QUEUE":    "child-test",
-		"ALERTFLOW_LISTEN":        listen,
-		"ALERTFLOW_SOURCE_TOKENS": "gitlab=source-token",
-		"ALERTFLOW_API_TOKEN":     "api-token",
-	}
+	e := serveEnv(t, addr, "child-test")
+	listen := e["ALERTFLOW_LISTEN"]
 	var stdout, stderr testkit.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
