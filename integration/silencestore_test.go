@@ -16,7 +16,7 @@ import (
 )
 
 // The silence store's reads of changes work on the dev server's
-// visibility store, long before the next full read (a minute later): a
+// visibility store, long before the next full read (minutes later): a
 // silence created after the full read joins the view; one that runs out
 // leaves it once its workflow ended; one started well before the full
 // read and expired early shows as expired while its workflow still runs
@@ -95,5 +95,5 @@ func TestTheSilenceStoreSeesSilencesStartAndEndBetweenFullReads(t *testing.T) {
 }
 
 // silenceOverlapSlack keeps the test's window clear of the store's next
-// full read, which comes a minute after the first.
+// full read, which comes minutes after the first.
 const silenceOverlapSlack = 5 * time.Second

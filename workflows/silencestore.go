@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,19 +21,25 @@ import (
 // silenceRefresh is how often a worker reads the silences again while
 // alerts use them: a new silence holds notifications back within that
 // long (plus the visibility store's lag). Most reads ask only for the
-// silences started or ended since the last full read.
+// silences started or ended since the last read, less SilenceOverlap.
 const silenceRefresh = 2 * time.Second
 
 // silenceFullRead is how often a worker reads every running silence
 // rather than the changes: with ten thousand silences a full read is ten
 // pages that the server sorts, which every two seconds slowed every
-// workflow on a small dev server (make bench, scenario silences).
-const silenceFullRead = time.Minute
+// workflow on a small dev server (make bench, scenario silences). The
+// reads of changes find every silence the visibility store lists within
+// SilenceOverlap of its start or end; the full read is for one it listed
+// later than that, under a backlog.
+const silenceFullRead = 5 * time.Minute
 
-// SilenceOverlap is how far before the last full read the reads of
-// changes look: a silence started just before it, but not yet listed by
-// the visibility store, or whose start the server's clock puts earlier
-// than the worker's, is still found.
+// SilenceOverlap is how far before the last read the reads of changes
+// look: a silence started just before it, but not yet listed by the
+// visibility store, or whose start the server's clock puts earlier than
+// the worker's, is still found. Looking back only this far, not to the
+// last full read, keeps a read of changes small after a burst of new
+// silences: ten thousand started in two minutes were each listed again
+// every two seconds until the next full read.
 const SilenceOverlap = 30 * time.Second
 
 // silenceIdle is how long a worker keeps reading silences after the last
@@ -43,24 +50,37 @@ const silenceIdle = time.Minute
 // reads every page.
 const silencePage = 1000
 
+// silencePagePause is how long a full read waits between two pages. The
+// dev server answers every call on one SQLite connection: ten pages back
+// to back held it for some 400 ms, and every workflow task, alertflow's
+// or anyone's, waited behind them (make bench, scenario silences: the
+// floor's p99 was 2.5 × its own without silences while alertflow read
+// them, and as without while it did not).
+const silencePagePause = 100 * time.Millisecond
+
 // SilenceStore keeps a worker's view of the silences. The view is read
 // from the silences' workflows in the background, never by a notifying
 // caller, who only waits when there is no view yet or it was idle; a read
 // that fails keeps the last good view and says so in metrics. Each
 // silence's matchers are compiled once, when it first appears.
 type SilenceStore struct {
-	client  client.Client
-	metrics client.MetricsHandler
-	logger  *slog.Logger
-	every   time.Duration
-	full    time.Duration
-	idle    time.Duration
+	client    client.Client
+	metrics   client.MetricsHandler
+	logger    *slog.Logger
+	every     time.Duration
+	full      time.Duration
+	idle      time.Duration
+	pagePause time.Duration
+	overlap   time.Duration
 
 	mu       sync.Mutex
 	view     *silence.Set
 	compiled map[string]compiledSilence
-	// fullAt is when the last full read began (zero: read all next).
+	// fullAt is when the last full read began (zero: read all next),
+	// readAt when the last read did, full or of changes.
 	fullAt  time.Time
+	readAt  time.Time
+	shape   *silenceQueries
 	lastUse time.Time
 	running bool
 	lastErr error
@@ -94,7 +114,7 @@ func NewSilenceStore(c client.Client, metrics client.MetricsHandler, logger *slo
 		metrics = client.MetricsNopHandler
 	}
 	return &SilenceStore{client: c, metrics: metrics, logger: logger, every: silenceRefresh, full: silenceFullRead, idle: silenceIdle,
-		compiled: map[string]compiledSilence{}, attempted: make(chan struct{})}
+		pagePause: silencePagePause, overlap: SilenceOverlap, compiled: map[string]compiledSilence{}, attempted: make(chan struct{})}
 }
 
 // RunningSilences is the visibility query of the silences that are not
@@ -103,6 +123,75 @@ const RunningSilences = "WorkflowType = '" + SilenceWorkflowType + "' AND Execut
 
 // endedSilences is the visibility query of the silences that are over.
 const endedSilences = "WorkflowType = '" + SilenceWorkflowType + "' AND ExecutionStatus != 'Running'"
+
+// sqlOpen is how a query of an SQL visibility store (SQLite, PostgreSQL,
+// MySQL) says "still running" in the terms of its indexes: each sorts
+// and indexes by COALESCE(close_time, this maximum), and CloseTime in a
+// query stands for that expression, not for close_time.
+const sqlOpen = "'9999-12-31T23:59:59Z'"
+
+// silenceQueries are the reads of changes, shaped for the visibility
+// store the server keeps. The plain shape is right on any store. On
+// SQLite it filters every running silence row by row (ExecutionStatus
+// is not part of the indexes' key after the workflow type): two reads of
+// ten thousand rows every two seconds on the dev server's one SQLite
+// connection. The SQL shape asks for the same silences as ranges of
+// indexes, and reads only the rows it answers.
+type silenceQueries struct {
+	sql bool
+}
+
+// changed are the queries of the silences running that started since,
+// or that were expired early.
+func (q silenceQueries) changed(since string) []string {
+	if !q.sql {
+		return []string{RunningSilences + " AND (StartTime >= " + since + " OR " + AttrSilenceExpired.GetName() + " = true)"}
+	}
+	return []string{
+		"WorkflowType = '" + SilenceWorkflowType + "' AND CloseTime = " + sqlOpen + " AND StartTime >= " + since + " AND " + visibility.Division,
+		// Only silences carry the attribute: without the type, the
+		// attribute's index is the one that fits.
+		AttrSilenceExpired.GetName() + " = true AND CloseTime = " + sqlOpen + " AND " + visibility.Division,
+	}
+}
+
+// ended is the query of the silences over since.
+func (q silenceQueries) ended(since string) string {
+	if !q.sql {
+		return endedSilences + " AND CloseTime >= " + since
+	}
+	return "WorkflowType = '" + SilenceWorkflowType + "' AND CloseTime >= " + since + " AND CloseTime < " + sqlOpen + " AND " + visibility.Division
+}
+
+// sqlVisibility reports whether the server's visibility store, as
+// GetClusterInfo names it, takes the SQL shape: SQLite only, the store
+// it was measured and tested on (the dev server's). PostgreSQL and MySQL
+// rewrite CloseTime the same way, but no test here runs the shape on
+// them, so they keep the plain queries.
+func sqlVisibility(store string) bool {
+	return strings.EqualFold(strings.TrimSpace(store), "sqlite")
+}
+
+// queries are the reads of changes for the server's visibility store,
+// asked of the server once; the plain shape while it cannot say.
+func (s *SilenceStore) queries(ctx context.Context) silenceQueries {
+	s.mu.Lock()
+	shape := s.shape
+	s.mu.Unlock()
+	if shape != nil {
+		return *shape
+	}
+	info, err := s.client.WorkflowService().GetClusterInfo(ctx, &workflowservice.GetClusterInfoRequest{})
+	if err != nil {
+		s.logger.Warn("The server's visibility store is unknown: silences are read with queries any store answers", "error", err)
+		return silenceQueries{}
+	}
+	q := silenceQueries{sql: sqlVisibility(info.GetVisibilityStore())}
+	s.mu.Lock()
+	s.shape = &q
+	s.mu.Unlock()
+	return q
+}
 
 // Warm starts reading the silences now, for a worker about to start: its
 // first notification then finds a view instead of waiting for one, which
@@ -155,9 +244,10 @@ func (s *SilenceStore) Active(ctx context.Context) (*silence.Set, error) {
 func (s *SilenceStore) refresh() {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	for range timer.C {
+	for first := true; ; first = false {
+		<-timer.C
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		view, err := s.read(ctx)
+		view, err := s.read(ctx, first)
 		cancel()
 		s.mu.Lock()
 		if err != nil {
@@ -186,16 +276,19 @@ func (s *SilenceStore) refresh() {
 
 // read is the silences as they stand: every running one at the first
 // read and every s.full, otherwise the last view with the silences
-// started and ended since the last full read applied. Only silences new
-// or changed since the last read are compiled.
-func (s *SilenceStore) read(ctx context.Context) (*silence.Set, error) {
+// started and ended since the last read (less SilenceOverlap) applied.
+// Only silences new or changed since the last read are compiled. A store
+// waking from idle (waking) with a view reads the changes first, however
+// long it slept: a notification waits for that read, and a full one
+// takes a second with its pauses; the full read follows.
+func (s *SilenceStore) read(ctx context.Context, waking bool) (*silence.Set, error) {
 	s.mu.Lock()
-	known, fullAt, view := s.compiled, s.fullAt, s.view
+	known, fullAt, readAt, view := s.compiled, s.fullAt, s.readAt, s.view
 	s.mu.Unlock()
 	began := time.Now()
-	if view == nil || began.Sub(fullAt) >= s.full {
+	if view == nil || !waking && began.Sub(fullAt) >= s.full {
 		compiled := make(map[string]compiledSilence, len(known))
-		err := s.list(ctx, RunningSilences, func(run *workflowpb.WorkflowExecutionInfo) {
+		err := s.list(ctx, RunningSilences, s.pagePause, func(run *workflowpb.WorkflowExecutionInfo) {
 			if c, ok := compileListed(run, known); ok {
 				compiled[run.GetExecution().GetWorkflowId()] = c
 			}
@@ -203,10 +296,11 @@ func (s *SilenceStore) read(ctx context.Context) (*silence.Set, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.keep(compiled, began)
+		s.keep(compiled, began, began)
 		return setOf(compiled), nil
 	}
-	since := visibility.Time(fullAt.Add(-SilenceOverlap))
+	queries := s.queries(ctx)
+	since := visibility.Time(readAt.Add(-s.overlap))
 	compiled := known
 	changed := false
 	change := func() {
@@ -217,20 +311,21 @@ func (s *SilenceStore) read(ctx context.Context) (*silence.Set, error) {
 	}
 	// Started since, or expired early: a changed memo is found by the
 	// attribute the silence sets with it.
-	changes := RunningSilences + " AND (StartTime >= " + since + " OR " + AttrSilenceExpired.GetName() + " = true)"
-	err := s.list(ctx, changes, func(run *workflowpb.WorkflowExecutionInfo) {
-		c, ok := compileListed(run, compiled)
-		id := run.GetExecution().GetWorkflowId()
-		if ok && compiled[id].memo != c.memo {
-			change()
-			compiled[id] = c
+	for _, changes := range queries.changed(since) {
+		err := s.list(ctx, changes, 0, func(run *workflowpb.WorkflowExecutionInfo) {
+			c, ok := compileListed(run, compiled)
+			id := run.GetExecution().GetWorkflowId()
+			if ok && compiled[id].memo != c.memo {
+				change()
+				compiled[id] = c
+			}
+		})
+		if err != nil {
+			return nil, err
 		}
-	})
-	if err != nil {
-		return nil, err
 	}
 	// The ended last: one that ended after the first list still goes.
-	err = s.list(ctx, endedSilences+" AND CloseTime >= "+since, func(run *workflowpb.WorkflowExecutionInfo) {
+	err := s.list(ctx, queries.ended(since), 0, func(run *workflowpb.WorkflowExecutionInfo) {
 		if _, ok := compiled[run.GetExecution().GetWorkflowId()]; ok {
 			change()
 			delete(compiled, run.GetExecution().GetWorkflowId())
@@ -240,16 +335,25 @@ func (s *SilenceStore) read(ctx context.Context) (*silence.Set, error) {
 		return nil, err
 	}
 	if !changed {
+		s.keep(known, fullAt, began)
 		return view, nil
 	}
-	s.keep(compiled, fullAt)
+	s.keep(compiled, fullAt, began)
 	return setOf(compiled), nil
 }
 
-// list calls each for every workflow query lists, page by page.
-func (s *SilenceStore) list(ctx context.Context, query string, each func(*workflowpb.WorkflowExecutionInfo)) error {
+// list calls each for every workflow query lists, page by page, waiting
+// pause between two pages.
+func (s *SilenceStore) list(ctx context.Context, query string, pause time.Duration, each func(*workflowpb.WorkflowExecutionInfo)) error {
 	var token []byte
-	for {
+	for page := 0; ; page++ {
+		if page > 0 && pause > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("list silences: %w", ctx.Err())
+			case <-time.After(pause):
+			}
+		}
 		resp, err := s.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			PageSize: silencePage, NextPageToken: token, Query: query,
 		})
@@ -266,11 +370,11 @@ func (s *SilenceStore) list(ctx context.Context, query string, each func(*workfl
 }
 
 // keep makes compiled the store's compiled silences, as of a full read
-// begun at fullAt.
-func (s *SilenceStore) keep(compiled map[string]compiledSilence, fullAt time.Time) {
+// begun at fullAt and a read begun at readAt.
+func (s *SilenceStore) keep(compiled map[string]compiledSilence, fullAt, readAt time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.compiled, s.fullAt = compiled, fullAt
+	s.compiled, s.fullAt, s.readAt = compiled, fullAt, readAt
 }
 
 // compileListed is the listed silence run compiled, from known when its

@@ -20,9 +20,11 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/grpc"
 
 	"github.com/alertflow/alertflow/route"
 	"github.com/alertflow/alertflow/silence"
+	"github.com/alertflow/alertflow/visibility"
 )
 
 // silenceServer is a client whose visibility lists the silences it holds,
@@ -30,12 +32,14 @@ import (
 // while told to.
 type silenceServer struct {
 	client.Client
-	mu      sync.Mutex
-	running []listedSilence
-	ended   []listedSilence
-	failing bool
-	lists   atomic.Int64
-	listed  atomic.Int64
+	// visibility is the store GetClusterInfo names ("" for none).
+	visibility string
+	mu         sync.Mutex
+	running    []listedSilence
+	ended      []listedSilence
+	failing    bool
+	lists      atomic.Int64
+	listed     atomic.Int64
 }
 
 // listedSilence is a silence with its workflow's start and close times.
@@ -52,16 +56,27 @@ func (f *silenceServer) ListWorkflow(_ context.Context, req *workflowservice.Lis
 		return nil, errors.New("visibility unavailable")
 	}
 	q := req.GetQuery()
-	all, since, expired := f.running, time.Time{}, false
+	// The shapes silenceQueries writes, each for the store it is for.
+	sql := sqlVisibility(f.visibility)
+	all, since, expired, onlyExpired := f.running, time.Time{}, false, false
+	sqlSuffix := " AND " + visibility.Division
 	switch {
 	case q == RunningSilences:
-	case strings.HasPrefix(q, RunningSilences+" AND (StartTime >= ") &&
+	case !sql && strings.HasPrefix(q, RunningSilences+" AND (StartTime >= ") &&
 		strings.HasSuffix(q, " OR "+AttrSilenceExpired.GetName()+" = true)"):
 		since, expired = queryTime(q, "StartTime >= "), true
-	case strings.HasPrefix(q, endedSilences+" AND CloseTime >= "):
+	case !sql && strings.HasPrefix(q, endedSilences+" AND CloseTime >= "):
+		all, since = f.ended, queryTime(q, "CloseTime >= ")
+	case sql && strings.HasPrefix(q, "WorkflowType = '"+SilenceWorkflowType+"' AND CloseTime = "+sqlOpen+" AND StartTime >= ") &&
+		strings.HasSuffix(q, sqlSuffix):
+		since = queryTime(q, "StartTime >= ")
+	case sql && q == AttrSilenceExpired.GetName()+" = true AND CloseTime = "+sqlOpen+sqlSuffix:
+		onlyExpired = true
+	case sql && strings.HasPrefix(q, "WorkflowType = '"+SilenceWorkflowType+"' AND CloseTime >= ") &&
+		strings.HasSuffix(q, " AND CloseTime < "+sqlOpen+sqlSuffix):
 		all, since = f.ended, queryTime(q, "CloseTime >= ")
 	default:
-		return nil, fmt.Errorf("query %q not understood", q)
+		return nil, fmt.Errorf("query %q not understood on visibility store %q", q, f.visibility)
 	}
 	var matching []listedSilence
 	for _, sl := range all {
@@ -69,7 +84,12 @@ func (f *silenceServer) ListWorkflow(_ context.Context, req *workflowservice.Lis
 		if !sl.close.IsZero() {
 			at = sl.close
 		}
-		if !at.Before(since) || expired && !sl.ExpiredAt.IsZero() {
+		switch {
+		case onlyExpired:
+			if !sl.ExpiredAt.IsZero() {
+				matching = append(matching, sl)
+			}
+		case !at.Before(since) || expired && !sl.ExpiredAt.IsZero():
 			matching = append(matching, sl)
 		}
 	}
@@ -94,6 +114,21 @@ func (f *silenceServer) ListWorkflow(_ context.Context, req *workflowservice.Lis
 		resp.NextPageToken = []byte(strconv.Itoa(to))
 	}
 	return resp, nil
+}
+
+// WorkflowService answers GetClusterInfo with f.visibility.
+func (f *silenceServer) WorkflowService() workflowservice.WorkflowServiceClient {
+	return clusterInfo{store: f.visibility}
+}
+
+// clusterInfo is a workflow service that only answers GetClusterInfo.
+type clusterInfo struct {
+	workflowservice.WorkflowServiceClient
+	store string
+}
+
+func (c clusterInfo) GetClusterInfo(context.Context, *workflowservice.GetClusterInfoRequest, ...grpc.CallOption) (*workflowservice.GetClusterInfoResponse, error) {
+	return &workflowservice.GetClusterInfoResponse{VisibilityStore: c.store}, nil
 }
 
 // queryTime is the datetime a query of changes asks from, after field.
@@ -349,68 +384,62 @@ func TestSilenceStoreComesBackToIdle(t *testing.T) {
 // started and ended since the last full read reach the view, and no read
 // lists the thousands that did not change.
 func TestSilenceStoreReadsOnlyTheChangesBetweenFullReads(t *testing.T) {
-	srv := &silenceServer{}
-	all := projectSilences(t, 5005)
-	srv.setStarted(all[:5000], time.Now().Add(-time.Hour), false)
-	s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
-	s.every = time.Millisecond
-	if set, err := s.Active(context.Background()); err != nil || set.Len() != 5000 {
-		t.Fatalf("first view: %d silences, %v", set.Len(), err)
-	}
-	afterFull := srv.listed.Load()
-	// Three started, silence-0 and silence-1 ended.
-	srv.set(append(all[2:5000:5000], all[5000:5003]...), false)
-	waitFor(t, "the changes in the view", func() bool {
-		set, err := s.Active(context.Background())
-		return err == nil && set.Len() == 5001 && silenced(t, set, "group-5002/app") == "silence-5002" &&
-			silenced(t, set, "group-0/app") == "" && silenced(t, set, "group-1/app") == ""
+	eachVisibility(t, func(t *testing.T, store string) {
+		all := projectSilences(t, 5005)
+		srv, s := viewedStore(t, store, all[:5000], time.Now().Add(-time.Hour), 5000, func(s *SilenceStore) { s.every = time.Millisecond })
+		afterFull := srv.listed.Load()
+		// Three started, silence-0 and silence-1 ended.
+		srv.set(append(all[2:5000:5000], all[5000:5003]...), false)
+		waitFor(t, "the changes in the view", func() bool {
+			set, err := s.Active(context.Background())
+			return err == nil && set.Len() == 5001 && silenced(t, set, "group-5002/app") == "silence-5002" &&
+				silenced(t, set, "group-0/app") == "" && silenced(t, set, "group-1/app") == ""
+		})
+		reads := srv.lists.Load()
+		waitFor(t, "a hundred more reads", func() bool { return srv.lists.Load() >= reads+200 })
+		if listed := srv.listed.Load() - afterFull; listed >= 5000 {
+			t.Fatalf("the reads of changes listed %d silences, want only the changed (a full read lists 5000)", listed)
+		}
+		if set, _ := s.Active(context.Background()); set.Len() != 5001 {
+			t.Fatalf("the view holds %d silences after reads of no change, want 5001", set.Len())
+		}
 	})
-	reads := srv.lists.Load()
-	waitFor(t, "a hundred more reads", func() bool { return srv.lists.Load() >= reads+200 })
-	if listed := srv.listed.Load() - afterFull; listed >= 5000 {
-		t.Fatalf("the reads of changes listed %d silences, want only the changed (a full read lists 5000)", listed)
-	}
-	if set, _ := s.Active(context.Background()); set.Len() != 5001 {
-		t.Fatalf("the view holds %d silences after reads of no change, want 5001", set.Len())
-	}
 }
 
 // A silence expired early, whose workflow still runs to release its
 // alerts, leaves the view at the next read of changes, though it started
 // long before the last full read: it sets the attribute they ask for.
 func TestSilenceStoreSeesAnEarlyExpiryBeforeTheNextFullRead(t *testing.T) {
-	srv := &silenceServer{}
-	all := projectSilences(t, 10)
-	srv.setStarted(all, time.Now().Add(-time.Hour), false)
-	s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
-	s.every = time.Millisecond
-	if set, err := s.Active(context.Background()); err != nil || silenced(t, set, "group-3/app") != "silence-3" {
-		t.Fatalf("first view: %v, %v; want group-3/app silenced", set, err)
-	}
-	expired := slices.Clone(all)
-	expired[3].ExpiredAt, expired[3].ExpiredBy = time.Now(), "bob"
-	srv.set(expired, false)
-	waitFor(t, "the expiry in the view", func() bool {
-		set, err := s.Active(context.Background())
-		return err == nil && set.Len() == 10 && silenced(t, set, "group-3/app") == "" && silenced(t, set, "group-4/app") == "silence-4"
+	eachVisibility(t, func(t *testing.T, store string) {
+		srv := &silenceServer{visibility: store}
+		all := projectSilences(t, 10)
+		srv.setStarted(all, time.Now().Add(-time.Hour), false)
+		s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
+		s.every = time.Millisecond
+		if set, err := s.Active(context.Background()); err != nil || silenced(t, set, "group-3/app") != "silence-3" {
+			t.Fatalf("first view: %v, %v; want group-3/app silenced", set, err)
+		}
+		expired := slices.Clone(all)
+		expired[3].ExpiredAt, expired[3].ExpiredBy = time.Now(), "bob"
+		srv.set(expired, false)
+		waitFor(t, "the expiry in the view", func() bool {
+			set, err := s.Active(context.Background())
+			return err == nil && set.Len() == 10 && silenced(t, set, "group-3/app") == "" && silenced(t, set, "group-4/app") == "silence-4"
+		})
 	})
 }
 
 // A silence the visibility store lists late, with a start the server put
 // before the last full read, is still found by the reads of changes.
 func TestSilenceStoreFindsASilenceListedLateWithinTheOverlap(t *testing.T) {
-	srv := &silenceServer{}
-	all := projectSilences(t, 11)
-	srv.set(all[:10], false)
-	s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
-	s.every = time.Millisecond
-	if set, err := s.Active(context.Background()); err != nil || set.Len() != 10 {
-		t.Fatalf("first view: %d silences, %v", set.Len(), err)
-	}
-	srv.setStarted(all, time.Now().Add(-SilenceOverlap/2), false)
-	waitFor(t, "the late silence in the view", func() bool {
-		set, err := s.Active(context.Background())
-		return err == nil && silenced(t, set, "group-10/app") == "silence-10"
+	eachVisibility(t, func(t *testing.T, store string) {
+		all := projectSilences(t, 11)
+		srv, s := viewedStore(t, store, all[:10], time.Now(), 10, func(s *SilenceStore) { s.every = time.Millisecond })
+		srv.setStarted(all, time.Now().Add(-SilenceOverlap/2), false)
+		waitFor(t, "the late silence in the view", func() bool {
+			set, err := s.Active(context.Background())
+			return err == nil && silenced(t, set, "group-10/app") == "silence-10"
+		})
 	})
 }
 
@@ -418,18 +447,64 @@ func TestSilenceStoreFindsASilenceListedLateWithinTheOverlap(t *testing.T) {
 // changes can find (listed only long after its start) still reaches the
 // view.
 func TestSilenceStoreReadsEverySilenceAgainEachFullPeriod(t *testing.T) {
-	srv := &silenceServer{}
-	all := projectSilences(t, 11)
-	srv.set(all[:10], false)
+	eachVisibility(t, func(t *testing.T, store string) {
+		all := projectSilences(t, 11)
+		srv, s := viewedStore(t, store, all[:10], time.Now(), 10, func(s *SilenceStore) { s.every, s.full = time.Millisecond, 50*time.Millisecond })
+		srv.setStarted(all, time.Now().Add(-time.Hour), false)
+		waitFor(t, "the next full read", func() bool {
+			set, err := s.Active(context.Background())
+			return err == nil && silenced(t, set, "group-10/app") == "silence-10"
+		})
+	})
+}
+
+// viewedStore is a store over a server keeping visibility in store, with
+// running started at start, tuned by tune and with its first view read,
+// which must hold want silences.
+func viewedStore(t *testing.T, store string, running []silence.Silence, start time.Time, want int, tune func(*SilenceStore)) (*silenceServer, *SilenceStore) {
+	t.Helper()
+	srv := &silenceServer{visibility: store}
+	srv.setStarted(running, start, false)
 	s := NewSilenceStore(srv, nil, slog.New(slog.DiscardHandler))
-	s.every, s.full = time.Millisecond, 50*time.Millisecond
-	if set, err := s.Active(context.Background()); err != nil || set.Len() != 10 {
-		t.Fatalf("first view: %d silences, %v", set.Len(), err)
+	tune(s)
+	if set, err := s.Active(context.Background()); err != nil || set.Len() != want {
+		t.Fatalf("first view: %d silences, %v; want %d", set.Len(), err, want)
 	}
-	srv.setStarted(all, time.Now().Add(-time.Hour), false)
-	waitFor(t, "the next full read", func() bool {
-		set, err := s.Active(context.Background())
-		return err == nil && silenced(t, set, "group-10/app") == "silence-10"
+	return srv, s
+}
+
+// eachVisibility runs test against a server keeping visibility in
+// SQLite, and in Elasticsearch: the store reads changes in a shape of
+// its own for each.
+func eachVisibility(t *testing.T, test func(t *testing.T, store string)) {
+	for _, store := range []string{"sqlite", "elasticsearch"} {
+		t.Run(store, func(t *testing.T) { test(t, store) })
+	}
+}
+
+// After a burst of new silences, the reads of changes list them only
+// until the overlap has passed, not again at every read until the next
+// full read.
+func TestSilenceStoreListsABurstOfNewSilencesOnlyWithinTheOverlap(t *testing.T) {
+	eachVisibility(t, func(t *testing.T, store string) {
+		all := projectSilences(t, 1010)
+		srv, s := viewedStore(t, store, all[:10], time.Now(), 10, func(s *SilenceStore) { s.every, s.overlap = time.Millisecond, 20*time.Millisecond })
+		srv.set(all, false)
+		waitFor(t, "the burst in the view", func() bool {
+			set, err := s.Active(context.Background())
+			return err == nil && set.Len() == 1010
+		})
+		// The overlap is a span of time: it has to pass. Then the read
+		// under way, which may have begun within it, has to end: reads
+		// follow each other, so ten more lists end it.
+		time.Sleep(2 * s.overlap)
+		reads := srv.lists.Load()
+		waitFor(t, "the read under way to end", func() bool { return srv.lists.Load() >= reads+10 })
+		listed, reads := srv.listed.Load(), srv.lists.Load()
+		waitFor(t, "a hundred more reads", func() bool { return srv.lists.Load() >= reads+200 })
+		if again := srv.listed.Load() - listed; again >= 1000 {
+			t.Fatalf("a hundred reads of changes after the overlap listed %d silences, want none of the burst again", again)
+		}
 	})
 }
 
@@ -442,4 +517,48 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// The SQL shape is only for SQLite, as GetClusterInfo names it; a server
+// that also writes another store (dual visibility), another SQL store,
+// or one that says nothing, gets the plain one.
+func TestSqlVisibilityIsSQLiteAlone(t *testing.T) {
+	for store, want := range map[string]bool{
+		"sqlite": true, "SQLite": true, "postgres12": false, "postgres12_pgx": false, "mysql8": false, "postgres12,sqlite": false,
+		"elasticsearch": false, "": false, "sqlite,elasticsearch": false,
+	} {
+		if got := sqlVisibility(store); got != want {
+			t.Errorf("sqlVisibility(%q) = %v, want %v", store, got, want)
+		}
+	}
+}
+
+// A store waking from idle with a view reads the changes since its last
+// read first, which a waiting notification gets at once, and every
+// silence only after that, its full read being due.
+func TestSilenceStoreWakingFromIdleReadsTheChangesFirst(t *testing.T) {
+	eachVisibility(t, func(t *testing.T, store string) {
+		all := projectSilences(t, 3001)
+		srv, s := viewedStore(t, store, all[:3000], time.Now().Add(-time.Hour), 3000, func(s *SilenceStore) {
+			s.every, s.idle, s.full = time.Millisecond, 20*time.Millisecond, 10*time.Millisecond
+		})
+		waitFor(t, "the store idle", func() bool {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return !s.running
+		})
+		srv.set(all, false)
+		listed := srv.listed.Load()
+		set, err := s.Active(context.Background())
+		if err != nil || silenced(t, set, "group-3000/app") != "silence-3000" {
+			t.Fatalf("the view on waking: %v; want the silence started while idle", err)
+		}
+		if woke := srv.listed.Load() - listed; woke >= 3000 {
+			t.Fatalf("waking listed %d silences, want only the one started while idle", woke)
+		}
+		waitFor(t, "the full read after waking", func() bool {
+			_, _ = s.Active(context.Background()) // in use, so that it reads on
+			return srv.listed.Load()-listed >= 3001
+		})
+	})
 }
