@@ -52,6 +52,15 @@ type SilencesResult struct {
 	StartSec float64 `json:"start_s"`
 	ReadySec float64 `json:"ready_s"`
 	Ready    string  `json:"ready"`
+	// IdleCPU is the server's CPU use, as a share of one core, in the
+	// quietest of settleWindows measured before the silences started;
+	// SettleCPU its use in each window after they were ready, until it
+	// came back within settleMargin of IdleCPU (SettleSec, Settled) or
+	// settleLimit passed. Empty where afbench did not start the server.
+	IdleCPU   float64   `json:"idle_cpu,omitempty"`
+	SettleCPU []float64 `json:"settle_cpu,omitempty"`
+	SettleSec float64   `json:"settle_s,omitempty"`
+	Settled   bool      `json:"settled,omitempty"`
 	// InView is how many silences alertflow's worker held in its view
 	// (its alertflow_silences gauge) before the rounds with them, -1 when
 	// the gauge could not be read.
@@ -242,6 +251,11 @@ func (b *bench) silencesScenario(ctx context.Context, index int, name, queue str
 		return nil, err
 	}
 
+	// What the server uses idle, to know below when it has digested
+	// the silences' starts.
+	if res.IdleCPU, err = b.idleServerCPU(ctx); err != nil {
+		return nil, err
+	}
 	// Where alertflow's REST API starts silences, and its silence worker
 	// runs them.
 	silenceQueue := afQueue + "-silences"
@@ -262,7 +276,20 @@ func (b *bench) silencesScenario(ctx context.Context, index int, name, queue str
 		return nil, err
 	}
 	res.ReadySec = time.Since(started).Seconds()
-	b.logf("%s: all %d silences ready %.1f s after the first start: %s; one warm-up round of each load with them", name, len(ids), res.ReadySec, res.Ready)
+	b.logf("%s: all %d silences ready %.1f s after the first start: %s", name, len(ids), res.ReadySec, res.Ready)
+	// Ten thousand starts in a minute or two leave the server busy for
+	// minutes after every one is ready: the rounds are to measure
+	// silences running, not that burst.
+	settling := time.Now()
+	if res.SettleCPU, res.Settled, err = b.settleServer(ctx, res.IdleCPU); err != nil {
+		return nil, err
+	}
+	if len(res.SettleCPU) > 0 {
+		res.SettleSec = time.Since(settling).Seconds()
+		b.logf("%s: the server's CPU, a share of one core per %s after the silences were ready: %s; %s", name, settleWindow,
+			shares(res.SettleCPU), map[bool]string{true: "settled", false: "not settled within " + settleLimit.String()}[res.Settled])
+	}
+	b.logf("%s: one warm-up round of each load with the silences", name)
 	if _, _, err := phase("warm-up", 1, 1); err != nil {
 		return nil, err
 	}
@@ -283,6 +310,83 @@ func (b *bench) silencesScenario(ctx context.Context, index int, name, queue str
 	res.Floor.WithoutAll, res.Floor.WithAll = withoutAll["floor"], withAll["floor"]
 	b.logf("%s: alertflow p99 %.0f ms with, %.0f ms without: %.2f x; floor %.2f x", name, res.Alertflow.WithP99Ms, res.Alertflow.WithoutP99Ms, res.Alertflow.Ratio, res.Floor.Ratio)
 	return &Scenario{Name: name, Silences: res, FloorCalls: b.floorCalls()}, nil
+}
+
+// How the silences scenario knows the server has digested the silences'
+// starts: its CPU over windows of settleWindow, idle when within
+// settleMargin (a share of one core) of its idle use before them.
+const (
+	settleWindow = 10 * time.Second
+	settleMargin = 0.05
+	settleLimit  = 10 * time.Minute
+	// idleWindows is how many windows the idle use is the quietest of.
+	idleWindows = 3
+)
+
+// serverCPU is the server's CPU use over window, as a share of one core.
+func (b *bench) serverCPU(ctx context.Context, window time.Duration) (float64, error) {
+	before, err := cpuTime(b.server)
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(window):
+	}
+	after, err := cpuTime(b.server)
+	if err != nil {
+		return 0, err
+	}
+	return (after - before).Seconds() / window.Seconds(), nil
+}
+
+// idleServerCPU is the server's use in the quietest of idleWindows
+// windows; 0 where afbench did not start the server.
+func (b *bench) idleServerCPU(ctx context.Context) (float64, error) {
+	if b.server == 0 {
+		return 0, nil
+	}
+	idle := math.Inf(1)
+	for range idleWindows {
+		share, err := b.serverCPU(ctx, settleWindow)
+		if err != nil {
+			return 0, err
+		}
+		idle = min(idle, share)
+	}
+	return idle, nil
+}
+
+// settleServer measures the server's use window after window until it is
+// within settleMargin of idle, or settleLimit passed; it returns each
+// window's share and whether it settled. Nothing where afbench did not
+// start the server.
+func (b *bench) settleServer(ctx context.Context, idle float64) ([]float64, bool, error) {
+	if b.server == 0 {
+		return nil, false, nil
+	}
+	var seen []float64
+	for deadline := time.Now().Add(settleLimit); time.Now().Before(deadline); {
+		share, err := b.serverCPU(ctx, settleWindow)
+		if err != nil {
+			return seen, false, err
+		}
+		seen = append(seen, share)
+		if share <= idle+settleMargin {
+			return seen, true, nil
+		}
+	}
+	return seen, false, nil
+}
+
+// shares prints CPU shares as percentages of one core.
+func shares(ss []float64) string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%.0f%%", s*100)
+	}
+	return strings.Join(out, " ")
 }
 
 // resolveRound resolves the n alerts a round of alertflow opened on the
@@ -697,6 +801,13 @@ func printSilences(w io.Writer, r *SilencesResult) {
 		view = strconv.Itoa(r.InView)
 	}
 	fmt.Fprintf(w, "  started in %.1f s; ready %.1f s after the first start: %s; alertflow's worker held %s in view\n", r.StartSec, r.ReadySec, r.Ready, view)
+	if len(r.SettleCPU) > 0 {
+		state := fmt.Sprintf("back within %.0f points of it after %.0f s", settleMargin*100, r.SettleSec)
+		if !r.Settled {
+			state = fmt.Sprintf("not back within %.0f points of it after %s", settleMargin*100, settleLimit)
+		}
+		fmt.Fprintf(w, "  the server's CPU idle before the silences %.0f%% of a core; after they were ready, per %s: %s, %s\n", r.IdleCPU*100, settleWindow, shares(r.SettleCPU), state)
+	}
 	if r.Preexisting > 0 {
 		fmt.Fprintf(w, "  %d other silences were running in the namespace throughout\n", r.Preexisting)
 	}
