@@ -277,9 +277,9 @@ func (b *bench) silencesScenario(ctx context.Context, index int, name, queue str
 	}
 	res.ReadySec = time.Since(started).Seconds()
 	b.logf("%s: all %d silences ready %.1f s after the first start: %s", name, len(ids), res.ReadySec, res.Ready)
-	// Ten thousand starts in a minute or two leave the server busy for
-	// minutes after every one is ready: the rounds are to measure
-	// silences running, not that burst.
+	// Ten thousand starts in a minute or two might leave the server busy
+	// after every one is ready (the dev server was idle again within
+	// 10 s): the rounds are to measure silences running, not that burst.
 	settling := time.Now()
 	if res.SettleCPU, res.Settled, err = b.settleServer(ctx, res.IdleCPU); err != nil {
 		return nil, err
