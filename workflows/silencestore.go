@@ -173,7 +173,8 @@ func sqlVisibility(store string) bool {
 }
 
 // queries are the reads of changes for the server's visibility store,
-// asked of the server once; the plain shape while it cannot say.
+// asked of the server once. A server that cannot say gets the plain
+// shape for good: right on any store, and one warning, not one a read.
 func (s *SilenceStore) queries(ctx context.Context) silenceQueries {
 	s.mu.Lock()
 	shape := s.shape
@@ -181,12 +182,13 @@ func (s *SilenceStore) queries(ctx context.Context) silenceQueries {
 	if shape != nil {
 		return *shape
 	}
+	var q silenceQueries
 	info, err := s.client.WorkflowService().GetClusterInfo(ctx, &workflowservice.GetClusterInfoRequest{})
 	if err != nil {
 		s.logger.Warn("The server's visibility store is unknown: silences are read with queries any store answers", "error", err)
-		return silenceQueries{}
+	} else {
+		q.sql = sqlVisibility(info.GetVisibilityStore())
 	}
-	q := silenceQueries{sql: sqlVisibility(info.GetVisibilityStore())}
 	s.mu.Lock()
 	s.shape = &q
 	s.mu.Unlock()

@@ -128,8 +128,18 @@ type clusterInfo struct {
 }
 
 func (c clusterInfo) GetClusterInfo(context.Context, *workflowservice.GetClusterInfoRequest, ...grpc.CallOption) (*workflowservice.GetClusterInfoResponse, error) {
+	infoCalls.Add(1)
+	if c.store == unreachable {
+		return nil, errors.New("cluster info unavailable")
+	}
 	return &workflowservice.GetClusterInfoResponse{VisibilityStore: c.store}, nil
 }
+
+// unreachable is a visibility store whose server does not answer
+// GetClusterInfo; infoCalls counts the calls, of every test.
+const unreachable = "unreachable"
+
+var infoCalls atomic.Int64
 
 // queryTime is the datetime a query of changes asks from, after field.
 func queryTime(q, field string) time.Time {
@@ -561,4 +571,22 @@ func TestSilenceStoreWakingFromIdleReadsTheChangesFirst(t *testing.T) {
 			return srv.listed.Load()-listed >= 3001
 		})
 	})
+}
+
+// A server that cannot name its visibility store is read in the plain
+// shape, which any store answers, and is asked once, not at every read.
+func TestSilenceStoreAsksTheVisibilityStoreOnce(t *testing.T) {
+	calls := infoCalls.Load()
+	all := projectSilences(t, 11)
+	srv, s := viewedStore(t, unreachable, all[:10], time.Now(), 10, func(s *SilenceStore) { s.every = time.Millisecond })
+	srv.set(all, false)
+	waitFor(t, "the new silence in the view", func() bool {
+		set, err := s.Active(context.Background())
+		return err == nil && silenced(t, set, "group-10/app") == "silence-10"
+	})
+	reads := srv.lists.Load()
+	waitFor(t, "a hundred more reads", func() bool { return srv.lists.Load() >= reads+100 })
+	if asked := infoCalls.Load() - calls; asked != 1 {
+		t.Fatalf("GetClusterInfo asked %d times, want once", asked)
+	}
 }
